@@ -1,0 +1,51 @@
+# fx — every target creates the virtualenv first if it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR := .demo-data
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo fmt lint type test golden bench check clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install fx with its dev tools
+
+demo: $(STAMP)  ## import the shipped sample capture and show what is stored
+	rm -rf $(DEMO_DIR)
+	$(BIN)/fx import binance tests/fixtures/binance-spot/btcusdt_20240808_excerpt.gz --data-dir $(DEMO_DIR)
+	$(BIN)/fx inspect --data-dir $(DEMO_DIR)
+	$(BIN)/fx inspect coverage BTCUSDT --data-dir $(DEMO_DIR)
+
+fmt: $(STAMP)  ## format and auto-fix
+	$(BIN)/ruff format fxcli tests bench
+	$(BIN)/ruff check --fix fxcli tests bench
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check fxcli tests bench
+	$(BIN)/ruff format --check fxcli tests bench
+
+type: $(STAMP)  ## mypy --strict
+	$(BIN)/mypy
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/pytest -q
+
+golden: $(STAMP)  ## rewrite golden files (review the diff before committing)
+	FX_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
+
+bench: $(STAMP)  ## benchmarks against peers, printed as ratios
+	$(BIN)/python bench/store.py
+
+check: lint type test  ## lint + type + test
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR)

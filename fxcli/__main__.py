@@ -1,0 +1,5 @@
+"""`python -m fxcli` runs the fx command line."""
+
+from fxcli.cli import main
+
+main()

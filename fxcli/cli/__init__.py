@@ -1,0 +1,56 @@
+"""The `fx` command line: one Typer sub-app per command; heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from fxcli import __version__
+from fxcli.cli import import_, inspect
+from fxcli.cli.output import EXIT_INTERNAL, is_debug
+
+app = typer.Typer(
+    name="fx",
+    help="Tick-level crypto research: import and inspect market data (more commands as they land).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(import_.app, name="import")
+app.add_typer(inspect.app, name="inspect")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"fx {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """fx: record, import, inspect and research tick data. Exit codes: 0 ok, 1 check failed or
+    nothing found, 2 bad input, 3 internal error."""
+
+
+def main() -> None:
+    """Console-script entry point: never lets a traceback reach the user unless FX_DEBUG=1."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("fx: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        if is_debug():
+            raise
+        sys.stderr.write(
+            f"fx: internal error: {type(exc).__name__}: {exc} (run with FX_DEBUG=1 for the traceback)\n"
+        )
+        sys.exit(EXIT_INTERNAL)

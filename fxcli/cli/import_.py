@@ -1,0 +1,94 @@
+"""`fx import binance|tardis FILE...`: bring public captures into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fxcli.cli.options import DataDir, Json
+from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fxcli.tasks.import_ import ImportReport
+
+app = typer.Typer(
+    help="Import public tick captures into the store. Exit 1 if any line was skipped, 2 on bad input.",
+    no_args_is_help=True,
+)
+
+Files = Annotated[list[Path], typer.Argument(help="Capture files (plain, .gz or .zst).", show_default=False)]
+
+
+def _run(
+    files: list[Path], json_out: bool, job: Callable[[Callable[[int], None] | None], ImportReport]
+) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    console = stderr()
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    show = console.is_terminal and not json_out
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("importing", total=total)
+        report = job(lambda n: bar.advance(task, n))
+    from fxcli.ui.import_ import import_table, import_to_json
+
+    if json_out:
+        print_json(import_to_json(report))
+    else:
+        render(import_table(report))
+    for line in [ln for r in report.inputs for ln in r.issues.lines()]:
+        console.print(f"skipped {line}", markup=False)
+    if report.skipped:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("binance")
+def binance(
+    files: Files,
+    exchange: Annotated[
+        str | None,
+        typer.Option(help="Force the market: binance, binance-usdm, binance-coinm, binance-us, binance-tr."),
+    ] = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Binance raw WebSocket captures: hftbacktest `<local_ts_ns> <json>` files or cryptofeed files.
+
+    Example: fx import binance btcusdt_20240808.gz
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.import_ import import_binance
+
+    with reporting_errors():
+        root = load_settings(data_dir=data_dir).data_dir
+        _run(
+            files,
+            json_out,
+            lambda progress: import_binance(files, root, exchange=exchange, progress=progress),
+        )
+
+
+@app.command("tardis")
+def tardis(files: Files, data_dir: DataDir = None, json_out: Json = False) -> None:
+    """tardis.dev CSV files: trades, incremental_book_L2, book_snapshot_N, quotes.
+
+    Example: fx import tardis bitmex_trades_2020-03-01_XBTUSD.csv.gz
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.import_ import import_tardis
+
+    with reporting_errors():
+        root = load_settings(data_dir=data_dir).data_dir
+        _run(files, json_out, lambda progress: import_tardis(files, root, progress=progress))

@@ -1,0 +1,26 @@
+"""Options shared by many commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Store root (default ./data; also FX_DATA_DIR or data_dir in fx.toml).",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+Exchange = Annotated[
+    str | None,
+    typer.Option("--exchange", "-e", help="Exchange name as stored (needed when a symbol is on several)."),
+]
+From = Annotated[
+    str | None, typer.Option("--from", help="Start time: ISO-8601 (UTC unless zoned) or epoch s/ms/ns.")
+]
+To = Annotated[str | None, typer.Option("--to", help="End time (inclusive), same forms as --from.")]

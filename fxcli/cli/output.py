@@ -1,0 +1,71 @@
+"""How commands speak: one-line errors with exit codes on stderr, JSON or rich on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from fxcli.errors import FxError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print `fx: error: message` on stderr (one line) and exit with `code`."""
+    sys.stderr.write(f"fx: error: {' '.join(message.split())}\n")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn FxError (and its store/capture kinds) into a one-line message and its exit code."""
+    try:
+        yield
+    except FxError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def stdout() -> Console:
+    """Console for results."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 200  # a pipe or a file: do not squeeze tables into 80 columns
+    return console
+
+
+def stderr() -> Console:
+    """Console for progress and notes (keeps stdout clean for pipes and --json)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(payload: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def render(*items: RenderableType) -> None:
+    """Rich renderables on stdout."""
+    console = stdout()
+    for item in items:
+        console.print(item)
+
+
+def is_debug() -> bool:
+    """FX_DEBUG=1 shows tracebacks of internal errors."""
+    return os.environ.get("FX_DEBUG", "") not in ("", "0")

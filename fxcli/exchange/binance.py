@@ -1,0 +1,217 @@
+"""Binance spot / USD-M / COIN-M market-data frames to fx events.
+
+Exchange time is the venue's trade/transaction time `T` where the frame has it, else the event time
+`E`. Spot `bookTicker` frames and spot REST snapshots carry no time at all: the caller passes an
+estimate and marks it as such.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Level, Trade
+from fxcli.model.units import NS_PER_MS
+
+
+class Market(StrEnum):
+    """Which Binance market a capture comes from; the value is the store's exchange name."""
+
+    SPOT = "binance"
+    USDM = "binance-usdm"
+    COINM = "binance-coinm"
+    US = "binance-us"
+    TR = "binance-tr"
+
+    @property
+    def is_futures(self) -> bool:
+        """USD-M and COIN-M follow the futures depth rules (`pu` chains the diffs)."""
+        return self in (Market.USDM, Market.COINM)
+
+
+class DecodeError(ValueError):
+    """A frame that cannot be turned into an event; the message says what is wrong."""
+
+
+class IgnoredStreamError(Exception):
+    """A valid frame of a stream fx does not store (klines are derived from trades)."""
+
+
+IGNORED_STREAMS = frozenset({"kline_1m", "kline_1s", "kline_5m", "kline_1h", "miniTicker", "ticker"})
+
+
+class _Envelope(msgspec.Struct):
+    stream: str
+    data: msgspec.Raw
+
+
+class _Trade(msgspec.Struct):
+    symbol: str = msgspec.field(name="s")
+    trade_id: int = msgspec.field(name="t")
+    price: str = msgspec.field(name="p")
+    qty: str = msgspec.field(name="q")
+    trade_ms: int = msgspec.field(name="T")
+    buyer_is_maker: bool = msgspec.field(name="m")
+
+
+class _AggTrade(msgspec.Struct):
+    symbol: str = msgspec.field(name="s")
+    agg_id: int = msgspec.field(name="a")
+    price: str = msgspec.field(name="p")
+    qty: str = msgspec.field(name="q")
+    trade_ms: int = msgspec.field(name="T")
+    buyer_is_maker: bool = msgspec.field(name="m")
+
+
+class _BookTicker(msgspec.Struct):
+    symbol: str = msgspec.field(name="s")
+    update_id: int = msgspec.field(name="u")
+    bid: str = msgspec.field(name="b")
+    bid_qty: str = msgspec.field(name="B")
+    ask: str = msgspec.field(name="a")
+    ask_qty: str = msgspec.field(name="A")
+    tx_ms: int | None = msgspec.field(default=None, name="T")
+    event_ms: int | None = msgspec.field(default=None, name="E")
+
+
+class _Depth(msgspec.Struct):
+    symbol: str = msgspec.field(name="s")
+    event_ms: int = msgspec.field(name="E")
+    first_id: int = msgspec.field(name="U")
+    last_id: int = msgspec.field(name="u")
+    bids: list[tuple[str, str]] = msgspec.field(name="b")
+    asks: list[tuple[str, str]] = msgspec.field(name="a")
+    tx_ms: int | None = msgspec.field(default=None, name="T")
+    prev_id: int | None = msgspec.field(default=None, name="pu")
+
+
+class _Snapshot(msgspec.Struct):
+    last_update_id: int = msgspec.field(name="lastUpdateId")
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    tx_ms: int | None = msgspec.field(default=None, name="T")
+    event_ms: int | None = msgspec.field(default=None, name="E")
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+_decoders: dict[str, msgspec.json.Decoder] = {  # type: ignore[type-arg]
+    "trade": msgspec.json.Decoder(_Trade),
+    "aggTrade": msgspec.json.Decoder(_AggTrade),
+    "bookTicker": msgspec.json.Decoder(_BookTicker),
+    "depth": msgspec.json.Decoder(_Depth),
+}
+_snapshot = msgspec.json.Decoder(_Snapshot)
+
+
+def _num(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DecodeError(f"{what} {text!r} is not a number") from None
+    if not (value >= 0 and value != float("inf")):
+        raise DecodeError(f"{what} {text!r} is not a finite non-negative number")
+    return value
+
+
+def _levels(rows: list[tuple[str, str]], what: str) -> list[Level]:
+    return [(_num(p, f"{what} price"), _num(q, f"{what} qty")) for p, q in rows]
+
+
+def stream_type(stream: str) -> str:
+    """'btcusdt@depth@100ms' -> 'depth'; 'btcusdt@aggTrade' -> 'aggTrade'."""
+    kind = stream.split("@", 2)[1] if "@" in stream else ""
+    return "depth" if kind.startswith("depth") else kind
+
+
+def decode_stream(
+    payload: bytes | str, received_ts_ns: int, market: Market
+) -> Trade | BookDelta | BookTicker:
+    """Decode one combined-stream frame.
+
+    >>> f = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT",'
+    ...      '"t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}')
+    >>> decode_stream(f, 1723161254087896568, Market.SPOT)
+    Trade(exchange_ts_ns=1723161255342000000, received_ts_ns=1723161254087896568, symbol='BTCUSDT', \
+price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
+
+    A bookTicker with no venue time gets `exchange_ts_ns = 0`: the caller estimates it.
+    """
+    try:
+        envelope = _envelope.decode(payload)
+        kind = stream_type(envelope.stream)
+        decoder = _decoders.get(kind)
+        if decoder is None:
+            if kind.split("_")[0] in {k.split("_")[0] for k in IGNORED_STREAMS}:
+                raise IgnoredStreamError(kind)
+            raise DecodeError(f"unknown stream type {envelope.stream!r}")
+        data = decoder.decode(envelope.data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"bad frame: {exc}") from None
+    if isinstance(data, _Trade | _AggTrade):
+        trade_id = data.trade_id if isinstance(data, _Trade) else data.agg_id
+        return Trade(
+            exchange_ts_ns=data.trade_ms * NS_PER_MS,
+            received_ts_ns=received_ts_ns,
+            symbol=data.symbol,
+            price=_num(data.price, "price"),
+            qty=_num(data.qty, "qty"),
+            side=-1 if data.buyer_is_maker else 1,
+            trade_id=trade_id,
+        )
+    if isinstance(data, _BookTicker):
+        venue_ms = data.tx_ms if data.tx_ms is not None else data.event_ms
+        return BookTicker(
+            exchange_ts_ns=venue_ms * NS_PER_MS if venue_ms is not None else 0,
+            received_ts_ns=received_ts_ns,
+            symbol=data.symbol,
+            bid_price=_num(data.bid, "bid price"),
+            bid_qty=_num(data.bid_qty, "bid qty"),
+            ask_price=_num(data.ask, "ask price"),
+            ask_qty=_num(data.ask_qty, "ask qty"),
+            update_id=data.update_id,
+        )
+    assert isinstance(data, _Depth)
+    if market.is_futures and data.prev_id is None:
+        raise DecodeError("futures depth frame without 'pu'")
+    from_version = data.prev_id + 1 if market.is_futures and data.prev_id is not None else data.first_id
+    return BookDelta(
+        exchange_ts_ns=(data.tx_ms if data.tx_ms is not None else data.event_ms) * NS_PER_MS,
+        received_ts_ns=received_ts_ns,
+        symbol=data.symbol,
+        bids=_levels(data.bids, "bid"),
+        asks=_levels(data.asks, "ask"),
+        from_version=from_version,
+        to_version=data.last_id,
+    )
+
+
+def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str) -> BookSnapshot:
+    """Decode a REST depth snapshot `{"lastUpdateId":N,"bids":[...],"asks":[...]}`.
+
+    Spot snapshots have no time (`exchange_ts_ns = 0`: the caller estimates it); futures carry `T`.
+    """
+    try:
+        data = _snapshot.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"bad depth snapshot: {exc}") from None
+    venue_ms = data.tx_ms if data.tx_ms is not None else data.event_ms
+    return BookSnapshot(
+        exchange_ts_ns=venue_ms * NS_PER_MS if venue_ms is not None else 0,
+        received_ts_ns=received_ts_ns,
+        symbol=symbol,
+        bids=_levels(data.bids, "bid"),
+        asks=_levels(data.asks, "ask"),
+        version=data.last_update_id,
+        source="rest",
+    )
+
+
+def detect_market(payload: bytes | str) -> Market | None:
+    """Guess spot vs USD-M vs COIN-M from one frame, or None if the frame does not tell."""
+    text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+    if '"pu":' in text or '"X":"MARKET"' in text or '"e":"bookTicker"' in text:
+        return Market.COINM if '"ps":' in text or "_PERP" in text.upper() else Market.USDM
+    if '"e":"depthUpdate"' in text or '"e":"trade"' in text or '"e":"aggTrade"' in text:
+        return Market.SPOT
+    return None

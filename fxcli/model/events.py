@@ -1,0 +1,115 @@
+"""Market events: one schema for every source (MEXC live and recorded, Binance captures, tardis CSV).
+
+Times are integer nanoseconds since the Unix epoch (UTC). `exchange_ts_ns` is the venue's clock,
+`received_ts_ns` the recorder's. Prices and quantities are float64 parsed from the venue's decimal
+strings (correctly rounded; no further arithmetic before they are stored).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+import msgspec
+
+
+class Side(IntEnum):
+    """Aggressor side of a trade, or the side of a book level."""
+
+    BUY = 1
+    SELL = -1
+
+    @property
+    def is_bid(self) -> bool:
+        """A book level with side BUY is a bid."""
+        return self is Side.BUY
+
+
+class GapReason(StrEnum):
+    """Why a stretch of data is missing; gaps are data, not log lines."""
+
+    DISCONNECT = "disconnect"
+    VERSION_JUMP = "version_jump"
+    RESYNC = "resync"
+    WRITER_OVERFLOW = "writer_overflow"
+    RATE_LIMITED = "rate_limited"
+    SERVER_RESTART = "server_restart"
+    IMPORT_HOLE = "import_hole"
+
+
+Level = tuple[float, float]
+"""One book level: (price, qty)."""
+
+
+class Trade(msgspec.Struct, frozen=True, gc=False):
+    """A trade print; `side` is the aggressor (+1 buy, -1 sell)."""
+
+    exchange_ts_ns: int
+    received_ts_ns: int
+    symbol: str
+    price: float
+    qty: float
+    side: int
+    trade_id: int | None = None
+
+
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
+    """Absolute quantities for changed levels (qty 0 deletes the level).
+
+    Versions are normalised so that a continuous stream always has
+    `from_version == previous.to_version + 1` (Binance spot U/u and MEXC fromVersion/toVersion as they
+    are; Binance USD-M uses `pu + 1` as from_version).
+    """
+
+    exchange_ts_ns: int
+    received_ts_ns: int
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    from_version: int
+    to_version: int
+
+
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """A full (or top-N) book at `version`; `source` says where it came from (rest, tardis, ...).
+
+    A source containing "top" (e.g. `tardis_top25`) is a partial view that deltas cannot build on.
+    """
+
+    exchange_ts_ns: int
+    received_ts_ns: int
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    version: int
+    source: str
+
+    @property
+    def is_full(self) -> bool:
+        """True if deltas can be applied onto this snapshot (it is the whole book, not a top-N view)."""
+        return "top" not in self.source
+
+
+class BookTicker(msgspec.Struct, frozen=True, gc=False):
+    """Best bid and ask with their quantities; `update_id` is the venue's book version when it has one."""
+
+    exchange_ts_ns: int
+    received_ts_ns: int
+    symbol: str
+    bid_price: float
+    bid_qty: float
+    ask_price: float
+    ask_qty: float
+    update_id: int | None = None
+
+
+class Gap(msgspec.Struct, frozen=True, gc=False):
+    """A stretch `[start_ns, end_ns]` of `symbol` whose data is missing or untrustworthy, and why."""
+
+    symbol: str
+    start_ns: int
+    end_ns: int
+    reason: str
+    detail: str = ""
+
+
+Event = Trade | BookDelta | BookSnapshot | BookTicker | Gap

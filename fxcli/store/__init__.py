@@ -1,0 +1,1 @@
+"""The Parquet store: layout, table schemas, manifests, the writer thread and range reads."""

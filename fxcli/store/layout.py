@@ -1,0 +1,101 @@
+"""Where things live: `<data_dir>/<exchange>/<SYMBOL>/<table>/<YYYY-MM-DD>/<HH>.parquet`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.store.schema import Table
+
+MANIFEST_NAME = "_manifest.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HOUR_FILE = re.compile(r"^(\d\d)\.parquet$")
+
+
+def check_name(kind: str, value: str) -> str:
+    """Return `value` if it is safe as one path component (exchange or symbol name), else raise."""
+    if not _NAME.match(value):
+        raise ValueError(f"{kind} {value!r} is not a valid name (letters, digits, '.', '_', '-')")
+    return value
+
+
+def hour_start_ns(ts_ns: int) -> int:
+    """Start of the UTC hour that contains `ts_ns`."""
+    return ts_ns - ts_ns % NS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class HourFile:
+    """One stored Parquet file: which exchange, symbol, table and UTC hour it holds."""
+
+    exchange: str
+    symbol: str
+    table: Table
+    hour_ns: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Path arithmetic for one data directory; does no I/O except listing."""
+
+    root: Path
+
+    def table_dir(self, exchange: str, symbol: str, table: Table) -> Path:
+        """Folder holding every date of one table."""
+        return self.root / exchange / symbol / table.value
+
+    def hour_path(self, exchange: str, symbol: str, table: Table, hour_ns: int) -> Path:
+        """File for the UTC hour starting at `hour_ns`."""
+        moment = datetime.fromtimestamp(hour_ns // NS_PER_S, tz=UTC)
+        return self.table_dir(exchange, symbol, table) / f"{moment:%Y-%m-%d}" / f"{moment:%H}.parquet"
+
+    def exchanges(self) -> list[str]:
+        """Exchanges with stored data, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def symbols(self, exchange: str) -> list[str]:
+        """Symbols stored under one exchange, sorted (the `raw` frame folder is not a symbol)."""
+        folder = self.root / exchange
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "raw")
+
+    def date_dirs(self, exchange: str, symbol: str, table: Table) -> list[Path]:
+        """Date folders of one table, oldest first."""
+        folder = self.table_dir(exchange, symbol, table)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+
+    def hour_files(
+        self,
+        exchange: str,
+        symbol: str,
+        table: Table,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> Iterator[HourFile]:
+        """Stored hour files of one table, oldest first, pruned by path to `[start_ns, end_ns]`."""
+        for date_dir in self.date_dirs(exchange, symbol, table):
+            try:
+                day = datetime.strptime(date_dir.name, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            for path in sorted(date_dir.glob("*.parquet")):
+                match = _HOUR_FILE.match(path.name)
+                if not match:
+                    continue
+                moment = day + timedelta(hours=int(match.group(1)))
+                hour_ns = int(moment.timestamp()) * NS_PER_S
+                if start_ns is not None and hour_ns + NS_PER_HOUR <= start_ns:
+                    continue
+                if end_ns is not None and hour_ns > end_ns:
+                    continue
+                yield HourFile(exchange, symbol, table, hour_ns, path)

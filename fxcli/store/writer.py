@@ -1,0 +1,308 @@
+"""The store writer: a thread fed by a bounded queue, writing hour files atomically.
+
+Producers call `submit`. With `block=False` (the live path) a full queue never makes the caller
+wait: the batch is dropped and its time span becomes a `writer_overflow` Gap row, written as soon
+as the queue has room. Imports use `block=True`, since a file can wait for the disk.
+
+Writing into an hour that already has a file merges as a multiset union: a row present n times in
+the file and m times in the batch is kept max(n, m) times. Re-importing a file, or resuming an
+import that was killed, therefore adds nothing twice, while genuinely repeated prints (same time,
+price and size) survive.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from fxcli.errors import FxError
+from fxcli.model.events import GapReason
+from fxcli.model.units import NS_PER_HOUR
+from fxcli.store import manifest
+from fxcli.store.layout import Layout, check_name
+from fxcli.store.schema import SCHEMA_VERSION, SPECS, Table, TableSpec
+
+if TYPE_CHECKING:
+    import polars as pl
+
+ROW_GROUP_ROWS = 100_000
+
+
+class StoreError(FxError):
+    """The store could not be written; the message names the path."""
+
+
+class WriteBatch(NamedTuple):
+    """Rows of one table of one exchange/symbol, in that table's schema."""
+
+    exchange: str
+    symbol: str
+    table: Table
+    frame: pl.DataFrame
+
+
+@dataclass
+class WriterStats:
+    """What a writer did over its life."""
+
+    rows_in: int = 0
+    rows_added: int = 0
+    files_written: int = 0
+    overflow_batches: int = 0
+    overflow_rows: int = 0
+    touched: set[tuple[str, str, Table]] = field(default_factory=set)
+
+
+def ensure_writable(root: Path) -> None:
+    """Create the data dir if needed and prove a file can be written there, or raise StoreError."""
+    probe = root / f".write-probe{manifest.TMP_MARK}{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"data dir {root} is not writable: {exc.strerror or exc}") from None
+
+
+def write_parquet(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
+    """Write `frame` as zstd Parquet with ~100k-row groups and fx metadata, fsynced."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    table = table.replace_schema_metadata(
+        {"fx.schema_version": str(SCHEMA_VERSION), "fx.time_column": spec.time_column}
+    )
+    with pa.OSFile(str(path), "wb") as sink:
+        pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def conform(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
+    """Cast and order `frame`'s columns to the table's schema (missing nullable columns become null)."""
+    import polars as pl
+
+    schema = SPECS[table].polars_schema()
+    exprs = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            exprs.append(pl.col(name).cast(dtype, strict=True))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(exprs)
+
+
+def merge_union(old: pl.DataFrame, new: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Multiset union of two frames of one table, sorted by the table's keys (stable)."""
+    import polars as pl
+
+    names = spec.names
+    occurrence = pl.int_range(pl.len()).over(names).alias("_occ")
+    both = pl.concat([old.with_columns(occurrence), new.with_columns(occurrence)])
+    merged = both.unique(subset=[*names, "_occ"], keep="first", maintain_order=True).drop("_occ")
+    return merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Exclusive lock on one date folder, so two processes never merge into one file at once."""
+    with (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class StoreWriter:
+    """Owns the writer thread; use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_queue: int = 64,
+        write_file: Callable[[pl.DataFrame, Path, TableSpec], None] = write_parquet,
+    ) -> None:
+        self.layout = Layout(root)
+        self.stats = WriterStats()
+        self._queue: queue.Queue[WriteBatch | None] = queue.Queue(maxsize=max_queue)
+        self._write_file = write_file
+        self._overflow: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self._overflow_lock = threading.Lock()
+        self._reconciled: set[Path] = set()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="fx-store-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, batch: WriteBatch, *, block: bool = False) -> bool:
+        """Queue a batch; False if it was dropped (queue full and `block` false) and became a Gap."""
+        self._raise_if_failed()
+        check_name("exchange", batch.exchange)
+        check_name("symbol", batch.symbol)
+        if batch.frame.height == 0:
+            return True
+        if block:
+            while True:
+                try:
+                    self._queue.put(batch, timeout=0.5)
+                    return True
+                except queue.Full:
+                    self._raise_if_failed()
+        try:
+            self._queue.put_nowait(batch)
+            return True
+        except queue.Full:
+            self._note_overflow(batch)
+            return False
+
+    def close(self) -> WriterStats:
+        """Drain the queue, write pending overflow gaps, stop the thread; raises StoreError on failure."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise_if_failed()
+        return self.stats
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise StoreError(str(self._error)) from self._error
+
+    def _note_overflow(self, batch: WriteBatch) -> None:
+        spec = SPECS[batch.table]
+        times = batch.frame.get_column(spec.time_column)
+        start, end = int(times.min()), int(times.max())  # type: ignore[arg-type]
+        key = (batch.exchange, batch.symbol)
+        with self._overflow_lock:
+            old = self._overflow.get(key)
+            if old is not None:
+                start, end = min(start, old[0]), max(end, old[1])
+            rows = batch.frame.height + (old[2] if old else 0)
+            self._overflow[key] = (start, end, rows)
+            self.stats.overflow_batches += 1
+            self.stats.overflow_rows += batch.frame.height
+
+    def _take_overflow_gaps(self) -> list[WriteBatch]:
+        import polars as pl
+
+        with self._overflow_lock:
+            pending, self._overflow = self._overflow, {}
+        return [
+            WriteBatch(
+                exchange,
+                symbol,
+                Table.GAPS,
+                pl.DataFrame(
+                    {
+                        "start_ns": [start],
+                        "end_ns": [end],
+                        "reason": [GapReason.WRITER_OVERFLOW.value],
+                        "detail": [f"{rows} rows dropped: writer queue full"],
+                    }
+                ),
+            )
+            for (exchange, symbol), (start, end, rows) in pending.items()
+        ]
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            batches: list[WriteBatch] = []
+            if first is None:
+                stopping = True
+            else:
+                batches.append(first)
+            # Coalesce whatever else is already queued: fewer, larger file rewrites.
+            while not stopping:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                else:
+                    batches.append(item)
+            batches.extend(self._take_overflow_gaps())
+            if self._error is not None:
+                continue  # keep draining so producers never block on a dead writer
+            try:
+                self._write_batches(batches)
+            except Exception as exc:
+                self._error = exc
+
+    def _write_batches(self, batches: list[WriteBatch]) -> None:
+        import polars as pl
+
+        grouped: dict[tuple[str, str, Table], list[pl.DataFrame]] = {}
+        for batch in batches:
+            grouped.setdefault((batch.exchange, batch.symbol, batch.table), []).append(batch.frame)
+        for (exchange, symbol, table), frames in grouped.items():
+            frame = conform(pl.concat(frames, how="diagonal_relaxed"), table)
+            self.stats.rows_in += frame.height
+            self._write_table(exchange, symbol, table, frame)
+            self.stats.touched.add((exchange, symbol, table))
+
+    def _write_table(self, exchange: str, symbol: str, table: Table, frame: pl.DataFrame) -> None:
+
+        spec = SPECS[table]
+        hours = frame.get_column(spec.time_column) // NS_PER_HOUR * NS_PER_HOUR
+        parts = frame.with_columns(hours.alias("_hour")).partition_by("_hour", as_dict=True)
+        by_folder: dict[Path, list[tuple[Path, pl.DataFrame]]] = {}
+        for (hour,), part in parts.items():
+            path = self.layout.hour_path(exchange, symbol, table, int(hour))
+            by_folder.setdefault(path.parent, []).append((path, part.drop("_hour")))
+        for folder, items in by_folder.items():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {folder}: {exc.strerror}") from exc
+            with folder_lock(folder):
+                self._write_folder(folder, items, spec)
+
+    def _write_folder(self, folder: Path, items: list[tuple[Path, pl.DataFrame]], spec: TableSpec) -> None:
+        import polars as pl
+
+        if folder not in self._reconciled:
+            manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
+            self._reconciled.add(folder)
+        book = manifest.load(folder)
+        for path, part in items:
+            if path.exists():
+                old = pl.read_parquet(path)
+                merged = merge_union(old, part, spec)
+                if merged.height == old.height:
+                    continue  # nothing new: leave the file (and its sha) untouched
+                added = merged.height - old.height
+            else:
+                merged = part.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
+                added = merged.height
+            tmp = path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
+            try:
+                self._write_file(merged, tmp, spec)
+                tmp.replace(path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            book.files[path.name] = manifest.entry_for(path, spec.time_column, SCHEMA_VERSION)
+            self.stats.rows_added += added
+            self.stats.files_written += 1
+        manifest.fsync_dir(folder)
+        manifest.save(folder, book)

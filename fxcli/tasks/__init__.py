@@ -1,0 +1,1 @@
+"""One function per command: the only place where store, exchange, engine and strategy meet."""

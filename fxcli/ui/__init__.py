@@ -1,0 +1,1 @@
+"""Rich render functions: pure, data in, renderable out."""

@@ -216,6 +216,8 @@ def quality(
         if table in (Table.BOOK_TICKER, Table.BOOK_SNAPSHOTS):
             estimated = reader.scan(exchange, symbol, table, lo, hi).select("ts_estimated").collect()
             frame = frame.filter(~estimated.get_column("ts_estimated").fill_null(False))
+        if table in (Table.BOOK_DELTAS, Table.BOOK_SNAPSHOTS):
+            frame = frame.unique(maintain_order=True)  # one row per message, not per level
         if frame.height == 0:
             continue
         in_receive_order = frame.sort("received_ts_ns", maintain_order=True).get_column("exchange_ts_ns")

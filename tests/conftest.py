@@ -28,7 +28,9 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def run_fx(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_fx(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `fx` console entry point in a subprocess (what a user runs)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
     full_env.update(env or {})

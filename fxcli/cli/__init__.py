@@ -13,7 +13,8 @@ from fxcli.cli.output import EXIT_INTERNAL, is_debug
 
 app = typer.Typer(
     name="fx",
-    help="Tick-level crypto research: import and inspect market data (more commands as they land).",
+    help="Tick-level crypto research: import and inspect market data. "
+    "Exit codes: 0 ok, 1 check failed or nothing found, 2 bad input, 3 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -34,8 +35,7 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """fx: record, import, inspect and research tick data. Exit codes: 0 ok, 1 check failed or
-    nothing found, 2 bad input, 3 internal error."""
+    """fx: import, inspect and research tick data."""
 
 
 def main() -> None:

@@ -180,8 +180,8 @@ def import_binance(
                 batcher.add(item, report)
             for item in capture.finish():
                 batcher.add(item, report)
+            batcher.flush()  # each input's rows reach disk as soon as it is read
             reports.append(report)
-        batcher.flush()
     return _finish(reports, writer, started)
 
 
@@ -205,8 +205,8 @@ def import_tardis(
             report = FileReport([str(path)], "tardis", issues=issues)
             for item in tardis.read(path, issues, _increments(progress)):
                 batcher.add(item, report)
+            batcher.flush()
             reports.append(report)
-        batcher.flush()
     return _finish(reports, writer, started)
 
 

@@ -100,7 +100,8 @@ def coverage_table(report: Coverage) -> Table:
         cells = [count(h.rows[n]) if n in h.rows else "—" for n in TABLE_ORDER]
         reasons = ", ".join(sorted({g["reason"] for g in h.gaps})) or ("no data" if not h.rows else "")
         table.add_row(when(h.hour_ns)[:13] + ":00", *cells, reasons)
-    table.caption = f"{len(report.gaps)} gaps in all" if report.gaps else "no gaps"
+    n = len(report.gaps)
+    table.caption = f"{n} gap{'s' if n != 1 else ''} in all" if n else "no gaps"
     table.caption_justify = "left"
     return table
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import zlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple
 
 from fxcli.errors import FxError
 from fxcli.model.events import Event
@@ -50,17 +49,46 @@ def _open_raw(path: Path) -> IO[bytes]:
         raise CaptureError(f"{path}: permission denied") from None
 
 
-def _decompressed(raw: IO[bytes]) -> IO[bytes]:
-    """Wrap `raw` in a gzip or zstd reader by its magic bytes (not by the file name)."""
+class _DamagedError(Exception):
+    """The compressed stream ends early or is corrupt; every complete line before it was yielded."""
+
+
+def _chunks(raw: IO[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """Decompressed bytes of `raw` (gzip or zstd by magic bytes, else as is), chunk by chunk.
+
+    Incremental decompression yields everything before a truncation point, which a buffered
+    `GzipFile` read would lose, and raises `_DamagedError` where the data stops making sense.
+    """
     magic = raw.read(4)
     raw.seek(0)
+    factory: Callable[[], Any]
     if magic.startswith(GZIP_MAGIC):
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
-    if magic == ZSTD_MAGIC:
+        factory = partial(zlib.decompressobj, wbits=31)
+    elif magic == ZSTD_MAGIC:
         import zstandard
 
-        return cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(raw))
-    return raw
+        factory = zstandard.ZstdDecompressor().decompressobj
+    else:
+        while chunk := raw.read(size):
+            yield chunk
+        return
+    decoder = factory()
+    in_member = False
+    while chunk := raw.read(size):
+        while chunk:
+            try:
+                out = decoder.decompress(chunk)
+            except Exception as exc:  # zlib.error or zstandard.ZstdError: corrupt data
+                raise _DamagedError(f"damaged ({exc})") from None
+            in_member = True
+            if out:
+                yield out
+            if decoder.eof:  # another gzip member or zstd frame may follow
+                chunk, decoder, in_member = decoder.unused_data, factory(), False
+            else:
+                chunk = b""
+    if in_member:
+        raise _DamagedError("truncated")
 
 
 Progress = Callable[[int], None]
@@ -68,26 +96,24 @@ Progress = Callable[[int], None]
 
 
 def numbered_lines(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, bytes | None, str]]:
-    """(line number, line without newline, '') per line; a damaged stream ends with (n, None, why)."""
+    """(line number, line without newline, '') per line; a damaged file ends with (n, None, why)."""
     line_no = 0
+    pending = b""
     with _open_raw(path) as raw:
-        stream = _decompressed(raw)
-        reader = (
-            stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(Any, stream), 1 << 20)
-        )
         try:
-            for line in reader:
-                line_no += 1
-                if progress is not None and line_no % 4096 == 0:
+            for chunk in _chunks(raw):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    line_no += 1
+                    yield line_no, line.rstrip(b"\r"), ""
+                if progress is not None:
                     progress(raw.tell())
-                yield line_no, line.rstrip(b"\r\n"), ""
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-            what = "truncated" if isinstance(exc, EOFError) else f"damaged ({exc})"
-            yield line_no + 1, None, f"compressed stream {what} after line {line_no}"
-        except Exception as exc:  # zstandard raises its own ZstdError for damaged frames
-            yield line_no + 1, None, f"compressed stream damaged after line {line_no} ({exc})"
-        if progress is not None:
-            progress(raw.tell())
+        except _DamagedError as exc:
+            yield line_no + 1, None, f"compressed stream {exc} after line {line_no}"
+            return
+        if pending:
+            yield line_no + 1, pending.rstrip(b"\r"), ""
 
 
 def first_line(path: Path) -> bytes:

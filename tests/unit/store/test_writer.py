@@ -1,0 +1,175 @@
+"""StoreWriter: hour files, manifests, multiset-union merges, overflow gaps, failures."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.store import manifest
+from fxcli.store.layout import Layout
+from fxcli.store.schema import SPECS, Table, TableSpec
+from fxcli.store.writer import StoreError, StoreWriter, WriteBatch, write_parquet
+
+HOUR0 = 1_723_158_000 * NS_PER_S  # 2024-08-08T23:00:00Z
+
+
+def trades(times: list[int], price: float = 100.0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "exchange_ts_ns": times,
+            "received_ts_ns": [t + 5 for t in times],
+            "price": [price] * len(times),
+            "qty": [1.0] * len(times),
+            "side": [1] * len(times),
+            "trade_id": [None] * len(times),
+        },
+        schema=SPECS[Table.TRADES].polars_schema(),
+    )
+
+
+def stored(root: Path) -> pl.DataFrame:
+    files = sorted(str(p) for p in root.rglob("*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
+
+
+def test_writer_splits_by_utc_hour_and_writes_manifest(tmp_path: Path) -> None:
+    frame = trades([HOUR0 + 10, HOUR0 + NS_PER_HOUR - 1, HOUR0 + NS_PER_HOUR + 3])
+
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, frame), block=True)
+
+    layout = Layout(tmp_path)
+    first = layout.hour_path("ex", "SYM", Table.TRADES, HOUR0)
+    second = layout.hour_path("ex", "SYM", Table.TRADES, HOUR0 + NS_PER_HOUR)
+    assert first.name == "23.parquet"
+    assert first.parent.name == "2024-08-08"
+    assert second.name == "00.parquet"
+    assert second.parent.name == "2024-08-09"
+    entry = manifest.load(first.parent).files["23.parquet"]
+    assert (entry.rows, entry.first_ts_ns, entry.last_ts_ns) == (2, HOUR0 + 10, HOUR0 + NS_PER_HOUR - 1)
+    assert entry.sha256 == manifest.sha256_file(first)
+    assert entry.schema_version == 1
+
+
+def test_writer_resubmitting_same_rows_changes_nothing(tmp_path: Path) -> None:
+    frame = trades([HOUR0 + 1, HOUR0 + 2, HOUR0 + 2])
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, frame), block=True)
+    path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
+    sha = manifest.sha256_file(path)
+
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, frame), block=True)
+        stats = writer.close()
+
+    assert stats.rows_added == 0
+    assert manifest.sha256_file(path) == sha
+    assert stored(tmp_path).height == 3  # the two identical prints both survive
+
+
+def test_writer_merge_keeps_max_multiplicity_and_adds_new_rows(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 1, HOUR0 + 2])), block=True)
+
+    with StoreWriter(tmp_path) as writer:
+        overlap = trades([HOUR0 + 2, HOUR0 + 2, HOUR0 + 3])
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, overlap), block=True)
+        stats = writer.close()
+
+    assert stats.rows_added == 2
+    assert stored(tmp_path)["exchange_ts_ns"].to_list() == [HOUR0 + 1, HOUR0 + 2, HOUR0 + 2, HOUR0 + 3]
+
+
+def test_writer_sorts_rows_by_exchange_time(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(
+            WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 9, HOUR0 + 1, HOUR0 + 5])), block=True
+        )
+
+    assert stored(tmp_path)["exchange_ts_ns"].to_list() == [HOUR0 + 1, HOUR0 + 5, HOUR0 + 9]
+
+
+def test_writer_full_queue_drops_batch_as_overflow_gap_without_blocking(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def stalled_disk(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
+        release.wait(30)
+        write_parquet(frame, path, spec)
+
+    writer = StoreWriter(tmp_path, max_queue=1, write_file=stalled_disk)
+    results: list[bool] = []
+
+    def produce() -> None:
+        for i in range(6):
+            batch = WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 100 * i, HOUR0 + 100 * i + 50]))
+            results.append(writer.submit(batch))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    producer.join(timeout=10)
+    hung = producer.is_alive()
+    release.set()
+    stats = writer.close()
+
+    assert not hung
+    assert results.count(False) >= 1
+    assert stats.overflow_batches == results.count(False)
+    gaps = pl.read_parquet(next(tmp_path.rglob("gaps/*/*.parquet")))
+    assert gaps["reason"].to_list() == ["writer_overflow"]
+    assert f"{stats.overflow_rows} rows dropped" in gaps["detail"][0]
+    kept = stored_table(tmp_path, "trades").height
+    assert kept + stats.overflow_rows == 12
+
+
+def stored_table(root: Path, table: str) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p) for p in sorted(root.rglob(f"{table}/*/*.parquet"))])
+
+
+def test_writer_failure_surfaces_as_store_error_naming_path(tmp_path: Path) -> None:
+    def broken_disk(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
+        raise OSError(28, "No space left on device")
+
+    writer = StoreWriter(tmp_path, write_file=broken_disk)
+    writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0])), block=True)
+
+    with pytest.raises(StoreError, match=r"cannot write .*23\.parquet: No space left on device"):
+        writer.close()
+    assert not list(tmp_path.rglob("*.parquet"))
+    assert not list(tmp_path.rglob(f"*{manifest.TMP_MARK}*"))
+
+
+def test_writer_rejects_unsafe_symbol_names(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer, pytest.raises(ValueError, match=r"symbol '\.\./x'"):
+        writer.submit(WriteBatch("ex", "../x", Table.TRADES, trades([HOUR0])))
+
+
+def test_reconcile_rebuilds_entry_for_file_renamed_after_last_manifest_write(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 1])), block=True)
+    path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
+    # What a crash between the rename and the manifest update leaves: a newer file, an older entry.
+    write_parquet(trades([HOUR0 + 1, HOUR0 + 2]), path, SPECS[Table.TRADES])
+    stale = path.parent / f".{path.name}{manifest.TMP_MARK}999999999"
+    stale.write_bytes(b"half a file")
+
+    changed = manifest.reconcile(path.parent, "exchange_ts_ns", 1)
+
+    assert changed["rebuilt"] == ["23.parquet"]
+    assert changed["temps_removed"] == 1
+    entry = manifest.load(path.parent).files["23.parquet"]
+    assert entry.rows == 2
+    assert entry.sha256 == manifest.sha256_file(path)
+
+
+def test_reconcile_keeps_temp_file_of_a_live_writer(tmp_path: Path) -> None:
+    live = tmp_path / f".23.parquet{manifest.TMP_MARK}{os.getpid()}"
+    live.write_bytes(b"being written")
+
+    manifest.reconcile(tmp_path, "exchange_ts_ns", 1)
+
+    assert live.exists()

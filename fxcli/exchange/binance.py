@@ -8,10 +8,11 @@ estimate and marks it as such.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
-from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Level, Trade
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Trade
 from fxcli.model.units import NS_PER_MS
 
 
@@ -41,6 +42,12 @@ class IgnoredStreamError(Exception):
 IGNORED_STREAMS = frozenset({"kline_1m", "kline_1s", "kline_5m", "kline_1h", "miniTicker", "ticker"})
 
 
+# Decimal strings are parsed by msgspec (strict=False turns "61837.63" into a float); it rounds
+# exactly as float() does, and the bounds reject NaN, infinities and negative values.
+Num = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
+Levels = list[tuple[Num, Num]]
+
+
 class _Envelope(msgspec.Struct):
     stream: str
     data: msgspec.Raw
@@ -49,8 +56,8 @@ class _Envelope(msgspec.Struct):
 class _Trade(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
     trade_id: int = msgspec.field(name="t")
-    price: str = msgspec.field(name="p")
-    qty: str = msgspec.field(name="q")
+    price: Num = msgspec.field(name="p")
+    qty: Num = msgspec.field(name="q")
     trade_ms: int = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
@@ -58,8 +65,8 @@ class _Trade(msgspec.Struct):
 class _AggTrade(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
     agg_id: int = msgspec.field(name="a")
-    price: str = msgspec.field(name="p")
-    qty: str = msgspec.field(name="q")
+    price: Num = msgspec.field(name="p")
+    qty: Num = msgspec.field(name="q")
     trade_ms: int = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
@@ -67,10 +74,10 @@ class _AggTrade(msgspec.Struct):
 class _BookTicker(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
     update_id: int = msgspec.field(name="u")
-    bid: str = msgspec.field(name="b")
-    bid_qty: str = msgspec.field(name="B")
-    ask: str = msgspec.field(name="a")
-    ask_qty: str = msgspec.field(name="A")
+    bid: Num = msgspec.field(name="b")
+    bid_qty: Num = msgspec.field(name="B")
+    ask: Num = msgspec.field(name="a")
+    ask_qty: Num = msgspec.field(name="A")
     tx_ms: int | None = msgspec.field(default=None, name="T")
     event_ms: int | None = msgspec.field(default=None, name="E")
 
@@ -80,42 +87,28 @@ class _Depth(msgspec.Struct):
     event_ms: int = msgspec.field(name="E")
     first_id: int = msgspec.field(name="U")
     last_id: int = msgspec.field(name="u")
-    bids: list[tuple[str, str]] = msgspec.field(name="b")
-    asks: list[tuple[str, str]] = msgspec.field(name="a")
+    bids: Levels = msgspec.field(name="b")
+    asks: Levels = msgspec.field(name="a")
     tx_ms: int | None = msgspec.field(default=None, name="T")
     prev_id: int | None = msgspec.field(default=None, name="pu")
 
 
 class _Snapshot(msgspec.Struct):
     last_update_id: int = msgspec.field(name="lastUpdateId")
-    bids: list[tuple[str, str]]
-    asks: list[tuple[str, str]]
+    bids: Levels
+    asks: Levels
     tx_ms: int | None = msgspec.field(default=None, name="T")
     event_ms: int | None = msgspec.field(default=None, name="E")
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
 _decoders: dict[str, msgspec.json.Decoder] = {  # type: ignore[type-arg]
-    "trade": msgspec.json.Decoder(_Trade),
-    "aggTrade": msgspec.json.Decoder(_AggTrade),
-    "bookTicker": msgspec.json.Decoder(_BookTicker),
-    "depth": msgspec.json.Decoder(_Depth),
+    "trade": msgspec.json.Decoder(_Trade, strict=False),
+    "aggTrade": msgspec.json.Decoder(_AggTrade, strict=False),
+    "bookTicker": msgspec.json.Decoder(_BookTicker, strict=False),
+    "depth": msgspec.json.Decoder(_Depth, strict=False),
 }
-_snapshot = msgspec.json.Decoder(_Snapshot)
-
-
-def _num(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DecodeError(f"{what} {text!r} is not a number") from None
-    if not (value >= 0 and value != float("inf")):
-        raise DecodeError(f"{what} {text!r} is not a finite non-negative number")
-    return value
-
-
-def _levels(rows: list[tuple[str, str]], what: str) -> list[Level]:
-    return [(_num(p, f"{what} price"), _num(q, f"{what} qty")) for p, q in rows]
+_snapshot = msgspec.json.Decoder(_Snapshot, strict=False)
 
 
 def stream_type(stream: str) -> str:
@@ -154,8 +147,8 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
             exchange_ts_ns=data.trade_ms * NS_PER_MS,
             received_ts_ns=received_ts_ns,
             symbol=data.symbol,
-            price=_num(data.price, "price"),
-            qty=_num(data.qty, "qty"),
+            price=data.price,
+            qty=data.qty,
             side=-1 if data.buyer_is_maker else 1,
             trade_id=trade_id,
         )
@@ -165,10 +158,10 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
             exchange_ts_ns=venue_ms * NS_PER_MS if venue_ms is not None else 0,
             received_ts_ns=received_ts_ns,
             symbol=data.symbol,
-            bid_price=_num(data.bid, "bid price"),
-            bid_qty=_num(data.bid_qty, "bid qty"),
-            ask_price=_num(data.ask, "ask price"),
-            ask_qty=_num(data.ask_qty, "ask qty"),
+            bid_price=data.bid,
+            bid_qty=data.bid_qty,
+            ask_price=data.ask,
+            ask_qty=data.ask_qty,
             update_id=data.update_id,
         )
     assert isinstance(data, _Depth)
@@ -179,8 +172,8 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
         exchange_ts_ns=(data.tx_ms if data.tx_ms is not None else data.event_ms) * NS_PER_MS,
         received_ts_ns=received_ts_ns,
         symbol=data.symbol,
-        bids=_levels(data.bids, "bid"),
-        asks=_levels(data.asks, "ask"),
+        bids=data.bids,
+        asks=data.asks,
         from_version=from_version,
         to_version=data.last_id,
     )
@@ -200,8 +193,8 @@ def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str) -> B
         exchange_ts_ns=venue_ms * NS_PER_MS if venue_ms is not None else 0,
         received_ts_ns=received_ts_ns,
         symbol=symbol,
-        bids=_levels(data.bids, "bid"),
-        asks=_levels(data.asks, "ask"),
+        bids=data.bids,
+        asks=data.asks,
         version=data.last_update_id,
         source="rest",
     )

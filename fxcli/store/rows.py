@@ -5,9 +5,10 @@ Buffering columns (not event objects) keeps the GC quiet and makes a flush one f
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Trade
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Level, Trade
 from fxcli.store.schema import SPECS, Table
 
 if TYPE_CHECKING:
@@ -46,20 +47,21 @@ class TableRows:
         c["trade_id"].append(t.trade_id)
         self.rows += 1
 
-    def _levels(self, c: dict[str, list[Any]], fixed: dict[str, Any], bids: Any, asks: Any) -> int:
-        n = 0
-        for side, levels in ((1, bids), (-1, asks)):
-            for level, (price, qty) in enumerate(levels):
-                for name, value in fixed.items():
-                    c[name].append(value)
-                c["side"].append(side)
-                c["price"].append(price)
-                c["qty"].append(qty)
-                if "level" in c:
-                    c["level"].append(level)
-                n += 1
+    def _levels(
+        self, c: dict[str, list[Any]], fixed: dict[str, Any], bids: list[Level], asks: list[Level]
+    ) -> None:
+        # Column-wise extends: a 1000-level snapshot costs a few list operations, not 1000 loops.
+        n_bids, n = len(bids), len(bids) + len(asks)
+        for name, value in fixed.items():
+            c[name].extend(repeat(value, n))
+        c["side"].extend(repeat(1, n_bids))
+        c["side"].extend(repeat(-1, n - n_bids))
+        for levels in (bids, asks):
+            c["price"].extend([price for price, _ in levels])
+            c["qty"].extend([qty for _, qty in levels])
+            if "level" in c:
+                c["level"].extend(range(len(levels)))
         self.rows += n
-        return n
 
     def _delta(self, d: BookDelta) -> None:
         fixed = {

@@ -80,15 +80,13 @@ def test_decode_snapshot_has_version_and_rest_source() -> None:
     [
         ("{not json", "bad frame"),
         ('{"stream":"btcusdt@trade","data":{"e":"trade"}}', "bad frame"),
-        (
-            '{"stream":"btcusdt@trade","data":'
-            + SPOT_TRADE.split('"data":')[1].replace('"61837.63000000"', "61837.63"),
-            "bad frame",
-        ),
-        (SPOT_TRADE.replace('"61837.63000000"', '"NaN"'), "not a finite non-negative number"),
-        (SPOT_TRADE.replace('"0.02000000"', '"-1"'), "not a finite non-negative number"),
-        (SPOT_TRADE.replace('"61837.63000000"', '"1e999"'), "not a finite non-negative number"),
-        (SPOT_TRADE.replace('"61837.63000000"', '"abc"'), "is not a number"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"NaN"'), r"Expected `float` >= 0.0 - at `\$.p`"),
+        (SPOT_TRADE.replace('"0.02000000"', '"-1"'), r"Expected `float` >= 0.0 - at `\$.q`"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"1e999"'), r"Number out of range - at `\$.p`"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"inf"'), r"Expected `float` <= 1e\+300"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"abc"'), r"Expected `float`, got `str` - at `\$.p`"),
+        (SPOT_TRADE.replace('"m":true', '"m":"yes"'), r"Expected `bool`, got `str` - at `\$.m`"),
+        (USDM_DEPTH.replace('["61800.30","1.5"]', '["61800.30"]'), r"at `\$.a\[0\]`"),
         ('{"stream":"btcusdt@forceOrder","data":{}}', "unknown stream type 'btcusdt@forceOrder'"),
         (USDM_DEPTH.replace(',"pu":5123107831937', ""), "without 'pu'"),
     ],
@@ -96,6 +94,13 @@ def test_decode_snapshot_has_version_and_rest_source() -> None:
 def test_decode_bad_frames_raise_decode_error_saying_why(frame: str, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode_stream(frame, 0, Market.USDM)
+
+
+def test_decode_accepts_numbers_as_well_as_decimal_strings() -> None:
+    trade = decode_stream(SPOT_TRADE.replace('"61837.63000000"', "61837.63"), 0, Market.SPOT)
+
+    assert isinstance(trade, Trade)
+    assert trade.price == 61837.63
 
 
 def test_decode_kline_is_ignored_not_an_error() -> None:

@@ -179,10 +179,13 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
     )
 
 
-def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str) -> BookSnapshot:
+def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str, market: Market) -> BookSnapshot:
     """Decode a REST depth snapshot `{"lastUpdateId":N,"bids":[...],"asks":[...]}`.
 
     Spot snapshots have no time (`exchange_ts_ns = 0`: the caller estimates it); futures carry `T`.
+    Futures snapshots get `version = lastUpdateId - 1`: Binance's futures rule applies the event with
+    `u == lastUpdateId` (the snapshot may not hold it), and with this one normalisation the generic
+    rule (drop `to <= version`, bridge with `from <= version + 1`) is exactly that rule.
     """
     try:
         data = _snapshot.decode(payload)
@@ -195,7 +198,7 @@ def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str) -> B
         symbol=symbol,
         bids=data.bids,
         asks=data.asks,
-        version=data.last_update_id,
+        version=data.last_update_id - 1 if market.is_futures else data.last_update_id,
         source="rest",
     )
 

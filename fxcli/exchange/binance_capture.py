@@ -153,7 +153,7 @@ class BinanceCapture:
         symbol = record.symbol or self.default_symbol or self._only_symbol()
         if symbol is None:
             raise DecodeError("depth snapshot before any frame names its symbol")
-        snapshot = decode_snapshot(record.payload, record.received_ts_ns, symbol)
+        snapshot = decode_snapshot(record.payload, record.received_ts_ns, symbol, self.market)
         yield from self._emit(symbol, self._sync(symbol).on_snapshot(snapshot))
 
     def _only_symbol(self) -> str | None:

@@ -64,7 +64,7 @@ def test_decode_spot_ticker_without_time_leaves_it_to_caller() -> None:
 
 
 def test_decode_snapshot_has_version_and_rest_source() -> None:
-    snap = decode_snapshot('{"lastUpdateId":5,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}', 9, "X")
+    snap = decode_snapshot('{"lastUpdateId":5,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}', 9, "X", Market.SPOT)
 
     assert (snap.version, snap.bids, snap.asks, snap.source, snap.exchange_ts_ns) == (
         5,
@@ -94,6 +94,13 @@ def test_decode_snapshot_has_version_and_rest_source() -> None:
 def test_decode_bad_frames_raise_decode_error_saying_why(frame: str, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode_stream(frame, 0, Market.USDM)
+
+
+def test_decode_futures_snapshot_version_lets_event_ending_at_last_update_id_bridge() -> None:
+    snap = decode_snapshot('{"lastUpdateId":100,"T":1,"bids":[],"asks":[]}', 9, "X", Market.USDM)
+
+    assert snap.version == 99
+    assert snap.exchange_ts_ns == 1_000_000
 
 
 def test_decode_accepts_numbers_as_well_as_decimal_strings() -> None:

@@ -13,10 +13,12 @@ price and size) survive.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,22 +73,56 @@ def ensure_writable(root: Path) -> None:
         raise StoreError(f"data dir {root} is not writable: {exc.strerror or exc}") from None
 
 
-def write_parquet(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
-    """Write `frame` as zstd Parquet with ~100k-row groups and fx metadata, fsynced."""
+def encode_parquet(frame: pl.DataFrame, spec: TableSpec) -> bytes:
+    """`frame` as zstd Parquet bytes with ~100k-row groups and fx metadata.
+
+    Int64 columns (times, versions, ids) are nearly unique, so a dictionary never pays off and only
+    costs time; delta encoding shrinks them several-fold. Prices, sizes, sides and strings keep
+    pyarrow's dictionary encoding, which suits their repeats.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = frame.to_arrow()
-    table = table.replace_schema_metadata(
+    table = frame.to_arrow().replace_schema_metadata(
         {"fx.schema_version": str(SCHEMA_VERSION), "fx.time_column": spec.time_column}
     )
-    with pa.OSFile(str(path), "wb") as sink:
-        pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    deltas = [name for name, kind in spec.columns if kind == "i64"]
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+        use_dictionary=[name for name in spec.names if name not in deltas],
+        column_encoding=dict.fromkeys(deltas, "DELTA_BINARY_PACKED"),
+    )
+    return bytes(sink.getvalue())
+
+
+def write_durably(payload: bytes, path: Path) -> None:
+    """Write bytes to `path` and fsync them (the caller renames the file into place)."""
+    with path.open("wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def is_sorted_by(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
+    """True if rows are already in (stable) order of `keys`, nulls last: a sort can then be skipped."""
+    import polars as pl
+
+    if frame.height < 2:
+        return True
+    # Lexicographic check from the last key to the first: row i <= row i+1 on keys[k:].
+    ok: pl.Expr | None = None
+    for key in reversed(keys):
+        col = pl.col(key).fill_null(pl.col(key).max() + 1)  # sort keys are integers; nulls sort last
+        step = col.diff()
+        here = step > 0 if ok is not None else step >= 0
+        ok = here if ok is None else here | ((step == 0) & ok)
+    assert ok is not None
+    return bool(frame.select(ok.slice(1).all()).item())
 
 
 def conform(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
@@ -133,7 +169,7 @@ class StoreWriter:
         root: Path,
         *,
         max_queue: int = 64,
-        write_file: Callable[[pl.DataFrame, Path, TableSpec], None] = write_parquet,
+        write_file: Callable[[bytes, Path], None] = write_durably,
     ) -> None:
         self.layout = Layout(root)
         self.stats = WriterStats()
@@ -261,14 +297,21 @@ class StoreWriter:
             self.stats.touched.add((exchange, symbol, table))
 
     def _write_table(self, exchange: str, symbol: str, table: Table, frame: pl.DataFrame) -> None:
+        import polars as pl
 
         spec = SPECS[table]
-        hours = frame.get_column(spec.time_column) // NS_PER_HOUR * NS_PER_HOUR
-        parts = frame.with_columns(hours.alias("_hour")).partition_by("_hour", as_dict=True)
+        if not is_sorted_by(frame, spec.sort_keys):
+            frame = frame.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
+        # Sorted by time, each hour is one contiguous slice: cut it without copying.
+        times = frame.get_column(spec.time_column)
+        first, last = int(times[0]), int(times[-1])
+        starts = list(range(first - first % NS_PER_HOUR, last + 1, NS_PER_HOUR))
+        cuts = times.search_sorted(pl.Series(starts[1:], dtype=pl.Int64), side="left").to_list()
         by_folder: dict[Path, list[tuple[Path, pl.DataFrame]]] = {}
-        for (hour,), part in parts.items():
-            path = self.layout.hour_path(exchange, symbol, table, int(hour))
-            by_folder.setdefault(path.parent, []).append((path, part.drop("_hour")))
+        for hour, lo, hi in zip(starts, [0, *cuts], [*cuts, frame.height], strict=True):
+            if hi > lo:
+                path = self.layout.hour_path(exchange, symbol, table, hour)
+                by_folder.setdefault(path.parent, []).append((path, frame.slice(lo, hi - lo)))
         for folder, items in by_folder.items():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -278,31 +321,52 @@ class StoreWriter:
                 self._write_folder(folder, items, spec)
 
     def _write_folder(self, folder: Path, items: list[tuple[Path, pl.DataFrame]], spec: TableSpec) -> None:
-        import polars as pl
-
         if folder not in self._reconciled:
             manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
             self._reconciled.add(folder)
         book = manifest.load(folder)
-        for path, part in items:
-            if path.exists():
-                old = pl.read_parquet(path)
-                merged = merge_union(old, part, spec)
-                if merged.height == old.height:
-                    continue  # nothing new: leave the file (and its sha) untouched
-                added = merged.height - old.height
-            else:
-                merged = part.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
-                added = merged.height
-            tmp = path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
-            try:
-                self._write_file(merged, tmp, spec)
-                tmp.replace(path)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-            book.files[path.name] = manifest.entry_for(path, spec.time_column, SCHEMA_VERSION)
+        # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel.
+        with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(lambda item: self._write_hour(item[0], item[1], spec), items))
+        for (path, _), result in zip(items, results, strict=True):
+            if result is None:
+                continue  # nothing new: the file (and its sha) stays as it was
+            entry, added = result
+            book.files[path.name] = entry
             self.stats.rows_added += added
             self.stats.files_written += 1
         manifest.fsync_dir(folder)
         manifest.save(folder, book)
+
+    def _write_hour(
+        self, path: Path, part: pl.DataFrame, spec: TableSpec
+    ) -> tuple[manifest.FileEntry, int] | None:
+        import polars as pl
+
+        if path.exists():
+            old = pl.read_parquet(path)
+            merged = merge_union(old, part, spec)
+            if merged.height == old.height:
+                return None
+            added = merged.height - old.height
+        else:
+            merged, added = part, part.height
+        payload = encode_parquet(merged, spec)
+        tmp = path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
+        try:
+            self._write_file(payload, tmp)
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        times = merged.get_column(spec.time_column)
+        entry = manifest.FileEntry(
+            rows=merged.height,
+            first_ts_ns=int(times.min()),  # type: ignore[arg-type]
+            last_ts_ns=int(times.max()),  # type: ignore[arg-type]
+            sha256=hashlib.sha256(payload).hexdigest(),
+            bytes=len(payload),
+            mtime_ns=path.stat().st_mtime_ns,
+            schema_version=SCHEMA_VERSION,
+        )
+        return entry, added

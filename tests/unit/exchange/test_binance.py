@@ -64,7 +64,9 @@ def test_decode_spot_ticker_without_time_leaves_it_to_caller() -> None:
 
 
 def test_decode_snapshot_has_version_and_rest_source() -> None:
-    snap = decode_snapshot('{"lastUpdateId":5,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}', 9, "X", Market.SPOT)
+    snap = decode_snapshot(
+        '{"lastUpdateId":5,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}', 9, "X", Market.SPOT
+    )
 
     assert (snap.version, snap.bids, snap.asks, snap.source, snap.exchange_ts_ns) == (
         5,

@@ -12,8 +12,15 @@ import pytest
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store import manifest
 from fxcli.store.layout import Layout
-from fxcli.store.schema import SPECS, Table, TableSpec
-from fxcli.store.writer import StoreError, StoreWriter, WriteBatch, write_parquet
+from fxcli.store.schema import SPECS, Table
+from fxcli.store.writer import (
+    StoreError,
+    StoreWriter,
+    WriteBatch,
+    encode_parquet,
+    is_sorted_by,
+    write_durably,
+)
 
 HOUR0 = 1_723_158_000 * NS_PER_S  # 2024-08-08T23:00:00Z
 
@@ -97,9 +104,9 @@ def test_writer_sorts_rows_by_exchange_time(tmp_path: Path) -> None:
 def test_writer_full_queue_drops_batch_as_overflow_gap_without_blocking(tmp_path: Path) -> None:
     release = threading.Event()
 
-    def stalled_disk(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
+    def stalled_disk(payload: bytes, path: Path) -> None:
         release.wait(30)
-        write_parquet(frame, path, spec)
+        write_durably(payload, path)
 
     writer = StoreWriter(tmp_path, max_queue=1, write_file=stalled_disk)
     results: list[bool] = []
@@ -131,7 +138,7 @@ def stored_table(root: Path, table: str) -> pl.DataFrame:
 
 
 def test_writer_failure_surfaces_as_store_error_naming_path(tmp_path: Path) -> None:
-    def broken_disk(frame: pl.DataFrame, path: Path, spec: TableSpec) -> None:
+    def broken_disk(payload: bytes, path: Path) -> None:
         raise OSError(28, "No space left on device")
 
     writer = StoreWriter(tmp_path, write_file=broken_disk)
@@ -153,7 +160,7 @@ def test_reconcile_rebuilds_entry_for_file_renamed_after_last_manifest_write(tmp
         writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 1])), block=True)
     path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
     # What a crash between the rename and the manifest update leaves: a newer file, an older entry.
-    write_parquet(trades([HOUR0 + 1, HOUR0 + 2]), path, SPECS[Table.TRADES])
+    write_durably(encode_parquet(trades([HOUR0 + 1, HOUR0 + 2]), SPECS[Table.TRADES]), path)
     stale = path.parent / f".{path.name}{manifest.TMP_MARK}999999999"
     stale.write_bytes(b"half a file")
 
@@ -173,3 +180,25 @@ def test_reconcile_keeps_temp_file_of_a_live_writer(tmp_path: Path) -> None:
     manifest.reconcile(tmp_path, "exchange_ts_ns", 1)
 
     assert live.exists()
+
+
+@pytest.mark.parametrize(
+    ("times", "ids", "expected"),
+    [
+        ([1, 2, 3], [None, None, None], True),
+        ([1, 1, 2], [5, 6, 1], True),
+        ([1, 1, 2], [6, 5, 1], False),
+        ([1, 1, 1], [5, None, None], True),
+        ([1, 1, 1], [None, 5, 6], False),
+        ([2, 1, 3], [1, 2, 3], False),
+        ([7], [None], True),
+    ],
+)
+def test_is_sorted_by_checks_keys_lexicographically_with_nulls_last(
+    times: list[int], ids: list[int | None], expected: bool
+) -> None:
+    frame = pl.DataFrame(
+        {"t": times, "r": [0] * len(times), "id": ids}, schema={"t": pl.Int64, "r": pl.Int64, "id": pl.Int64}
+    )
+
+    assert is_sorted_by(frame, ("t", "r", "id")) is expected

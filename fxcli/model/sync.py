@@ -84,18 +84,21 @@ class BookSync:
         return out
 
     def finish(self, last_ts_ns: int) -> list[Event]:
-        """At the end of a source: a chain still broken is a Gap up to the last time seen."""
-        if self._broken_since_ns is None:
-            return []
-        gap = Gap(
-            self.symbol,
-            self._broken_since_ns,
-            max(last_ts_ns, self._broken_since_ns),
-            GapReason.VERSION_JUMP,
-            self._break_detail + "; no snapshot followed",
-        )
-        self._broken_since_ns = None
-        return [gap]
+        """At the end of a source: a chain still broken is a Gap up to the last time seen, and so are
+        deltas that never had a snapshot to build on (their book cannot be known)."""
+        gaps: list[Event] = []
+        if self._broken_since_ns is not None:
+            end = max(last_ts_ns, self._broken_since_ns)
+            detail = self._break_detail + "; no snapshot followed"
+            gaps.append(Gap(self.symbol, self._broken_since_ns, end, GapReason.VERSION_JUMP, detail))
+            self._broken_since_ns = None
+        elif self.book.version is None and self._buffer:
+            start, end = self._buffer[0].exchange_ts_ns, max(last_ts_ns, self._buffer[-1].exchange_ts_ns)
+            detail = f"{len(self._buffer)} book deltas and no snapshot to apply them to"
+            gaps.append(Gap(self.symbol, start, end, GapReason.IMPORT_HOLE, detail))
+        self.dropped += len(self._buffer)
+        self._buffer.clear()
+        return gaps
 
     def _break(self, delta: BookDelta, detail: str) -> None:
         self.is_synced = False

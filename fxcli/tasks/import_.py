@@ -34,6 +34,7 @@ class FileReport:
     symbols: set[str] = field(default_factory=set)
     events: dict[str, int] = field(default_factory=dict)
     issues: Issues = field(default_factory=lambda: Issues(""))
+    deltas_dropped: int = 0  # stale before their snapshot, or unusable (a Gap row says which)
 
 
 @dataclass
@@ -180,6 +181,7 @@ def import_binance(
                 batcher.add(item, report)
             for item in capture.finish():
                 batcher.add(item, report)
+            report.deltas_dropped = sum(sync.dropped for sync in capture.syncs.values())
             batcher.flush()  # each input's rows reach disk as soon as it is read
             reports.append(report)
     return _finish(reports, writer, started)

@@ -36,6 +36,7 @@ def import_to_json(report: ImportReport) -> dict[str, Any]:
                 "skipped_lines": r.issues.skipped,
                 "skipped_examples": [{"line": n, "reason": why} for n, why in r.issues.examples],
                 "ignored": r.issues.ignored,
+                "deltas_dropped": r.deltas_dropped,
             }
             for r in report.inputs
         ],
@@ -62,9 +63,15 @@ def import_table(report: ImportReport) -> Table:
         files = ", ".join(f.rsplit("/", 1)[-1] for f in r.files)
         counts = [_int(r.events.get(kind, 0)) for kind, _ in EVENT_COLUMNS]
         table.add_row(files, r.exchange, shown, *counts, _int(r.issues.skipped))
+    dropped = sum(r.deltas_dropped for r in report.inputs)
     table.caption = (
         f"{_int(report.rows_added)} new rows of {_int(report.rows_in)} in {report.files_written} files, "
         f"{report.seconds:.2f} s"
+        + (
+            f"; {_int(dropped)} book diffs not stored (stale before their snapshot, or see gaps)"
+            if dropped
+            else ""
+        )
     )
     table.caption_justify = "left"
     return table

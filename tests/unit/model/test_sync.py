@@ -68,3 +68,25 @@ def test_sync_older_snapshot_while_synced_keeps_the_book() -> None:
     assert [type(e).__name__ for e in out] == ["BookSnapshot"]
     assert len(after) == 1
     assert sync.book.version == 15
+
+
+def test_sync_deltas_that_never_get_a_snapshot_become_an_import_hole() -> None:
+    sync = BookSync("X")
+    sync.on_delta(d(1, 5, 100))
+    sync.on_delta(d(6, 9, 200))
+
+    gaps = sync.finish(300)
+
+    assert len(gaps) == 1
+    assert isinstance(gaps[0], Gap)
+    assert (gaps[0].start_ns, gaps[0].end_ns, gaps[0].reason) == (100, 300, GapReason.IMPORT_HOLE)
+    assert gaps[0].detail == "2 book deltas and no snapshot to apply them to"
+    assert sync.dropped == 2
+
+
+def test_sync_finish_after_clean_run_has_no_gap() -> None:
+    sync = BookSync("X")
+    sync.on_snapshot(snap(10, 100))
+    sync.on_delta(d(11, 12, 200))
+
+    assert sync.finish(300) == []

@@ -102,19 +102,23 @@ def test_writer_sorts_rows_by_exchange_time(tmp_path: Path) -> None:
 
 
 def test_writer_full_queue_drops_batch_as_overflow_gap_without_blocking(tmp_path: Path) -> None:
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def stalled_disk(payload: bytes, path: Path) -> None:
+        entered.set()
         release.wait(30)
         write_durably(payload, path)
 
     writer = StoreWriter(tmp_path, max_queue=1, write_file=stalled_disk)
-    results: list[bool] = []
+    batches = [
+        WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 100 * i, HOUR0 + 100 * i + 50]))
+        for i in range(6)
+    ]
+    results = [writer.submit(batches[0])]
+    assert entered.wait(10), "the writer never reached the disk"
 
     def produce() -> None:
-        for i in range(6):
-            batch = WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 100 * i, HOUR0 + 100 * i + 50]))
-            results.append(writer.submit(batch))
+        results.extend(writer.submit(batch) for batch in batches[1:])
 
     producer = threading.Thread(target=produce)
     producer.start()
@@ -124,13 +128,13 @@ def test_writer_full_queue_drops_batch_as_overflow_gap_without_blocking(tmp_path
     stats = writer.close()
 
     assert not hung
-    assert results.count(False) >= 1
-    assert stats.overflow_batches == results.count(False)
+    assert results == [True, True, False, False, False, False]  # one fits the queue, the rest overflow
+    assert (stats.overflow_batches, stats.overflow_rows) == (4, 8)
     gaps = pl.read_parquet(next(tmp_path.rglob("gaps/*/*.parquet")))
     assert gaps["reason"].to_list() == ["writer_overflow"]
-    assert f"{stats.overflow_rows} rows dropped" in gaps["detail"][0]
-    kept = stored_table(tmp_path, "trades").height
-    assert kept + stats.overflow_rows == 12
+    assert (gaps["start_ns"][0], gaps["end_ns"][0]) == (HOUR0 + 200, HOUR0 + 550)
+    assert gaps["detail"][0] == "8 rows dropped: writer queue full"
+    assert stored_table(tmp_path, "trades").height == 4
 
 
 def stored_table(root: Path, table: str) -> pl.DataFrame:

@@ -112,4 +112,7 @@ class Gap(msgspec.Struct, frozen=True, gc=False):
     detail: str = ""
 
 
-Event = Trade | BookDelta | BookSnapshot | BookTicker | Gap
+MarketEvent = Trade | BookDelta | BookSnapshot | BookTicker
+"""What the market says; `Event` adds the Gap rows that say when it said nothing."""
+
+Event = MarketEvent | Gap

@@ -1,0 +1,1 @@
+"""One indicator per module; each registers itself with `@indicator` when imported."""

@@ -1,0 +1,83 @@
+"""The indicator registry: every module in `fxcli/engine/indicators/` registers itself on import."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fxcli.engine.params import IndicatorParams
+    from fxcli.engine.state import MarketState
+    from fxcli.engine.ticks import Ticks
+    from fxcli.engine.windows import Windows
+
+
+class Streaming(Protocol):
+    """A streaming indicator: built once per symbol, `update` called once per event (O(1) amortised)."""
+
+    def update(self, state: MarketState) -> float: ...
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """NaN exactly until this many trades were seen and this long has passed since the first one
+    (on data with no empty windows); book indicators also need a book."""
+
+    trades: int = 1
+    seconds: float = 0.0
+    needs_book: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One registered indicator."""
+
+    name: str
+    params: type[IndicatorParams]
+    stream: Callable[[Any, Windows], Streaming]
+    batch: Callable[[Ticks, Any], np.ndarray]
+    warmup: Callable[[Any], Warmup]
+    doc: str
+
+    def depth_levels(self, params: IndicatorParams) -> tuple[int, ...]:
+        """Book depths the batch form needs precomputed in `Ticks.depth`."""
+        levels = getattr(params, "levels", None)
+        return (levels,) if isinstance(levels, int) and levels > 1 else ()
+
+
+REGISTRY: dict[str, Spec] = {}
+
+
+def indicator(name: str, params: type[IndicatorParams]) -> Callable[[type[Any]], type[Any]]:
+    """Class decorator: register a streaming class that has `batch` and `warmup` static methods."""
+
+    def register(cls: type[Any]) -> type[Any]:
+        if name in REGISTRY:
+            raise RuntimeError(f"indicator {name} registered twice")
+        REGISTRY[name] = Spec(name, params, cls, cls.batch, cls.warmup, (cls.__doc__ or "").strip())
+        return cls
+
+    return register
+
+
+def load_all() -> dict[str, Spec]:
+    """Import every indicator module once; returns the filled registry."""
+    from fxcli.engine import indicators
+
+    for module in pkgutil.iter_modules(indicators.__path__):
+        importlib.import_module(f"{indicators.__name__}.{module.name}")
+    return REGISTRY
+
+
+def get(name: str) -> Spec:
+    """The indicator called `name` (case-insensitive); KeyError names the known ones."""
+    specs = load_all()
+    spec = specs.get(name.upper())
+    if spec is None:
+        raise KeyError(f"unknown indicator {name!r}; known: {', '.join(sorted(specs))}")
+    return spec

@@ -1,0 +1,144 @@
+"""Shared streaming trade windows: one per distinct `(t1, t2)`, updated once per event for all readers.
+
+A trade waits in `pending` until it is `t2` old, is `inside` while `now - t1 <= ts <= now - t2`, and
+the last trade evicted is kept as the `anchor` (the price in force at the window's start). Sums,
+count and min/max deques change only when trades enter or leave: O(1) amortised per event, memory
+bounded by the window length. The batch kernels in `kernels.py` perform the same additions and
+subtractions in the same order, so the twins agree to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+from fxcli.engine.state import MarketState
+
+NAN = float("nan")
+
+# A trade as a window keeps it: (ts_ns, price, qty, integral at ts, serial number, is_rush_fill);
+# Final ints let mypy type each tuple slot.
+TS: Final = 0
+PRICE: Final = 1
+QTY: Final = 2
+INTEGRAL: Final = 3
+SERIAL: Final = 4
+RUSH: Final = 5
+
+
+class TradeWindow:
+    """Trades with `now - t1 <= ts <= now - t2`, with running aggregates."""
+
+    __slots__ = (
+        "anchor",
+        "count",
+        "inside",
+        "maxq",
+        "minq",
+        "notional",
+        "pending",
+        "rush",
+        "t1_ns",
+        "t2_ns",
+        "volume",
+    )
+
+    def __init__(self, t1_ns: int, t2_ns: int) -> None:
+        self.t1_ns, self.t2_ns = t1_ns, t2_ns
+        self.pending: deque[tuple[int, float, float, float, int, int]] = deque()
+        self.inside: deque[tuple[int, float, float, float, int, int]] = deque()
+        self.anchor: tuple[int, float, float, float, int, int] | None = None
+        self.maxq: deque[tuple[int, float, float, float, int, int]] = deque()
+        self.minq: deque[tuple[int, float, float, float, int, int]] = deque()
+        self.volume = 0.0
+        self.notional = 0.0
+        self.count = 0
+        self.rush = 0
+
+    def advance(self, now_ns: int, trade: tuple[int, float, float, float, int, int] | None) -> None:
+        """Move the window to `now_ns`, after adding `trade` (if this event is one)."""
+        if trade is not None:
+            self.pending.append(trade)
+        pending, inside = self.pending, self.inside
+        edge_in = now_ns - self.t2_ns
+        while pending and pending[0][TS] <= edge_in:
+            t = pending.popleft()
+            inside.append(t)
+            self.volume += t[QTY]
+            self.notional += t[PRICE] * t[QTY]
+            self.count += 1
+            self.rush += t[RUSH]
+            maxq, minq = self.maxq, self.minq
+            while maxq and maxq[-1][PRICE] <= t[PRICE]:
+                maxq.pop()
+            maxq.append(t)
+            while minq and minq[-1][PRICE] >= t[PRICE]:
+                minq.pop()
+            minq.append(t)
+        edge_out = now_ns - self.t1_ns
+        while inside and inside[0][TS] < edge_out:
+            t = inside.popleft()
+            self.anchor = t
+            self.count -= 1
+            self.rush -= t[RUSH]
+            if self.count == 0:
+                self.volume = self.notional = 0.0  # no residue of float round-off in an empty window
+            else:
+                self.volume -= t[QTY]
+                self.notional -= t[PRICE] * t[QTY]
+            if self.maxq[0][SERIAL] == t[SERIAL]:
+                self.maxq.popleft()
+            if self.minq[0][SERIAL] == t[SERIAL]:
+                self.minq.popleft()
+
+    @property
+    def is_covered(self) -> bool:
+        """True once a trade older than the window's start has been seen: the window is not partial."""
+        return self.anchor is not None
+
+    def price_at_end(self) -> float:
+        """Price in force at `now - t2`: the newest trade inside, else the anchor; NaN if none."""
+        if self.inside:
+            return self.inside[-1][PRICE]
+        return self.anchor[PRICE] if self.anchor is not None else NAN
+
+    def twpa(self, now_ns: int) -> float:
+        """Time-weighted average of the last-trade price over the window; NaN until it is covered."""
+        anchor = self.anchor
+        if anchor is None:
+            return NAN
+        start, end = now_ns - self.t1_ns, now_ns - self.t2_ns
+        last = self.inside[-1] if self.inside else anchor
+        at_end = last[INTEGRAL] + last[PRICE] * (end - last[TS])
+        at_start = anchor[INTEGRAL] + anchor[PRICE] * (start - anchor[TS])
+        return (at_end - at_start) / (end - start)
+
+
+class Windows:
+    """The shared windows of one symbol's pipeline, and the per-trade tuple they all receive."""
+
+    def __init__(self, state: MarketState) -> None:
+        self.state = state
+        self.by_span: dict[tuple[int, int], TradeWindow] = {}
+        self._all: list[TradeWindow] = []
+        self._serial = 0
+
+    def get(self, t1_ns: int, t2_ns: int) -> TradeWindow:
+        """The window for `(t1, t2)`, created on first request and then shared."""
+        key = (t1_ns, t2_ns)
+        window = self.by_span.get(key)
+        if window is None:
+            window = self.by_span[key] = TradeWindow(t1_ns, t2_ns)
+            self._all.append(window)
+        return window
+
+    def advance(self) -> None:
+        """Feed the current event (from the state) to every window."""
+        s = self.state
+        trade = None
+        if s.is_trade:
+            self._serial += 1
+            trade = (s.now_ns, s.price, s.qty, s.integral, self._serial, s.rush_fill)
+        now = s.now_ns
+        for window in self._all:
+            window.advance(now, trade)

@@ -1,0 +1,163 @@
+"""Strategy files: `strategies/<name>.toml`, schema 1, the seed's five condition groups.
+
+    schema = 1
+    side = "long"                 # or "short"
+    signal_timeout_s = 30         # SIGNAL_DETECTED -> SIGNAL_CANCELLED if no entry within this
+    cooldown_s = 120              # EXITED / SIGNAL_CANCELLED -> MONITORING after this
+    require = { o1 = "any" }      # a group fires when all (default) or any of its conditions are TRUE
+
+    [sizing]
+    base_position_pct = 0.5
+    risk_variant = "risk_rsi"     # optional: a RISK variant whose value picks the multiplier
+
+    [exits]
+    sl_buffer_pct = 10
+    tp_pct = 25
+
+    [[s1]]                        # signal_detection
+    indicator = "pump_10s"
+    op = "gte"
+    value = 3.0
+
+Errors name file, key and line: `pump.toml:14: z1[2].op: 'gtee' is not one of 'gte', 'lte', ...`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fxcli.errors import FxError
+from fxcli.strategy.conditions import Condition
+from fxcli.toml_source import read_toml, validation_message
+
+SCHEMA_VERSION = 1
+UNREALIZED_PNL_PCT = "UNREALIZED_PNL_PCT"
+
+
+class Side(StrEnum):
+    """Direction of the strategy's positions."""
+
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        """+1 for long, -1 for short."""
+        return 1 if self is Side.LONG else -1
+
+
+class GroupName(StrEnum):
+    """The five condition groups, in the seed's words."""
+
+    S1 = "s1"  # signal_detection
+    O1 = "o1"  # signal_cancellation
+    Z1 = "z1"  # entry_conditions
+    ZE1 = "ze1"  # close_order_detection
+    E1 = "e1"  # emergency_exit
+
+
+class Sizing(BaseModel):
+    """The seed's position sizing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_position_pct: float = Field(0.5, gt=0, le=100, description="Notional as % of balance before risk.")
+    risk_variant: str | None = Field(
+        None, description="RISK variant (0-100) whose value picks the multiplier."
+    )
+    risk_points: list[tuple[float, float]] = Field(
+        [(20.0, 1.2), (50.0, 1.0), (70.0, 0.55)],
+        description="(risk value, multiplier) points, linearly interpolated and flat beyond the ends.",
+    )
+    min_notional: float = Field(10.0, ge=0, description="Smallest order in quote currency (USDT).")
+    max_notional: float = Field(1000.0, gt=0, description="Largest order in quote currency (USDT).")
+    max_leverage: float = Field(2.0, gt=0, description="Notional never exceeds balance x this.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sizing:
+        if self.min_notional > self.max_notional:
+            raise ValueError(f"min_notional {self.min_notional} > max_notional {self.max_notional}")
+        xs = [x for x, _ in self.risk_points]
+        if xs != sorted(xs) or len(set(xs)) != len(xs):
+            raise ValueError("risk_points must have strictly increasing risk values")
+        return self
+
+
+class Exits(BaseModel):
+    """Stop-loss and take-profit levels, fixed when the position opens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sl_buffer_pct: float = Field(10.0, gt=0, lt=100, description="Stop this % beyond the reference price.")
+    tp_pct: float = Field(25.0, gt=0, description="Take profit this % beyond the reference price.")
+    stop_loss_variant: str | None = Field(
+        None, description="STOP_LOSS variant: stop reference instead of entry."
+    )
+    take_profit_variant: str | None = Field(
+        None, description="TAKE_PROFIT variant: target reference instead of entry."
+    )
+
+
+class StrategySpec(BaseModel):
+    """One strategy file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_: Literal[1] = Field(alias="schema", description="File format version; must be 1.")
+    name: str = Field("", description="Defaults to the file name.")
+    description: str = Field("", description="What the strategy trades and why.")
+    side: Side = Field(Side.LONG, description="long or short.")
+    signal_timeout_s: float = Field(60.0, gt=0, description="Cancel a signal with no entry after this.")
+    cooldown_s: float = Field(120.0, ge=0, description="Wait after an exit or a cancelled signal.")
+    emergency_cooldown_s: float = Field(900.0, ge=0, description="Wait after an E1 exit before a new S1.")
+    require: dict[GroupName, Literal["all", "any"]] = Field(
+        {}, description="Per group: all (default) or any."
+    )
+    sizing: Sizing = Field(Sizing(), description="Position sizing.")
+    exits: Exits = Field(Exits(), description="Stop-loss and take-profit.")
+    s1: list[Condition] = Field(description="signal_detection: MONITORING -> SIGNAL_DETECTED.")
+    o1: list[Condition] = Field([], description="signal_cancellation: SIGNAL_DETECTED -> SIGNAL_CANCELLED.")
+    z1: list[Condition] = Field(description="entry_conditions: SIGNAL_DETECTED -> ENTRY_EVALUATION.")
+    ze1: list[Condition] = Field(
+        [], description="close_order_detection: POSITION_ACTIVE -> CLOSE_ORDER_EVALUATION."
+    )
+    e1: list[Condition] = Field(
+        [], description="emergency_exit: POSITION_ACTIVE -> EMERGENCY_EXIT (before ZE1)."
+    )
+
+    @model_validator(mode="after")
+    def _groups_not_empty(self) -> StrategySpec:
+        for group in (GroupName.S1, GroupName.Z1):
+            if not getattr(self, group.value):
+                raise ValueError(f"{group.value} needs at least one condition")
+        return self
+
+    def group(self, name: GroupName) -> list[Condition]:
+        """The conditions of one group."""
+        return list(getattr(self, name.value))
+
+    def indicator_names(self) -> set[str]:
+        """Every variant or indicator name the strategy reads (UNREALIZED_PNL_PCT excluded)."""
+        names = {c.indicator for g in GroupName for c in self.group(g)}
+        names |= {
+            n
+            for n in (self.sizing.risk_variant, self.exits.stop_loss_variant, self.exits.take_profit_variant)
+            if n
+        }
+        return names - {UNREALIZED_PNL_PCT}
+
+
+def load_strategy(path: Path) -> StrategySpec:
+    """Read and validate a strategy file; errors name file, key and line."""
+    data, text = read_toml(path)
+    if data.get("schema") != SCHEMA_VERSION:
+        raise FxError(f"{path}:1: schema: expected schema = {SCHEMA_VERSION}, got {data.get('schema')!r}")
+    data.setdefault("name", path.stem)
+    try:
+        return StrategySpec.model_validate(data)
+    except ValidationError as exc:
+        raise FxError(validation_message(path, text, exc)) from None

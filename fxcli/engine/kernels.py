@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from fxcli.engine.ticks import Ticks
+from fxcli.model.units import NS_PER_S
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ def bounds(ticks: Ticks, t1_ns: int, t2_ns: int) -> Bounds:
     hi = np.minimum(np.searchsorted(trade_ts, ticks.ts_ns - t2_ns, side="right"), seen)
     lo = np.minimum(lo, hi)
     return Bounds(lo, hi, trade_ts, ticks.price[idx], ticks.qty[idx], ticks.integral[idx], seen)
+
+
+def _no_trades(ticks: Ticks, b: Bounds) -> np.ndarray | None:
+    """All-NaN output when there is no trade at all (nothing to index), else None."""
+    return None if len(b.trade_price) else np.full(len(ticks), np.nan)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -115,6 +121,9 @@ def window_extremum(ticks: Ticks, t1_ns: int, t2_ns: int, *, maximum: bool) -> n
 def twpa(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     """Time-weighted average of the last-trade price over the window (see `TradeWindow.twpa`)."""
     b = bounds(ticks, t1_ns, t2_ns)
+    empty = _no_trades(ticks, b)
+    if empty is not None:
+        return empty
     anchor = b.lo - 1
     last = np.where(b.hi > b.lo, b.hi - 1, anchor)
     ok = anchor >= 0
@@ -128,12 +137,50 @@ def twpa(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
 def price_at_end(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     """Price in force at `now - t2` per row (newest trade inside, else the anchor); NaN if none."""
     b = bounds(ticks, t1_ns, t2_ns)
+    empty = _no_trades(ticks, b)
+    if empty is not None:
+        return empty
     k = np.where(b.hi > b.lo, b.hi - 1, b.lo - 1)
     return np.where(k >= 0, b.trade_price[np.maximum(k, 0)], np.nan)
 
 
+def first_price(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
+    """Price of the oldest trade inside the window per row; NaN when the window is empty."""
+    b = bounds(ticks, t1_ns, t2_ns)
+    empty = _no_trades(ticks, b)
+    if empty is not None:
+        return empty
+    return np.where(b.hi > b.lo, b.trade_price[np.minimum(b.lo, len(b.trade_price) - 1)], np.nan)
+
+
+def last_price(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
+    """Price of the newest trade inside the window per row; NaN when the window is empty."""
+    b = bounds(ticks, t1_ns, t2_ns)
+    empty = _no_trades(ticks, b)
+    if empty is not None:
+        return empty
+    return np.where(b.hi > b.lo, b.trade_price[np.maximum(b.hi - 1, 0)], np.nan)
+
+
+def momentum(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
+    """% change per second over the window per row, with `TradeWindow.momentum`'s operations in order."""
+    b = bounds(ticks, t1_ns, t2_ns)
+    empty = _no_trades(ticks, b)
+    if empty is not None:
+        return empty
+    start = b.trade_price[np.maximum(b.lo - 1, 0)]
+    end = b.trade_price[np.maximum(np.where(b.hi > b.lo, b.hi - 1, b.lo - 1), 0)]
+    ok = b.covered & (start != 0.0)
+    out = np.full(len(ticks), np.nan)
+    np.divide(100.0 * (end - start), start, out=out, where=ok)
+    np.divide(out, (t1_ns - t2_ns) / NS_PER_S, out=out, where=ok)
+    return out
+
+
 def carried(ticks: Ticks, per_trade: np.ndarray) -> np.ndarray:
     """A per-trade series carried forward to every row (NaN before the first trade)."""
+    if not len(per_trade):
+        return np.full(len(ticks), np.nan)
     seen = np.cumsum(ticks.is_trade, dtype=np.int64)
     return np.where(seen > 0, per_trade[np.maximum(seen - 1, 0)], np.nan)
 

@@ -94,8 +94,14 @@ class MarketState:
                 if not event.is_full:
                     return
                 self.book.apply_snapshot(event)
-            elif self.book.apply_delta(event) is not Applied.APPLIED:
-                return
+            else:
+                applied = self.book.apply_delta(event)
+                if applied is Applied.GAP:
+                    # Updates are missing: the book is unknown (NaN top of book) until the next snapshot.
+                    self.book = OrderBook(self.symbol)
+                    self.bid = self.ask = self.bid_qty = self.ask_qty = NAN
+                if applied is not Applied.APPLIED:
+                    return
             self.has_l2 = True
             best_bid, best_ask = self.book.best_bid(), self.book.best_ask()
             self.bid, self.bid_qty = best_bid if best_bid else (NAN, NAN)

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Final
 
 from fxcli.engine.state import MarketState
+from fxcli.model.units import NS_PER_S
 
 NAN = float("nan")
 
@@ -101,6 +102,21 @@ class TradeWindow:
         if self.inside:
             return self.inside[-1][PRICE]
         return self.anchor[PRICE] if self.anchor is not None else NAN
+
+    def momentum(self) -> float:
+        """% change per second over the window: 100 * (end - start) / start / (t1 - t2 in seconds), where
+        start is the anchor's price (in force just before `now - t1`) and end is `price_at_end()`.
+
+        NaN until the window is covered, or when the start price is 0.
+        """
+        anchor = self.anchor
+        if anchor is None:
+            return NAN
+        start = anchor[PRICE]
+        if start == 0.0:
+            return NAN
+        end = self.inside[-1][PRICE] if self.inside else start
+        return 100.0 * (end - start) / start / ((self.t1_ns - self.t2_ns) / NS_PER_S)
 
     def twpa(self, now_ns: int) -> float:
         """Time-weighted average of the last-trade price over the window; NaN until it is covered."""

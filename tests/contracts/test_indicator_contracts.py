@@ -14,12 +14,10 @@ from fxcli.engine.pipeline import Pipeline
 from fxcli.engine.registry import Spec, load_all
 from fxcli.engine.ticks import Ticks
 from fxcli.model.events import MarketEvent, Trade
-from tests.conftest import FIXTURES
-from tests.contracts.streams import synthetic
+from tests.contracts.streams import real_sample, synthetic
 
 SPECS = load_all()
 NAMES = sorted(SPECS)
-SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 
 
 def params_of(spec: Spec) -> IndicatorParams:
@@ -41,10 +39,10 @@ def gappy() -> list[MarketEvent]:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> list[MarketEvent]:
-    from tests.contracts.streams import real_sample
-
-    return real_sample(SAMPLE, tmp_path_factory.mktemp("real") / "data")
+def real(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[MarketEvent]:
+    # The full 346 s spot capture: longer than the seed's 5-minute baselines, so every default warms up.
+    capture = shared_data / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
+    return real_sample(capture, tmp_path_factory.mktemp("real") / "data")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -60,6 +58,7 @@ def test_contract_stream_equals_batch_on_synthetic_ties_bursts_gaps(
     np.testing.assert_allclose(stream, batch, rtol=1e-9, atol=0, equal_nan=True)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", NAMES)
 def test_contract_stream_equals_batch_on_real_capture(name: str, real: list[MarketEvent]) -> None:
     spec = SPECS[name]
@@ -95,7 +94,7 @@ def test_contract_batch_has_no_look_ahead_even_inside_same_timestamp_groups(
 def test_contract_warmup_is_exact_on_dense_data(name: str) -> None:
     spec = SPECS[name]
     params = params_of(spec)
-    events = synthetic(4_000, seed=3, dense=True)
+    events = synthetic(12_000, seed=3, dense=True)  # ~430 s: longer than any default window
     warm = spec.warmup(params)
 
     values = run_stream(spec, params, events)
@@ -188,7 +187,3 @@ def test_contract_params_have_defaults_and_descriptions(name: str) -> None:
         assert info.description, f"{name}.{field_name} has no description"
         assert not info.is_required(), f"{name}.{field_name} has no default"
     assert spec.doc, f"{name} has no docstring"
-
-
-def test_contract_sample_fixture_exists() -> None:
-    assert Path(SAMPLE).is_file()

@@ -31,10 +31,14 @@ class Pipeline:
         specs = load_all()
         self.state = MarketState(self.symbol)
         self.windows = Windows(self.state)
-        self._steps: list[tuple[str, Streaming]] = [
-            (name, specs[kind].stream(params, self.windows)) for name, kind, params in self.indicators
+        steps = [
+            (name, specs[kind].stream(params, self.windows), specs[kind].changes_on)
+            for name, kind, params in self.indicators
         ]
-        self.values: dict[str, float] = {name: float("nan") for name, _ in self._steps}
+        # Indicators that cannot change on an event of one kind are not called for it.
+        self._on_trade: list[tuple[str, Streaming]] = [(n, s) for n, s, on in steps if on != "book"]
+        self._on_book: list[tuple[str, Streaming]] = [(n, s) for n, s, on in steps if on != "trade"]
+        self.values: dict[str, float] = {name: float("nan") for name, _, _ in steps}
 
     def on_event(self, event: MarketEvent) -> dict[str, float]:
         """Apply one event and return every indicator's value after it."""
@@ -42,6 +46,6 @@ class Pipeline:
         state.apply(event)
         self.windows.advance()
         values = self.values
-        for name, step in self._steps:
+        for name, step in self._on_trade if state.is_trade else self._on_book:
             values[name] = step.update(state)
         return values

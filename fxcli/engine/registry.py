@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 
 class Streaming(Protocol):
-    """A streaming indicator: built once per symbol, `update` called once per event (O(1) amortised)."""
+    """A streaming indicator: built once per symbol, `update` called once per event (O(1) amortised).
+
+    A class may declare `changes_on = "trade"` (its value moves only on trades: EMA, RSI, ...) or
+    `"book"` (only on book events); the pipeline then skips it on other events. Time-window
+    indicators change as time passes and keep the default, `"any"`.
+    """
 
     def update(self, state: MarketState) -> float: ...
 
@@ -43,6 +48,7 @@ class Spec:
     batch: Callable[[Ticks, Any], np.ndarray]
     warmup: Callable[[Any], Warmup]
     doc: str
+    changes_on: str = "any"  # "trade", "book" or "any"
 
     def depth_levels(self, params: IndicatorParams) -> tuple[int, ...]:
         """Book depths the batch form needs precomputed in `Ticks.depth`."""
@@ -59,7 +65,11 @@ def indicator(name: str, params: type[IndicatorParams]) -> Callable[[type[Any]],
     def register(cls: type[Any]) -> type[Any]:
         if name in REGISTRY:
             raise RuntimeError(f"indicator {name} registered twice")
-        REGISTRY[name] = Spec(name, params, cls, cls.batch, cls.warmup, (cls.__doc__ or "").strip())
+        changes_on = getattr(cls, "changes_on", "any")
+        if changes_on not in ("trade", "book", "any"):
+            raise RuntimeError(f"indicator {name}: changes_on must be trade, book or any")
+        doc = (cls.__doc__ or "").strip()
+        REGISTRY[name] = Spec(name, params, cls, cls.batch, cls.warmup, doc, changes_on)
         return cls
 
     return register

@@ -59,23 +59,16 @@ class TradeWindow:
     def advance(self, now_ns: int, trade: tuple[int, float, float, float, int, int] | None) -> None:
         """Move the window to `now_ns`, after adding `trade` (if this event is one)."""
         if trade is not None:
-            self.pending.append(trade)
-        pending, inside = self.pending, self.inside
-        edge_in = now_ns - self.t2_ns
-        while pending and pending[0][TS] <= edge_in:
-            t = pending.popleft()
-            inside.append(t)
-            self.volume += t[QTY]
-            self.notional += t[PRICE] * t[QTY]
-            self.count += 1
-            self.rush += t[RUSH]
-            maxq, minq = self.maxq, self.minq
-            while maxq and maxq[-1][PRICE] <= t[PRICE]:
-                maxq.pop()
-            maxq.append(t)
-            while minq and minq[-1][PRICE] >= t[PRICE]:
-                minq.pop()
-            minq.append(t)
+            if self.t2_ns == 0:
+                self._enter(trade)  # a window ending now takes a trade at once: no waiting queue
+            else:
+                self.pending.append(trade)
+        pending = self.pending
+        if pending:
+            edge_in = now_ns - self.t2_ns
+            while pending and pending[0][TS] <= edge_in:
+                self._enter(pending.popleft())
+        inside = self.inside
         edge_out = now_ns - self.t1_ns
         while inside and inside[0][TS] < edge_out:
             t = inside.popleft()
@@ -91,6 +84,20 @@ class TradeWindow:
                 self.maxq.popleft()
             if self.minq[0][SERIAL] == t[SERIAL]:
                 self.minq.popleft()
+
+    def _enter(self, t: tuple[int, float, float, float, int, int]) -> None:
+        self.inside.append(t)
+        self.volume += t[QTY]
+        self.notional += t[PRICE] * t[QTY]
+        self.count += 1
+        self.rush += t[RUSH]
+        maxq, minq = self.maxq, self.minq
+        while maxq and maxq[-1][PRICE] <= t[PRICE]:
+            maxq.pop()
+        maxq.append(t)
+        while minq and minq[-1][PRICE] >= t[PRICE]:
+            minq.pop()
+        minq.append(t)
 
     @property
     def is_covered(self) -> bool:
@@ -151,10 +158,15 @@ class Windows:
     def advance(self) -> None:
         """Feed the current event (from the state) to every window."""
         s = self.state
-        trade = None
+        now = s.now_ns
         if s.is_trade:
             self._serial += 1
-            trade = (s.now_ns, s.price, s.qty, s.integral, self._serial, s.rush_fill)
-        now = s.now_ns
+            trade = (now, s.price, s.qty, s.integral, self._serial, s.rush_fill)
+            for window in self._all:
+                window.advance(now, trade)
+            return
         for window in self._all:
-            window.advance(now, trade)
+            # Without a trade a window changes only when a trade leaves it or a pending one enters.
+            inside = window.inside
+            if window.pending or (inside and inside[0][TS] < now - window.t1_ns):
+                window.advance(now, None)

@@ -22,6 +22,7 @@ class BestBid:
     NaN until the book is known, and while that side of the L2 book is empty.
     """
 
+    changes_on = "book"  # the value moves only on book events
     __slots__ = ()
 
     def __init__(self, p: BestBidParams, windows: Windows) -> None:

@@ -35,6 +35,7 @@ class BookImbalance:
     with `levels` = 1 while a side of the L2 book is empty (its top-of-book quantity is unknown).
     """
 
+    changes_on = "book"  # the value moves only on book events
     __slots__ = ("levels", "value")
 
     def __init__(self, p: BookImbalanceParams, windows: Windows) -> None:

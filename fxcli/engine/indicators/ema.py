@@ -20,6 +20,7 @@ class EMAParams(IndicatorParams):
 class EMA:
     """EMA seeded with the mean of the first `span` prices (TA-Lib's convention); NaN before."""
 
+    changes_on = "trade"  # the value moves only on trades
     __slots__ = ("alpha", "count", "span", "total", "value")
 
     def __init__(self, p: EMAParams, windows: Windows) -> None:

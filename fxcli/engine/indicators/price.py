@@ -19,6 +19,7 @@ class PriceParams(IndicatorParams):
 class Price:
     """Last trade price; NaN before the first trade."""
 
+    changes_on = "trade"  # the value moves only on trades
     __slots__ = ()
 
     def __init__(self, p: PriceParams, windows: Windows) -> None:

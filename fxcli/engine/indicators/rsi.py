@@ -29,6 +29,7 @@ class RSI:
     maximally oversold, and 0 would fire every "RSI below 30" rule on a frozen tape.
     """
 
+    changes_on = "trade"  # the value moves only on trades
     __slots__ = ("changes", "gain", "loss", "period", "prev", "value")
 
     def __init__(self, p: RSIParams, windows: Windows) -> None:

@@ -23,6 +23,7 @@ class SMA:
     """Mean of the last `period` trade prices, as a running sum (add the new price, then subtract the
     one that left) divided by `period`; carried forward on book events. NaN before `period` trades."""
 
+    changes_on = "trade"  # the value moves only on trades
     __slots__ = ("period", "prices", "total", "value")
 
     def __init__(self, p: SMAParams, windows: Windows) -> None:

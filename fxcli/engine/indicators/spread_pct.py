@@ -19,6 +19,7 @@ class SpreadPctParams(IndicatorParams):
 class SpreadPct:
     """100 * (ask - bid) / ((ask + bid) / 2); NaN until both sides of the book are known."""
 
+    changes_on = "book"  # the value moves only on book events
     __slots__ = ()
 
     def __init__(self, p: SpreadPctParams, windows: Windows) -> None:

@@ -1,0 +1,267 @@
+"""The backtest loop: events -> pipeline -> strategy -> fill model -> account, one symbol.
+
+The same `Pipeline` and `StrategyMachine` objects serve `fx stream`; only the executor differs.
+An order decided at t waits until the first event after t + latency, and executes against the
+book as it was just before that event. An open position is closed at the last event
+(`end_of_data`), as freqtrade does, and flagged in the trade list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fxcli.backtest.fills import Costs, Fill, Quote, execute
+from fxcli.engine.params import IndicatorParams
+from fxcli.engine.pipeline import Pipeline
+from fxcli.engine.state import MarketState
+from fxcli.model.events import MarketEvent
+from fxcli.strategy.machine import Intent, StrategyMachine, Transition
+from fxcli.strategy.spec import StrategySpec
+
+END_OF_DATA = "end_of_data"
+
+
+@dataclass
+class TradeRecord:
+    """One round trip: entry fill(s) to exit fill(s), net of fees."""
+
+    symbol: str
+    side: int
+    entry_ts_ns: int
+    exit_ts_ns: int
+    qty: float
+    entry_price: float
+    exit_price: float
+    entry_fee: float
+    exit_fee: float
+    exit_reason: str
+    entry_fill: Fill
+    exit_fills: list[Fill]
+
+    @property
+    def gross_pnl(self) -> float:
+        """Price gain before fees, in quote."""
+        return self.side * self.qty * (self.exit_price - self.entry_price)
+
+    @property
+    def pnl(self) -> float:
+        """Net profit in quote (both fees paid)."""
+        return self.gross_pnl - self.entry_fee - self.exit_fee
+
+    @property
+    def stake(self) -> float:
+        """Entry notional in quote."""
+        return self.qty * self.entry_price
+
+    @property
+    def return_ratio(self) -> float:
+        """Net profit over the stake."""
+        return self.pnl / self.stake
+
+
+@dataclass
+class EquityPoint:
+    """Mark-to-market account value at one time."""
+
+    ts_ns: int
+    balance: float  # cash after realised PnL and fees
+    equity: float  # balance + open position marked at the last trade
+    price: float
+
+
+@dataclass
+class RunResult:
+    """Everything a single-symbol backtest produced."""
+
+    symbol: str
+    start_balance: float
+    trades: list[TradeRecord] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    equity: list[EquityPoint] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    events: int = 0
+    first_ts_ns: int = 0
+    last_ts_ns: int = 0
+    first_price: float = math.nan
+    last_price: float = math.nan
+    diagnostics: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class _Book:
+    """The account: cash balance and the one open position's fills."""
+
+    def __init__(self, balance: float) -> None:
+        self.balance = balance
+        self.entry: Fill | None = None
+        self.qty = 0.0
+        self.exits: list[Fill] = []
+
+    def equity(self, price: float) -> float:
+        if self.entry is None or math.isnan(price):
+            return self.balance
+        return self.balance + self.entry.side * self.qty * (price - self.entry.price)
+
+
+def run(
+    spec: StrategySpec,
+    symbol: str,
+    indicators: Iterable[tuple[str, str, IndicatorParams]],
+    events: Iterable[MarketEvent],
+    costs: Costs,
+    balance: float,
+    *,
+    equity_every_ns: int = 1_000_000_000,
+) -> RunResult:
+    """Replay `events` (time-ordered) through a fresh pipeline and strategy machine."""
+    pipeline = Pipeline(symbol, indicators)
+    state = pipeline.state
+    machine = StrategyMachine(spec, symbol)
+    book = _Book(balance)
+    result = RunResult(symbol, balance)
+    pending: tuple[Intent, Quote, int] | None = None
+    values: dict[str, float] = {}
+    next_equity = 0
+    latency = costs.latency_ns
+    for event in events:
+        ts = event.exchange_ts_ns
+        if pending is not None and ts > pending[2]:
+            _execute(pending, machine, book, state, costs, values, result)
+            pending = None
+        values = pipeline.on_event(event)
+        now = state.now_ns
+        if result.events == 0:
+            result.first_ts_ns = now
+            machine.start(now)
+        result.events += 1
+        price = state.price
+        if price != price:
+            continue
+        if result.first_price != result.first_price:
+            result.first_price = price
+        if pending is None:
+            intent = machine.on_tick(now, values, price, book.balance)
+            if intent is not None:
+                pending = (intent, Quote.of(state), now + latency)
+        if now >= next_equity:
+            result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
+            next_equity = now - now % equity_every_ns + equity_every_ns
+    if pending is not None:
+        _execute(pending, machine, book, state, costs, values, result)
+    if book.entry is not None:
+        _force_close(machine, book, state, costs, values, result)
+    result.last_ts_ns = state.now_ns
+    result.last_price = state.price
+    result.equity.append(EquityPoint(state.now_ns, book.balance, book.equity(state.price), state.price))
+    result.transitions = machine.transitions
+    result.diagnostics = {"pending": machine.diagnostics.pending, "errors": machine.diagnostics.errors}
+    return result
+
+
+def _execute(
+    pending: tuple[Intent, Quote, int],
+    machine: StrategyMachine,
+    book: _Book,
+    state: MarketState,
+    costs: Costs,
+    values: dict[str, float],
+    result: RunResult,
+) -> None:
+    intent, decided, _ = pending
+    if intent.action == "open":
+        fill = execute(state, decided, intent.side, costs, notional=intent.notional)
+        if fill is None:
+            result.rejected.append((state.now_ns, "no price to fill at"))
+            machine.on_reject(state.now_ns, "no price")
+            return
+        book.entry, book.qty, book.exits = fill, fill.qty, []
+        book.balance -= fill.fee
+        machine.on_fill(fill.ts_ns, fill.price, fill.qty, values)
+        return
+    fill = execute(state, decided, intent.side, costs, qty=min(intent.qty, book.qty))
+    if fill is None:
+        machine.on_reject(state.now_ns, "no price")
+        return
+    _close(book, fill, intent.reason, result)
+    machine.on_fill(fill.ts_ns, fill.price, fill.qty, values)
+
+
+def _close(book: _Book, fill: Fill, reason: str, result: RunResult) -> None:
+    entry = book.entry
+    assert entry is not None
+    book.balance += entry.side * fill.qty * (fill.price - entry.price) - fill.fee
+    book.exits.append(fill)
+    book.qty -= fill.qty
+    if book.qty > entry.qty * 1e-9:
+        return
+    exits = book.exits
+    qty = sum(f.qty for f in exits)
+    result.trades.append(
+        TradeRecord(
+            symbol=result.symbol,
+            side=entry.side,
+            entry_ts_ns=entry.ts_ns,
+            exit_ts_ns=exits[-1].ts_ns,
+            qty=entry.qty,
+            entry_price=entry.price,
+            exit_price=sum(f.notional for f in exits) / qty,
+            entry_fee=entry.fee,
+            exit_fee=sum(f.fee for f in exits),
+            exit_reason=reason,
+            entry_fill=entry,
+            exit_fills=list(exits),
+        )
+    )
+    book.entry, book.qty, book.exits = None, 0.0, []
+
+
+def _force_close(
+    machine: StrategyMachine,
+    book: _Book,
+    state: MarketState,
+    costs: Costs,
+    values: dict[str, float],
+    result: RunResult,
+) -> None:
+    assert book.entry is not None
+    decided = Quote.of(state)
+    fill = execute(state, decided, -book.entry.side, costs, qty=book.qty)
+    if fill is None:
+        return
+    # Whatever the book could not absorb is closed at the last price: the run has to end flat.
+    if fill.is_partial:
+        rest = book.qty - fill.qty
+        _close(book, fill, END_OF_DATA, result)
+        if book.entry is not None:
+            _close(book, _at_last(state, decided, -book.entry.side, rest, costs), END_OF_DATA, result)
+    else:
+        _close(book, fill, END_OF_DATA, result)
+    machine.transitions.append(
+        Transition(
+            state.now_ns, machine.symbol, machine.state, machine.state, END_OF_DATA, {"price": state.price}
+        )
+    )
+
+
+def _at_last(state: MarketState, decided: Quote, side: int, qty: float, costs: Costs) -> Fill:
+    price = state.price * (1.0 + side * costs.slippage_bps / 1e4)
+    notional = qty * price
+    mid = decided.mid
+    return Fill(
+        decided.ts_ns,
+        state.now_ns,
+        side,
+        qty,
+        qty,
+        price,
+        notional,
+        notional * costs.taker_fee_bps / 1e4,
+        "last_trade",
+        0,
+        mid,
+        decided.best(side),
+        0.0,
+        0.0,
+        side * (price - mid) / mid * 1e4,
+    )

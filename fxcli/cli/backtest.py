@@ -1,0 +1,91 @@
+"""`fx backtest STRATEGY --symbol S`: replay stored ticks through the engine and strategy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fxcli.cli.options import DataDir, Exchange, From, Json, To
+from fxcli.cli.output import print_json, render, reporting_errors, stderr
+
+
+def backtest(
+    strategy: Annotated[
+        str, typer.Argument(help="A strategy file, or a name in --strategies-dir.", show_default=False)
+    ],
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", "-s", help="Symbol to test (repeatable).")
+    ] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel processes for several symbols.")] = 1,
+    exchange: Exchange = None,
+    start: From = None,
+    end: To = None,
+    balance: Annotated[float, typer.Option(min=0.0, help="Starting balance in quote (USDT).")] = 10_000.0,
+    fee_bps: Annotated[float, typer.Option(min=0.0, help="Taker fee in bps of notional.")] = 10.0,
+    latency_ms: Annotated[float, typer.Option(min=0.0, help="Decision-to-execution latency.")] = 50.0,
+    slippage_bps: Annotated[
+        float, typer.Option(min=0.0, help="Slippage when only the last trade is known.")
+    ] = 5.0,
+    allow_gaps: Annotated[
+        bool, typer.Option(help="Run a window that overlaps recorded gaps (flagged).")
+    ] = False,
+    metrics_compat: Annotated[
+        str, typer.Option(help="fx, freqtrade or backtesting.py: whose formulas the summary uses.")
+    ] = "fx",
+    out: Annotated[Path, typer.Option(help="Results folder; each run goes to <out>/<run_id>/.")] = Path(
+        "results"
+    ),
+    chart: Annotated[
+        bool, typer.Option(help="Write chart.png (price with trades, equity, drawdown).")
+    ] = True,
+    strategies_dir: Annotated[Path, typer.Option(help="Folder of strategy files.")] = Path("strategies"),
+    variants_dir: Annotated[Path | None, typer.Option(help="Folder of variant files.")] = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Backtest a strategy on stored ticks with honest fills, costs and metrics.
+
+    Exit codes: 0 ok, 2 bad input (strategy file, unknown symbol, empty or gapped window).
+
+    Example: fx backtest pump_rider --symbol BTCUSDT --from 2024-08-08T23:55 --fee-bps 10 --latency-ms 50
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.backtest import backtest as run_backtest
+
+    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    options = Options(balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, metrics_compat)
+    with reporting_errors():
+        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir)
+        report = run_backtest(
+            strategy,
+            wanted,
+            exchange=exchange,
+            data_dir=settings.data_dir,
+            variants_dir=settings.variants_dir,
+            strategies_dir=strategies_dir,
+            out_dir=out,
+            options=options,
+            jobs=jobs,
+        )
+    charts = []
+    if chart:
+        from fxcli.ui.charts import backtest_chart
+
+        for run in report.runs:
+            folder = report.out_dir / run.symbol if len(report.runs) > 1 else report.out_dir
+            title = f"{report.strategy.name} on {run.exchange} {run.symbol}"
+            charts.append(str(backtest_chart(run.result, folder / "chart.png", title)))
+    if json_out:
+        print_json({**report.summary, "out_dir": str(report.out_dir), "charts": charts})
+        return
+    from fxcli.ui.backtest import correlation_table, summary_table
+
+    render(summary_table(report))
+    if report.correlation:
+        render(correlation_table(report.correlation))
+    for path in charts:
+        stderr().print(f"chart: {path}", markup=False)

@@ -1,0 +1,457 @@
+"""`fx backtest`: recorded ticks through the same engine and strategy objects `fx stream` uses.
+
+One symbol runs in-process; several run in parallel processes (`jobs`), each self-contained.
+Outputs go to `<out>/<run_id>/`, where the run id hashes the strategy file, the stored files the
+window reads (their manifest sha256s), the options and the fx version: the same inputs give the
+same folder and a byte-identical `summary.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fxcli import __version__
+from fxcli.backtest.fills import Costs, Fill
+from fxcli.backtest.metrics import (
+    CONVENTIONS,
+    ClosedTrade,
+    Ledger,
+    backtesting_py_metrics,
+    freqtrade_metrics,
+    fx_metrics,
+)
+from fxcli.backtest.runner import RunResult, TradeRecord, run
+from fxcli.engine.params import IndicatorParams
+from fxcli.engine.registry import load_all
+from fxcli.engine.variants import VariantError, load_folder
+from fxcli.errors import FxError
+from fxcli.model.events import MarketEvent
+from fxcli.model.units import ns_to_iso
+from fxcli.store import manifest
+from fxcli.store.reader import StoreReader
+from fxcli.store.replay import replay
+from fxcli.store.schema import Table
+from fxcli.strategy.spec import StrategySpec, load_strategy
+from fxcli.tasks.inspect import parse_window
+
+COMPAT = ("fx", "freqtrade", "backtesting.py")
+TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that changes a run's numbers (and so its run id)."""
+
+    balance: float = 10_000.0
+    fee_bps: float = 10.0
+    latency_ms: float = 50.0
+    slippage_bps: float = 5.0
+    allow_gaps: bool = False
+    start: str | None = None
+    end: str | None = None
+    metrics_compat: str = "fx"
+
+    @property
+    def costs(self) -> Costs:
+        """The fill model's assumptions."""
+        return Costs(latency_ms=self.latency_ms, taker_fee_bps=self.fee_bps, slippage_bps=self.slippage_bps)
+
+
+@dataclass
+class SymbolRun:
+    """One symbol's outcome, ready to write and render."""
+
+    symbol: str
+    exchange: str
+    result: RunResult
+    metrics: dict[str, Any]
+    gaps: list[dict[str, Any]]
+    data_sha: str
+
+
+@dataclass
+class BacktestReport:
+    """What `fx backtest` returns to the command line."""
+
+    run_id: str
+    out_dir: Path
+    strategy: StrategySpec
+    options: Options
+    runs: list[SymbolRun] = field(default_factory=list)
+    correlation: dict[str, dict[str, float]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_strategy(name_or_path: str, strategies_dir: Path) -> Path:
+    """A strategy file from a path, or a name in the strategies folder."""
+    path = Path(name_or_path)
+    for candidate in (path, strategies_dir / name_or_path, strategies_dir / f"{name_or_path}.toml"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in strategies_dir.glob("*.toml")) if strategies_dir.is_dir() else []
+    hint = f" (known: {', '.join(known)})" if known else ""
+    raise FxError(f"strategy {name_or_path!r}: no such file or name in {strategies_dir}{hint}")
+
+
+def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str, str, IndicatorParams]]:
+    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults."""
+    catalog = load_folder(variants_dir)
+    specs = load_all()
+    resolved = []
+    for name in sorted(spec.indicator_names()):
+        if name.upper() in specs and name not in catalog.entries:
+            resolved.append((name, name.upper(), specs[name.upper()].params()))
+            continue
+        try:
+            variant = catalog.get(name)
+        except VariantError as exc:
+            raise FxError(f"strategy {spec.name}: {exc}") from None
+        resolved.append((name, variant.indicator, variant.indicator_params()))
+    return resolved
+
+
+def _exchange_of(reader: StoreReader, symbol: str, exchange: str | None) -> str:
+    try:
+        return reader.find_exchange(symbol, exchange)
+    except LookupError as exc:
+        raise FxError(str(exc)) from None
+
+
+def _data_sha(reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None) -> str:
+    """Hash of the manifest sha256s of every file the window reads."""
+    digest = hashlib.sha256()
+    for f in reader.files(exchange, symbol):
+        first, last = f.entry.first_ts_ns, f.entry.last_ts_ns
+        if f.table is not Table.GAPS and (
+            (hi is not None and first is not None and first > hi)
+            or (lo is not None and last is not None and last < lo)
+        ):
+            continue
+        digest.update(f"{f.table.value}/{f.path.parent.name}/{f.path.name}:{f.entry.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def _events(
+    reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None
+) -> Iterator[MarketEvent]:
+    yield from replay(reader, exchange, symbol, TABLES, lo, hi)  # type: ignore[misc]
+
+
+def run_symbol(
+    spec_path: Path,
+    symbol: str,
+    exchange: str | None,
+    data_dir: Path,
+    variants_dir: Path,
+    options: Options,
+) -> SymbolRun:
+    """Backtest one symbol; raises FxError on an unknown symbol, an empty window or a gapped one."""
+    spec = load_strategy(spec_path)
+    indicators = resolve_indicators(spec, variants_dir)
+    lo, hi = parse_window(options.start, options.end)
+    reader = StoreReader(data_dir)
+    exchange = _exchange_of(reader, symbol, exchange)
+    trades = reader.scan(exchange, symbol, Table.TRADES, lo, hi).select("exchange_ts_ns").collect()
+    if trades.height == 0:
+        raise FxError(f"no trades for {symbol} on {exchange} in the window: nothing to backtest")
+    gaps = reader.scan(exchange, symbol, Table.GAPS, lo, hi).collect().sort("start_ns").to_dicts()
+    if gaps and not options.allow_gaps:
+        first = gaps[0]
+        raise FxError(
+            f"{symbol}: the window overlaps {len(gaps)} recorded gap(s), first "
+            f"{ns_to_iso(first['start_ns'])} to {ns_to_iso(first['end_ns'])} ({first['reason']}); "
+            "use --allow-gaps to run anyway (it is flagged)"
+        )
+    result = run(
+        spec, symbol, indicators, _events(reader, exchange, symbol, lo, hi), options.costs, options.balance
+    )
+    metrics = compute_metrics(result, options.metrics_compat)
+    return SymbolRun(symbol, exchange, result, metrics, gaps, _data_sha(reader, exchange, symbol, lo, hi))
+
+
+def ledger_of(result: RunResult) -> Ledger:
+    """The metrics' view of a run."""
+    trades = [
+        ClosedTrade(
+            t.entry_ts_ns,
+            t.exit_ts_ns,
+            t.side,
+            t.qty,
+            t.entry_price,
+            t.exit_price,
+            t.entry_fee + t.exit_fee,
+            t.exit_reason,
+            t.symbol,
+        )
+        for t in result.trades
+    ]
+    first_trading = next((i for i, p in enumerate(result.equity) if p.ts_ns >= result.first_ts_ns), 0)
+    return Ledger(
+        trades=trades,
+        start_balance=result.start_balance,
+        start_ts_ns=result.first_ts_ns,
+        end_ts_ns=result.last_ts_ns,
+        equity_ts_ns=np.array([p.ts_ns for p in result.equity], dtype=np.int64),
+        equity=np.array([p.equity for p in result.equity], dtype=np.float64),
+        close=np.array([p.price for p in result.equity], dtype=np.float64),
+        rejected_entries=len(result.rejected),
+        warmup_points=first_trading,
+    )
+
+
+def compute_metrics(result: RunResult, compat: str) -> dict[str, Any]:
+    """The summary metrics under fx's conventions, or reproducing freqtrade's / backtesting.py's."""
+    ledger = ledger_of(result)
+    if len(ledger.equity) < 2:
+        return {"# Trades": len(ledger.trades)}
+    if compat == "freqtrade":
+        return freqtrade_metrics(ledger)
+    if compat == "backtesting.py":
+        return backtesting_py_metrics(ledger)
+    return fx_metrics(ledger)
+
+
+def run_id(spec_path: Path, runs_input: list[tuple[str, str]], options: Options) -> str:
+    """Hash of strategy file, data (per symbol), options and fx version."""
+    digest = hashlib.sha256()
+    digest.update(spec_path.read_bytes())
+    for symbol, data_sha in sorted(runs_input):
+        digest.update(f"{symbol}:{data_sha}\n".encode())
+    digest.update(json.dumps(asdict(options), sort_keys=True).encode())
+    digest.update(__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def _job(args: tuple[Path, str, str | None, Path, Path, Options]) -> SymbolRun:
+    return run_symbol(*args)
+
+
+def backtest(
+    strategy: str,
+    symbols: list[str],
+    *,
+    exchange: str | None,
+    data_dir: Path,
+    variants_dir: Path,
+    strategies_dir: Path,
+    out_dir: Path,
+    options: Options,
+    jobs: int = 1,
+) -> BacktestReport:
+    """Run the strategy on every symbol and write `<out_dir>/<run_id>/`."""
+    if options.metrics_compat not in COMPAT:
+        raise FxError(f"--metrics-compat {options.metrics_compat!r} is not one of {', '.join(COMPAT)}")
+    if not symbols:
+        raise FxError("give --symbol or --symbols")
+    if not data_dir.is_dir():
+        raise FxError(f"data dir {data_dir} does not exist (import or record something first)")
+    spec_path = resolve_strategy(strategy, strategies_dir)
+    spec = load_strategy(spec_path)
+    resolve_indicators(spec, variants_dir)  # fail fast, before any process starts
+    work = [(spec_path, s, exchange, data_dir, variants_dir, options) for s in dict.fromkeys(symbols)]
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
+            runs = list(pool.map(_job, work))
+    else:
+        runs = [_job(w) for w in work]
+    rid = run_id(spec_path, [(r.symbol, r.data_sha) for r in runs], options)
+    report = BacktestReport(rid, out_dir / rid, spec, options, runs)
+    if len(runs) > 1:
+        report.correlation = return_correlation(runs)
+    report.summary = summary_of(report)
+    write_outputs(report)
+    return report
+
+
+def return_correlation(runs: list[SymbolRun]) -> dict[str, dict[str, float]]:
+    """Pearson correlation of per-symbol strategy returns on a common 1-minute grid."""
+    step = 60 * 1_000_000_000
+    minutes = sorted({p.ts_ns // step for r in runs for p in r.result.equity})
+    returns: dict[str, np.ndarray] = {}
+    for r in runs:
+        by_minute = {p.ts_ns // step: p.equity for p in r.result.equity}
+        level, values = r.result.start_balance, []
+        for minute in minutes:
+            level = by_minute.get(minute, level)  # carry equity over minutes without a sample
+            values.append(level)
+        levels = np.array(values, dtype=np.float64)
+        returns[r.symbol] = np.diff(levels) / levels[:-1]
+    out: dict[str, dict[str, float]] = {}
+    for a, ra in returns.items():
+        out[a] = {}
+        for b, rb in returns.items():
+            defined = len(ra) > 1 and np.std(ra) > 0 and np.std(rb) > 0
+            out[a][b] = float(np.corrcoef(ra, rb)[0, 1]) if defined else (1.0 if a == b else math.nan)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summary_of(report: BacktestReport) -> dict[str, Any]:
+    """The summary document (no wall-clock times: the same inputs give the same bytes)."""
+    summary: dict[str, Any] = _clean(
+        {
+            "run_id": report.run_id,
+            "fx_version": __version__,
+            "strategy": report.strategy.name,
+            "side": report.strategy.side.value,
+            "options": asdict(report.options),
+            "metric_conventions": CONVENTIONS
+            if report.options.metrics_compat == "fx"
+            else report.options.metrics_compat,
+            "symbols": {
+                r.symbol: {
+                    "exchange": r.exchange,
+                    "events": r.result.events,
+                    "from": ns_to_iso(r.result.first_ts_ns),
+                    "to": ns_to_iso(r.result.last_ts_ns),
+                    "gaps_flagged": [
+                        {
+                            "start": ns_to_iso(g["start_ns"]),
+                            "end": ns_to_iso(g["end_ns"]),
+                            "reason": g["reason"],
+                        }
+                        for g in r.gaps
+                    ],
+                    "diagnostics": r.result.diagnostics,
+                    "data_sha256": r.data_sha,
+                    "metrics": r.metrics,
+                }
+                for r in report.runs
+            },
+            "combined": combined(report.runs),
+            "correlation": report.correlation,
+        }
+    )
+    return summary
+
+
+def combined(runs: list[SymbolRun]) -> dict[str, Any]:
+    """Totals across symbols."""
+    trades = [t for r in runs for t in r.result.trades]
+    pnl = sum(t.pnl for t in trades)
+    start = sum(r.result.start_balance for r in runs)
+    wins = sum(1 for t in trades if t.pnl > 0)
+    return {
+        "symbols": len(runs),
+        "trades": len(trades),
+        "absolute_profit": pnl,
+        "total_profit_pct": pnl / start * 100 if start else 0.0,
+        "win_rate_pct": wins / len(trades) * 100 if trades else None,
+    }
+
+
+def _fill_columns(prefix: str, fills: list[Fill]) -> dict[str, Any]:
+    qty = sum(f.qty for f in fills) or math.nan
+    return {
+        f"{prefix}_source": ",".join(sorted({f.source for f in fills})),
+        f"{prefix}_levels": sum(f.levels for f in fills),
+        f"{prefix}_mid_at_decision": fills[0].mid_at_decision,
+        f"{prefix}_expected_price": fills[0].expected_price,
+        f"{prefix}_spread_bps": sum(f.spread_bps * f.qty for f in fills) / qty,
+        f"{prefix}_latency_bps": sum(f.latency_bps * f.qty for f in fills) / qty,
+        f"{prefix}_slippage_bps": sum(f.slippage_bps * f.qty for f in fills) / qty,
+        f"{prefix}_partial": any(f.is_partial for f in fills),
+    }
+
+
+def trade_rows(trades: list[TradeRecord]) -> list[dict[str, Any]]:
+    """One row per trade with its fill-quality lines."""
+    return [
+        {
+            "symbol": t.symbol,
+            "side": t.side,
+            "entry_ts_ns": t.entry_ts_ns,
+            "exit_ts_ns": t.exit_ts_ns,
+            "qty": t.qty,
+            "entry_price": t.entry_price,
+            "exit_price": t.exit_price,
+            "stake": t.stake,
+            "entry_fee": t.entry_fee,
+            "exit_fee": t.exit_fee,
+            "pnl": t.pnl,
+            "return_pct": t.return_ratio * 100,
+            "exit_reason": t.exit_reason,
+            **_fill_columns("entry", [t.entry_fill]),
+            **_fill_columns("exit", t.exit_fills),
+        }
+        for t in trades
+    ]
+
+
+def write_outputs(report: BacktestReport) -> None:
+    """trades / transitions / equity Parquet per symbol, and summary.json, under the run folder."""
+    import polars as pl
+
+    out = report.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FxError(f"cannot create {out}: {exc.strerror}") from None
+    for r in report.runs:
+        folder = out / r.symbol if len(report.runs) > 1 else out
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = trade_rows(r.result.trades)
+        pl.DataFrame(rows, infer_schema_length=None).write_parquet(folder / "trades.parquet")
+        transitions = [
+            {
+                "ts_ns": t.ts_ns,
+                "symbol": t.symbol,
+                "from": t.from_state.value,
+                "to": t.to_state.value,
+                "group": t.group,
+                "values": json.dumps(_clean(t.values), sort_keys=True),
+            }
+            for t in r.result.transitions
+        ]
+        pl.DataFrame(
+            transitions,
+            schema={
+                "ts_ns": pl.Int64,
+                "symbol": pl.String,
+                "from": pl.String,
+                "to": pl.String,
+                "group": pl.String,
+                "values": pl.String,
+            },
+        ).write_parquet(folder / "transitions.parquet")
+        equity = np.array([p.equity for p in r.result.equity], dtype=np.float64)
+        peak = np.maximum.accumulate(equity) if len(equity) else equity
+        pl.DataFrame(
+            {
+                "ts_ns": [p.ts_ns for p in r.result.equity],
+                "balance": [p.balance for p in r.result.equity],
+                "equity": equity,
+                "price": [p.price for p in r.result.equity],
+                "drawdown_pct": (equity / peak - 1.0) * 100 if len(equity) else equity,
+            },
+            schema={
+                "ts_ns": pl.Int64,
+                "balance": pl.Float64,
+                "equity": pl.Float64,
+                "price": pl.Float64,
+                "drawdown_pct": pl.Float64,
+            },
+        ).write_parquet(folder / "equity.parquet")
+    text = json.dumps(report.summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    manifest.write_atomic(out / "summary.json", text.encode())

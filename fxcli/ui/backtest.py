@@ -1,0 +1,87 @@
+"""Renderings of `fx backtest` results."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from fxcli.tasks.backtest import BacktestReport
+
+HEADLINE = (
+    "Trades",
+    "# Trades",
+    "Total profit %",
+    "Return [%]",
+    "Absolute profit",
+    "Win Rate [%]",
+    "Profit factor",
+    "Profit Factor",
+    "Expectancy",
+    "Max. Drawdown [%]",
+    "Max % of account underwater",
+    "Sharpe",
+    "Sharpe Ratio",
+    "Best trade %",
+    "Worst trade %",
+    "Exposure Time [%]",
+    "Market change %",
+    "Buy & Hold Return [%]",
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    return str(value)
+
+
+def summary_table(report: BacktestReport) -> Table:
+    """Headline metrics, one column per symbol."""
+    table = Table(
+        box=box.SIMPLE_HEAD, title=f"backtest {report.strategy.name} ({report.run_id})", title_justify="left"
+    )
+    table.add_column("metric")
+    for run in report.runs:
+        table.add_column(run.symbol, justify="right")
+    keys = [k for k in HEADLINE if any(k in r.metrics for r in report.runs)]
+    for key in keys:
+        table.add_row(key, *[_fmt(r.metrics.get(key)) for r in report.runs])
+    table.add_row("events", *[f"{r.result.events:,}" for r in report.runs])
+    table.add_row("gaps flagged", *[str(len(r.gaps)) for r in report.runs])
+    combined = report.summary.get("combined", {})
+    table.caption = (
+        f"{combined.get('trades', 0)} trades, profit {_fmt(combined.get('absolute_profit'))} "
+        f"({_fmt(combined.get('total_profit_pct'))} %); results in {report.out_dir}"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """Every metric of one run, in order."""
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, _fmt(value))
+    return table
+
+
+def correlation_table(correlation: dict[str, dict[str, float]]) -> Table:
+    """Correlation of per-symbol strategy returns."""
+    table = Table(
+        box=box.SIMPLE_HEAD, title="correlation of strategy returns (1-minute)", title_justify="left"
+    )
+    symbols = list(correlation)
+    table.add_column("")
+    for s in symbols:
+        table.add_column(s, justify="right")
+    for a in symbols:
+        table.add_row(a, *[_fmt(correlation[a].get(b)) for b in symbols])
+    return table

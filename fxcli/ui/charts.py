@@ -1,0 +1,53 @@
+"""Charts written as PNG (matplotlib, imported only when a chart is drawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fxcli.backtest.runner import RunResult
+
+
+def backtest_chart(result: RunResult, path: Path, title: str) -> Path:
+    """Price with entries and exits, mark-to-market equity, and drawdown, stacked on one time axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    times = np.array([p.ts_ns for p in result.equity], dtype="datetime64[ns]")
+    equity = np.array([p.equity for p in result.equity])
+    price = np.array([p.price for p in result.equity])
+    drawdown = (equity / np.maximum.accumulate(equity) - 1.0) * 100 if len(equity) else equity
+    fig, (ax_price, ax_equity, ax_dd) = plt.subplots(
+        3, 1, sharex=True, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2, 1]}
+    )
+    ax_price.plot(times, price, lw=0.8, color="#444444", label="last trade")
+    for t in result.trades:
+        colour = "#1a9850" if t.pnl > 0 else "#d73027"
+        entry_marker = "^" if t.side > 0 else "v"
+        ax_price.scatter(
+            [np.datetime64(t.entry_ts_ns, "ns")],
+            [t.entry_price],
+            marker=entry_marker,
+            color="#2166ac",
+            zorder=3,
+        )
+        ax_price.scatter(
+            [np.datetime64(t.exit_ts_ns, "ns")], [t.exit_price], marker="x", color=colour, zorder=3
+        )
+    ax_price.set_title(title)
+    ax_price.set_ylabel("price")
+    ax_equity.plot(times, equity, lw=0.9, color="#2166ac")
+    ax_equity.set_ylabel("equity")
+    ax_dd.fill_between(times, drawdown, 0, color="#d73027", alpha=0.4, lw=0)
+    ax_dd.set_ylabel("drawdown %")
+    for ax in (ax_price, ax_equity, ax_dd):
+        ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

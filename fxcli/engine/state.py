@@ -99,6 +99,7 @@ class MarketState:
                 if applied is Applied.GAP:
                     # Updates are missing: the book is unknown (NaN top of book) until the next snapshot.
                     self.book = OrderBook(self.symbol)
+                    self.has_l2 = False
                     self.bid = self.ask = self.bid_qty = self.ask_qty = NAN
                 if applied is not Applied.APPLIED:
                     return

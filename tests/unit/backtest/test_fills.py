@@ -90,8 +90,10 @@ def test_fill_with_only_trades_uses_last_price_and_slippage() -> None:
     buy = execute(state, Quote.of(state), +1, COSTS, notional=1000.0)
     sell = execute(state, Quote.of(state), -1, COSTS, qty=1.0)
 
-    assert buy is not None and sell is not None
-    assert (buy.source, buy.price) == ("last_trade", pytest.approx(200.0 * 1.002))
+    assert buy is not None
+    assert sell is not None
+    assert buy.source == "last_trade"
+    assert buy.price == pytest.approx(200.0 * 1.002)
     assert sell.price == pytest.approx(200.0 * 0.998)
     assert buy.slippage_bps == pytest.approx(20.0)
 

@@ -25,7 +25,7 @@ def sma(values: Any, period: int) -> Any:
     return pd.Series(values).rolling(period).mean().to_numpy()
 
 
-class Cross(Strategy):
+class Cross(Strategy):  # type: ignore[misc]
     fast = 10
     slow = 30
 

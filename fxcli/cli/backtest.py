@@ -41,6 +41,13 @@ def backtest(
     chart: Annotated[
         bool, typer.Option(help="Write chart.png (price with trades, equity, drawdown).")
     ] = True,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="CSV symbol,time of pump onsets: lag, capture, adverse excursion, false alarms."),
+    ] = None,
+    event_horizon_s: Annotated[
+        float, typer.Option(min=1.0, help="How long after an onset is the event.")
+    ] = 600.0,
     strategies_dir: Annotated[Path, typer.Option(help="Folder of strategy files.")] = Path("strategies"),
     variants_dir: Annotated[Path | None, typer.Option(help="Folder of variant files.")] = None,
     data_dir: DataDir = None,
@@ -70,6 +77,8 @@ def backtest(
             out_dir=out,
             options=options,
             jobs=jobs,
+            events_file=events,
+            event_horizon_s=event_horizon_s,
         )
     charts = []
     if chart:
@@ -82,10 +91,12 @@ def backtest(
     if json_out:
         print_json({**report.summary, "out_dir": str(report.out_dir), "charts": charts})
         return
-    from fxcli.ui.backtest import correlation_table, summary_table
+    from fxcli.ui.backtest import correlation_table, events_table, summary_table
 
     render(summary_table(report))
     if report.correlation:
         render(correlation_table(report.correlation))
+    if "events" in report.summary:
+        render(events_table(report.summary["events"]))
     for path in charts:
         stderr().print(f"chart: {path}", markup=False)

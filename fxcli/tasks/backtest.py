@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from fxcli import __version__
+from fxcli.backtest.events import EventOutcome
+from fxcli.backtest.events import evaluate as evaluate_events
 from fxcli.backtest.fills import Costs, Fill
 from fxcli.backtest.metrics import (
     CONVENTIONS,
@@ -35,7 +37,7 @@ from fxcli.engine.registry import load_all
 from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError
 from fxcli.model.events import MarketEvent
-from fxcli.model.units import ns_to_iso
+from fxcli.model.units import ns_to_iso, parse_time_ns
 from fxcli.store import manifest
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
@@ -89,6 +91,29 @@ class BacktestReport:
     runs: list[SymbolRun] = field(default_factory=list)
     correlation: dict[str, dict[str, float]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    events: list[EventOutcome] = field(default_factory=list)
+    false_alarms: dict[str, int] = field(default_factory=dict)
+
+
+def read_events(path: Path) -> dict[str, list[int]]:
+    """A `symbol,time` CSV (time ISO-8601 UTC or epoch s/ms/ns) as onsets per symbol."""
+    import csv
+
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise FxError(f"{path}: {exc.strerror}") from None
+    onsets: dict[str, list[int]] = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"symbol", "time"} <= set(reader.fieldnames):
+            raise FxError(f"{path}:1: expected a header with columns symbol,time")
+        for line_no, row in enumerate(reader, start=2):
+            try:
+                onsets.setdefault(row["symbol"].strip().upper(), []).append(parse_time_ns(row["time"]))
+            except (ValueError, AttributeError) as exc:
+                raise FxError(f"{path}:{line_no}: time: {exc}") from None
+    return onsets
 
 
 def resolve_strategy(name_or_path: str, strategies_dir: Path) -> Path:
@@ -220,10 +245,14 @@ def compute_metrics(result: RunResult, compat: str) -> dict[str, Any]:
     return fx_metrics(ledger)
 
 
-def run_id(spec_path: Path, runs_input: list[tuple[str, str]], options: Options) -> str:
-    """Hash of strategy file, data (per symbol), options and fx version."""
+def run_id(
+    spec_path: Path, runs_input: list[tuple[str, str]], options: Options, events: Path | None = None
+) -> str:
+    """Hash of strategy file, data (per symbol), options, the events file and the fx version."""
     digest = hashlib.sha256()
     digest.update(spec_path.read_bytes())
+    if events is not None:
+        digest.update(b"events:" + events.read_bytes())
     for symbol, data_sha in sorted(runs_input):
         digest.update(f"{symbol}:{data_sha}\n".encode())
     digest.update(json.dumps(asdict(options), sort_keys=True).encode())
@@ -246,6 +275,8 @@ def backtest(
     out_dir: Path,
     options: Options,
     jobs: int = 1,
+    events_file: Path | None = None,
+    event_horizon_s: float = 600.0,
 ) -> BacktestReport:
     """Run the strategy on every symbol and write `<out_dir>/<run_id>/`."""
     if options.metrics_compat not in COMPAT:
@@ -256,6 +287,7 @@ def backtest(
         raise FxError(f"data dir {data_dir} does not exist (import or record something first)")
     spec_path = resolve_strategy(strategy, strategies_dir)
     spec = load_strategy(spec_path)
+    onsets = read_events(events_file) if events_file is not None else {}
     resolve_indicators(spec, variants_dir)  # fail fast, before any process starts
     work = [(spec_path, s, exchange, data_dir, variants_dir, options) for s in dict.fromkeys(symbols)]
     if jobs > 1 and len(work) > 1:
@@ -263,10 +295,17 @@ def backtest(
             runs = list(pool.map(_job, work))
     else:
         runs = [_job(w) for w in work]
-    rid = run_id(spec_path, [(r.symbol, r.data_sha) for r in runs], options)
+    rid = run_id(spec_path, [(r.symbol, r.data_sha) for r in runs], options, events_file)
     report = BacktestReport(rid, out_dir / rid, spec, options, runs)
     if len(runs) > 1:
         report.correlation = return_correlation(runs)
+    for r in runs:
+        if r.symbol in onsets:
+            outcomes, alarms = evaluate_events(
+                r.result, onsets[r.symbol], spec.side.sign, horizon_s=event_horizon_s
+            )
+            report.events.extend(outcomes)
+            report.false_alarms[r.symbol] = alarms
     report.summary = summary_of(report)
     write_outputs(report)
     return report
@@ -341,9 +380,31 @@ def summary_of(report: BacktestReport) -> dict[str, Any]:
             },
             "combined": combined(report.runs),
             "correlation": report.correlation,
+            **({"events": events_summary(report)} if report.events or report.false_alarms else {}),
         }
     )
     return summary
+
+
+def events_summary(report: BacktestReport) -> dict[str, Any]:
+    """Per-event outcomes and their aggregate: detection rate, median lag, capture, false alarms."""
+    covered = [e for e in report.events if e.covered]
+    detected = [e for e in covered if e.detected]
+    shares = [e.share_captured for e in covered if not math.isnan(e.share_captured)]
+    return {
+        "events": len(report.events),
+        "covered": len(covered),
+        "detected": len(detected),
+        "median_detection_lag_s": float(np.median([e.detection_lag_s for e in detected]))
+        if detected
+        else None,
+        "mean_share_captured": float(np.mean(shares)) if shares else None,
+        "false_alarms": report.false_alarms,
+        "per_event": [
+            {**asdict(e), "onset": ns_to_iso(e.onset_ns)}
+            for e in sorted(report.events, key=lambda e: e.onset_ns)
+        ],
+    }
 
 
 def combined(runs: list[SymbolRun]) -> dict[str, Any]:

@@ -85,3 +85,29 @@ def correlation_table(correlation: dict[str, dict[str, float]]) -> Table:
     for a in symbols:
         table.add_row(a, *[_fmt(correlation[a].get(b)) for b in symbols])
     return table
+
+
+def events_table(events: dict[str, Any]) -> Table:
+    """One row per labelled event, and the aggregate in the caption."""
+    table = Table(box=box.SIMPLE_HEAD, title="events", title_justify="left")
+    for name in ("symbol", "onset", "detected", "lag s", "move %", "captured %", "share", "max adverse %"):
+        table.add_column(name, justify="left" if name in ("symbol", "onset") else "right")
+    for e in events["per_event"]:
+        table.add_row(
+            e["symbol"],
+            e["onset"],
+            "yes" if e["detected"] else ("no" if e["covered"] else "no data"),
+            _fmt(e["detection_lag_s"]),
+            _fmt(e["move_pct"]),
+            _fmt(e["captured_pct"]),
+            _fmt(e["share_captured"]),
+            _fmt(e["max_adverse_pct"]),
+        )
+    alarms = sum(events["false_alarms"].values())
+    table.caption = (
+        f"{events['detected']} of {events['covered']} covered events detected, median lag "
+        f"{_fmt(events['median_detection_lag_s'])} s, mean share captured "
+        f"{_fmt(events['mean_share_captured'])}, {alarms} false alarms"
+    )
+    table.caption_justify = "left"
+    return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -293,3 +294,73 @@ def test_backtest_full_real_capture_end_to_end(shared_data: Path, tmp_path: Path
     assert events == 9_757 + 28_040 + 3_449 + 1  # trades + tickers + applied diffs + the snapshot
     assert rider.returncode == 0, rider.stderr
     assert json.loads(rider.stdout)["symbols"]["BTCUSDT"]["metrics"]["Trades"] == 0  # no pump in 6 min of BTC
+
+
+def test_backtest_events_report_lag_capture_and_false_alarms(store: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "symbol,time\nBTCUSDT,2024-08-08T23:56:00Z\nbtcusdt,1723161600\n"
+    )  # 2nd: after the data
+
+    report = backtest(store, tmp_path / "r", "--events", str(events), "--event-horizon-s", "30")
+
+    summary: dict[str, Any] = report["events"]  # type: ignore[assignment]
+    assert (summary["events"], summary["covered"]) == (2, 1)
+    first = summary["per_event"][0]
+    assert first["onset"] == "2024-08-08T23:55:00.000Z"
+    assert set(first) >= {
+        "detected",
+        "detection_lag_s",
+        "move_pct",
+        "captured_pct",
+        "share_captured",
+        "max_adverse_pct",
+    }
+    transitions = pl.read_parquet(Path(str(report["out_dir"])) / "transitions.parquet")
+    onset = 1_723_161_300_000_000_000
+    signals = transitions.filter(pl.col("to") == "SIGNAL_DETECTED")["ts_ns"].to_list()
+    outside = [s for s in signals if not onset - 60_000_000_000 <= s <= onset + 30_000_000_000]
+    assert summary["false_alarms"]["BTCUSDT"] == len(outside) > 0
+    assert first["detected"] == any(onset - 60_000_000_000 <= s <= onset + 30_000_000_000 for s in signals)
+
+
+def test_backtest_events_file_without_header_names_file_and_line(store: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text("BTCUSDT,2024-08-08T23:56:00Z\n")
+
+    result = run_fx(
+        "backtest",
+        *DEMO,
+        "--symbol",
+        "BTCUSDT",
+        "--events",
+        str(events),
+        "--data-dir",
+        str(store),
+        "--out",
+        str(tmp_path),
+    )
+
+    assert result.returncode == 2
+    assert "events.csv:1: expected a header with columns symbol,time" in one_line(result)
+
+
+def test_backtest_events_bad_time_names_line(store: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text("symbol,time\nBTCUSDT,2024-08-08T23:56:00Z\nBTCUSDT,yesterday\n")
+
+    result = run_fx(
+        "backtest",
+        *DEMO,
+        "--symbol",
+        "BTCUSDT",
+        "--events",
+        str(events),
+        "--data-dir",
+        str(store),
+        "--out",
+        str(tmp_path),
+    )
+
+    assert result.returncode == 2
+    assert "events.csv:3: time: not a time: 'yesterday'" in one_line(result)

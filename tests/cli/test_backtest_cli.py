@@ -299,7 +299,7 @@ def test_backtest_full_real_capture_end_to_end(shared_data: Path, tmp_path: Path
 def test_backtest_events_report_lag_capture_and_false_alarms(store: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.csv"
     events.write_text(
-        "symbol,time\nBTCUSDT,2024-08-08T23:56:00Z\nbtcusdt,1723161600\n"
+        "symbol,time\nBTCUSDT,2024-08-08T23:55:00Z\nbtcusdt,1723161600\n"
     )  # 2nd: after the data
 
     report = backtest(store, tmp_path / "r", "--events", str(events), "--event-horizon-s", "30")

@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install fx with its dev tools
 
-demo: $(STAMP)  ## import the shipped sample capture and show what is stored
+demo: $(STAMP)  ## import the shipped sample, show what is stored, backtest the demo strategy on it
 	rm -rf $(DEMO_DIR)
 	$(BIN)/fx import binance tests/fixtures/binance-spot/btcusdt_20240808_excerpt.gz --data-dir $(DEMO_DIR)
 	$(BIN)/fx inspect --data-dir $(DEMO_DIR)
 	$(BIN)/fx inspect coverage BTCUSDT --data-dir $(DEMO_DIR)
+	$(BIN)/fx backtest momentum_scalper --symbol BTCUSDT --data-dir $(DEMO_DIR) --out $(DEMO_DIR)/results
 
 fmt: $(STAMP)  ## format and auto-fix
 	$(BIN)/ruff format fxcli tests bench
@@ -42,8 +43,10 @@ test: $(STAMP)  ## the whole test suite
 golden: $(STAMP)  ## rewrite golden files (review the diff before committing)
 	FX_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
 
-bench: $(STAMP)  ## benchmarks against peers, printed as ratios
+bench: $(STAMP)  ## benchmarks against peers, printed as ratios (peers get their own venv)
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/indicators.py
+	$(BIN)/python bench/backtest.py
 
 check: lint type test  ## lint + type + test
 

@@ -9,7 +9,7 @@ book as it was just before that event. An open position is closed at the last ev
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fxcli.backtest.fills import Costs, Fill, Quote, execute
@@ -113,8 +113,13 @@ def run(
     balance: float,
     *,
     equity_every_ns: int = 1_000_000_000,
+    observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> RunResult:
-    """Replay `events` (time-ordered) through a fresh pipeline and strategy machine."""
+    """Replay `events` (time-ordered) through a fresh pipeline and strategy machine.
+
+    `observer`, when given, sees the state, the machine and the equity after every event (for
+    watching a paced replay); it must not change them.
+    """
     pipeline = Pipeline(symbol, indicators)
     state = pipeline.state
     machine = StrategyMachine(spec, symbol)
@@ -147,6 +152,8 @@ def run(
         if now >= next_equity:
             result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
             next_equity = now - now % equity_every_ns + equity_every_ns
+        if observer is not None:
+            observer(state, machine, book.equity(price))
     if pending is not None:
         _execute(pending, machine, book, state, costs, values, result)
     if book.entry is not None:

@@ -29,6 +29,10 @@ def backtest(
     slippage_bps: Annotated[
         float, typer.Option(min=0.0, help="Slippage when only the last trade is known.")
     ] = 5.0,
+    speed: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Pace the replay at X times real time, with a live status line."),
+    ] = None,
     allow_gaps: Annotated[
         bool, typer.Option(help="Run a window that overlaps recorded gaps (flagged).")
     ] = False,
@@ -64,8 +68,12 @@ def backtest(
     from fxcli.tasks.backtest import backtest as run_backtest
 
     wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
-    options = Options(balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, metrics_compat)
-    with reporting_errors():
+    options = Options(
+        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, metrics_compat, speed
+    )
+    from fxcli.ui.backtest import replay_status
+
+    with reporting_errors(), replay_status(stderr(), enabled=speed is not None and not json_out) as observer:
         settings = load_settings(data_dir=data_dir, variants_dir=variants_dir)
         report = run_backtest(
             strategy,
@@ -79,6 +87,7 @@ def backtest(
             jobs=jobs,
             events_file=events,
             event_horizon_s=event_horizon_s,
+            observer=observer,
         )
     charts = []
     if chart:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from fxcli.backtest.metrics import (
 from fxcli.backtest.runner import RunResult, TradeRecord, run
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
+from fxcli.engine.state import MarketState
 from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError
 from fxcli.model.events import MarketEvent
@@ -42,6 +43,7 @@ from fxcli.store import manifest
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
+from fxcli.strategy.machine import StrategyMachine
 from fxcli.strategy.spec import StrategySpec, load_strategy
 from fxcli.tasks.inspect import parse_window
 
@@ -61,6 +63,7 @@ class Options:
     start: str | None = None
     end: str | None = None
     metrics_compat: str = "fx"
+    speed: float | None = None  # pace the replay at this multiple of real time (None: as fast as possible)
 
     @property
     def costs(self) -> Costs:
@@ -171,6 +174,22 @@ def _events(
     yield from replay(reader, exchange, symbol, TABLES, lo, hi)  # type: ignore[misc]
 
 
+def paced(events: Iterator[MarketEvent], speed: float) -> Iterator[MarketEvent]:
+    """Yield events no faster than `speed` times the pace of their exchange times."""
+    import time
+
+    start_wall = time.monotonic()
+    start_ts: int | None = None
+    for event in events:
+        if start_ts is None:
+            start_ts = event.exchange_ts_ns
+        due = start_wall + (event.exchange_ts_ns - start_ts) / 1e9 / speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield event
+
+
 def run_symbol(
     spec_path: Path,
     symbol: str,
@@ -178,6 +197,7 @@ def run_symbol(
     data_dir: Path,
     variants_dir: Path,
     options: Options,
+    observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> SymbolRun:
     """Backtest one symbol; raises FxError on an unknown symbol, an empty window or a gapped one."""
     spec = load_strategy(spec_path)
@@ -196,9 +216,10 @@ def run_symbol(
             f"{ns_to_iso(first['start_ns'])} to {ns_to_iso(first['end_ns'])} ({first['reason']}); "
             "use --allow-gaps to run anyway (it is flagged)"
         )
-    result = run(
-        spec, symbol, indicators, _events(reader, exchange, symbol, lo, hi), options.costs, options.balance
-    )
+    events = _events(reader, exchange, symbol, lo, hi)
+    if options.speed:
+        events = paced(events, options.speed)
+    result = run(spec, symbol, indicators, events, options.costs, options.balance, observer=observer)
     metrics = compute_metrics(result, options.metrics_compat)
     return SymbolRun(symbol, exchange, result, metrics, gaps, _data_sha(reader, exchange, symbol, lo, hi))
 
@@ -245,6 +266,13 @@ def compute_metrics(result: RunResult, compat: str) -> dict[str, Any]:
     return fx_metrics(ledger)
 
 
+def _result_options(options: Options) -> dict[str, Any]:
+    """The options that can change results (pacing cannot)."""
+    fields = asdict(options)
+    fields.pop("speed")
+    return fields
+
+
 def run_id(
     spec_path: Path, runs_input: list[tuple[str, str]], options: Options, events: Path | None = None
 ) -> str:
@@ -255,7 +283,7 @@ def run_id(
         digest.update(b"events:" + events.read_bytes())
     for symbol, data_sha in sorted(runs_input):
         digest.update(f"{symbol}:{data_sha}\n".encode())
-    digest.update(json.dumps(asdict(options), sort_keys=True).encode())
+    digest.update(json.dumps(_result_options(options), sort_keys=True).encode())
     digest.update(__version__.encode())
     return digest.hexdigest()[:16]
 
@@ -277,6 +305,7 @@ def backtest(
     jobs: int = 1,
     events_file: Path | None = None,
     event_horizon_s: float = 600.0,
+    observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> BacktestReport:
     """Run the strategy on every symbol and write `<out_dir>/<run_id>/`."""
     if options.metrics_compat not in COMPAT:
@@ -294,7 +323,7 @@ def backtest(
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
             runs = list(pool.map(_job, work))
     else:
-        runs = [_job(w) for w in work]
+        runs = [run_symbol(*w, observer=observer) for w in work]
     rid = run_id(spec_path, [(r.symbol, r.data_sha) for r in runs], options, events_file)
     report = BacktestReport(rid, out_dir / rid, spec, options, runs)
     if len(runs) > 1:
@@ -354,7 +383,7 @@ def summary_of(report: BacktestReport) -> dict[str, Any]:
             "fx_version": __version__,
             "strategy": report.strategy.name,
             "side": report.strategy.side.value,
-            "options": asdict(report.options),
+            "options": _result_options(report.options),
             "metric_conventions": CONVENTIONS
             if report.options.metrics_compat == "fx"
             else report.options.metrics_compat,

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
+
+from fxcli.engine.state import MarketState
+from fxcli.strategy.machine import StrategyMachine
 
 if TYPE_CHECKING:
     from fxcli.tasks.backtest import BacktestReport
@@ -111,3 +117,35 @@ def events_table(events: dict[str, Any]) -> Table:
     )
     table.caption_justify = "left"
     return table
+
+
+@contextmanager
+def replay_status(
+    console: Console, *, enabled: bool
+) -> Iterator[Callable[[MarketState, StrategyMachine, float], None] | None]:
+    """A status line (time, price, state, equity) refreshed 4 times a second during a paced replay."""
+    if not enabled:
+        yield None
+        return
+    import time
+
+    from rich.live import Live
+    from rich.text import Text
+
+    from fxcli.model.units import ns_to_iso
+
+    last = [0.0]
+    with Live(Text(""), console=console, refresh_per_second=4, transient=True) as live:
+
+        def observe(state: MarketState, machine: StrategyMachine, equity: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.25:
+                last[0] = now
+                live.update(
+                    Text(
+                        f"{ns_to_iso(state.now_ns)}  {state.symbol}  price {state.price:,.8g}  "
+                        f"{machine.state.value}  equity {equity:,.2f}"
+                    )
+                )
+
+        yield observe

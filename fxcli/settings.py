@@ -2,6 +2,7 @@
 
 # fx.toml (in the working directory, or the file named by FX_CONFIG)
 data_dir = "/srv/fx/data"
+variants_dir = "/srv/fx/variants"
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     data_dir: Path = Field(Path("data"), description="Root of the Parquet store.")
+    variants_dir: Path = Field(Path("variants"), description="Folder of the variant files (*.toml).")
 
 
 def _config_path() -> Path | None:

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from fxcli import __version__
-from fxcli.cli import import_, inspect
+from fxcli.cli import backtest, import_, inspect, variants
 from fxcli.cli.output import EXIT_INTERNAL, is_debug
 
 app = typer.Typer(
     name="fx",
-    help="Tick-level crypto research: import and inspect market data. "
+    help="Tick-level crypto research: import and inspect market data, indicators, variants, backtests. "
     "Exit codes: 0 ok, 1 check failed or nothing found, 2 bad input, 3 internal error.",
     no_args_is_help=True,
     add_completion=False,
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(import_.app, name="import")
 app.add_typer(inspect.app, name="inspect")
+app.command(name="backtest")(backtest.backtest)
+app.add_typer(variants.app, name="variants")
 
 
 def _version(value: bool) -> None:

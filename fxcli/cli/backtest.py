@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, To
+from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
 from fxcli.cli.output import print_json, render, reporting_errors, stderr
 
 
@@ -53,7 +53,7 @@ def backtest(
         float, typer.Option(min=1.0, help="How long after an onset is the event.")
     ] = 600.0,
     strategies_dir: Annotated[Path, typer.Option(help="Folder of strategy files.")] = Path("strategies"),
-    variants_dir: Annotated[Path | None, typer.Option(help="Folder of variant files.")] = None,
+    variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
     json_out: Json = False,
 ) -> None:

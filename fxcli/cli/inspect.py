@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, To
+from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
 from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors
 
 if TYPE_CHECKING:
     import polars as pl
 
 app = typer.Typer(
-    help="What data is on disk: summary, per-hour coverage and gaps, quality, range queries.",
+    help="What data is on disk: summary, per-hour coverage and gaps, quality, range queries, "
+    "indicator values.",
     invoke_without_command=True,
 )
 
@@ -209,3 +210,49 @@ def book(
     with reporting_errors():
         frame = task.book(_data_dir(data_dir), symbol, exchange, start, end, depth, limit)
     _emit(frame, fmt, out, json_out, f"{symbol} book")
+
+
+@app.command()
+def indicators(
+    symbol: Symbol,
+    variant: Annotated[
+        list[str], typer.Option("--variant", "-v", help="Variant name (fx variants list); repeat for more.")
+    ],
+    exchange: Exchange = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = None,
+    fmt: FormatOpt = Format.TABLE,
+    out: Out = None,
+    data_dir: DataDir = None,
+    variants_dir: VariantsDir = None,
+    json_out: Json = False,
+) -> None:
+    """Variant values in a time range, one column per variant (empty while not warm; exit 1 if no rows).
+
+    Same computation as `fx variants compute`: a row per trade, or per event when a variant reads
+    the book; rows before --from are read for warm-up.
+
+    Example: fx inspect indicators BTCUSDT -v momentum_10s -v spread --from 2024-08-08T23:55:30Z -n 20
+    """
+    from fxcli.cli.variants import progress_bar
+    from fxcli.settings import load_settings
+    from fxcli.tasks import inspect as task
+
+    if limit is None and fmt is Format.TABLE and not json_out:
+        limit = 50
+    with reporting_errors():
+        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir)
+        with progress_bar(json_out or fmt is not Format.TABLE) as progress:
+            frame = task.indicators(
+                settings.data_dir,
+                settings.variants_dir,
+                symbol,
+                exchange,
+                start,
+                end,
+                variant,
+                limit,
+                progress,
+            )
+    _emit(frame, fmt, out, json_out, f"{symbol} indicators")

@@ -15,6 +15,14 @@ DataDir = Annotated[
         show_default=False,
     ),
 ]
+VariantsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--variants-dir",
+        help="Folder of variant files (default ./variants; also FX_VARIANTS_DIR or variants_dir in fx.toml).",
+        show_default=False,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 Exchange = Annotated[
     str | None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -321,3 +321,35 @@ def _book_states(
                 yield event.exchange_ts_ns, Applied.APPLIED, ob
         elif isinstance(event, BookDelta):
             yield event.exchange_ts_ns, ob.apply_delta(event), ob
+
+
+def indicators(
+    data_dir: Path,
+    variants_dir: Path,
+    symbol: str,
+    exchange: str | None,
+    start: str | None,
+    end: str | None,
+    names: list[str],
+    limit: int | None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> pl.DataFrame:
+    """Variant values in a time range, one column per variant (NaN while not warm becomes null).
+
+    The computation of `fx variants compute`: one row per trade, or per event when a variant reads
+    the book; rows before `start` are read for warm-up and not shown.
+    """
+    import polars as pl
+
+    from fxcli.tasks.variants import compute_values, resolve
+
+    variants = resolve(variants_dir, names)
+    computed = compute_values(data_dir, variants, symbol, exchange, start, end, progress=progress)
+    ts = computed.ts_ns[computed.first :]
+    columns = {v.name: pl.Series(computed.window(v.name), dtype=pl.Float64).fill_nan(None) for v in variants}
+    frame = pl.DataFrame({"exchange_ts_ns": pl.Series(ts, dtype=pl.Int64), **columns})
+    if limit is not None:
+        frame = frame.head(limit)
+    return frame.with_columns(pl.from_epoch("exchange_ts_ns", time_unit="ns").alias("time")).select(
+        "time", pl.exclude("time")
+    )

@@ -27,6 +27,7 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(Path("data"), description="Root of the Parquet store.")
     variants_dir: Path = Field(Path("variants"), description="Folder of the variant files (*.toml).")
+    strategies_dir: Path = Field(Path("strategies"), description="Folder of the strategy files (*.toml).")
 
 
 def _config_path() -> Path | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
+from fxcli.cli.options import DataDir, Exchange, From, Json, StrategiesDir, To, VariantsDir
 from fxcli.cli.output import print_json, render, reporting_errors, stderr
 
 
@@ -52,7 +52,7 @@ def backtest(
     event_horizon_s: Annotated[
         float, typer.Option(min=1.0, help="How long after an onset is the event.")
     ] = 600.0,
-    strategies_dir: Annotated[Path, typer.Option(help="Folder of strategy files.")] = Path("strategies"),
+    strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
     json_out: Json = False,
@@ -74,14 +74,14 @@ def backtest(
     from fxcli.ui.backtest import replay_status
 
     with reporting_errors(), replay_status(stderr(), enabled=speed is not None and not json_out) as observer:
-        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir)
+        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir)
         report = run_backtest(
             strategy,
             wanted,
             exchange=exchange,
             data_dir=settings.data_dir,
             variants_dir=settings.variants_dir,
-            strategies_dir=strategies_dir,
+            strategies_dir=settings.strategies_dir,
             out_dir=out,
             options=options,
             jobs=jobs,

@@ -23,6 +23,14 @@ VariantsDir = Annotated[
         show_default=False,
     ),
 ]
+StrategiesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--strategies-dir",
+        help="Folder of strategy files (default ./strategies; FX_STRATEGIES_DIR; strategies_dir in fx.toml).",
+        show_default=False,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 Exchange = Annotated[
     str | None,

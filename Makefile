@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR := .demo-data
+PEERS       := bench/.venv-peers
+PEERS_STAMP := $(PEERS)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo fmt lint type test golden bench check clean
@@ -43,7 +45,13 @@ test: $(STAMP)  ## the whole test suite
 golden: $(STAMP)  ## rewrite golden files (review the diff before committing)
 	FX_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
 
-bench: $(STAMP)  ## benchmarks against peers, printed as ratios (peers get their own venv)
+$(PEERS_STAMP): bench/requirements-peers.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet --upgrade pip
+	$(PEERS)/bin/pip install --quiet -r bench/requirements-peers.txt
+	touch $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (peers get their own venv)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/backtest.py
@@ -51,4 +59,4 @@ bench: $(STAMP)  ## benchmarks against peers, printed as ratios (peers get their
 check: lint type test  ## lint + type + test
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR) $(PEERS) bench/.work

@@ -6,16 +6,19 @@ mapping, which is reused between events (copy it to keep it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from fxcli.engine.registry import Streaming, load_all
+from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
-from fxcli.engine.windows import Windows
+from fxcli.engine.windows import TradeWindow, Windows
 from fxcli.model.events import MarketEvent
 
 if TYPE_CHECKING:
     from fxcli.engine.params import IndicatorParams
+
+
+Update = Callable[[MarketState], float]
 
 
 class Pipeline:
@@ -31,14 +34,31 @@ class Pipeline:
         specs = load_all()
         self.state = MarketState(self.symbol)
         self.windows = Windows(self.state)
-        steps = [
-            (name, specs[kind].stream(params, self.windows), specs[kind].changes_on)
-            for name, kind, params in self.indicators
-        ]
-        # Indicators that cannot change on an event of one kind are not called for it.
-        self._on_trade: list[tuple[str, Streaming]] = [(n, s) for n, s, on in steps if on != "book"]
-        self._on_book: list[tuple[str, Streaming]] = [(n, s) for n, s, on in steps if on != "trade"]
-        self.values: dict[str, float] = {name: float("nan") for name, _, _ in steps}
+        self._on_trade: list[tuple[str, Update]] = []
+        self._on_book: list[tuple[str, Update]] = []
+        groups: dict[tuple[TradeWindow, ...], list[tuple[str, Update]]] = {}
+        timed: dict[tuple[TradeWindow, ...], list[tuple[str, Update]]] = {}
+        for name, kind, params in self.indicators:
+            first = len(self.windows.requested)
+            update = specs[kind].stream(params, self.windows).update
+            on = specs[kind].changes_on
+            used = tuple(dict.fromkeys(self.windows.requested[first:]))
+            if on == "window" and 1 <= len(used) <= 2:
+                groups.setdefault(used, []).append((name, update))
+                continue
+            if on == "time" and 1 <= len(used) <= 2:
+                timed.setdefault(used, []).append((name, update))
+                continue
+            if on != "book":
+                self._on_trade.append((name, update))
+            if on != "trade":
+                self._on_book.append((name, update))
+        # Indicators that read only their windows are called when one of them took or lost a trade.
+        self._on_window = [(used[0], used[-1], steps) for used, steps in groups.items()]
+        # Indicators of their windows and of engine time: also called whenever time moves.
+        self._on_time = [(used[0], used[-1], steps) for used, steps in timed.items()]
+        self._last_now = -1
+        self.values: dict[str, float] = {name: float("nan") for name, _, _ in self.indicators}
 
     def on_event(self, event: MarketEvent) -> dict[str, float]:
         """Apply one event and return every indicator's value after it."""
@@ -46,6 +66,17 @@ class Pipeline:
         state.apply(event)
         self.windows.advance()
         values = self.values
-        for name, step in self._on_trade if state.is_trade else self._on_book:
-            values[name] = step.update(state)
+        for name, update in self._on_trade if state.is_trade else self._on_book:
+            values[name] = update(state)
+        now = state.now_ns
+        moved = now != self._last_now
+        self._last_now = now
+        for first, last, steps in self._on_time:
+            if moved or first.changed_ns == now or last.changed_ns == now:
+                for name, update in steps:
+                    values[name] = update(state)
+        for first, last, steps in self._on_window:
+            if first.changed_ns == now or last.changed_ns == now:
+                for name, update in steps:
+                    values[name] = update(state)
         return values

@@ -66,7 +66,7 @@ def indicator(name: str, params: type[IndicatorParams]) -> Callable[[type[Any]],
         if name in REGISTRY:
             raise RuntimeError(f"indicator {name} registered twice")
         changes_on = getattr(cls, "changes_on", "any")
-        if changes_on not in ("trade", "book", "any"):
+        if changes_on not in ("trade", "book", "window", "time", "any"):
             raise RuntimeError(f"indicator {name}: changes_on must be trade, book or any")
         doc = (cls.__doc__ or "").strip()
         REGISTRY[name] = Spec(name, params, cls, cls.batch, cls.warmup, doc, changes_on)

@@ -46,7 +46,7 @@ class EMA:
     def batch(ticks: Ticks, p: EMAParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        return kernels.carried(ticks, kernels.ema(ticks.price[ticks.is_trade], p.span))
+        return kernels.carried(ticks, kernels.ema(kernels.per_trade(ticks, ticks.price), p.span))
 
     @staticmethod
     def warmup(p: EMAParams) -> Warmup:

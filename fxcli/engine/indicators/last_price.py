@@ -26,6 +26,7 @@ class LastPrice:
     """
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: LastPriceParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))
@@ -40,9 +41,7 @@ class LastPrice:
     def batch(ticks: Ticks, p: LastPriceParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        t1, t2 = window_ns(p.window)
-        price = kernels.last_price(ticks, t1, t2)
-        return np.where(kernels.bounds(ticks, t1, t2).covered, price, np.nan)
+        return kernels.window_first_last(ticks, *window_ns(p.window), first=False)
 
     @staticmethod
     def warmup(p: LastPriceParams) -> Warmup:

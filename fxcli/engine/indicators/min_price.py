@@ -26,9 +26,10 @@ class MinPrice:
     """
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: MinPriceParams, windows: Windows) -> None:
-        self.w = windows.get(*window_ns(p.window))
+        self.w = windows.get(*window_ns(p.window), extremes=True)
 
     def update(self, s: MarketState) -> float:
         w = self.w
@@ -40,9 +41,7 @@ class MinPrice:
     def batch(ticks: Ticks, p: MinPriceParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        t1, t2 = window_ns(p.window)
-        extremum = kernels.window_extremum(ticks, t1, t2, maximum=False)
-        return np.where(kernels.bounds(ticks, t1, t2).covered, extremum, np.nan)
+        return kernels.window_extremum(ticks, *window_ns(p.window), maximum=False)
 
     @staticmethod
     def warmup(p: MinPriceParams) -> Warmup:

@@ -26,6 +26,7 @@ class PriceMomentum:
     """
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: PriceMomentumParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))

@@ -31,6 +31,7 @@ class PumpMagnitudePct:
     """
 
     __slots__ = ("baseline", "recent")
+    changes_on = "time"  # the value moves when its windows change or engine time moves
 
     def __init__(self, p: PumpMagnitudePctParams, windows: Windows) -> None:
         self.recent = windows.get(*window_ns(p.recent))

@@ -72,7 +72,7 @@ class RSI:
     def batch(ticks: Ticks, p: RSIParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        return kernels.carried(ticks, kernels.rsi(ticks.price[ticks.is_trade], p.period))
+        return kernels.carried(ticks, kernels.rsi(kernels.per_trade(ticks, ticks.price), p.period))
 
     @staticmethod
     def warmup(p: RSIParams) -> Warmup:

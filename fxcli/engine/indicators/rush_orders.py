@@ -29,6 +29,7 @@ class RushOrders:
     """
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: RushOrdersParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))

@@ -47,7 +47,7 @@ class SMA:
     def batch(ticks: Ticks, p: SMAParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        return kernels.carried(ticks, kernels.sma(ticks.price[ticks.is_trade], p.period))
+        return kernels.carried(ticks, kernels.sma(kernels.per_trade(ticks, ticks.price), p.period))
 
     @staticmethod
     def warmup(p: SMAParams) -> Warmup:

@@ -25,6 +25,7 @@ class TradeRate:
     window is covered (a trade older than its start exists)."""
 
     __slots__ = ("seconds", "w")
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: TradeRateParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))

@@ -25,6 +25,7 @@ class TWPA:
     """
 
     __slots__ = ("w",)
+    changes_on = "time"  # the value moves when its windows change or engine time moves
 
     def __init__(self, p: TWPAParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))

@@ -29,6 +29,7 @@ class TWPARatio:
     """
 
     __slots__ = ("baseline", "recent")
+    changes_on = "time"  # the value moves when its windows change or engine time moves
 
     def __init__(self, p: TWPARatioParams, windows: Windows) -> None:
         self.recent = windows.get(*window_ns(p.recent))

@@ -39,6 +39,7 @@ class VelocityCascade:
     """
 
     __slots__ = ("prior", "recent")
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: VelocityCascadeParams, windows: Windows) -> None:
         self.recent = windows.get(*window_ns((p.short_s, 0.0)))

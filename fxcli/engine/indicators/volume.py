@@ -21,6 +21,7 @@ class Volume:
     """Sum of trade sizes with now - t1 <= ts <= now - t2 (0 when empty); NaN until the window is covered."""
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: VolumeParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))
@@ -32,9 +33,7 @@ class Volume:
     def batch(ticks: Ticks, p: VolumeParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        t1, t2 = window_ns(p.window)
-        volume, _ = kernels.window_sums(ticks, t1, t2)
-        return np.where(kernels.bounds(ticks, t1, t2).covered, volume, np.nan)
+        return kernels.window_volume(ticks, *window_ns(p.window))
 
     @staticmethod
     def warmup(p: VolumeParams) -> Warmup:

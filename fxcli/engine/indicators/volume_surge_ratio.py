@@ -38,6 +38,7 @@ class VolumeSurgeRatio:
     """
 
     __slots__ = ("base", "recent", "scale")
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: VolumeSurgeRatioParams, windows: Windows) -> None:
         self.recent = windows.get(*window_ns(p.recent))

@@ -27,6 +27,7 @@ class VWAP:
     """
 
     __slots__ = ("w",)
+    changes_on = "window"  # the value moves only when a trade enters or leaves its windows
 
     def __init__(self, p: VWAPParams, windows: Windows) -> None:
         self.w = windows.get(*window_ns(p.window))
@@ -41,11 +42,7 @@ class VWAP:
     def batch(ticks: Ticks, p: VWAPParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        t1, t2 = window_ns(p.window)
-        volume, notional = kernels.window_sums(ticks, t1, t2)
-        out = np.full(len(ticks), np.nan)
-        np.divide(notional, volume, out=out, where=kernels.bounds(ticks, t1, t2).covered & (volume > 0.0))
-        return out
+        return kernels.window_vwap(ticks, *window_ns(p.window))
 
     @staticmethod
     def warmup(p: VWAPParams) -> Warmup:

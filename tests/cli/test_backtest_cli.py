@@ -324,9 +324,21 @@ def test_backtest_events_report_lag_capture_and_false_alarms(store: Path, tmp_pa
     assert first["detected"] == any(onset - 60_000_000_000 <= s <= onset + 30_000_000_000 for s in signals)
 
 
-def test_backtest_events_file_without_header_names_file_and_line(store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("BTCUSDT,2024-08-08T23:56:00Z\n", "events.csv:1: expected a header with columns symbol,time"),
+        (
+            "symbol,time\nBTCUSDT,2024-08-08T23:56:00Z\nBTCUSDT,yesterday\n",
+            "events.csv:3: time: not a time: 'yesterday'",
+        ),
+    ],
+)
+def test_backtest_bad_events_file_names_file_and_line(
+    store: Path, tmp_path: Path, content: str, message: str
+) -> None:
     events = tmp_path / "events.csv"
-    events.write_text("BTCUSDT,2024-08-08T23:56:00Z\n")
+    events.write_text(content)
 
     result = run_fx(
         "backtest",
@@ -342,25 +354,4 @@ def test_backtest_events_file_without_header_names_file_and_line(store: Path, tm
     )
 
     assert result.returncode == 2
-    assert "events.csv:1: expected a header with columns symbol,time" in one_line(result)
-
-
-def test_backtest_events_bad_time_names_line(store: Path, tmp_path: Path) -> None:
-    events = tmp_path / "events.csv"
-    events.write_text("symbol,time\nBTCUSDT,2024-08-08T23:56:00Z\nBTCUSDT,yesterday\n")
-
-    result = run_fx(
-        "backtest",
-        *DEMO,
-        "--symbol",
-        "BTCUSDT",
-        "--events",
-        str(events),
-        "--data-dir",
-        str(store),
-        "--out",
-        str(tmp_path),
-    )
-
-    assert result.returncode == 2
-    assert "events.csv:3: time: not a time: 'yesterday'" in one_line(result)
+    assert message in one_line(result)

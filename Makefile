@@ -4,11 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR := .demo-data
+PROTO_SRC := ../shared/mexc/proto
+PROTO_OUT := fxcli/exchange/mexc_proto
 PEERS       := bench/.venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo fmt lint type test golden bench check clean
+.PHONY: help install demo fmt lint type test golden bench check clean proto
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +57,14 @@ bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/backtest.py
+
+# The .proto files have no package, so protoc writes bare "import X_pb2": sed makes them relative.
+proto: $(STAMP)  ## regenerate fxcli/exchange/mexc_proto/ from ../shared/mexc/proto (pinned grpcio-tools)
+	rm -f $(PROTO_OUT)/*_pb2.py $(PROTO_OUT)/*_pb2.pyi
+	$(BIN)/python -m grpc_tools.protoc -I$(PROTO_SRC) --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) $(PROTO_SRC)/*.proto
+	sed -E -i.bak 's/^import ([A-Za-z0-9_]+_pb2) as /from . import \1 as /' $(PROTO_OUT)/*_pb2.py $(PROTO_OUT)/*_pb2.pyi
+	rm -f $(PROTO_OUT)/*.bak
+	cp $(PROTO_SRC)/LICENSE $(PROTO_OUT)/LICENSE
 
 check: lint type test  ## lint + type + test
 

@@ -141,6 +141,8 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
         data = decoder.decode(envelope.data)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"bad frame: {exc}") from None
+    except RecursionError:  # msgspec's answer to absurdly nested JSON
+        raise DecodeError("bad frame: nested too deeply") from None
     if isinstance(data, _Trade | _AggTrade):
         trade_id = data.trade_id if isinstance(data, _Trade) else data.agg_id
         return Trade(
@@ -191,6 +193,8 @@ def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str, mark
         data = _snapshot.decode(payload)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"bad depth snapshot: {exc}") from None
+    except RecursionError:
+        raise DecodeError("bad depth snapshot: nested too deeply") from None
     venue_ms = data.tx_ms if data.tx_ms is not None else data.event_ms
     return BookSnapshot(
         exchange_ts_ns=venue_ms * NS_PER_MS if venue_ms is not None else 0,

@@ -112,6 +112,13 @@ def test_decode_accepts_numbers_as_well_as_decimal_strings() -> None:
     assert trade.price == 61837.63
 
 
+def test_decode_deeply_nested_frame_is_a_decode_error_not_a_crash() -> None:
+    nested = '{"stream":"btcusdt@trade","data":' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        decode_stream(nested, 0, Market.SPOT)
+
+
 def test_decode_kline_is_ignored_not_an_error() -> None:
     with pytest.raises(IgnoredStreamError):
         decode_stream('{"stream":"x@kline_1m","data":{}}', 0, Market.SPOT)

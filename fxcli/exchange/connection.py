@@ -1,0 +1,1005 @@
+"""The connection manager: N WebSocket connections to one venue, kept subscribed for as long as it runs.
+
+It owns sockets, subscription pacing, ack validation, application-level pings, dead-connection
+detection, make-before-break rotation, reconnects (capped exponential backoff with full jitter) and a
+circuit breaker on dials, for every venue alike: the venue's specifics come from its `Adapter`.
+
+Everything it learns goes to one `Consumer`, in this order for each frame: `on_frame` (the raw frame
+with its receive time and connection id, before any decoding, so a recorder writes it first), then
+`on_decoded` (what the adapter made of it). Lifecycle news (connected, subscribed, rejected,
+disconnected, stream gaps, breaker changes) goes to `on_status`. Callbacks run on the event loop and
+must not block: a recorder hands them to its writer queue. The manager never stops by itself.
+
+    class Recorder:                     # any object with these three methods is a Consumer
+        def on_frame(self, frame): raw_queue.put_nowait(frame)          # raw first
+        def on_decoded(self, frame, decoded): books.on_events(decoded.events); ...
+        def on_status(self, status): ...   # StreamGap(gap) -> a Gap row; Disconnected -> a control record
+
+    adapter = MexcSpot()                # or MexcSpot(Endpoints(...)) to point both WS and REST elsewhere
+    channels = plan_channels(adapter, ["BTCUSDT", "ETHUSDT"], [Kind.TRADES, Kind.DEPTH])
+    async with ConnectionManager(adapter, channels, Recorder(), config=ManagerConfig(connections=5)):
+        await stop_requested.wait()     # SIGINT/SIGTERM set it; leaving the block closes everything
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import random
+import time
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from fxcli.exchange.adapter import Adapter, Channel, Control, ControlKind, Decoded, Endpoints, Kind, Limits
+from fxcli.exchange.pacing import Backoff, BreakerState, CircuitBreaker, TokenBucket
+from fxcli.exchange.rest import retry_after_s
+from fxcli.model.events import Gap, GapReason
+from fxcli.model.units import NS_PER_S
+
+log = logging.getLogger(__name__)
+
+# Close codes that say the server went away on purpose (restart, maintenance) vs. told us to slow down.
+SERVER_RESTART_CODES = frozenset({1001, 1012})
+RATE_LIMIT_CODES = frozenset({1008, 1013})
+
+
+class DisconnectReason(StrEnum):
+    """Why a connection ended."""
+
+    SERVER_CLOSED = "server_closed"  # the server closed it (close frame or dropped TCP)
+    DEAD = "dead"  # no pong and no data within pong_timeout_s of a ping
+    ERROR = "error"  # a protocol or network error on our side (e.g. an oversized frame)
+    ROTATED = "rotated"  # closed by us after its replacement was subscribed
+    ABANDONED = "abandoned"  # a rotation replacement that never got ready
+    STOPPED = "stopped"  # an explicit stop
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """One received frame, before decoding.
+
+    `slot` is the stable connection slot (0..N-1, the recorder's `conn-<slot>` file), `conn_id` the
+    physical connection (new on every dial), `seq` counts frames on that connection from 1.
+    `overlap_with` names another connection that carried the same channels when this frame arrived
+    (a make-before-break rotation): its content may duplicate frames on that connection.
+    """
+
+    slot: int
+    conn_id: int
+    seq: int
+    received_ts_ns: int
+    received_mono_ns: int
+    data: bytes | str
+    overlap_with: int | None = None
+
+    @property
+    def is_overlap(self) -> bool:
+        """True if this frame may duplicate one received on another connection."""
+        return self.overlap_with is not None
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A connection finished its handshake; `replacing` is the connection it rotates out, if any."""
+
+    slot: int
+    conn_id: int
+    url: str
+    at_ns: int
+    replacing: int | None = None
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The venue acknowledged `channels` on a connection."""
+
+    slot: int
+    conn_id: int
+    channels: tuple[Channel, ...]
+    at_ns: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The venue refused `channels` (or never answered); they are retried in `retry_in_s`."""
+
+    slot: int
+    conn_id: int
+    channels: tuple[Channel, ...]
+    reason: str
+    attempt: int
+    retry_in_s: float
+    at_ns: int
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """A connection ended; `gap_reason` is set when its channels now have a hole (None for rotation)."""
+
+    slot: int
+    conn_id: int
+    reason: DisconnectReason
+    code: int | None
+    detail: str
+    at_ns: int
+    last_received_ts_ns: int | None
+    gap_reason: GapReason | None
+
+
+@dataclass(frozen=True)
+class DialFailed:
+    """A dial failed; the slot tries again in `retry_in_s`."""
+
+    slot: int
+    detail: str
+    attempt: int
+    retry_in_s: float
+    at_ns: int
+    breaker: BreakerState
+
+
+@dataclass(frozen=True)
+class StreamGap:
+    """A symbol's channels were down: `gap` is the row a recorder stores (reason disconnect,
+    server_restart or rate_limited), from the last frame before the loss to the re-subscription."""
+
+    slot: int
+    gap: Gap
+
+
+@dataclass(frozen=True)
+class BreakerChanged:
+    """The dial circuit breaker moved between closed, open and half-open."""
+
+    name: str
+    old: BreakerState
+    new: BreakerState
+    at_ns: int
+
+
+Status = Connected | Subscribed | Rejected | Disconnected | DialFailed | StreamGap | BreakerChanged
+"""Lifecycle news for `Consumer.on_status`."""
+
+
+class Consumer(Protocol):
+    """Receives everything a manager learns; callbacks run on the event loop and must not block."""
+
+    def on_frame(self, frame: RawFrame) -> None:
+        """A frame as received, before decoding (write it first)."""
+        ...
+
+    def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
+        """What the adapter made of `frame`: market events, a control message, or a problem."""
+        ...
+
+    def on_status(self, status: Status) -> None:
+        """Connection lifecycle news."""
+        ...
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    """Knobs of a connection manager; the venue's limits come from its adapter."""
+
+    connections: int | None = None  # at most this many; None: as few as `max_subs_per_conn` allows
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    stable_after_s: float = 10.0  # a connection that lived this long resets the reconnect backoff
+    ack_timeout_s: float = 10.0  # an unanswered subscription counts as rejected after this
+    reject_retry_base_s: float = 1.0
+    reject_retry_cap_s: float = 300.0
+    ping_jitter: float = 1 / 3  # pings every ping_every_s * U(1, 1 + jitter): 15-20 s for spot
+    rotation_jitter: float = 0.02  # rotate at max_conn_age_s * U(1 - jitter, 1)
+    rotate_ready_timeout_s: float = 15.0  # a replacement not acked by then is abandoned (retried later)
+    rotate_data_wait_s: float = 5.0  # after the acks, wait this long at most for its first data
+    overlap_grace_s: float = 1.0  # frames on the replacement stay flagged this long after the old closed
+    max_frame_bytes: int = 1 << 20
+    open_timeout_s: float = 10.0
+    close_timeout_s: float = 2.0
+    breaker_failures: int = 5
+    breaker_open_s: float = 30.0
+    breaker_successes: int = 3
+
+
+@dataclass
+class ManagerStats:
+    """Counters over a manager's life."""
+
+    frames: int = 0
+    bytes: int = 0  # payload size (characters for text frames)
+    events: int = 0
+    problems: int = 0
+    dials: int = 0
+    dial_failures: int = 0
+    disconnects: int = 0
+    rotations: int = 0
+    subscribe_requests: int = 0
+    rejections: int = 0
+    consumer_errors: int = 0
+
+
+@dataclass(frozen=True)
+class SlotStatus:
+    """One slot as it is now."""
+
+    slot: int
+    channels: int
+    conn_id: int | None
+    is_connected: bool
+    active: int
+    pending: int
+    rejected: int
+    age_s: float
+
+
+def plan_channels(adapter: Adapter, symbols: Iterable[str], kinds: Iterable[Kind]) -> list[Channel]:
+    """The channels for `kinds` of every symbol, in symbol order."""
+    wanted = frozenset(kinds)
+    return [channel for symbol in symbols for channel in adapter.channels(symbol, wanted)]
+
+
+def assign(
+    channels: Sequence[Channel], max_per_conn: int | None, connections: int | None = None
+) -> list[list[Channel]]:
+    """Spread channels over connections, a symbol's channels together, at most `max_per_conn` each.
+
+    With `connections` given the channels are balanced over at most that many (empty ones are not
+    opened: a spot socket without a subscription is dropped after 30 s); without it, as few as fit.
+    Raises `ValueError` if they cannot fit.
+    """
+    cap = max_per_conn if max_per_conn else math.inf
+    groups: dict[str, list[Channel]] = {}
+    seen: set[str] = set()
+    for channel in channels:
+        if channel.name not in seen:
+            seen.add(channel.name)
+            groups.setdefault(channel.symbol, []).append(channel)
+    pieces: list[list[Channel]] = []
+    for group in groups.values():
+        step = len(group) if cap is math.inf else int(cap)
+        pieces.extend(group[i : i + step] for i in range(0, len(group), step))
+    pieces.sort(key=len, reverse=True)
+    if connections is not None and connections < 1:
+        raise ValueError(f"connections must be >= 1, got {connections}")
+    slots: list[list[Channel]] = [[] for _ in range(connections or 1)]
+    for piece in pieces:
+        room = [s for s in slots if len(s) + len(piece) <= cap]
+        if not room:
+            if connections is not None:
+                raise ValueError(
+                    f"{len(seen)} channels do not fit in {connections} connections of "
+                    f"{max_per_conn} subscriptions each"
+                )
+            slots.append([])
+            room = [slots[-1]]
+        min(room, key=len).extend(piece)
+    return [s for s in slots if s]
+
+
+@dataclass
+class _Request:
+    req_id: int
+    channels: list[Channel]
+    sent_mono: float
+
+
+@dataclass
+class _Retry:
+    backoff: Backoff
+    due_mono: float | None = None
+
+
+class _Conn:
+    """One physical connection and what has been asked and answered on it."""
+
+    def __init__(self, slot: int, conn_id: int, ws: ClientConnection, channels: list[Channel]) -> None:
+        self.slot = slot
+        self.conn_id = conn_id
+        self.ws = ws
+        self.expected = {c.name: c for c in channels}
+        self.opened_mono = time.monotonic()
+        self.seq = 0
+        self.last_rx_mono = self.opened_mono
+        self.last_rx_ns: int | None = None
+        self.pending: dict[int, _Request] = {}
+        self.active: set[str] = set()
+        self.rejected: set[str] = set()
+        self.answered = asyncio.Event()
+        self.first_data = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.reason: DisconnectReason | None = None
+        self.code: int | None = None
+        self.detail = ""
+        self.ping_sent_mono: float | None = None
+        self.next_ping_mono = 0.0
+        self.overlap_with: int | None = None
+        self.overlap_until_mono: float | None = None
+        self.problems = 0
+        self.tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def is_live(self) -> bool:
+        return not self.finished.is_set()
+
+    def finish(self, reason: DisconnectReason, code: int | None, detail: str) -> bool:
+        """Mark the connection over (first caller wins); True if this call did it."""
+        if self.finished.is_set():
+            return False
+        self.reason, self.code, self.detail = reason, code, detail
+        self.finished.set()
+        return True
+
+    def check_answered(self) -> None:
+        if not self.pending and set(self.expected) <= self.active | self.rejected:
+            self.answered.set()
+
+
+class _Slot:
+    def __init__(self, index: int, channels: list[Channel], backoff: Backoff) -> None:
+        self.index = index
+        self.channels = channels
+        self.by_symbol: dict[str, list[Channel]] = {}
+        for channel in channels:
+            self.by_symbol.setdefault(channel.symbol, []).append(channel)
+        self.backoff = backoff
+        self.current: _Conn | None = None
+        self.replacement: _Conn | None = None
+        self.retries: dict[str, _Retry] = {}
+        self.gaps: dict[str, tuple[int, GapReason, str]] = {}
+        self.rotate_now = asyncio.Event()
+        self.rate_limited_while_down = False
+        self.retry_delay_s = 0.0  # what the last failed dial (or rotation) asks to wait
+
+
+class ConnectionManager:
+    """Keeps `channels` subscribed over N connections to `adapter`'s venue until `stop()`."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        channels: Sequence[Channel],
+        consumer: Consumer,
+        *,
+        config: ManagerConfig | None = None,
+        endpoints: Endpoints | None = None,
+        limits: Limits | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.consumer = consumer
+        self.config = config or ManagerConfig()
+        self.endpoints = endpoints or adapter.endpoints
+        self.limits = limits or adapter.limits
+        self.stats = ManagerStats()
+        self._rng = rng or random.Random()
+        cfg = self.config
+        self.assignment = assign(channels, self.limits.max_subs_per_conn, cfg.connections)
+        self.bucket = TokenBucket(self.limits.sub_burst, self.limits.sub_rate_per_s)
+        self.dial_breaker = CircuitBreaker(
+            f"{adapter.venue} dial",
+            failure_threshold=cfg.breaker_failures,
+            open_s=cfg.breaker_open_s,
+            success_threshold=cfg.breaker_successes,
+            on_change=self._breaker_changed,
+        )
+        self._slots = [
+            _Slot(i, chans, Backoff(cfg.backoff_base_s, cfg.backoff_cap_s, rng=self._rng))
+            for i, chans in enumerate(self.assignment)
+        ]
+        self._conn_ids = itertools.count(1)
+        self._req_ids = itertools.count(1)
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ public API
+
+    async def __aenter__(self) -> ConnectionManager:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start one supervisor task per slot; returns at once (connections open in the background)."""
+        if self._tasks:
+            raise RuntimeError("connection manager already started")
+        self._tasks = [
+            asyncio.create_task(self._run_slot(slot), name=f"fx-conn-slot-{slot.index}")
+            for slot in self._slots
+        ]
+
+    async def run(self) -> None:
+        """Start, then wait until `stop()` is called from elsewhere."""
+        await self.start()
+        await self._stopping.wait()
+        await self._join()
+
+    async def stop(self) -> None:
+        """Close every connection (code 1000), report open gaps up to now, and end all tasks."""
+        self._stopping.set()
+        await self._join()
+
+    def rotate(self, slot: int) -> None:
+        """Rotate a slot's connection now (make-before-break), as if it had reached its maximum age."""
+        self._slots[slot].rotate_now.set()
+
+    def slots(self) -> list[SlotStatus]:
+        """What each slot is doing now."""
+        now = time.monotonic()
+        out = []
+        for slot in self._slots:
+            conn = slot.current
+            live = conn is not None and conn.is_live
+            out.append(
+                SlotStatus(
+                    slot=slot.index,
+                    channels=len(slot.channels),
+                    conn_id=conn.conn_id if conn else None,
+                    is_connected=live,
+                    active=len(conn.active) if conn else 0,
+                    pending=sum(len(r.channels) for r in conn.pending.values()) if conn else 0,
+                    rejected=len(conn.rejected) if conn else 0,
+                    age_s=now - conn.opened_mono if conn and live else 0.0,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ slot supervision
+
+    async def _join(self) -> None:
+        if self._tasks:
+            # A dial in progress may take up to open_timeout_s: give closes a moment, then cancel.
+            _, late = await asyncio.wait(self._tasks, timeout=self.config.close_timeout_s + 1.0)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._background:
+            pending = list(self._background)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._background.difference_update(pending)
+
+    async def _run_slot(self, slot: _Slot) -> None:
+        try:
+            while not self._stopping.is_set():
+                conn = await self._dial_until_connected(slot)
+                if conn is None:
+                    break
+                slot.current = conn
+                await self._supervise(slot)
+        finally:
+            for conn in (slot.replacement, slot.current):
+                if conn is not None:
+                    await self._close(slot, conn, DisconnectReason.STOPPED, 1000, "stopped")
+            now = time.time_ns()
+            for symbol in list(slot.gaps):
+                self._close_gap(slot, symbol, now, "stopped while disconnected")
+
+    async def _supervise(self, slot: _Slot) -> None:
+        """Watch the current connection until it ends (then back off) or the manager stops; rotate on age."""
+        cfg = self.config
+        conn = slot.current
+        assert conn is not None
+        deadline = conn.opened_mono + self.limits.max_conn_age_s * self._rng.uniform(
+            1 - cfg.rotation_jitter, 1
+        )
+        while not self._stopping.is_set():
+            conn = slot.current
+            assert conn is not None
+            timeout = max(0.0, deadline - time.monotonic())
+            await _wait_any([conn.finished, self._stopping, slot.rotate_now], timeout)
+            if self._stopping.is_set():
+                return
+            if conn.finished.is_set():
+                self._after_loss(slot, conn)
+                delay = slot.backoff.next_delay()
+                await self._sleep(delay)
+                return
+            slot.rotate_now.clear()
+            if await self._rotate(slot):
+                new = slot.current
+                assert new is not None
+                deadline = new.opened_mono + self.limits.max_conn_age_s * self._rng.uniform(
+                    1 - cfg.rotation_jitter, 1
+                )
+            else:
+                deadline = time.monotonic() + slot.retry_delay_s
+
+    def _after_loss(self, slot: _Slot, conn: _Conn) -> None:
+        lived_s = time.monotonic() - conn.opened_mono
+        if lived_s >= self.config.stable_after_s:
+            slot.backoff.reset()
+
+    async def _rotate(self, slot: _Slot) -> bool:
+        """Make-before-break: open and subscribe a replacement, wait for its acks and first data, then
+        close the old connection. False if the replacement could not be made ready (old one kept)."""
+        cfg = self.config
+        old = slot.current
+        assert old is not None
+        if not self.dial_breaker.allow():
+            slot.retry_delay_s = self.dial_breaker.retry_in_s()
+            return False
+        new = await self._dial(slot, replacing=old.conn_id)
+        if new is None:
+            return False  # _dial left the delay in slot.retry_delay_s
+        slot.replacement = new
+        new.overlap_with, old.overlap_with = old.conn_id, new.conn_id
+        self._spawn(self._subscribe(slot, new, slot.channels))
+        await _wait_any(
+            [new.answered, new.finished, old.finished, self._stopping], cfg.rotate_ready_timeout_s
+        )
+        if new.answered.is_set() and new.is_live and not self._stopping.is_set():
+            await _wait_any([new.first_data, new.finished, self._stopping], cfg.rotate_data_wait_s)
+        slot.replacement = None
+        if self._stopping.is_set():
+            slot.current = new  # both are closed by the slot's shutdown
+            await self._close(slot, old, DisconnectReason.STOPPED, 1000, "stopped")
+            return True
+        if not new.is_live or not (new.answered.is_set() or old.finished.is_set()):
+            new.overlap_with = old.overlap_with = None
+            await self._close(slot, new, DisconnectReason.ABANDONED, 1000, "replacement not ready in time")
+            slot.retry_delay_s = slot.backoff.next_delay()
+            return False
+        self.stats.rotations += 1
+        slot.backoff.reset()
+        slot.current = new
+        new.overlap_until_mono = time.monotonic() + cfg.overlap_grace_s
+        if old.is_live:
+            await self._close(
+                slot, old, DisconnectReason.ROTATED, 1000, f"rotated to connection {new.conn_id}"
+            )
+        else:
+            self._after_loss(slot, old)
+        return True
+
+    async def _dial_until_connected(self, slot: _Slot) -> _Conn | None:
+        while not self._stopping.is_set():
+            if not self.dial_breaker.allow():
+                await self._sleep(self.dial_breaker.retry_in_s())
+                continue
+            conn = await self._dial(slot)
+            if conn is not None:
+                self._spawn(self._subscribe(slot, conn, slot.channels))
+                return conn
+            await self._sleep(slot.retry_delay_s)
+        return None
+
+    async def _dial(self, slot: _Slot, *, replacing: int | None = None) -> _Conn | None:
+        """One dial; on failure count it against the breaker, report it, and leave the delay to wait in
+        `slot.retry_delay_s` (honouring Retry-After on HTTP 429/418)."""
+        cfg = self.config
+        url = self.endpoints.ws_url
+        self.stats.dials += 1
+        try:
+            ws = await connect(
+                url,
+                ping_interval=None,  # MEXC documents only the application-level ping
+                max_size=cfg.max_frame_bytes,
+                open_timeout=cfg.open_timeout_s,
+                close_timeout=cfg.close_timeout_s,
+                user_agent_header="fx/0.1",
+            )
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            self.stats.dial_failures += 1
+            self.dial_breaker.record_failure()
+            at_least = 0.0
+            detail = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, InvalidStatus) and exc.response.status_code in (418, 429):
+                at_least = retry_after_s(exc.response.headers.get("Retry-After"))
+                slot.rate_limited_while_down = True
+            delay = slot.backoff.next_delay(at_least_s=at_least)
+            slot.retry_delay_s = delay
+            log.warning("slot %d: dial %s failed (%s); retry in %.2f s", slot.index, url, detail, delay)
+            self._status(
+                DialFailed(
+                    slot.index, detail, slot.backoff.attempts, delay, time.time_ns(), self.dial_breaker.state
+                )
+            )
+            return None
+        self.dial_breaker.record_success()
+        conn = _Conn(slot.index, next(self._conn_ids), ws, slot.channels)
+        conn.next_ping_mono = conn.opened_mono + self._ping_interval()
+        conn.tasks = [
+            asyncio.create_task(self._read(slot, conn), name=f"fx-conn-{conn.conn_id}-read"),
+            asyncio.create_task(self._housekeep(slot, conn), name=f"fx-conn-{conn.conn_id}-keep"),
+        ]
+        self._status(Connected(slot.index, conn.conn_id, url, time.time_ns(), replacing))
+        return conn
+
+    async def _close(
+        self, slot: _Slot, conn: _Conn, reason: DisconnectReason, code: int, detail: str
+    ) -> None:
+        conn.finish(reason, code, detail)
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code, detail[:120])
+        await self._end(slot, conn)
+
+    async def _end(self, slot: _Slot, conn: _Conn) -> None:
+        """Stop a finished connection's tasks and report it once.
+
+        The reader is given until the close completes to hand over frames already received (they
+        are data a recorder must keep); only then is it cancelled.
+        """
+        current = asyncio.current_task()
+        reader, keeper = conn.tasks if conn.tasks else (None, None)
+        if keeper is not None and keeper is not current:
+            keeper.cancel()
+        if reader is not None and reader is not current and not reader.done():
+            await asyncio.wait([reader], timeout=self.config.close_timeout_s + 0.5)
+            reader.cancel()
+        for task in (reader, keeper):
+            if task is not None and task is not current:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if conn.tasks:
+            conn.tasks = []
+            self._report_disconnect(slot, conn)
+
+    def _report_disconnect(self, slot: _Slot, conn: _Conn) -> None:
+        self.stats.disconnects += 1
+        reason = conn.reason or DisconnectReason.SERVER_CLOSED
+        gap_reason = self._open_gaps(slot, conn, reason)
+        log.info(
+            "slot %d: connection %d closed (%s, code %s): %s",
+            slot.index,
+            conn.conn_id,
+            reason,
+            conn.code,
+            conn.detail,
+        )
+        self._status(
+            Disconnected(
+                slot.index,
+                conn.conn_id,
+                reason,
+                conn.code,
+                conn.detail,
+                time.time_ns(),
+                conn.last_rx_ns,
+                gap_reason,
+            )
+        )
+
+    # ------------------------------------------------------------------ per-connection tasks
+
+    async def _read(self, slot: _Slot, conn: _Conn) -> None:
+        ws = conn.ws
+        try:
+            while True:
+                data = await ws.recv()
+                self._on_frame(slot, conn, data)
+        except ConnectionClosed as exc:
+            # If we closed it on purpose, `finish` was called already and these are no-ops.
+            if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
+                conn.finish(DisconnectReason.SERVER_CLOSED, exc.rcvd.code, exc.rcvd.reason or str(exc))
+            elif exc.sent is not None:  # we closed it: a protocol error such as an oversized frame (1009)
+                conn.finish(DisconnectReason.ERROR, exc.sent.code, exc.sent.reason or str(exc))
+            else:
+                conn.finish(DisconnectReason.SERVER_CLOSED, 1006, "connection dropped without a close frame")
+        except Exception as exc:  # a bug or an OS error: the connection is lost, the manager goes on
+            log.exception("slot %d: connection %d reader failed", slot.index, conn.conn_id)
+            conn.finish(DisconnectReason.ERROR, None, f"{type(exc).__name__}: {exc}")
+        self._spawn(self._end(slot, conn))
+
+    def _on_frame(self, slot: _Slot, conn: _Conn, data: bytes | str) -> None:
+        received_ts_ns = time.time_ns()
+        received_mono_ns = time.monotonic_ns()
+        conn.seq += 1
+        conn.last_rx_mono = received_mono_ns / NS_PER_S
+        conn.last_rx_ns = received_ts_ns
+        overlap = conn.overlap_with
+        if (
+            overlap is not None
+            and conn.overlap_until_mono is not None
+            and conn.last_rx_mono > conn.overlap_until_mono
+        ):
+            overlap = conn.overlap_with = conn.overlap_until_mono = None
+        frame = RawFrame(slot.index, conn.conn_id, conn.seq, received_ts_ns, received_mono_ns, data, overlap)
+        self.stats.frames += 1
+        self.stats.bytes += len(data)
+        try:
+            self.consumer.on_frame(frame)
+        except Exception:
+            self._consumer_failed("on_frame")
+        try:
+            decoded = self.adapter.decode(data, received_ts_ns)
+        except Exception as exc:  # decode must not raise; if it does, the frame is a problem, not a crash
+            decoded = Decoded(problem=f"decoder raised {type(exc).__name__}: {exc}")
+        if decoded.problem:
+            self._problem(slot, conn, decoded.problem)
+        if decoded.control is not None:
+            self._on_control(slot, conn, decoded.control)
+        if decoded.events:
+            self.stats.events += len(decoded.events)
+            conn.first_data.set()
+        try:
+            self.consumer.on_decoded(frame, decoded)
+        except Exception:
+            self._consumer_failed("on_decoded")
+
+    async def _housekeep(self, slot: _Slot, conn: _Conn) -> None:
+        """Pings, dead-connection detection, ack timeouts and due retries, on a short tick."""
+        lim, cfg = self.limits, self.config
+        tick = max(0.02, min(0.25, lim.pong_timeout_s / 5, lim.ping_every_s / 5, cfg.ack_timeout_s / 5))
+        while conn.is_live:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if conn.ping_sent_mono is not None:
+                if conn.last_rx_mono >= conn.ping_sent_mono:
+                    conn.ping_sent_mono = None
+                elif now - conn.ping_sent_mono >= lim.pong_timeout_s:
+                    self._kill(slot, conn, f"no pong and no data for {lim.pong_timeout_s:g} s after a ping")
+                    return
+            if now >= conn.next_ping_mono:
+                conn.next_ping_mono = now + self._ping_interval()
+                if conn.ping_sent_mono is None:
+                    conn.ping_sent_mono = now
+                await self._send(conn, self.adapter.ping())
+            overdue = [r for r in conn.pending.values() if now - r.sent_mono >= cfg.ack_timeout_s]
+            for request in overdue:
+                del conn.pending[request.req_id]
+                self._rejected(slot, conn, request.channels, f"no answer within {cfg.ack_timeout_s:g} s")
+            if conn is slot.current:
+                due = [
+                    slot_ch
+                    for slot_ch in slot.channels
+                    if (r := slot.retries.get(slot_ch.name)) is not None
+                    and r.due_mono is not None
+                    and r.due_mono <= now
+                    and slot_ch.name in conn.rejected
+                ]
+                if due:
+                    for channel in due:
+                        slot.retries[channel.name].due_mono = None
+                        conn.rejected.discard(channel.name)
+                    conn.answered.clear()
+                    self._spawn(self._subscribe(slot, conn, due))
+
+    def _kill(self, slot: _Slot, conn: _Conn, detail: str) -> None:
+        """Give up on a silent connection at once: abort the socket, no closing handshake."""
+        log.warning("slot %d: connection %d is dead: %s", slot.index, conn.conn_id, detail)
+        if conn.finish(DisconnectReason.DEAD, 1006, detail):
+            with contextlib.suppress(Exception):
+                conn.ws.transport.abort()
+
+    async def _subscribe(self, slot: _Slot, conn: _Conn, channels: list[Channel]) -> None:
+        """Send subscription requests in chunks of `channels_per_request`, each paced by the bucket."""
+        size = max(1, self.limits.channels_per_request)
+        for i in range(0, len(channels), size):
+            chunk = channels[i : i + size]
+            await self.bucket.acquire()
+            if not conn.is_live or self._stopping.is_set():
+                return
+            req_id = next(self._req_ids)
+            conn.pending[req_id] = _Request(req_id, chunk, time.monotonic())
+            self.stats.subscribe_requests += 1
+            await self._send(conn, self.adapter.subscribe(chunk, req_id))
+
+    async def _send(self, conn: _Conn, text: str) -> None:
+        try:
+            await conn.ws.send(text)
+        except ConnectionClosed:
+            pass  # the reader sees the close and reports it
+        except Exception as exc:
+            log.warning("connection %d: send failed: %s", conn.conn_id, exc)
+
+    # ------------------------------------------------------------------ acks and rejections
+
+    def _on_control(self, slot: _Slot, conn: _Conn, control: Control) -> None:
+        if control.kind is ControlKind.PONG:
+            conn.ping_sent_mono = None
+            return
+        matched = self._match(conn, control)
+        if not matched:
+            if control.kind is not ControlKind.ACK:
+                log.warning(
+                    "slot %d: connection %d: venue says %s: %s",
+                    slot.index,
+                    conn.conn_id,
+                    control.kind,
+                    control.reason,
+                )
+            return
+        if control.kind is ControlKind.ACK:
+            names = {c.name for c in matched}
+            conn.active |= names
+            conn.rejected -= names
+            for name in names:
+                slot.retries.pop(name, None)
+            self._status(Subscribed(slot.index, conn.conn_id, tuple(matched), time.time_ns()))
+        else:
+            self._rejected(slot, conn, matched, control.reason or str(control.kind))
+        conn.check_answered()
+        self._maybe_close_gaps(slot, conn)
+
+    def _match(self, conn: _Conn, control: Control) -> list[Channel]:
+        """The pending channels a control frame answers: by channel name, else by request id, else (a
+        rejection naming a symbol) by symbol, else the oldest request for the named topic, else the
+        oldest request (venues whose acks name nothing answer in order)."""
+        names = set(control.channels)
+        if names:
+            matched: list[Channel] = []
+            for req_id, request in list(conn.pending.items()):
+                hit = [c for c in request.channels if c.name in names]
+                if hit:
+                    matched += hit
+                    request.channels = [c for c in request.channels if c.name not in names]
+                    if not request.channels:
+                        del conn.pending[req_id]
+            if control.kind is ControlKind.ACK:  # a late ack for channels already given up on
+                matched += [conn.expected[n] for n in names & conn.rejected if n in conn.expected]
+            if matched:
+                return matched
+        if control.req_id and control.req_id in conn.pending:
+            return conn.pending.pop(control.req_id).channels
+        if not conn.pending:
+            return []
+        if control.kind is not ControlKind.ACK and control.reason:
+            for req_id, request in list(conn.pending.items()):
+                hit = [c for c in request.channels if c.symbol and c.symbol in control.reason]
+                if hit:
+                    request.channels = [c for c in request.channels if c not in hit]
+                    if not request.channels:
+                        del conn.pending[req_id]
+                    return hit
+        if control.kind in (ControlKind.ACK, ControlKind.REJECT):
+            # Venues whose acks name only a topic (futures: "deal" for deal@BTC_USDT): the oldest
+            # request with a channel carrying that name as one of its @-parts, else the oldest.
+            for req_id in sorted(conn.pending):
+                if any(n in c.name.split("@") for c in conn.pending[req_id].channels for n in names):
+                    return conn.pending.pop(req_id).channels
+            return conn.pending.pop(min(conn.pending)).channels
+        return []
+
+    def _rejected(self, slot: _Slot, conn: _Conn, channels: list[Channel], reason: str) -> None:
+        cfg = self.config
+        self.stats.rejections += len(channels)
+        conn.rejected |= {c.name for c in channels}
+        now = time.monotonic()
+        delay, attempt = 0.0, 0
+        for channel in channels:
+            retry = slot.retries.get(channel.name)
+            if retry is None:
+                backoff = Backoff(cfg.reject_retry_base_s, cfg.reject_retry_cap_s, rng=self._rng)
+                retry = slot.retries[channel.name] = _Retry(backoff)
+            # at least half the ceiling: a blocked channel should not be hammered at once
+            ceiling = retry.backoff.ceiling_s()
+            delay = max(ceiling / 2, retry.backoff.next_delay())
+            attempt = retry.backoff.attempts
+            retry.due_mono = now + delay
+        log.warning(
+            "slot %d: connection %d: %d channel(s) rejected (%s); retry %d in %.1f s",
+            slot.index,
+            conn.conn_id,
+            len(channels),
+            reason,
+            attempt,
+            delay,
+        )
+        self._status(
+            Rejected(slot.index, conn.conn_id, tuple(channels), reason, attempt, delay, time.time_ns())
+        )
+        conn.check_answered()
+
+    # ------------------------------------------------------------------ gaps
+
+    def _open_gaps(self, slot: _Slot, conn: _Conn, reason: DisconnectReason) -> GapReason | None:
+        """A lost connection leaves a hole in each symbol it carried that no other connection covers."""
+        if reason in (DisconnectReason.ROTATED, DisconnectReason.ABANDONED, DisconnectReason.STOPPED):
+            return None
+        if not conn.active:
+            return None
+        gap_reason = self._gap_reason(conn)
+        others = [
+            c for c in (slot.current, slot.replacement) if c is not None and c is not conn and c.is_live
+        ]
+        covered: set[str] = set().union(*(c.active for c in others))
+        start = conn.last_rx_ns or time.time_ns()
+        opened = False
+        for symbol, chans in slot.by_symbol.items():
+            carried = {c.name for c in chans} & conn.active
+            if carried and not carried <= covered and symbol not in slot.gaps:
+                slot.gaps[symbol] = (
+                    start,
+                    gap_reason,
+                    f"connection {conn.conn_id} {reason} (code {conn.code})",
+                )
+                opened = True
+        slot.rate_limited_while_down = False
+        return gap_reason if opened else None
+
+    @staticmethod
+    def _gap_reason(conn: _Conn) -> GapReason:
+        text = conn.detail.lower()
+        if conn.code in RATE_LIMIT_CODES or "rate" in text or "too many" in text:
+            return GapReason.RATE_LIMITED
+        if conn.code in SERVER_RESTART_CODES:
+            return GapReason.SERVER_RESTART
+        return GapReason.DISCONNECT
+
+    def _maybe_close_gaps(self, slot: _Slot, conn: _Conn) -> None:
+        if not slot.gaps or not conn.is_live:
+            return
+        answered = conn.active | conn.rejected
+        now = time.time_ns()
+        for symbol in list(slot.gaps):
+            if {c.name for c in slot.by_symbol[symbol]} <= answered:
+                self._close_gap(slot, symbol, now, f"resubscribed on connection {conn.conn_id}")
+
+    def _close_gap(self, slot: _Slot, symbol: str, end_ns: int, how: str) -> None:
+        start, reason, detail = slot.gaps.pop(symbol)
+        if slot.rate_limited_while_down:
+            reason = GapReason.RATE_LIMITED
+        self._status(
+            StreamGap(slot.index, Gap(symbol, start, max(start, end_ns), reason, f"{detail}; {how}"))
+        )
+
+    # ------------------------------------------------------------------ small things
+
+    def _ping_interval(self) -> float:
+        return self.limits.ping_every_s * self._rng.uniform(1.0, 1.0 + self.config.ping_jitter)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when the manager stops."""
+        if seconds > 0:
+            await _wait_any([self._stopping], seconds)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _status(self, status: Status) -> None:
+        try:
+            self.consumer.on_status(status)
+        except Exception:
+            self._consumer_failed("on_status")
+
+    def _consumer_failed(self, where: str) -> None:
+        self.stats.consumer_errors += 1
+        if self.stats.consumer_errors <= 5 or self.stats.consumer_errors % 1000 == 0:
+            log.exception(
+                "consumer %s raised (%d so far); the stream goes on", where, self.stats.consumer_errors
+            )
+
+    def _problem(self, slot: _Slot, conn: _Conn, problem: str) -> None:
+        self.stats.problems += 1
+        conn.problems += 1
+        if conn.problems <= 5 or conn.problems % 1000 == 0:
+            log.warning(
+                "slot %d: connection %d: undecodable frame #%d: %s",
+                slot.index,
+                conn.conn_id,
+                conn.problems,
+                problem,
+            )
+        else:
+            log.debug("slot %d: connection %d: undecodable frame: %s", slot.index, conn.conn_id, problem)
+
+    def _breaker_changed(self, old: BreakerState, new: BreakerState) -> None:
+        log.warning("%s dial circuit breaker: %s -> %s", self.adapter.venue, old, new)
+        self._status(BreakerChanged(f"{self.adapter.venue} dial", old, new, time.time_ns()))
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
+    """Wait until one of `events` is set, or `timeout` seconds pass."""
+    if any(e.is_set() for e in events):
+        return
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -1,0 +1,108 @@
+"""The fake venue's truth: per-symbol books with versions, and trade logs, generated from a seed.
+
+Prices sit on a tick grid around a fixed mid (bids below, asks above), so the book never crosses;
+every diff carries absolute quantities (0 deletes) and a version range `from = last + 1 .. to`.
+Prices and quantities are kept as the decimal strings the server sends, so a test compares exactly
+what a client parsed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Diff:
+    """One depth diff as the venue publishes it."""
+
+    symbol: str
+    from_version: int
+    to_version: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    """One trade print; `trade_id` is unique per market."""
+
+    symbol: str
+    trade_id: int
+    price: str
+    qty: str
+    side: int  # 1 buy, 2 sell (MEXC tradeType / futures T)
+    time_ms: int
+
+
+@dataclass
+class SymbolMarket:
+    """One symbol's book and trade generator."""
+
+    symbol: str
+    rng: random.Random
+    mid_ticks: int = 10_000
+    tick_decimals: int = 2
+    levels: int = 20
+    version: int = 1_000_000
+    next_trade_id: int = 1
+    bids: dict[str, str] = field(default_factory=dict)
+    asks: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k in range(1, self.levels + 1):
+            self.bids[self._price(self.mid_ticks - k)] = self._qty()
+            self.asks[self._price(self.mid_ticks + k)] = self._qty()
+
+    def next_diff(self) -> Diff:
+        """Change 1-3 levels (sometimes deleting one) and advance the version by 1-3."""
+        bids: list[tuple[str, str]] = []
+        asks: list[tuple[str, str]] = []
+        for _ in range(self.rng.randint(1, 3)):
+            is_bid = self.rng.random() < 0.5
+            k = self.rng.randint(1, self.levels + 5)
+            price = self._price(self.mid_ticks - k if is_bid else self.mid_ticks + k)
+            qty = "0" if self.rng.random() < 0.2 else self._qty()
+            book, out = (self.bids, bids) if is_bid else (self.asks, asks)
+            if qty == "0":
+                book.pop(price, None)
+            else:
+                book[price] = qty
+            out.append((price, qty))
+        start = self.version + 1
+        self.version += self.rng.randint(1, 3)
+        return Diff(self.symbol, start, self.version, bids, asks, now_ms())
+
+    def next_trade(self) -> TradeRecord:
+        """A trade near the touch."""
+        side = self.rng.choice((1, 2))
+        price = self._price(self.mid_ticks + (1 if side == 1 else -1))
+        trade = TradeRecord(self.symbol, self.next_trade_id, price, self._qty(), side, now_ms())
+        self.next_trade_id += 1
+        return trade
+
+    def snapshot(self, limit: int) -> tuple[int, list[tuple[str, str]], list[tuple[str, str]]]:
+        """(version, best `limit` bids descending, best `limit` asks ascending)."""
+        bids = sorted(self.bids.items(), key=lambda kv: -float(kv[0]))[:limit]
+        asks = sorted(self.asks.items(), key=lambda kv: float(kv[0]))[:limit]
+        return self.version, bids, asks
+
+    def book_floats(self) -> tuple[dict[float, float], dict[float, float]]:
+        """The whole book as floats, as a client parses it."""
+        return (
+            {float(p): float(q) for p, q in self.bids.items()},
+            {float(p): float(q) for p, q in self.asks.items()},
+        )
+
+    def _price(self, ticks: int) -> str:
+        return f"{ticks / 10**self.tick_decimals:.{self.tick_decimals}f}"
+
+    def _qty(self) -> str:
+        return f"{self.rng.randint(1, 50_000) / 1000:.3f}"
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds."""
+    return time.time_ns() // 1_000_000

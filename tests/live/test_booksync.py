@@ -1,0 +1,146 @@
+"""Live book sync: REST snapshot on start, version jumps and crossed books resync one symbol only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fxcli.exchange.adapter import Decoded, Kind
+from fxcli.exchange.booksync import LiveBooks
+from fxcli.exchange.connection import ConnectionManager, RawFrame, plan_channels
+from fxcli.exchange.mexc_futures import MexcFutures
+from fxcli.exchange.mexc_spot import MexcSpot
+from fxcli.exchange.rest import RestClient
+from fxcli.model.book import OrderBook
+from fxcli.model.events import BookDelta, BookSnapshot, Event, Gap, GapReason
+from tests.fake_mexc import FakeMexc, Venue
+from tests.fake_mexc.market import SymbolMarket
+from tests.live.support import FAST, TRADES_AND_DEPTH, Keeper, run, until
+
+
+class BookKeeper(Keeper):
+    """A consumer that also feeds a `LiveBooks` and keeps what it emits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.books: LiveBooks | None = None
+        self.stored: list[Event] = []
+
+    def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
+        super().on_decoded(frame, decoded)
+        if self.books is not None:
+            self.books.on_events(decoded.events)
+
+    def gaps(self, symbol: str) -> list[Gap]:
+        return [e for e in self.stored if isinstance(e, Gap) and e.symbol == symbol]
+
+
+def as_dicts(book: OrderBook) -> tuple[dict[float, float], dict[float, float]]:
+    bids, asks = book.top(1_000_000)
+    return dict(bids), dict(asks)
+
+
+def in_step(keeper: BookKeeper, market: SymbolMarket) -> Callable[[], bool]:
+    """A check: the client's book of `market` is at the server's version."""
+
+    def check() -> bool:
+        assert keeper.books is not None
+        book = keeper.books.book(market.symbol)
+        return book is not None and book.version == market.version
+
+    return check
+
+
+def test_version_jump_gives_a_gap_and_resyncs_only_that_symbol_to_the_servers_book() -> None:
+    symbols = ["AUSDT", "BUSDT", "CUSDT"]
+
+    async def scenario() -> None:
+        async with FakeMexc(Venue.SPOT, symbols) as venue:
+            spot = MexcSpot(venue.endpoints)
+            keeper = BookKeeper()
+            keeper.books = books = LiveBooks(spot, RestClient(timeout_s=2.0), keeper.stored.extend)
+            channels = plan_channels(spot, symbols, TRADES_AND_DEPTH)
+            async with ConnectionManager(spot, channels, keeper, config=FAST):
+                await until(lambda: all(books.is_synced(s) for s in symbols), 5.0, "all books synced")
+                venue.skip_next_diff("BUSDT")
+                await until(lambda: keeper.gaps("BUSDT"), 5.0, "a version_jump gap")
+                await until(lambda: books.is_synced("BUSDT"), 5.0, "BUSDT resynced")
+                venue.pause()
+                for market in venue.markets.values():
+                    await until(in_step(keeper, market), 3.0, f"{market.symbol} at the server's version")
+            await books.close()
+
+            (gap,) = keeper.gaps("BUSDT")
+            assert gap.reason == GapReason.VERSION_JUMP
+            assert gap.start_ns <= gap.end_ns
+            assert keeper.gaps("AUSDT") == keeper.gaps("CUSDT") == []
+            assert venue.depth_requests == {"AUSDT": 1, "BUSDT": 2, "CUSDT": 1}
+            assert books.stats.version_jumps == 1
+            assert books.stats.resyncs == 1
+            for symbol, market in venue.markets.items():
+                book = books.book(symbol)
+                assert book is not None
+                assert as_dicts(book) == market.book_floats(), symbol
+            snapshots = [e for e in keeper.stored if isinstance(e, BookSnapshot)]
+            assert sorted(s.symbol for s in snapshots) == ["AUSDT", "BUSDT", "BUSDT", "CUSDT"]
+            assert all(
+                s.exchange_ts_ns > 0 for s in snapshots
+            )  # spot REST has no time: receive time stands in
+
+    run(scenario())
+
+
+def test_crossed_book_resyncs_that_symbol_and_is_a_resync_gap() -> None:
+    symbols = ["AAA_USDT", "BBB_USDT"]
+
+    async def scenario() -> None:
+        async with FakeMexc(Venue.FUTURES, symbols) as venue:
+            futures = MexcFutures(venue.endpoints)
+            keeper = BookKeeper()
+            keeper.books = books = LiveBooks(futures, RestClient(timeout_s=2.0), keeper.stored.extend)
+            channels = plan_channels(futures, symbols, [Kind.DEPTH])
+            async with ConnectionManager(futures, channels, keeper, config=FAST):
+                await until(lambda: all(books.is_synced(s) for s in symbols), 5.0, "books synced")
+                venue.cross_next_diff("AAA_USDT")
+                await until(lambda: keeper.gaps("AAA_USDT"), 5.0, "a resync gap")
+                venue.pause()
+                for market in venue.markets.values():
+                    await until(in_step(keeper, market), 3.0, f"{market.symbol} in step")
+            await books.close()
+
+            (gap,) = keeper.gaps("AAA_USDT")
+            assert gap.reason == GapReason.RESYNC
+            assert "crossed book" in gap.detail
+            assert venue.depth_requests == {"AAA_USDT": 2, "BBB_USDT": 1}
+            for symbol, market in venue.markets.items():
+                book = books.book(symbol)
+                assert book is not None
+                assert not book.is_crossed
+                assert as_dicts(book) == market.book_floats(), symbol
+            applied = [e for e in keeper.stored if isinstance(e, BookDelta)]
+            assert applied
+            assert all(a.to_version >= a.from_version for a in applied)
+
+    run(scenario())
+
+
+def test_snapshot_failures_are_retried_until_the_book_syncs() -> None:
+    async def scenario() -> None:
+        async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
+            venue.rest_failures = 3
+            spot = MexcSpot(venue.endpoints)
+            keeper = BookKeeper()
+            keeper.books = books = LiveBooks(
+                spot, RestClient(timeout_s=2.0), keeper.stored.extend, retry_base_s=0.05
+            )
+            async with ConnectionManager(
+                spot, plan_channels(spot, ["AUSDT"], [Kind.DEPTH]), keeper, config=FAST
+            ):
+                await until(lambda: books.is_synced("AUSDT"), 5.0, "synced after three HTTP 500s")
+            await books.close()
+
+            assert books.stats.fetch_failures == 3
+            assert venue.depth_requests["AUSDT"] == 1  # the 500s were answered before the depth route
+            assert len(venue.rest_requests) == 4
+            assert keeper.gaps("AUSDT") == []
+
+    run(scenario())

@@ -31,7 +31,17 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 THIRD_PARTY_HOMES = {"typer": {"cli"}, "rich": {"cli", "ui"}, "websockets": {"exchange"}}
-HEAVY = {"polars", "numpy", "pydantic", "numba", "pyarrow", "matplotlib", "optuna", "websockets", "google.protobuf"}
+HEAVY = {
+    "polars",
+    "numpy",
+    "pydantic",
+    "numba",
+    "pyarrow",
+    "matplotlib",
+    "optuna",
+    "websockets",
+    "google.protobuf",
+}
 
 
 def modules() -> list[Path]:

@@ -234,10 +234,10 @@ def _force_close(
     assert book.entry is not None
     decided = Quote.of(state)
     fill = execute(state, decided, -book.entry.side, costs, qty=book.qty)
-    if fill is None:
-        return
     # Whatever the book could not absorb is closed at the last price: the run has to end flat.
-    if fill.is_partial:
+    if fill is None:
+        _close(book, _at_last(state, decided, -book.entry.side, book.qty, costs), END_OF_DATA, result)
+    elif fill.is_partial:
         rest = book.qty - fill.qty
         _close(book, fill, END_OF_DATA, result)
         if book.entry is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fxcli.engine.state import RUSH_MIN_FILLS, MarketState
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import BookTicker, MarketEvent
 
 if TYPE_CHECKING:
     import polars as pl
@@ -72,6 +72,7 @@ class Ticks:
             )
         }
         depth: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in levels}
+        sums: list[tuple[float, float]] = []
         for event in events:
             state.apply(event)
             trade = state.is_trade
@@ -86,10 +87,14 @@ class Ticks:
             cols["ask"].append(state.ask)
             cols["bid_qty"].append(state.bid_qty)
             cols["ask_qty"].append(state.ask_qty)
-            for n in levels:
-                b, a = state.depth(n)
-                depth[n][0].append(b)
-                depth[n][1].append(a)
+            if levels:
+                # Summed depth moves only with the book (before any L2 book: with the ticker's
+                # quantities), so a trade, or a ticker while an L2 book is live, keeps the last sums.
+                if not sums or not (trade or (state.has_l2 and isinstance(event, BookTicker))):
+                    sums = [state.depth(n) for n in levels]
+                for n, (b, a) in zip(levels, sums, strict=True):
+                    depth[n][0].append(b)
+                    depth[n][1].append(a)
         return Ticks(
             ts_ns=np.asarray(cols["ts"], dtype=np.int64),
             is_trade=np.asarray(cols["trade"], dtype=bool),
@@ -121,27 +126,29 @@ class Ticks:
         ask_qty: np.ndarray,
         depth_levels: Iterable[int] = (),
     ) -> Ticks:
-        """Vectorised build from one row per event of a stream of trades and book tickers (no L2).
+        """Vectorised build for a stream of trades and book tickers (no L2), from its columns.
 
-        `ts_ns` is each event's exchange time, `is_trade` tells the two kinds apart; the trade
-        columns are read on trade rows and the ticker columns on the others (what they hold
-        elsewhere is ignored). Bit for bit what `from_events` gives on the same `Trade` /
-        `BookTicker` events: engine time is the running maximum, the step-function integral is
-        summed in the same order, rush fills are numbered per (ms, side) run of trades, and the
-        last ticker is carried forward (NaN before the first).
+        `ts_ns` (each event's exchange time) and `is_trade` have one row per event; `price`, `qty`
+        and `side` one per trade, and the ticker columns one per book ticker, each in stream order.
+        Bit for bit what `from_events` gives on the same `Trade` / `BookTicker` events: engine time
+        is the running maximum, the step-function integral is summed in the same order, rush fills
+        are numbered per (ms, side) run of trades, and the last ticker is carried forward (NaN
+        before the first).
         """
         trade = np.asarray(is_trade, dtype=bool)
         n = len(trade)
         ts = np.maximum.accumulate(np.maximum(np.asarray(ts_ns, dtype=np.int64), _START_NS))
         idx = np.flatnonzero(trade)
-        t = ts[idx]
-        p = np.asarray(price, dtype=np.float64)[idx]
-        s = np.asarray(side, dtype=np.int64)[idx]
         m = len(idx)
+        t = ts[idx]
+        p = np.asarray(price, dtype=np.float64)
+        s = np.asarray(side, dtype=np.int64)
+        if not len(p) == len(qty) == len(s) == m:
+            raise ValueError(f"{m} trades but {len(p)} prices, {len(qty)} sizes and {len(s)} sides")
         price_col = np.full(n, np.nan)
         price_col[idx] = p
         qty_col = np.zeros(n)
-        qty_col[idx] = np.asarray(qty, dtype=np.float64)[idx]
+        qty_col[idx] = np.asarray(qty, dtype=np.float64)
         side_col = np.zeros(n, dtype=np.int8)
         side_col[idx] = s
         integral = np.full(n, np.nan)
@@ -159,12 +166,15 @@ class Ticks:
             fill_no = np.arange(m) - group_start + 1
             rush[idx] = fill_no == RUSH_MIN_FILLS
         # Top of book after each row: the last ticker at or before it.
-        last = np.where(trade, -1, np.arange(n))
-        np.maximum.accumulate(last, out=last)
+        last = np.cumsum(~trade, dtype=np.int64) - 1
         known = last >= 0
+        if len(bid) != n - m:
+            raise ValueError(f"{n - m} tickers but {len(bid)} bids")
         at = np.maximum(last, 0)
 
         def carried(column: np.ndarray) -> np.ndarray:
+            if not len(column):
+                return np.full(n, np.nan)
             return np.where(known, np.asarray(column, dtype=np.float64)[at], np.nan)
 
         bid_col, ask_col = carried(bid), carried(ask)

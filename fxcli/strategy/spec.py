@@ -134,6 +134,11 @@ class StrategySpec(BaseModel):
         for group in (GroupName.S1, GroupName.Z1):
             if not getattr(self, group.value):
                 raise ValueError(f"{group.value} needs at least one condition")
+        for group in (GroupName.S1, GroupName.O1, GroupName.Z1):
+            for i, condition in enumerate(self.group(group)):
+                if condition.indicator == UNREALIZED_PNL_PCT:
+                    # Before a position exists this value is never known: the group could never fire.
+                    raise ValueError(f"{group.value}[{i}]: {UNREALIZED_PNL_PCT} exists only in ze1 and e1")
         return self
 
     def group(self, name: GroupName) -> list[Condition]:

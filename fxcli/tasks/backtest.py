@@ -22,6 +22,7 @@ import numpy as np
 from fxcli import __version__
 from fxcli.backtest.events import EventOutcome
 from fxcli.backtest.events import evaluate as evaluate_events
+from fxcli.backtest.fast import RunResult, TradeRecord, run
 from fxcli.backtest.fills import Costs, Fill
 from fxcli.backtest.metrics import (
     CONVENTIONS,
@@ -31,7 +32,6 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
-from fxcli.backtest.runner import RunResult, TradeRecord, run
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState

@@ -83,6 +83,13 @@ def test_spec_bad_file_names_file_key_and_line(tmp_path: Path, edit: tuple[str, 
         load_strategy(path)
 
 
+def test_spec_unrealized_pnl_before_a_position_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace('indicator = "pump_10s"', 'indicator = "UNREALIZED_PNL_PCT"')
+
+    with pytest.raises(FxError, match=r"s1\[0\]: UNREALIZED_PNL_PCT exists only in ze1 and e1"):
+        load_strategy(write(tmp_path, text))
+
+
 def test_spec_without_s1_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace('[[s1]]\nindicator = "pump_10s"\nop = "gte"\nvalue = 3.0\n', "")
 

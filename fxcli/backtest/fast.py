@@ -1,0 +1,486 @@
+"""Batch replay for `fx backtest`: the streaming runner's results, computed from columns.
+
+`fx backtest` has its whole window before it starts, so it need not update every indicator and ask
+the strategy machine on every event. This runner gives the same `RunResult` as
+`fxcli.backtest.runner.run` (the reference, field by field: tests/unit/backtest/test_fast_parity.py):
+
+1. `Ticks` are built once: vectorised from the events' columns when the stream has only trades and
+   book tickers, else with `Ticks.from_events`. Every indicator is its batch twin over them, equal
+   to the streaming value bit for bit (tests/contracts).
+2. The real `StrategyMachine` is stepped only on the rows where it acts: the next row where S1 fires
+   (MONITORING), where a cooldown ends (SIGNAL_CANCELLED, EXITED), where O1 fires, the signal times
+   out or Z1 fires (SIGNAL_DETECTED), where E1 fires, a stop or target is hit or ZE1 fires
+   (POSITION_ACTIVE). Those rows are found with numpy masks that follow `Condition.evaluate` (NaN is
+   PENDING and never fires; all / any), and the PENDING counts of the rows skipped are added as the
+   machine would have counted them, in the same order of first appearance. A mask may flag a row
+   where the machine then does nothing (it counts that row itself): only a missed row would differ.
+3. Orders execute with the streaming runner's own fill and account code, on the first event after
+   their due time, against the market state as it was just before that event: rebuilt from the
+   columns, with (when there is L2 data) the book of a `MarketState` fed the snapshots and deltas
+   up to that row.
+4. Equity points follow the streaming sampling rule (the first row with a price in each
+   `equity_every_ns` bucket), valued between account changes with the same float operations.
+
+An observer (a paced replay watching every event) needs the streaming loop, so `run` hands such
+calls, and the few inputs this runner does not model (indicator names given twice, a trade without
+a price, a sampling period that is not a positive int), to `fxcli.backtest.runner.run`. `fx stream`
+keeps the streaming pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any
+
+import numpy as np
+
+from fxcli.backtest import runner
+from fxcli.backtest.fills import Costs, Fill, Quote
+from fxcli.backtest.runner import EquityPoint, RunResult, TradeRecord, _Book, _execute, _force_close
+from fxcli.engine.params import IndicatorParams
+from fxcli.engine.registry import load_all
+from fxcli.engine.state import MarketState
+from fxcli.engine.ticks import Ticks
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, MarketEvent, Trade
+from fxcli.strategy.conditions import Condition, Op
+from fxcli.strategy.machine import Intent, State, StrategyMachine
+from fxcli.strategy.spec import UNREALIZED_PNL_PCT, GroupName, StrategySpec
+
+__all__ = ["EquityPoint", "RunResult", "TradeRecord", "run"]
+
+FIRST_CHUNK = 512  # rows scanned at once while a signal or a position is live; x4 per further chunk
+
+_TS = operator.attrgetter("exchange_ts_ns")
+_PRICE = operator.attrgetter("price")
+_QTY = operator.attrgetter("qty")
+_SIDE = operator.attrgetter("side")
+_BID = operator.attrgetter("bid_price")
+_BID_QTY = operator.attrgetter("bid_qty")
+_ASK = operator.attrgetter("ask_price")
+_ASK_QTY = operator.attrgetter("ask_qty")
+
+_COMPARE = {
+    Op.GTE: operator.ge,
+    Op.LTE: operator.le,
+    Op.GT: operator.gt,
+    Op.LT: operator.lt,
+    Op.EQ: operator.eq,
+}
+
+Pending = tuple[Intent, Quote, int]  # the streaming runner's pending order: intent, quote at decision, due
+
+
+def run(
+    spec: StrategySpec,
+    symbol: str,
+    indicators: Iterable[tuple[str, str, IndicatorParams]],
+    events: Iterable[MarketEvent],
+    costs: Costs,
+    balance: float,
+    *,
+    equity_every_ns: int = 1_000_000_000,
+    observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
+) -> RunResult:
+    """`fxcli.backtest.runner.run`'s result for the same arguments, from a batch replay of `events`."""
+    indicators = list(indicators)
+    if observer is not None:  # it must see every event as it happens: only the streaming loop can
+        return runner.run(
+            spec,
+            symbol,
+            indicators,
+            events,
+            costs,
+            balance,
+            equity_every_ns=equity_every_ns,
+            observer=observer,
+        )
+    stream = events if isinstance(events, list) else list(events)
+    names = [name for name, _, _ in indicators]
+    tape = _Tape.of(stream, indicators) if stream and len(set(names)) == len(names) else None
+    if tape is None or type(equity_every_ns) is not int or not 0 < equity_every_ns < 2**62:
+        return runner.run(spec, symbol, indicators, stream, costs, balance, equity_every_ns=equity_every_ns)
+    return _Replay(spec, symbol, indicators, tape, costs, balance, equity_every_ns).run()
+
+
+@dataclass(frozen=True)
+class _Tape:
+    """The events as columns, one row per event, and what the runner reads of the state after each."""
+
+    events: list[MarketEvent]
+    ticks: Ticks
+    raw_ts: np.ndarray  # each event's own exchange time: an order executes on the first one after its due
+    price: np.ndarray  # MarketState.price: the last trade's price, NaN before the first trade
+    seen: np.ndarray  # MarketState.trades_seen
+    l2_rows: list[int]  # rows of the L2 snapshots and deltas: fills walk the book they build
+
+    @staticmethod
+    def of(events: list[MarketEvent], indicators: list[tuple[str, str, IndicatorParams]]) -> _Tape | None:
+        """None when a trade has no price (this runner assumes the price is known from the first trade on)."""
+        specs = load_all()
+        levels = {level for _, kind, params in indicators for level in specs[kind].depth_levels(params)}
+        raw_ts = np.fromiter(map(_TS, events), np.int64, len(events))
+        ticks = _columns(events, raw_ts, levels)
+        l2_rows: list[int] = []
+        if ticks is None:
+            ticks = Ticks.from_events(events, levels)
+            l2_rows = [i for i, e in enumerate(events) if isinstance(e, BookSnapshot | BookDelta)]
+        trade_price = ticks.price[ticks.is_trade]
+        if np.isnan(trade_price).any():
+            return None
+        seen = np.cumsum(ticks.is_trade, dtype=np.int64)
+        price = np.full(len(seen), np.nan)
+        if len(trade_price):
+            np.take(trade_price, seen - 1, out=price, mode="clip")
+            price[seen == 0] = np.nan
+        return _Tape(events, ticks, raw_ts, price, seen, l2_rows)
+
+
+def _columns(events: list[MarketEvent], raw_ts: np.ndarray, depth_levels: set[int]) -> Ticks | None:
+    """`Ticks` built from the events' columns; None when the stream has anything but trades and tickers."""
+    flags = list(map(Trade.__instancecheck__, events))
+    tickers = list(compress(events, map(operator.not_, flags)))
+    if not all(map(BookTicker.__instancecheck__, tickers)):
+        return None
+    trades = list(compress(events, flags))
+    is_trade = np.frombuffer(bytes(flags), dtype=bool).copy()  # bytes() of bools: the fastest way in
+
+    def column(items: list[MarketEvent], field: operator.attrgetter[Any], dtype: type) -> np.ndarray:
+        return np.fromiter(map(field, items), dtype, len(items))
+
+    return Ticks.from_columns(
+        raw_ts,
+        is_trade,
+        column(trades, _PRICE, np.float64),
+        column(trades, _QTY, np.float64),
+        column(trades, _SIDE, np.int64),
+        column(tickers, _BID, np.float64),
+        column(tickers, _BID_QTY, np.float64),
+        column(tickers, _ASK, np.float64),
+        column(tickers, _ASK_QTY, np.float64),
+        depth_levels,
+    )
+
+
+def _operand(value: float | None) -> float:
+    assert value is not None  # the Condition validator guarantees the operands of its op
+    return value
+
+
+def _hits(condition: Condition, x: np.ndarray) -> np.ndarray:
+    """Where `condition` is TRUE on the values `x` (NaN compares False: it is PENDING, never TRUE)."""
+    op = condition.op
+    if op is Op.BETWEEN:
+        hit = (_operand(condition.min) <= x) & (x <= _operand(condition.max))
+    elif op is Op.ALLOWED:
+        hit = np.isin(x, np.asarray(condition.values, dtype=np.float64))
+    else:
+        hit = _COMPARE[op](x, _operand(condition.value))
+    return np.asarray(hit, dtype=bool)
+
+
+class _Group:
+    """One condition group evaluated over a range of rows, as `StrategyMachine._fires` would on each.
+
+    A condition reads its indicator's column; UNREALIZED_PNL_PCT reads the position's P&L (E1 / ZE1
+    only: the machine adds it to their view alone); a name the values do not hold is PENDING on
+    every row. Values are floats, so no evaluation can raise: ERROR never happens here.
+    """
+
+    def __init__(
+        self, name: GroupName, conditions: list[Condition], require: str, columns: dict[str, np.ndarray]
+    ) -> None:
+        self.name = name
+        self.require = require
+        with_pnl = name in (GroupName.E1, GroupName.ZE1)
+        self.checks: list[tuple[Condition, np.ndarray | None, bool]] = []
+        for c in conditions:
+            pnl = with_pnl and c.indicator == UNREALIZED_PNL_PCT
+            column = None if pnl else columns.get(c.indicator)
+            self.checks.append((c, column, pnl))
+
+    def evaluate(self, a: int, b: int, pnl: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Rows of [a, b) where the group fires, and each condition's PENDING rows."""
+        fires: np.ndarray | None = None
+        pending: list[np.ndarray] = []
+        for condition, column, uses_pnl in self.checks:
+            x = pnl if uses_pnl else None if column is None else column[a:b]
+            if x is None:  # not in the values: PENDING
+                pending.append(np.ones(b - a, dtype=bool))
+                hit = np.zeros(b - a, dtype=bool)
+            else:
+                pending.append(np.isnan(x))
+                hit = _hits(condition, x)
+            if fires is None:
+                fires = hit
+            elif self.require == "all":
+                fires &= hit
+            else:
+                fires |= hit
+        return (np.zeros(b - a, dtype=bool) if fires is None else fires), pending
+
+
+class _Replay:
+    """One batch replay: the machine stepped on the rows where it acts, the rest counted in bulk."""
+
+    def __init__(
+        self,
+        spec: StrategySpec,
+        symbol: str,
+        indicators: list[tuple[str, str, IndicatorParams]],
+        tape: _Tape,
+        costs: Costs,
+        balance: float,
+        equity_every_ns: int,
+    ) -> None:
+        specs = load_all()
+        self.spec = spec
+        self.symbol = symbol
+        self.tape = tape
+        self.costs = costs
+        self.every = equity_every_ns
+        ticks = tape.ticks
+        self.n = len(ticks)
+        self.now = ticks.ts_ns
+        self.price = tape.price
+        self.names = [name for name, _, _ in indicators]
+        self.values_of = [
+            np.asarray(specs[kind].batch(ticks, params), dtype=np.float64) for _, kind, params in indicators
+        ]
+        columns = dict(zip(self.names, self.values_of, strict=True))
+        self.groups = {g: _Group(g, spec.group(g), spec.require.get(g, "all"), columns) for g in GroupName}
+        self.machine = StrategyMachine(spec, symbol)
+        self.book = _Book(balance)
+        self.result = RunResult(symbol, balance)
+        # Account changes: (first row they hold for, balance, entry fill, open qty).
+        self.accounts: list[tuple[int, float, Fill | None, float]] = [(0, balance, None, 0.0)]
+        timeout = spec.signal_timeout_s * 1e9
+        self.timeout_after = math.floor(timeout) if timeout < 2**62 else None
+        self._live: MarketState | None = None
+        self._applied = 0  # L2 events fed to `_live`
+
+    # -- the state the streaming runner would hold after row r ------------------------------------
+    def values(self, r: int) -> dict[str, float]:
+        """The pipeline's snapshot after row r."""
+        return {name: column.item(r) for name, column in zip(self.names, self.values_of, strict=True)}
+
+    def state(self, r: int) -> MarketState:
+        """A MarketState equal, in every field the fill model and the runner read, to the one after row r.
+
+        Time, last trade and top of book come from the columns. With L2 data, one MarketState is fed
+        the snapshots and deltas up to row r (only they move its book and `has_l2`); rows never go
+        back, as orders execute in time order.
+        """
+        tape = self.tape
+        if not tape.l2_rows:
+            return self._top(MarketState(self.symbol), r)
+        live = self._live
+        if live is None:
+            live = self._live = MarketState(self.symbol)
+        rows, events = tape.l2_rows, tape.events
+        while self._applied < len(rows) and rows[self._applied] <= r:
+            live.apply(events[rows[self._applied]])
+            self._applied += 1
+        return self._top(live, r)
+
+    def _top(self, state: MarketState, r: int) -> MarketState:
+        """`state` with the time, last trade and top of book after row r."""
+        tape, ticks = self.tape, self.tape.ticks
+        state.now_ns = int(self.now[r])
+        state.is_trade = bool(ticks.is_trade[r])
+        state.price = float(self.price[r])
+        state.trades_seen = int(tape.seen[r])
+        state.bid, state.ask = float(ticks.bid[r]), float(ticks.ask[r])
+        state.bid_qty, state.ask_qty = float(ticks.bid_qty[r]), float(ticks.ask_qty[r])
+        return state
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        n, now, machine, result = self.n, self.now, self.machine, self.result
+        result.events = n
+        result.first_ts_ns = int(now[0])
+        machine.start(result.first_ts_ns)
+        valid = ~np.isnan(self.price)
+        first = int(np.argmax(valid)) if valid.any() else n
+        if first < n:
+            result.first_price = float(self.price[first])
+        self._prepare_s1()
+        latency = self.costs.latency_ns
+        ticks = self.tape.ticks
+        at_end: Pending | None = None
+        row = first
+        while row < n:
+            k = self._next_action(row)
+            if k >= n:
+                break
+            ts = int(now[k])
+            price = float(self.price[k])
+            intent = machine.on_tick(ts, self.values(k), price, self.book.balance)
+            if intent is None:
+                row = k + 1
+                continue
+            pending = (intent, Quote(ts, float(ticks.bid[k]), float(ticks.ask[k]), price), ts + latency)
+            e = self._execution_row(k, pending[2])
+            if e >= n:
+                at_end = pending
+                break
+            _execute(pending, machine, self.book, self.state(e - 1), self.costs, self.values(e - 1), result)
+            self.accounts.append((e, self.book.balance, self.book.entry, self.book.qty))
+            row = e
+        result.equity = self._equity(first)
+        # The last state; its L2 book is replayed only when an order or a position needs it.
+        needs_book = at_end is not None or self.book.entry is not None
+        state = self.state(n - 1) if needs_book else self._top(MarketState(self.symbol), n - 1)
+        values = self.values(n - 1)
+        if at_end is not None:
+            _execute(at_end, machine, self.book, state, self.costs, values, result)
+        if self.book.entry is not None:
+            _force_close(machine, self.book, state, self.costs, values, result)
+        result.last_ts_ns = state.now_ns
+        result.last_price = state.price
+        result.equity.append(
+            EquityPoint(state.now_ns, self.book.balance, self.book.equity(state.price), state.price)
+        )
+        result.transitions = machine.transitions
+        result.diagnostics = {"pending": machine.diagnostics.pending, "errors": machine.diagnostics.errors}
+        return result
+
+    def _execution_row(self, decided: int, due: int) -> int:
+        """The first row after `decided` whose own exchange time is past `due` (n: after the last)."""
+        e = int(np.searchsorted(self.now, due, side="right"))
+        if e > decided:
+            # Engine time first passes `due` at e, so that event's own time did: none before it did.
+            return e
+        later = np.flatnonzero(self.tape.raw_ts[decided + 1 :] > due)  # a negative latency
+        return decided + 1 + int(later[0]) if len(later) else self.n
+
+    # -- where the machine acts next -----------------------------------------------------------------
+    def _next_action(self, row: int) -> int:
+        """The first row >= `row` where stepping the machine can change something (n: none).
+
+        The PENDING diagnostics of the rows skipped are added as the machine would have counted them.
+        """
+        machine = self.machine
+        state = machine.state
+        if state is State.MONITORING:
+            return self._next_s1(max(row, self._first_at(machine._resume_ts)))
+        if state in (State.SIGNAL_CANCELLED, State.EXITED):
+            return max(row, self._first_at(machine._resume_ts))
+        if state is State.SIGNAL_DETECTED:
+            return self._scan(row, self._signal_rows)
+        if state is State.POSITION_ACTIVE and machine.position is not None and machine.position.entry_price:
+            return self._scan(row, self._position_rows)
+        return row  # a close to retry, or a state the machine ignores ticks in: step it
+
+    def _first_at(self, ts_ns: int) -> int:
+        """The first row with engine time >= `ts_ns`."""
+        return int(np.searchsorted(self.now, ts_ns, side="left"))
+
+    def _prepare_s1(self) -> None:
+        fires, pending = self.groups[GroupName.S1].evaluate(0, self.n)
+        self.s1_rows = np.flatnonzero(fires)
+        per_row = np.zeros(self.n, dtype=np.int64)
+        for mask in pending:
+            per_row += mask
+        self.s1_pending = np.concatenate(([0], np.cumsum(per_row)))
+
+    def _next_s1(self, row: int) -> int:
+        """The next row where S1 fires; S1's PENDING counts of the rows before it are added."""
+        at = int(np.searchsorted(self.s1_rows, row, side="left"))
+        k = int(self.s1_rows[at]) if at < len(self.s1_rows) else self.n
+        if k > row:
+            total = int(self.s1_pending[k] - self.s1_pending[row])
+            if total:
+                pending = self.machine.diagnostics.pending
+                key = GroupName.S1.value
+                pending[key] = pending.get(key, 0) + total
+        return k
+
+    def _signal_rows(self, a: int, b: int) -> tuple[np.ndarray, list[tuple[GroupName, list[np.ndarray]]]]:
+        """SIGNAL_DETECTED: O1 fires, the signal times out, or Z1 fires; O1 then Z1 are evaluated."""
+        o1, o1_pending = self.groups[GroupName.O1].evaluate(a, b)
+        z1, z1_pending = self.groups[GroupName.Z1].evaluate(a, b)
+        acts = o1 | z1
+        if self.timeout_after is not None:
+            acts |= (self.now[a:b] - self.machine._signal_ts) > self.timeout_after
+        return acts, [(GroupName.O1, o1_pending), (GroupName.Z1, z1_pending)]
+
+    def _position_rows(self, a: int, b: int) -> tuple[np.ndarray, list[tuple[GroupName, list[np.ndarray]]]]:
+        """POSITION_ACTIVE: E1 fires, a stop or target is hit, or ZE1 fires; E1 then ZE1 are evaluated."""
+        pos = self.machine.position
+        assert pos is not None
+        price = self.price[a:b]
+        pnl = pos.side * (price / pos.entry_price - 1.0) * 100.0  # StrategyMachine._manage's operations
+        e1, e1_pending = self.groups[GroupName.E1].evaluate(a, b, pnl)
+        ze1, ze1_pending = self.groups[GroupName.ZE1].evaluate(a, b, pnl)
+        if pos.side > 0:
+            exits = (price <= pos.stop_price) | (price >= pos.take_price)
+        else:
+            exits = (price >= pos.stop_price) | (price <= pos.take_price)
+        return e1 | exits | ze1, [(GroupName.E1, e1_pending), (GroupName.ZE1, ze1_pending)]
+
+    def _scan(
+        self,
+        row: int,
+        rows: Callable[[int, int], tuple[np.ndarray, list[tuple[GroupName, list[np.ndarray]]]]],
+    ) -> int:
+        """The first row >= `row` where `rows` says the machine acts, in growing chunks."""
+        size = FIRST_CHUNK
+        a = row
+        while a < self.n:
+            b = min(self.n, a + size)
+            acts, evaluated = rows(a, b)
+            hits = np.flatnonzero(acts)
+            end = a + int(hits[0]) if len(hits) else b
+            self._count(evaluated, end - a)
+            if len(hits):
+                return end
+            a, size = b, size * 4
+        return self.n
+
+    def _count(self, evaluated: list[tuple[GroupName, list[np.ndarray]]], length: int) -> None:
+        """Add the PENDING counts of the first `length` rows; new groups in order of first appearance."""
+        if length <= 0:
+            return
+        counts = self.machine.diagnostics.pending
+        new: list[tuple[int, int, str, int]] = []
+        for order, (group, masks) in enumerate(evaluated):
+            heads = [mask[:length] for mask in masks]
+            total = sum(int(np.count_nonzero(head)) for head in heads)
+            if not total:
+                continue
+            if group.value in counts:
+                counts[group.value] += total
+            else:
+                first = min(int(np.argmax(head)) for head in heads if head.any())
+                new.append((first, order, group.value, total))
+        for _, _, key, total in sorted(new):
+            counts[key] = total
+
+    # -- equity -------------------------------------------------------------------------------------
+    def _equity(self, first: int) -> list[EquityPoint]:
+        """The points the streaming runner samples in its loop: the first row with a price (and engine
+        time >= 0) in each `equity_every_ns` bucket, valued with the account as it was on that row."""
+        now, n = self.now, self.n
+        start = max(first, self._first_at(0))
+        if start >= n:
+            return []
+        bucket = now[start:] // self.every
+        rows = start + np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
+        prices = self.price[rows]
+        times, marks = now[rows].tolist(), prices.tolist()
+        bounds = np.searchsorted(rows, [row for row, *_ in self.accounts] + [n], side="left").tolist()
+        points: list[EquityPoint] = []
+        for (_, cash, entry, qty), lo, hi in zip(self.accounts, bounds[:-1], bounds[1:], strict=True):
+            # _Book.equity: the balance as it is (an int stays an int), or balance + side * qty * (price
+            # - entry price) with an open position.
+            values = (
+                [cash] * (hi - lo)
+                if entry is None
+                else (cash + entry.side * qty * (prices[lo:hi] - entry.price)).tolist()
+            )
+            points.extend(map(EquityPoint, times[lo:hi], [cash] * (hi - lo), values, marks[lo:hi]))
+        return points

@@ -3,7 +3,7 @@
 What it measures, in one run, on the same synthetic ticks for every side (1M by default: ~30 %
 trades in same-millisecond bursts, the rest book tickers, with four pump episodes):
 
-- fx: `fxcli.backtest.runner.run` with the shipped `strategies/pump_rider.toml`, its indicators
+- fx: `fxcli.backtest.fast.run` (what `fx backtest` runs) with `strategies/pump_rider.toml`, its indicators
   resolved from `variants/` as `fx backtest` does, on msgspec `Trade` / `BookTicker` events; and,
   to split the cost, the same `Pipeline` alone (pump_rider's indicators, no strategy, no fills) and
   a bare one (market state and the loop, no indicator). The strategy has to trade: the run prints
@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from fxcli.backtest.fast import RunResult, run
 from fxcli.backtest.fills import Costs
-from fxcli.backtest.runner import RunResult, run
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.pipeline import Pipeline
 from fxcli.model.events import BookTicker, MarketEvent, Trade
@@ -118,7 +118,8 @@ DUMP_SELL_SHARE = 0.70
 
 RATIO_LEGEND = (
     "ratio: fx events/s / peer events/s (>1: fx faster); events/s = replayed ticks / wall time of the "
-    "replay call alone (fx: runner.run; nautilus: BacktestEngine.run; backtesting.py: Backtest.run)"
+    "replay call alone (fx: fast.run, fx backtest's runner; nautilus: BacktestEngine.run; "
+    "backtesting.py: Backtest.run)"
 )
 
 # Runs under bench/.venv-peers/bin/python: `python peers.py nautilus|backtesting events.npz`. It
@@ -478,7 +479,8 @@ def feed(pipeline: Pipeline, events: list[MarketEvent]) -> None:
 
 
 def measure_fx(cols: dict[str, np.ndarray]) -> tuple[FxFigures, list[MarketEvent], StrategySpec]:
-    """pump_rider through `runner.run`, its pipeline alone and a bare pipeline: best of REPEATS rounds.
+    """pump_rider through `fast.run` (fx backtest's runner), the streaming pipeline alone, and a bare
+    pipeline: best of REPEATS rounds.
 
     The three alternate within each round, so a burst of load on a shared machine hits all three
     rather than one, and the differences between them (the cost split) stay meaningful.

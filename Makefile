@@ -57,6 +57,7 @@ bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/live.py
 
 # The .proto files have no package, so protoc writes bare "import X_pb2": sed makes them relative.
 proto: $(STAMP)  ## regenerate fxcli/exchange/mexc_proto/ from ../shared/mexc/proto (pinned grpcio-tools)

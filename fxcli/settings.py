@@ -3,21 +3,48 @@
 # fx.toml (in the working directory, or the file named by FX_CONFIG)
 data_dir = "/srv/fx/data"
 variants_dir = "/srv/fx/variants"
+mexc_spot_ws_url = "ws://127.0.0.1:8765/ws"   # endpoint overrides; unset means the venue's real ones
+mexc_spot_rest_url = "http://127.0.0.1:8766"
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fxcli.errors import FxError
 
 CONFIG_ENV = "FX_CONFIG"
 DEFAULT_CONFIG = Path("fx.toml")
+DEFAULT_SOURCE = "default"
+WS_SCHEMES = ("ws", "wss")
+REST_SCHEMES = ("http", "https")
+
+
+def check_url(value: str, schemes: tuple[str, ...]) -> str:
+    """`value` if it is an absolute URL with one of `schemes` and a host, else raise `ValueError`.
+
+    >>> check_url("wss://wbs-api.mexc.com/ws", WS_SCHEMES)
+    'wss://wbs-api.mexc.com/ws'
+    >>> check_url("wbs-api.mexc.com", WS_SCHEMES)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'wbs-api.mexc.com' is not a ws:// or wss:// URL with a host
+    """
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise ValueError(f"{value!r} is not a {wanted} URL with a host") from None
+    if parts.scheme.lower() not in schemes or not parts.hostname or not port_ok or value != value.strip():
+        raise ValueError(f"{value!r} is not a {wanted} URL with a host")
+    return value
 
 
 class Settings(BaseModel):
@@ -28,6 +55,24 @@ class Settings(BaseModel):
     data_dir: Path = Field(Path("data"), description="Root of the Parquet store.")
     variants_dir: Path = Field(Path("variants"), description="Folder of the variant files (*.toml).")
     strategies_dir: Path = Field(Path("strategies"), description="Folder of the strategy files (*.toml).")
+    mexc_spot_ws_url: str | None = Field(None, description="MEXC spot WebSocket URL (unset: the real one).")
+    mexc_spot_rest_url: str | None = Field(None, description="MEXC spot REST base URL (unset: the real one).")
+    mexc_futures_ws_url: str | None = Field(
+        None, description="MEXC futures WebSocket URL (unset: the real one)."
+    )
+    mexc_futures_rest_url: str | None = Field(
+        None, description="MEXC futures REST base URL, up to /api/v1/contract (unset: the real one)."
+    )
+
+    @field_validator("mexc_spot_ws_url", "mexc_futures_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, WS_SCHEMES)
+
+    @field_validator("mexc_spot_rest_url", "mexc_futures_rest_url")
+    @classmethod
+    def _rest_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, REST_SCHEMES)
 
 
 def _config_path() -> Path | None:
@@ -51,6 +96,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def load_settings(**cli: Any) -> Settings:
     """Merge the four sources; `cli` values that are None do not override."""
+    return load_settings_sourced(**cli)[0]
+
+
+def load_settings_sourced(**cli: Any) -> tuple[Settings, dict[str, str]]:
+    """`load_settings`, plus where each setting came from: "default", the config file's path,
+    the `FX_*` variable's name, or the `--option`."""
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     path = _config_path()
@@ -65,9 +116,11 @@ def load_settings(**cli: Any) -> Settings:
         if value is not None:
             merged[key], sources[key] = value, f"--{key.replace('_', '-')}"
     try:
-        return Settings(**merged)
+        settings = Settings(**merged)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])
         where = sources.get(str(error["loc"][0]), "settings") if error["loc"] else "settings"
-        raise FxError(f"{where}: {key}: {error['msg']}") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise FxError(f"{where}: {key}: {message}") from None
+    return settings, {name: sources.get(name, DEFAULT_SOURCE) for name in Settings.model_fields}

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fxcli import __version__
-from fxcli.cli import backtest, import_, inspect, variants
+from fxcli.cli import backtest, doctor, import_, inspect, record, stream, variants
 from fxcli.cli.output import EXIT_INTERNAL, is_debug
 
 app = typer.Typer(
@@ -25,6 +25,9 @@ app.add_typer(import_.app, name="import")
 app.add_typer(inspect.app, name="inspect")
 app.command(name="backtest")(backtest.backtest)
 app.add_typer(variants.app, name="variants")
+app.command(name="record")(record.record)
+app.command(name="doctor")(doctor.doctor)
+app.command(name="stream")(stream.stream)
 
 
 def _version(value: bool) -> None:

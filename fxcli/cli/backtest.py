@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, StrategiesDir, To, VariantsDir
-from fxcli.cli.output import print_json, render, reporting_errors, stderr
+from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+
+if TYPE_CHECKING:
+    from fxcli.tasks.stream import Comparison
 
 
 def backtest(
@@ -56,10 +61,14 @@ def backtest(
     variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
     json_out: Json = False,
+    compare_stream: Annotated[
+        bool, typer.Option(help="Also run the recording through fx stream; exit 1 unless both agree.")
+    ] = False,
 ) -> None:
     """Backtest a strategy on stored ticks with honest fills, costs and metrics.
 
-    Exit codes: 0 ok, 2 bad input (strategy file, unknown symbol, empty or gapped window).
+    Exit codes: 0 ok, 1 --compare-stream found a divergence, 2 bad input (strategy file, unknown
+    symbol, empty or gapped window).
 
     Example: fx backtest pump_rider --symbol BTCUSDT --from 2024-08-08T23:55 --fee-bps 10 --latency-ms 50
     """
@@ -89,6 +98,14 @@ def backtest(
             event_horizon_s=event_horizon_s,
             observer=observer,
         )
+    parity = None
+    if compare_stream:
+        from fxcli.tasks.stream import compare_with_backtest
+
+        with reporting_errors():
+            parity = compare_with_backtest(
+                report, data_dir=settings.data_dir, variants_dir=settings.variants_dir
+            )
     charts = []
     if chart:
         from fxcli.ui.charts import backtest_chart
@@ -98,7 +115,9 @@ def backtest(
             title = f"{report.strategy.name} on {run.exchange} {run.symbol}"
             charts.append(str(backtest_chart(run.result, folder / "chart.png", title)))
     if json_out:
-        print_json({**report.summary, "out_dir": str(report.out_dir), "charts": charts})
+        verdict = {"compare_stream": asdict(parity)} if parity is not None else {}
+        print_json({**report.summary, "out_dir": str(report.out_dir), "charts": charts, **verdict})
+        _parity_verdict(parity, quiet=True)
         return
     from fxcli.ui.backtest import correlation_table, events_table, summary_table
 
@@ -109,3 +128,14 @@ def backtest(
         render(events_table(report.summary["events"]))
     for path in charts:
         stderr().print(f"chart: {path}", markup=False)
+    _parity_verdict(parity, quiet=False)
+
+
+def _parity_verdict(parity: Comparison | None, *, quiet: bool) -> None:
+    """Say whether fx stream agreed with the backtest (unless it is in the JSON); exit 1 if not."""
+    if parity is None:
+        return
+    if not quiet:
+        sys.stdout.write(parity.message + "\n")
+    if not parity.agree:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,143 @@
+"""`fx stream STRATEGY --symbols A,B`: a strategy live on MEXC with paper orders, or over a recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fxcli.cli.options import DataDir, From, StrategiesDir, To, VariantsDir
+from fxcli.cli.output import render, reporting_errors, stderr, stdout
+
+
+def stream(
+    strategy: Annotated[
+        str, typer.Argument(help="A strategy file, or a name in --strategies-dir.", show_default=False)
+    ],
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", "-s", help="Symbol to run (repeatable).")
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT.")
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            "-e",
+            help="Live: mexc-spot (default) or mexc-futures. With --replay: the exchange name as stored.",
+            show_default=False,
+        ),
+    ] = None,
+    headless: Annotated[
+        bool,
+        typer.Option(
+            help="JSON lines on stdout (transitions, fills, trades, snapshots) instead of the table."
+        ),
+    ] = False,
+    record: Annotated[bool, typer.Option(help="Also record the live stream into --data-dir.")] = False,
+    ws_url: Annotated[
+        str | None,
+        typer.Option(help="WebSocket URL (default: the venue's; also fx.toml / FX_MEXC_*_WS_URL)."),
+    ] = None,
+    rest_url: Annotated[
+        str | None,
+        typer.Option(help="REST base URL (default: the venue's; also fx.toml / FX_MEXC_*_REST_URL)."),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run over a store folder (a data dir) instead of the live venue.", show_default=False
+        ),
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="With --replay: pace at X times the recorded pace (default: at once)."),
+    ] = None,
+    start: From = None,
+    end: To = None,
+    balance: Annotated[
+        float, typer.Option(min=0.0, help="Paper balance per symbol, in quote (USDT).")
+    ] = 10_000.0,
+    fee_bps: Annotated[float, typer.Option(min=0.0, help="Taker fee in bps of notional.")] = 10.0,
+    latency_ms: Annotated[float, typer.Option(min=0.0, help="Decision-to-execution latency.")] = 50.0,
+    slippage_bps: Annotated[
+        float, typer.Option(min=0.0, help="Slippage when only the last trade is known.")
+    ] = 5.0,
+    every: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between per-symbol snapshots in --headless output.")
+    ] = 1.0,
+    out: Annotated[Path, typer.Option(help="The session is written to <out>/<run_id>/ when it ends.")] = Path(
+        "results"
+    ),
+    strategies_dir: StrategiesDir = None,
+    variants_dir: VariantsDir = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run a strategy live (paper orders) or over a recording, through fx backtest's engine and fills.
+
+    Ctrl-C (SIGINT) or SIGTERM stops it: queued events are processed, an open paper position is
+    closed at the book, and the session is written to --out.
+
+    Exit codes: 0 ok (also when stopped by a signal), 1 --record could not write, 2 bad input.
+
+    Example: fx stream momentum_scalper --symbols BTCUSDT,ETHUSDT --headless
+    """
+    import sys
+    import threading
+
+    from fxcli.settings import load_settings_sourced
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.stream import Feed, plan
+    from fxcli.tasks.stream import stream as run_stream
+    from fxcli.ui.dashboard import dumps, screen, summary, summary_line
+
+    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    options = Options(
+        balance=balance,
+        fee_bps=fee_bps,
+        latency_ms=latency_ms,
+        slippage_bps=slippage_bps,
+        allow_gaps=True,  # a replay goes through recorded gaps and says so; live gaps are news
+        start=start,
+        end=end,
+        speed=speed,
+    )
+    feed = Feed()
+    stop = threading.Event()
+    with reporting_errors():
+        settings, sources = load_settings_sourced(
+            data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir
+        )
+        checked = plan(
+            strategy,
+            wanted,
+            strategies_dir=settings.strategies_dir,
+            variants_dir=settings.variants_dir,
+            options=options,
+            exchange=exchange,
+            replay_dir=replay,
+            settings=settings,
+            setting_sources=sources,
+            ws_url=ws_url,
+            rest_url=rest_url,
+            record=record,
+            out_dir=out,
+        )
+        with screen(feed, headless=headless, every_s=every, console=stdout(), on_closed_output=stop.set):
+            report = run_stream(checked, feed, stop=stop)
+    if headless:
+        try:
+            sys.stdout.write(dumps(summary_line(report)) + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+        return
+    render(summary(report))
+    if report.recorded is not None:
+        from fxcli.ui.record import summary_text
+
+        stderr().print(summary_text(report.recorded), markup=False, highlight=False)
+    if report.out_dir is not None:
+        stderr().print(f"session: {report.out_dir}", markup=False)

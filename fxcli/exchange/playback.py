@@ -1,0 +1,138 @@
+"""Recorded events played to a `Consumer` the way a live venue delivers them, optionally paced.
+
+`fx stream --replay` puts a `Playback` where the `ConnectionManager` would be: the same consumer
+gets `on_frame` then `on_decoded` for every batch, in order, so everything downstream runs exactly
+as it does live. The events come from the caller (the stream task reads them from the store with
+`fxcli.store.replay`; `exchange` does not read the store itself). Several symbols' streams are
+merged by (exchange time, receive time); each symbol's own order is kept exactly as given.
+
+    streams = {"BTCUSDT": replay(reader, "binance", "BTCUSDT", TABLES)}
+    stats = await Playback(streams, consumer, speed=10.0).run(stop_requested)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from fxcli.exchange.adapter import Decoded
+from fxcli.exchange.connection import Consumer, RawFrame
+from fxcli.model.events import MarketEvent
+from fxcli.model.units import NS_PER_S
+
+BATCH = 256  # events per delivered batch when not paced (one "frame")
+BEHIND_POLL_S = 0.002
+
+
+@dataclass
+class PlaybackStats:
+    """What a playback delivered."""
+
+    batches: int = 0
+    events: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    is_complete: bool = False  # every event was delivered (not stopped early)
+
+
+def merged(streams: Mapping[str, Iterable[MarketEvent]]) -> Iterator[MarketEvent]:
+    """One time-ordered stream of several symbols: by (exchange time, receive time), earlier-named
+    streams first on ties; the order within each stream is never changed."""
+    keyed = [_keyed(stream) for stream in streams.values()]
+    return (event for _, event in heapq.merge(*keyed, key=_first))
+
+
+def _keyed(stream: Iterable[MarketEvent]) -> Iterator[tuple[tuple[int, int], MarketEvent]]:
+    return (((e.exchange_ts_ns, e.received_ts_ns), e) for e in stream)
+
+
+def _first(pair: tuple[tuple[int, int], MarketEvent]) -> tuple[int, int]:
+    return pair[0]
+
+
+class Playback:
+    """Replays `streams` to `consumer` as batches of decoded events, at `speed` x the recorded pace
+    (None: as fast as the consumer takes them).
+
+    `is_behind`, when given, is asked between batches; while it says True the playback waits, so a
+    replay never runs further ahead of its consumer than a few batches (a live venue cannot be
+    asked to wait; a recording can).
+    """
+
+    venue = "playback"
+
+    def __init__(
+        self,
+        streams: Mapping[str, Iterable[MarketEvent]],
+        consumer: Consumer,
+        *,
+        speed: float | None = None,
+        batch: int = BATCH,
+        is_behind: Callable[[], bool] | None = None,
+    ) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.streams = streams
+        self.consumer = consumer
+        self.speed = speed
+        self.batch = max(1, batch)
+        self.is_behind = is_behind
+        self.stats = PlaybackStats()
+        self._seq = 0
+
+    async def run(self, stop: asyncio.Event | None = None) -> PlaybackStats:
+        """Deliver every event (or until `stop` is set); returns what was delivered."""
+        stats = self.stats
+        speed = self.speed
+        start_mono = time.monotonic()
+        pending: list[MarketEvent] = []
+        for event in merged(self.streams):
+            if stop is not None and stop.is_set():
+                return stats
+            ts = event.exchange_ts_ns
+            if stats.first_ts_ns is None:
+                stats.first_ts_ns = ts
+            if speed is not None:
+                delay = start_mono + (ts - stats.first_ts_ns) / NS_PER_S / speed - time.monotonic()
+                if delay > 0:
+                    await self._deliver(pending, stop)
+                    pending = []
+                    if await _sleep(delay, stop):
+                        return stats
+            pending.append(event)
+            if len(pending) >= self.batch:
+                await self._deliver(pending, stop)
+                pending = []
+        await self._deliver(pending, stop)
+        stats.is_complete = stop is None or not stop.is_set()
+        return stats
+
+    async def _deliver(self, events: list[MarketEvent], stop: asyncio.Event | None) -> None:
+        if not events:
+            return
+        self._seq += 1
+        frame = RawFrame(0, 0, self._seq, time.time_ns(), time.monotonic_ns(), b"")
+        self.consumer.on_frame(frame)
+        self.consumer.on_decoded(frame, Decoded(events=events))
+        self.stats.batches += 1
+        self.stats.events += len(events)
+        self.stats.last_ts_ns = events[-1].exchange_ts_ns
+        await asyncio.sleep(0)  # signals and other tasks run between batches
+        if self.is_behind is not None:
+            while self.is_behind() and not (stop is not None and stop.is_set()):
+                await asyncio.sleep(BEHIND_POLL_S)
+
+
+async def _sleep(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Sleep `seconds`, waking early if `stop` is set; True if it was."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

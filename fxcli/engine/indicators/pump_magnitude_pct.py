@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from fxcli.engine.indicators.twpa_ratio import TWPARatio, TWPARatioParams
 from fxcli.engine.params import IndicatorParams, Window, window_ns
 from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
@@ -45,12 +46,8 @@ class PumpMagnitudePct:
 
     @staticmethod
     def batch(ticks: Ticks, p: PumpMagnitudePctParams) -> np.ndarray:
-        from fxcli.engine import kernels
-
-        recent = kernels.twpa(ticks, *window_ns(p.recent))
-        base = kernels.twpa(ticks, *window_ns(p.baseline))
-        ratio = np.full(len(ticks), np.nan)
-        np.divide(recent, base, out=ratio, where=base != 0.0)
+        # The magnitude is TWPA_RATIO's ratio, rescaled: the same divisions, so the twins stay bitwise.
+        ratio = TWPARatio.batch(ticks, TWPARatioParams(recent=p.recent, baseline=p.baseline))
         return np.asarray(100.0 * (ratio - 1.0))
 
     @staticmethod

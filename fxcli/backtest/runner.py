@@ -104,6 +104,84 @@ class _Book:
         return self.balance + self.entry.side * self.qty * (price - self.entry.price)
 
 
+class Runner:
+    """The loop, pushed one event at a time: `on_event` for each, then `finish` once.
+
+    `fx stream` calls it from the socket's callback, so a decision is made while the frame that
+    caused it is still being handled; `run` drives it over an iterable. Between events, `values`
+    (the indicators after the last event), `state`, `machine`, `account` and `result` (the trades,
+    equity and counts so far) may be read but not changed.
+    """
+
+    def __init__(
+        self,
+        spec: StrategySpec,
+        symbol: str,
+        indicators: Iterable[tuple[str, str, IndicatorParams]],
+        costs: Costs,
+        balance: float,
+        *,
+        equity_every_ns: int = 1_000_000_000,
+    ) -> None:
+        self.pipeline = Pipeline(symbol, indicators)
+        self.state = self.pipeline.state
+        self.machine = StrategyMachine(spec, symbol)
+        self.account = _Book(balance)
+        self.result = RunResult(symbol, balance)
+        self.values: dict[str, float] = {}
+        self.costs = costs
+        self.equity_every_ns = equity_every_ns
+        self._pending: tuple[Intent, Quote, int] | None = None
+        self._next_equity = 0
+
+    def on_event(self, event: MarketEvent) -> None:
+        """Fill what is due, update the indicators, let the strategy decide."""
+        pending = self._pending
+        if pending is not None and event.exchange_ts_ns > pending[2]:
+            _execute(pending, self.machine, self.account, self.state, self.costs, self.values, self.result)
+            self._pending = pending = None
+        values = self.values = self.pipeline.on_event(event)
+        state, result = self.state, self.result
+        now = state.now_ns
+        if result.events == 0:
+            result.first_ts_ns = now
+            self.machine.start(now)
+        result.events += 1
+        price = state.price
+        if price != price:
+            return
+        if result.first_price != result.first_price:
+            result.first_price = price
+        book = self.account
+        if pending is None:
+            intent = self.machine.on_tick(now, values, price, book.balance)
+            if intent is not None:
+                self._pending = (intent, Quote.of(state), now + self.costs.latency_ns)
+        if now >= self._next_equity:
+            result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
+            every = self.equity_every_ns
+            self._next_equity = now - now % every + every
+
+    def equity(self) -> float:
+        """The account marked at the last price."""
+        return self.account.equity(self.state.price)
+
+    def finish(self) -> RunResult:
+        """Execute what is pending, close an open position at the book (`end_of_data`), and return."""
+        machine, book, state, result = self.machine, self.account, self.state, self.result
+        if self._pending is not None:
+            _execute(self._pending, machine, book, state, self.costs, self.values, result)
+            self._pending = None
+        if book.entry is not None:
+            _force_close(machine, book, state, self.costs, self.values, result)
+        result.last_ts_ns = state.now_ns
+        result.last_price = state.price
+        result.equity.append(EquityPoint(state.now_ns, book.balance, book.equity(state.price), state.price))
+        result.transitions = machine.transitions
+        result.diagnostics = {"pending": machine.diagnostics.pending, "errors": machine.diagnostics.errors}
+        return result
+
+
 def run(
     spec: StrategySpec,
     symbol: str,
@@ -120,50 +198,18 @@ def run(
     `observer`, when given, sees the state, the machine and the equity after every event (for
     watching a paced replay); it must not change them.
     """
-    pipeline = Pipeline(symbol, indicators)
-    state = pipeline.state
-    machine = StrategyMachine(spec, symbol)
-    book = _Book(balance)
-    result = RunResult(symbol, balance)
-    pending: tuple[Intent, Quote, int] | None = None
-    values: dict[str, float] = {}
-    next_equity = 0
-    latency = costs.latency_ns
-    for event in events:
-        ts = event.exchange_ts_ns
-        if pending is not None and ts > pending[2]:
-            _execute(pending, machine, book, state, costs, values, result)
-            pending = None
-        values = pipeline.on_event(event)
-        now = state.now_ns
-        if result.events == 0:
-            result.first_ts_ns = now
-            machine.start(now)
-        result.events += 1
-        price = state.price
-        if price != price:
-            continue
-        if result.first_price != result.first_price:
-            result.first_price = price
-        if pending is None:
-            intent = machine.on_tick(now, values, price, book.balance)
-            if intent is not None:
-                pending = (intent, Quote.of(state), now + latency)
-        if now >= next_equity:
-            result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
-            next_equity = now - now % equity_every_ns + equity_every_ns
-        if observer is not None:
-            observer(state, machine, book.equity(price))
-    if pending is not None:
-        _execute(pending, machine, book, state, costs, values, result)
-    if book.entry is not None:
-        _force_close(machine, book, state, costs, values, result)
-    result.last_ts_ns = state.now_ns
-    result.last_price = state.price
-    result.equity.append(EquityPoint(state.now_ns, book.balance, book.equity(state.price), state.price))
-    result.transitions = machine.transitions
-    result.diagnostics = {"pending": machine.diagnostics.pending, "errors": machine.diagnostics.errors}
-    return result
+    runner = Runner(spec, symbol, indicators, costs, balance, equity_every_ns=equity_every_ns)
+    on_event = runner.on_event
+    if observer is None:
+        for event in events:
+            on_event(event)
+    else:
+        state, machine = runner.state, runner.machine
+        for event in events:
+            on_event(event)
+            if state.price == state.price:
+                observer(state, machine, runner.equity())
+    return runner.finish()
 
 
 def _execute(

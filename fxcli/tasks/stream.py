@@ -1,18 +1,19 @@
 """`fx stream`: a strategy run live on MEXC (paper orders), or over a recording, through `fx backtest`'s loop.
 
-Threads and queues, in the order an event travels:
+One thread, in the order an event travels:
 
-- the asyncio loop (the main thread) owns the source: a `ConnectionManager` on MEXC (with a
-  `LiveBooks` that seeds each symbol's L2 book from REST and keeps it in step), or a `Playback` of a
-  store folder. Its `Consumer` hands decoded events, in arrival order, to one `queue.SimpleQueue`
-  per symbol, never blocking the loop;
-- one worker thread per symbol runs `fxcli.backtest.runner.run` over its queue: the same pipeline,
-  strategy machine, fill model (walking the live L2 book) and account as a backtest;
-- the runner's observer publishes to a `Feed`: transitions, fills, closed trades and connection
-  news losslessly (they are rare), per-symbol frames through a bounded queue that a screen drains;
-  a slow screen loses frames, never engine time.
+- the asyncio loop owns the source: a `ConnectionManager` on MEXC (with a `LiveBooks` that seeds
+  each symbol's L2 book from REST and keeps it in step), or a `Playback` of a store folder. Its
+  `Consumer` hands each decoded event straight to its symbol's `Runner` (`fxcli.backtest.runner`):
+  the same pipeline, strategy machine, fill model (walking the live L2 book) and account as a
+  backtest. The decision is made inside the frame's callback: no queue and no thread hand-off sits
+  between a frame and the strategy (a hand-off to a worker thread cost ~300 µs of GIL wait at p99);
+- each symbol publishes to a `Feed`: transitions, fills, closed trades and connection news
+  losslessly (they are rare), per-symbol frames through a bounded queue that a screen drains on its
+  own thread; a slow screen loses frames, never engine time. When the engine cannot keep up, the
+  socket is read later (TCP back-pressure), never buffered without bound.
 
-SIGINT / SIGTERM stop the source; the workers finish what is queued, an open paper position is
+SIGINT / SIGTERM stop the source; each symbol's open paper position is
 closed at the book (`end_of_data`, as at the end of a backtest), and the session's trades,
 transitions and equity are written like a backtest's (`<out>/<run_id>/`).
 """
@@ -24,7 +25,6 @@ import contextlib
 import math
 import queue
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -33,11 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fxcli.backtest import runner
 from fxcli.backtest.fills import Fill
-from fxcli.backtest.runner import RunResult, TradeRecord
+from fxcli.backtest.runner import Runner, RunResult, TradeRecord
 from fxcli.engine.params import IndicatorParams
-from fxcli.engine.state import MarketState
 from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Decoded, Kind
 from fxcli.exchange.booksync import LiveBooks
@@ -63,7 +61,7 @@ from fxcli.settings import Settings
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
-from fxcli.strategy.machine import State, StrategyMachine, Transition
+from fxcli.strategy.machine import State, Transition
 from fxcli.strategy.spec import StrategySpec, load_strategy
 from fxcli.tasks.backtest import (
     TABLES,
@@ -77,6 +75,7 @@ from fxcli.tasks.backtest import (
     write_outputs,
 )
 from fxcli.tasks.inspect import parse_window
+from fxcli.tasks.tuning import live_process
 from fxcli.tasks.venues import resolve_endpoints, venue_named
 
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
@@ -86,7 +85,6 @@ FRAME_EVERY_NS = 250_000_000  # a symbol's frame for screens at most 4 times a s
 EQUITY_EVERY_NS = 60 * NS_PER_S  # a stream's equity curve: one point a minute (a backtest: a second)
 MAX_EQUITY_POINTS = 120  # per symbol; beyond, every other older point goes: memory stays flat 24/7
 MAX_FRAMES = 4096  # frames waiting for a screen before new ones are dropped
-BEHIND_BATCHES = 8  # a replay waits while a worker has more batches than this queued
 LATENCY_BINS = 640  # log-linear histogram: 16 bins per octave, ~6 % wide, up to ~2.4 h
 
 
@@ -158,13 +156,12 @@ Note = Transition | FillNote | TradeNote | StatusNote
 
 @dataclass
 class SessionStats:
-    """Counters a screen shows; written by the loop and the workers, read by the screen."""
+    """Counters a screen shows; written by the loop, read by the screen."""
 
     frames: int = 0
     events: int = 0
     gaps: int = 0
     connections: int = 0
-    backlog: Callable[[], int] = lambda: 0
 
 
 def latency_bin(ns: int) -> int:
@@ -211,7 +208,7 @@ class Feed:
         self.dropped_frames = 0
         self.info: SessionInfo | None = None
         self.stats = SessionStats()
-        self.histograms: list[list[int]] = []  # one per worker: tick-to-decision latency
+        self.histograms: list[list[int]] = []  # one per symbol: tick-to-decision latency
 
     def publish(self, note: Note) -> None:
         """A note for the screen (never dropped)."""
@@ -246,103 +243,81 @@ class Feed:
         return merged
 
 
-# ---------------------------------------------------------------------------------------- workers
+# ---------------------------------------------------------------------------------------- symbols
 
 
-class _Worker:
-    """One symbol: a thread running `runner.run` over the events the loop queues for it."""
+class _Symbol:
+    """One symbol's `Runner`, fed on the loop's thread, and what it publishes."""
 
     def __init__(self, session: _Session, symbol: str) -> None:
         self.session = session
         self.symbol = symbol
-        self.inbox: queue.SimpleQueue[tuple[int, list[MarketEvent]] | None] = queue.SimpleQueue()
-        self.t0_ns = 0  # when the batch being processed reached fx (frame receive time)
         self.hist = [0] * LATENCY_BINS
         session.feed.histograms.append(self.hist)
+        s = session
+        self.runner = Runner(
+            s.spec, symbol, s.indicators, s.options.costs, s.options.balance, equity_every_ns=EQUITY_EVERY_NS
+        )
         self.result: RunResult | None = None
         self.error: BaseException | None = None
-        self._live: RunResult | None = None  # the runner's result while it runs
-        self._values: Mapping[str, float] = {}
-        self._account: Any = None
-        self._state: MarketState | None = None
-        self._machine: StrategyMachine | None = None
-        self._equity = math.nan
         self._framed_events = 0
         self._transitions_seen = 0
         self._trades_seen = 0
         self._next_frame_ns = 0
-        self.thread = threading.Thread(target=self._main, name=f"fx-stream-{symbol}", daemon=True)
 
-    def _events(self) -> Iterable[MarketEvent]:
-        inbox = self.inbox
-        while True:
-            if inbox.empty() and self._live is not None and self._live.events != self._framed_events:
-                self._offer_frame(time.time_ns())  # the market went quiet: show where it stopped
-            item = inbox.get()
-            if item is None:
-                return
-            self.t0_ns, batch = item
-            yield from batch
-
-    def _main(self) -> None:
-        s = self.session
-        try:
-            result = runner.run(
-                s.spec,
-                self.symbol,
-                s.indicators,
-                self._events(),
-                s.options.costs,
-                s.options.balance,
-                equity_every_ns=EQUITY_EVERY_NS,
-                observer=self._observe,
-            )
-        except BaseException as exc:  # reported by the session; the other symbols stop with it
-            self.error = exc
-            s.request_stop(f"{self.symbol}: {type(exc).__name__}: {exc}")
+    def on_events(self, t0_ns: int, events: list[MarketEvent]) -> None:
+        """Run `events` (received at `t0_ns`) through the strategy; record each decision's latency."""
+        if self.error is not None:
             return
-        self._publish(result.transitions, result)  # what the runner did after its last event
-        self.result = result
-
-    def _observe(self, state: MarketState, machine: StrategyMachine, equity: float) -> None:
-        """After every event: latency, new transitions and trades, and (4 times a second) a frame."""
+        runner = self.runner
+        on_event, state, hist = runner.on_event, runner.state, self.hist
+        transitions = runner.machine.transitions
+        try:
+            for event in events:
+                on_event(event)
+                if state.price != state.price:
+                    continue  # no price yet: nothing was decided
+                ns = time.time_ns() - t0_ns
+                if ns < 32:  # latency_bin, inlined: this runs once per event
+                    hist[ns if ns > 0 else 0] += 1
+                else:
+                    shift = ns.bit_length() - 5
+                    index = (shift << 4) + (ns >> shift)
+                    hist[index if index < LATENCY_BINS else LATENCY_BINS - 1] += 1
+                if len(transitions) != self._transitions_seen:  # a trade closes only on a transition
+                    self._publish(transitions)
+        except Exception as exc:  # reported by the session; the other symbols stop with it
+            self.error = exc
+            self.session.request_stop(f"{self.symbol}: {type(exc).__name__}: {exc}")
+            return
         now = time.time_ns()
-        ns = now - self.t0_ns
-        if ns < 32:  # latency_bin, inlined: this runs once per event
-            self.hist[ns if ns > 0 else 0] += 1
-        else:
-            shift = ns.bit_length() - 5
-            index = (shift << 4) + (ns >> shift)
-            self.hist[index if index < LATENCY_BINS else LATENCY_BINS - 1] += 1
-        self._equity = equity
-        if self._live is None:
-            self._capture(sys._getframe(1), state, machine)
-        if len(machine.transitions) != self._transitions_seen:  # a trade closes only on a transition
-            self._publish(machine.transitions)
-        if now >= self._next_frame_ns:
+        if now >= self._next_frame_ns and runner.result.events:
             self._offer_frame(now)
 
-    def _capture(self, frame: Any, state: MarketState, machine: StrategyMachine) -> None:
-        """`runner.run` does not hand its observer the indicator values, the result it is building or
-        the account; they are read once from its frame (the objects live as long as the run)."""
-        if frame.f_code is not runner.run.__code__:
-            raise RuntimeError("the stream observer must be called by fxcli.backtest.runner.run")
-        local = frame.f_locals
-        self._values, self._account, self._live = local["values"], local["book"], local["result"]
-        self._state, self._machine = state, machine
+    def refresh(self, now: int) -> None:
+        """A frame for a symbol whose market went quiet since its last one: show where it stopped."""
+        if self.error is None and self.runner.result.events != self._framed_events:
+            self._offer_frame(now)
+
+    def finish(self) -> None:
+        """Close the run (an open position at the book, as a backtest's end) and publish the rest."""
+        if self.error is not None:
+            return
+        result = self.runner.finish()
+        self._publish(result.transitions)
+        self.result = result
 
     def _offer_frame(self, now: int) -> None:
         self._next_frame_ns = now + FRAME_EVERY_NS
-        live = self._live
-        assert live is not None
+        live = self.runner.result
         self._framed_events = live.events
-        self.session.feed.offer(self._frame(live))
+        self.session.feed.offer(self._frame())
         if len(live.equity) > MAX_EQUITY_POINTS:
             del live.equity[1:-1:2]
 
-    def _publish(self, transitions: list[Transition], result: RunResult | None = None) -> None:
-        result = result or self._live
-        assert result is not None
+    def _publish(self, transitions: list[Transition]) -> None:
+        runner = self.runner
+        result = runner.result
         feed = self.session.feed
         new = transitions[self._transitions_seen :]
         self._transitions_seen += len(new)
@@ -350,8 +325,8 @@ class _Worker:
             feed.publish(t)
             if t.group != "fill":
                 continue
-            if t.to_state is State.POSITION_ACTIVE and self._account is not None:
-                entry: Fill | None = self._account.entry
+            if t.to_state is State.POSITION_ACTIVE:
+                entry: Fill | None = runner.account.entry
                 if entry is not None:
                     feed.publish(FillNote(self.symbol, "open", entry))
             elif t.to_state is State.EXITED and result.trades:
@@ -360,12 +335,12 @@ class _Worker:
             feed.publish(TradeNote(trade))
         self._trades_seen = len(result.trades)
 
-    def _frame(self, live: RunResult) -> SymbolFrame:
-        state, machine, equity = self._state, self._machine, self._equity
-        assert state is not None
-        assert machine is not None
+    def _frame(self) -> SymbolFrame:
+        runner = self.runner
+        state, machine, live = runner.state, runner.machine, runner.result
         pos = machine.position
-        values = self._values
+        values = runner.values
+        equity = runner.equity()
         return SymbolFrame(
             symbol=self.symbol,
             ts_ns=state.now_ns,
@@ -389,7 +364,7 @@ class _Router:
 
     def __init__(self, session: _Session) -> None:
         self.session = session
-        self.workers = session.workers
+        self.symbols = session.symbols
         self.stats = session.feed.stats
         self.books: LiveBooks | None = None
         self.unrouted = 0
@@ -452,21 +427,13 @@ class _Router:
             self.stats.gaps += 1
         self.session.feed.publish(note)
 
-    def is_behind(self) -> bool:
-        """True while some worker has more than a few batches waiting (a replay then waits)."""
-        return any(w.inbox.qsize() > BEHIND_BATCHES for w in self.workers.values())
-
-    def backlog(self) -> int:
-        """Batches queued for the workers."""
-        return sum(w.inbox.qsize() for w in self.workers.values())
-
     def _route(self, symbol: str, t0: int, events: list[MarketEvent]) -> None:
-        worker = self.workers.get(symbol)
-        if worker is None:
+        run = self.symbols.get(symbol)
+        if run is None:
             self.unrouted += len(events)
             return
-        worker.inbox.put((t0, events))
         self.stats.events += len(events)
+        run.on_events(t0, events)
 
 
 def status_note(status: Status) -> StatusNote:
@@ -517,15 +484,14 @@ class _Session:
         self.names = [name for name, _, _ in indicators]
         self.options = options
         self.feed = feed
-        self.workers = {s: _Worker(self, s) for s in symbols}
+        self.symbols = {s: _Symbol(self, s) for s in symbols}
         self.router = _Router(self)
-        feed.stats.backlog = self.router.backlog
         self.failure = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
     def request_stop(self, failure: str = "") -> None:
-        """Stop the source (from any thread); `failure` says a worker died."""
+        """Stop the source (from any thread); `failure` says a symbol's run failed."""
         if failure and not self.failure:
             self.failure = failure
         loop, stop = self._loop, self._stop
@@ -534,23 +500,17 @@ class _Session:
                 loop.call_soon_threadsafe(stop.set)
 
     def run(self, source: Source, external_stop: threading.Event | None = None) -> str:
-        """Run the source on a fresh event loop in this thread, then let the workers finish."""
-        for worker in self.workers.values():
-            worker.thread.start()
+        """Run the source on a fresh event loop in this thread, then finish every symbol's run."""
         try:
             ended = asyncio.run(self._main(source, external_stop))
         finally:
-            for worker in self.workers.values():
-                worker.inbox.put(None)
-            for worker in self.workers.values():
-                worker.thread.join()
-        failed = [w for w in self.workers.values() if w.error is not None]
+            for run in self.symbols.values():
+                run.finish()
+        failed = [run for run in self.symbols.values() if run.error is not None]
         if failed:
-            worker = failed[0]
-            assert worker.error is not None
-            raise RuntimeError(f"{worker.symbol}: {type(worker.error).__name__}: {worker.error}") from (
-                worker.error
-            )
+            run = failed[0]
+            assert run.error is not None
+            raise RuntimeError(f"{run.symbol}: {type(run.error).__name__}: {run.error}") from run.error
         return ended
 
     async def _main(self, source: Source, external_stop: threading.Event | None) -> str:
@@ -558,16 +518,26 @@ class _Session:
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
         signals = _on_signals(loop, stop)
-        watcher = asyncio.create_task(_watch(external_stop, stop)) if external_stop is not None else None
+        helpers = [asyncio.create_task(self._refresh())]
+        if external_stop is not None:
+            helpers.append(asyncio.create_task(_watch(external_stop, stop)))
         try:
             ended = await source(self, stop)
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
         return "failed" if self.failure else ended
+
+    async def _refresh(self) -> None:
+        """Frames for symbols whose market went quiet (busy ones publish as their events arrive)."""
+        while True:
+            await asyncio.sleep(FRAME_EVERY_NS / NS_PER_S)
+            now = time.time_ns()
+            for run in self.symbols.values():
+                run.refresh(now)
 
 
 def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
@@ -615,7 +585,7 @@ def playback_source(streams: Mapping[str, Iterable[MarketEvent]], speed: float |
 
     async def source(session: _Session, stop: asyncio.Event) -> str:
         router = session.router
-        playback = Playback(streams, router, speed=speed, is_behind=router.is_behind)
+        playback = Playback(streams, router, speed=speed)
         stats = await playback.run(stop)
         return "end_of_data" if stats.is_complete else "stopped"
 
@@ -839,7 +809,8 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
         recording.thread.start()
     record_error: BaseException | None = None
     try:
-        ended = session.run(plan.source, stop)
+        with live_process():
+            ended = session.run(plan.source, stop)
     finally:
         if recording is not None:
             try:
@@ -893,8 +864,8 @@ class _Recording:
 def _report(session: _Session, exchange: str, started: int, ended: str) -> StreamReport:
     feed = session.feed
     runs = []
-    for symbol, worker in session.workers.items():
-        result = worker.result
+    for symbol, run in session.symbols.items():
+        result = run.result
         assert result is not None
         with warnings.catch_warnings():  # CAGR of a session of minutes overflows: it is meaningless
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -904,7 +875,7 @@ def _report(session: _Session, exchange: str, started: int, ended: str) -> Strea
         mode=feed.info.mode if feed.info else "",
         strategy=session.spec,
         exchange=exchange,
-        symbols=list(session.workers),
+        symbols=list(session.symbols),
         options=session.options,
         runs=runs,
         started_ns=started,

@@ -57,7 +57,6 @@ class DashboardView:
     now_ns: int = 0
     frames_per_s: float = 0.0
     events_per_s: float = 0.0
-    backlog: int = 0
     dropped_frames: int = 0
     gaps: int = 0
     connections: int = 0
@@ -154,7 +153,7 @@ def dashboard(view: DashboardView) -> RenderableType:
             _clock(t.ts_ns), t.symbol, t.from_state.value, t.to_state.value, t.group, _values(t.values)
         )
     vitals = (
-        f"{view.frames_per_s:,.0f} frames/s · {view.events_per_s:,.0f} events/s · backlog {view.backlog} · "
+        f"{view.frames_per_s:,.0f} frames/s · {view.events_per_s:,.0f} events/s · "
         f"tick-to-decision p50 {_num(view.p50_us, 4)} µs p99 {_num(view.p99_us, 4)} µs · "
         f"{_count(view.connections, 'connection') + ' · ' if info and info.mode == 'live' else ''}"
         f"{_count(view.gaps, 'gap')} · "
@@ -385,7 +384,6 @@ class _Rates:
         self.hist = hist
         view.p50_us = percentile_ns(recent, 0.5) / 1000
         view.p99_us = percentile_ns(recent, 0.99) / 1000
-        view.backlog = stats.backlog()
         view.dropped_frames = self.feed.dropped_frames
         view.gaps = stats.gaps
         view.connections = stats.connections
@@ -483,7 +481,6 @@ def _stats_line(view: DashboardView) -> dict[str, Any]:
             "time": ns_to_iso(view.now_ns),
             "frames_per_s": round(view.frames_per_s, 1),
             "events_per_s": round(view.events_per_s, 1),
-            "backlog": view.backlog,
             "connections": view.connections,
             "gaps": view.gaps,
             "dropped_screen_frames": view.dropped_frames,

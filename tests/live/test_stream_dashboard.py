@@ -100,7 +100,7 @@ def test_dashboard_renders_symbols_transitions_and_vital_signs_as_exact_text() -
     view = DashboardView(info=INFO)
     view.apply([SIGNAL, ENTRY, GAP], [BTC, ETH])
     view.now_ns = T0 + 83_000_000_000
-    view.frames_per_s, view.events_per_s, view.backlog = 412.0, 398.0, 0
+    view.frames_per_s, view.events_per_s = 412.0, 398.0
     view.p50_us, view.p99_us = 86.0, 180.0
     view.connections, view.gaps, view.dropped_frames = 1, 1, 0
 

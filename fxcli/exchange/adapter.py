@@ -7,9 +7,11 @@ and breakers for every venue alike; the recorder and `fx stream` consume what `d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+import msgspec
 
 from fxcli.model.events import BookSnapshot, MarketEvent
 
@@ -63,8 +65,7 @@ class ControlKind(StrEnum):
     ERROR = "error"  # the venue reported an error
 
 
-@dataclass(frozen=True)
-class Control:
+class Control(msgspec.Struct, frozen=True):
     """A decoded control frame; `channels` are the channel names it speaks about."""
 
     kind: ControlKind
@@ -73,15 +74,15 @@ class Control:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(msgspec.Struct, frozen=True, gc=False):
     """What one frame held: market events, or a control message, or nothing fx understands.
 
     `problem` is set for a frame that could not be decoded (malformed, hostile, unknown channel);
-    the caller counts and logs it, and keeps the raw frame.
+    the caller counts and logs it, and keeps the raw frame. A Struct, not a dataclass: one is
+    built per frame, and a frozen dataclass's `__init__` alone cost ~0.4 µs.
     """
 
-    events: list[MarketEvent] = field(default_factory=list)
+    events: list[MarketEvent] = msgspec.field(default_factory=list)
     control: Control | None = None
     problem: str = ""
 

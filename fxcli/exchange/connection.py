@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from fxcli.exchange.adapter import Adapter, Channel, Control, ControlKind, Decoded, Endpoints, Kind, Limits
+from fxcli.exchange.direct import DirectConnection
 from fxcli.exchange.pacing import Backoff, BreakerState, CircuitBreaker, TokenBucket
 from fxcli.exchange.rest import retry_after_s
 from fxcli.model.events import Gap, GapReason
@@ -62,8 +64,7 @@ class DisconnectReason(StrEnum):
     STOPPED = "stopped"  # an explicit stop
 
 
-@dataclass(frozen=True)
-class RawFrame:
+class RawFrame(msgspec.Struct, frozen=True, gc=False):
     """One received frame, before decoding.
 
     `slot` is the stable connection slot (0..N-1, the recorder's `conn-<slot>` file), `conn_id` the
@@ -589,6 +590,7 @@ class ConnectionManager:
                 open_timeout=cfg.open_timeout_s,
                 close_timeout=cfg.close_timeout_s,
                 user_agent_header="fx/0.1",
+                create_connection=DirectConnection,
             )
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             self.stats.dial_failures += 1
@@ -610,6 +612,8 @@ class ConnectionManager:
         self.dial_breaker.record_success()
         conn = _Conn(slot.index, next(self._conn_ids), ws, slot.channels)
         conn.next_ping_mono = conn.opened_mono + self._ping_interval()
+        if isinstance(ws, DirectConnection):
+            ws.attach(lambda data: self._on_direct(slot, conn, data))
         conn.tasks = [
             asyncio.create_task(self._read(slot, conn), name=f"fx-conn-{conn.conn_id}-read"),
             asyncio.create_task(self._housekeep(slot, conn), name=f"fx-conn-{conn.conn_id}-keep"),
@@ -673,7 +677,18 @@ class ConnectionManager:
 
     # ------------------------------------------------------------------ per-connection tasks
 
+    def _on_direct(self, slot: _Slot, conn: _Conn, data: bytes | str) -> None:
+        """A frame from inside the socket's callback: a failure loses this connection, never the loop."""
+        try:
+            self._on_frame(slot, conn, data)
+        except Exception as exc:
+            log.exception("slot %d: connection %d frame handling failed", slot.index, conn.conn_id)
+            if conn.finish(DisconnectReason.ERROR, None, f"{type(exc).__name__}: {exc}"):
+                with contextlib.suppress(Exception):
+                    conn.ws.transport.abort()  # the reader sees the close and reports it
+
     async def _read(self, slot: _Slot, conn: _Conn) -> None:
+        """Frames the library assembled (fragmented ones), and the close: `_on_direct` gets the rest."""
         ws = conn.ws
         try:
             while True:

@@ -7,7 +7,10 @@ as the queue has room. Imports use `block=True`, since a file can wait for the d
 Writing into an hour that already has a file merges as a multiset union: a row present n times in
 the file and m times in the batch is kept max(n, m) times. Re-importing a file, or resuming an
 import that was killed, therefore adds nothing twice, while genuinely repeated prints (same time,
-price and size) survive.
+price and size) survive. A live recorder, whose rows are new by construction (it de-duplicates
+before it submits), marks its batches `append`: they are added to the hour as they are, which
+skips the union's group-by over every column (~100 ms at 100k rows, 2x the encoding itself).
+Tables of different symbols are encoded in parallel (pyarrow releases the GIL).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class WriteBatch(NamedTuple):
     symbol: str
     table: Table
     frame: pl.DataFrame
+    append: bool = False  # rows known to be new (a de-duplicating recorder): no union with the file
 
 
 @dataclass
@@ -177,6 +181,7 @@ class StoreWriter:
         self._write_file = write_file
         self._overflow: dict[tuple[str, str], tuple[int, int, int]] = {}
         self._overflow_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         self._reconciled: set[Path] = set()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="fx-store-writer", daemon=True)
@@ -287,16 +292,27 @@ class StoreWriter:
     def _write_batches(self, batches: list[WriteBatch]) -> None:
         import polars as pl
 
-        grouped: dict[tuple[str, str, Table], list[pl.DataFrame]] = {}
+        grouped: dict[tuple[str, str, Table, bool], list[pl.DataFrame]] = {}
         for batch in batches:
-            grouped.setdefault((batch.exchange, batch.symbol, batch.table), []).append(batch.frame)
-        for (exchange, symbol, table), frames in grouped.items():
+            key = (batch.exchange, batch.symbol, batch.table, batch.append)
+            grouped.setdefault(key, []).append(batch.frame)
+        work = []
+        for (exchange, symbol, table, append), frames in grouped.items():
             frame = conform(pl.concat(frames, how="diagonal_relaxed"), table)
             self.stats.rows_in += frame.height
-            self._write_table(exchange, symbol, table, frame)
             self.stats.touched.add((exchange, symbol, table))
+            work.append((exchange, symbol, table, frame, append))
+        if len(work) <= 1:
+            for item in work:
+                self._write_table(*item)
+            return
+        with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
+            for done in [pool.submit(self._write_table, *item) for item in work]:
+                done.result()  # the first failure is raised here
 
-    def _write_table(self, exchange: str, symbol: str, table: Table, frame: pl.DataFrame) -> None:
+    def _write_table(
+        self, exchange: str, symbol: str, table: Table, frame: pl.DataFrame, append: bool = False
+    ) -> None:
         import polars as pl
 
         spec = SPECS[table]
@@ -318,34 +334,44 @@ class StoreWriter:
             except OSError as exc:
                 raise StoreError(f"cannot create {folder}: {exc.strerror}") from exc
             with folder_lock(folder):
-                self._write_folder(folder, items, spec)
+                self._write_folder(folder, items, spec, append)
 
-    def _write_folder(self, folder: Path, items: list[tuple[Path, pl.DataFrame]], spec: TableSpec) -> None:
+    def _write_folder(
+        self, folder: Path, items: list[tuple[Path, pl.DataFrame]], spec: TableSpec, append: bool
+    ) -> None:
         if folder not in self._reconciled:
             manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
             self._reconciled.add(folder)
         book = manifest.load(folder)
-        # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel.
-        with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
-            results = list(pool.map(lambda item: self._write_hour(item[0], item[1], spec), items))
+        if len(items) == 1:
+            results = [self._write_hour(items[0][0], items[0][1], spec, append)]
+        else:  # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel
+            with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+                results = list(pool.map(lambda item: self._write_hour(item[0], item[1], spec, append), items))
         for (path, _), result in zip(items, results, strict=True):
             if result is None:
                 continue  # nothing new: the file (and its sha) stays as it was
             entry, added = result
             book.files[path.name] = entry
-            self.stats.rows_added += added
-            self.stats.files_written += 1
+            with self._stats_lock:
+                self.stats.rows_added += added
+                self.stats.files_written += 1
         manifest.fsync_dir(folder)
         manifest.save(folder, book)
 
     def _write_hour(
-        self, path: Path, part: pl.DataFrame, spec: TableSpec
+        self, path: Path, part: pl.DataFrame, spec: TableSpec, append: bool
     ) -> tuple[manifest.FileEntry, int] | None:
         import polars as pl
 
         if path.exists():
             old = pl.read_parquet(path)
-            merged = merge_union(old, part, spec)
+            if append:
+                merged = pl.concat([old, part])
+                if not is_sorted_by(merged, spec.sort_keys):  # a late print: back into time order
+                    merged = merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
+            else:
+                merged = merge_union(old, part, spec)
             if merged.height == old.height:
                 return None
             added = merged.height - old.height

@@ -92,6 +92,44 @@ def test_writer_merge_keeps_max_multiplicity_and_adds_new_rows(tmp_path: Path) -
     assert stored(tmp_path)["exchange_ts_ns"].to_list() == [HOUR0 + 1, HOUR0 + 2, HOUR0 + 2, HOUR0 + 3]
 
 
+def test_append_batches_add_every_row_in_time_order_with_exact_manifests(tmp_path: Path) -> None:
+    # A recorder's flushes: each appended to the hour as is (repeats included), a late print sorted in.
+    flushes = [[HOUR0 + 1, HOUR0 + 2], [HOUR0 + 2, HOUR0 + 7], [HOUR0 + 5], [HOUR0 + NS_PER_HOUR + 1]]
+    with StoreWriter(tmp_path) as writer:
+        for times in flushes:
+            writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades(times), append=True), block=True)
+            writer.close()  # one write per flush, as a live writer does
+            writer = StoreWriter(tmp_path)
+        stats = writer.close()
+
+    assert stats.rows_added == 0
+    assert stored(tmp_path)["exchange_ts_ns"].to_list() == [
+        HOUR0 + 1,
+        HOUR0 + 2,
+        HOUR0 + 2,
+        HOUR0 + 5,
+        HOUR0 + 7,
+        HOUR0 + NS_PER_HOUR + 1,
+    ]
+    path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
+    entry = manifest.load(path.parent).files[path.name]
+    assert (entry.rows, entry.first_ts_ns, entry.last_ts_ns) == (5, HOUR0 + 1, HOUR0 + 7)
+    assert entry.sha256 == manifest.sha256_file(path)
+
+
+def test_writer_writes_the_tables_of_many_symbols_in_one_round(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer:
+        for i in range(12):
+            batch = WriteBatch("ex", f"S{i}", Table.TRADES, trades([HOUR0 + i, HOUR0 + 2 * NS_PER_HOUR]))
+            writer.submit(batch, block=True)
+        stats = writer.close()
+
+    assert (stats.rows_added, stats.files_written) == (24, 24)
+    for i in range(12):
+        path = Layout(tmp_path).hour_path("ex", f"S{i}", Table.TRADES, HOUR0)
+        assert pl.read_parquet(path)["exchange_ts_ns"].to_list() == [HOUR0 + i]
+
+
 def test_writer_sorts_rows_by_exchange_time(tmp_path: Path) -> None:
     with StoreWriter(tmp_path) as writer:
         writer.submit(

@@ -54,6 +54,7 @@ class _Symbol:
         self.crossed_since_ns: int | None = None
         self.crossed_detail = ""
         self.has_synced = False
+        self.last_ts_ns = 0  # the newest diff's exchange time
 
 
 class LiveBooks:
@@ -102,6 +103,7 @@ class LiveBooks:
         if self._only is not None and delta.symbol not in self._only:
             return
         st = self._state(delta.symbol)
+        st.last_ts_ns = max(st.last_ts_ns, delta.exchange_ts_ns)
         was_synced = st.sync.is_synced
         out = st.sync.on_delta(delta)
         if st.sync.is_synced:
@@ -139,12 +141,26 @@ class LiveBooks:
         return st is not None and st.sync.is_synced
 
     async def close(self) -> None:
-        """Cancel snapshot fetches in flight."""
+        """Cancel snapshot fetches in flight; a book still out of sync ends in a Gap up to its last diff
+        (the diffs since it broke were never applied, so that time has no book)."""
         self._closed = True
         tasks = [st.fetch for st in self._symbols.values() if st.fetch is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for st in self._symbols.values():
+            gaps: list[Event] = []
+            if st.crossed_since_ns is not None:  # dropped on purpose (crossed, or asked): no snapshot came
+                end = max(st.crossed_since_ns, st.last_ts_ns)
+                detail = f"{st.crossed_detail}; stopped before a snapshot resynced it"
+                gaps.append(Gap(st.symbol, st.crossed_since_ns, end, GapReason.RESYNC, detail))
+                st.crossed_since_ns = None
+            for gap in st.sync.finish(st.last_ts_ns):
+                if isinstance(gap, Gap) and gap.reason is GapReason.IMPORT_HOLE:  # live: a resync never done
+                    gap = msgspec.structs.replace(gap, reason=GapReason.RESYNC)
+                gaps.append(gap)
+            if gaps:
+                self._emit(gaps)
 
     # ------------------------------------------------------------------ internals
 

@@ -204,6 +204,26 @@ def raw_files(root: Path, exchange: str) -> Iterator[Path]:
         yield from sorted(folder.glob(f"*/*/conn-*{SUFFIX}"))
 
 
+def last_received_ns(root: Path, exchange: str) -> int | None:
+    """When the last recorder of `exchange` last wrote anything (frame or control line), or None.
+
+    Read from the newest hour's raw files: they are flushed every second, so after a kill -9 this
+    is within a flush interval of the moment the recorder stopped receiving.
+    """
+    folder = raw_dir(root, exchange)
+    hours = sorted(folder.glob("*/*")) if folder.is_dir() else []
+    for hour in reversed(hours):
+        times = [
+            _wall_ns(record)
+            for path in hour.glob(f"conn-*{SUFFIX}")
+            for record in read_raw(path).records
+            if "recv_wall_ns" in record
+        ]
+        if times:
+            return max(times)
+    return None
+
+
 # --------------------------------------------------------------------------------------------- write
 
 

@@ -26,13 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import gc
 import logging
 import math
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections import Counter, deque
@@ -64,9 +62,11 @@ from fxcli.exchange.rest import RestClient, RestError
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, GapReason, Trade
 from fxcli.model.units import NS_PER_S
 from fxcli.settings import Settings
-from fxcli.store.raw import FrameLine, RawItem, RawWriter, raw_dir
+from fxcli.store.layout import Layout
+from fxcli.store.raw import FrameLine, RawItem, RawWriter, last_received_ns, raw_dir
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter, WriteBatch, ensure_writable, write_durably
+from fxcli.tasks.tuning import live_process
 from fxcli.tasks.venues import ResolvedEndpoints, Venue, resolve_endpoints, venue_named
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ DEDUP_WINDOW_S = 10.0
 WRITER_QUEUE_S = 30.0  # the store writer's queue holds this many seconds of flushes before overflow
 CLOCK_EVERY_S = 300.0  # venue clock offset, recorded every few minutes (§5.2 rule 12)
 MAX_FLUSH_S = 60.0
-GIL_SWITCH_S = 0.001
+DOWNTIME_DETAIL = "fx record was not running"
 
 
 class RecordError(FxError):
@@ -320,7 +320,9 @@ class _Batcher:
             try:
                 for symbol, rows in item.items():
                     for table, frame in rows.take():
-                        self.writer.submit(WriteBatch(self.venue, symbol, table, frame), block=False)
+                        self.writer.submit(
+                            WriteBatch(self.venue, symbol, table, frame, append=True), block=False
+                        )
                         self.rows_submitted += frame.height
             except StoreError as exc:  # the writer thread died: the loop sees it and stops the recorder
                 self.error = str(exc)
@@ -372,6 +374,7 @@ class Recorder:
         self._pending: list[RawItem] = []
         self._active: dict[int, set[str]] = {}
         self._connected: dict[int, int] = {}  # conn_id -> slot
+        self._down_since: dict[str, int] = {}  # symbol -> when the previous recorder stopped
         self._overflow_seen = 0
 
     # ------------------------------------------------------------------ Consumer
@@ -446,6 +449,10 @@ class Recorder:
         elif isinstance(status, Subscribed):
             names = [c.name for c in status.channels]
             self._active.setdefault(status.conn_id, set()).update(names)
+            for symbol in {c.symbol for c in status.channels} & self._down_since.keys():
+                since = self._down_since.pop(symbol)
+                if since < at_ns:
+                    self._gap(Gap(symbol, since, at_ns, GapReason.DISCONNECT, DOWNTIME_DETAIL), slot)
             fields = {"slot": slot, "conn_id": status.conn_id, "channels": len(names)}
             self._control(slot, at_ns, "subscribed", {**fields, "names": names})
             self.announce("subscribed", at_ns, fields)
@@ -522,6 +529,11 @@ class Recorder:
                 self._table(event.symbol).add(event)
 
     # ------------------------------------------------------------------ flushing
+
+    def note_downtime(self, since_ns: int, symbols: Iterable[str]) -> None:
+        """The previous recorder stopped at `since_ns`: each of `symbols` gets a gap from then until
+        its first subscription here is acknowledged (the store has no data for that time)."""
+        self._down_since = dict.fromkeys(symbols, since_ns)
 
     def assign_slots(self, assignment: list[list[Channel]]) -> None:
         """Which slot's raw file a symbol's generated records (snapshots, gaps) go to."""
@@ -680,29 +692,18 @@ def record(
     """
     import polars  # noqa: F401  -- imported here, not at the first flush on the event loop
 
-    # Everything alive now (modules, their objects) lives as long as the process: keep the cyclic
-    # collector from walking it again, so a full collection costs ~1 ms instead of ~30 on the loop.
-    gc.collect()
-    gc.freeze()
-    switch_s = sys.getswitchinterval()
-    # The writer, batcher and raw threads run Python too: make them hand the GIL back to the event
-    # loop within 1 ms (the default 5 ms shows up directly in the loop's latency tail).
-    sys.setswitchinterval(GIL_SWITCH_S)
-    try:
-        with _exclusive(raw_dir(config.data_dir, config.venue.name)):
-            run = _record(
-                config,
-                notify,
-                observe,
-                observe_every_s or config.stats_every_s,
-                write_file,
-                manager_config,
-                stop,
-                recorder_type or Recorder,
-            )
-            return asyncio.run(run)
-    finally:
-        sys.setswitchinterval(switch_s)
+    with live_process(), _exclusive(raw_dir(config.data_dir, config.venue.name)):
+        run = _record(
+            config,
+            notify,
+            observe,
+            observe_every_s or config.stats_every_s,
+            write_file,
+            manager_config,
+            stop,
+            recorder_type or Recorder,
+        )
+        return asyncio.run(run)
 
 
 @contextlib.contextmanager
@@ -764,6 +765,8 @@ async def _record(
         "kinds": [k.value for k in config.kinds],
         "symbols": len(config.symbols),
     }
+    down_since = last_received_ns(config.data_dir, venue.name)  # before this session writes any
+    recorded_before = set(Layout(config.data_dir).symbols(venue.name)) if down_since else set()
     started_ns = time.time_ns()
     started = time.monotonic()
     writer = StoreWriter(config.data_dir, max_queue=queue_len, write_file=write_file)
@@ -775,6 +778,8 @@ async def _record(
     )
     recorder = recorder_type(venue.name, channels, writer, raw, slots=len(assignment), notify=notify)
     recorder.assign_slots(assignment)
+    if down_since is not None:
+        recorder.note_downtime(down_since, recorded_before.intersection(config.symbols))
     books: LiveBooks | None = None
     if Kind.DEPTH in config.kinds:
         books = LiveBooks(adapter, RestClient(timeout_s=5.0), recorder.on_book_events, symbols=config.symbols)

@@ -144,3 +144,29 @@ def test_snapshot_failures_are_retried_until_the_book_syncs() -> None:
             assert keeper.gaps("AUSDT") == []
 
     run(scenario())
+
+
+def test_a_book_still_out_of_sync_at_close_ends_in_a_gap_up_to_its_last_diff() -> None:
+    async def scenario() -> None:
+        async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
+            venue.rest_failures = 10**6  # no snapshot ever: the diffs can never be applied
+            spot = MexcSpot(venue.endpoints)
+            keeper = BookKeeper()
+            keeper.books = books = LiveBooks(
+                spot, RestClient(timeout_s=2.0), keeper.stored.extend, retry_base_s=0.05
+            )
+            async with ConnectionManager(
+                spot, plan_channels(spot, ["AUSDT"], [Kind.DEPTH]), keeper, config=FAST
+            ):
+                await until(lambda: len(keeper.events()) >= 5, 5.0, "a few diffs")
+            assert keeper.gaps("AUSDT") == []
+            await books.close()
+
+            diffs = [e for _, e in keeper.events() if isinstance(e, BookDelta)]
+            (gap,) = keeper.gaps("AUSDT")
+            assert gap.reason is GapReason.RESYNC
+            assert gap.start_ns == diffs[0].exchange_ts_ns
+            assert gap.end_ns == max(d.exchange_ts_ns for d in diffs)
+            assert "no snapshot" in gap.detail
+
+    run(scenario())

@@ -243,6 +243,21 @@ def test_record_killed_with_sigkill_leaves_readable_files_and_a_restart_appends(
                 if again.poll() is None:
                     again.kill()
             content = read_raw(path)
+            for symbol in SPOT:  # the market went on while no recorder ran: that time is a gap, not a hole
+                stored = table(data_dir, "mexc-spot", symbol, Table.TRADES)
+                gaps = table(data_dir, "mexc-spot", symbol, Table.GAPS)
+                ids = set(stored["trade_id"].to_list())
+                first_ms, last_ms = (
+                    stored["exchange_ts_ns"].min() // NS_PER_MS,
+                    stored["exchange_ts_ns"].max() // NS_PER_MS,
+                )
+                made = [t for t in venue.trades[symbol] if first_ms <= t.time_ms <= last_ms]
+                holes = [t for t in made if t.trade_id not in ids and not covered(t, gaps)]
+                assert not holes, f"{symbol}: {len(holes)} trades made while the recorder was down, no gap"
+                down = gaps.filter(pl.col("detail") == "fx record was not running")
+                assert down.height == 1, gaps
+                assert down["reason"][0] == "disconnect"
+                assert down["start_ns"][0] // NS_PER_MS >= killed_ms - allowance_ms
             return summary, content.records, content.damaged_bytes
 
     summary, records, damaged = run(scenario(), 30.0)

@@ -8,8 +8,8 @@ it never competes with the client for the GIL):
   (a) a count-only `websockets` client (the peer: it only counts frames), (b) `fx record`'s path: the
   record task with its own `Recorder` (raw log, decode, de-duplication, rows, writers) into a temp
   data dir, (c) `fx stream --headless`'s path: the stream task, live, momentum_scalper on
-  every symbol, JSON lines to /dev/null. Frames per second from the first frame to the N-th;
-  for (c) also events per second through the engine (until the workers' queues are empty);
+  every symbol, JSON lines to /dev/null. Frames per second from the first frame to the N-th
+  (for (c), the N-th event through the strategy);
 - decode cost per frame: `MexcFutures.decode` against pydantic `model_validate_json` (a
   discriminated union of the same push shapes) on the same futures JSON frames (deals and depth
   diffs), best of 5; `MexcSpot.decode` of protobuf frames alongside (no peer);
@@ -297,8 +297,8 @@ def live_plan(symbols: list[str], endpoints: Endpoints) -> StreamPlan:
     )
 
 
-def _stream_path(endpoints: Endpoints, n: int) -> tuple[float, float]:
-    """(frames/s received, events/s through the engine) of `fx stream --headless`'s path."""
+def _stream_path(endpoints: Endpoints, n: int) -> float:
+    """Events/s of `fx stream --headless`'s path: received, decoded and through the strategy."""
     feed, stop = Feed(), threading.Event()
     thread = threading.Thread(target=run_stream, args=(ingest_symbols(), endpoints, feed, stop))
     thread.start()
@@ -310,33 +310,28 @@ def _stream_path(endpoints: Endpoints, n: int) -> tuple[float, float]:
         time.sleep(0.0005)
         if not thread.is_alive():
             raise RuntimeError("the stream ended early")
-    received = time.perf_counter()
-    while stats.backlog() > 0:
-        time.sleep(0.0005)
     processed = time.perf_counter()
     stop.set()
     thread.join()
-    return n / (received - first), n / (processed - first)
+    return n / (processed - first)
 
 
 def measure_ingest(n: int) -> list[Line]:
     """Frames/s of the three clients against the same server."""
-    best = {"count": 0.0, "recorder": 0.0, "stream": 0.0, "engine": 0.0}
+    best = {"count": 0.0, "recorder": 0.0, "stream": 0.0}
     for _ in range(REPEATS):
         with server(ingest_symbols(), blast=n) as endpoints:
             best["count"] = max(best["count"], asyncio.run(_count_only(endpoints.ws_url, n)))
         with server(ingest_symbols(), blast=n) as endpoints, tempfile.TemporaryDirectory() as work:
             best["recorder"] = max(best["recorder"], _recorder_path(endpoints, n, Path(work)))
         with server(ingest_symbols(), blast=n) as endpoints:
-            received, engine = _stream_path(endpoints, n)
-            best["stream"] = max(best["stream"], received)
-            best["engine"] = max(best["engine"], engine)
+            best["stream"] = max(best["stream"], _stream_path(endpoints, n))
     peer = best["count"]
     peer_text = f"count-only websockets {rate(peer)}"
     lines = []
     for key, what in (
         ("recorder", "ingest: fx record's path (raw log, decode, rows, writers)"),
-        ("stream", "ingest: fx stream --headless (received, decoded, queued)"),
+        ("stream", "ingest: fx stream --headless (decoded, momentum_scalper on every event)"),
     ):
         fx = best[key]
         lines.append(
@@ -349,17 +344,6 @@ def measure_ingest(n: int) -> list[Line]:
                 fx >= TARGET_INGEST and fx / peer >= TARGET_INGEST_RATIO,
             )
         )
-    fx = best["engine"]
-    lines.append(
-        Line(
-            "fx stream --headless end to end (momentum_scalper on every event)",
-            rate(fx),
-            peer_text,
-            f"{fx / peer:.2f}x",
-            "—",
-            None,
-        )
-    )
     return lines
 
 

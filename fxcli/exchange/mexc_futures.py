@@ -133,7 +133,6 @@ _envelope: Final = msgspec.json.Decoder(_Envelope, strict=False)
 _scalar: Final = msgspec.json.Decoder(str | int | float | bool | None)
 _rest: Final = msgspec.json.Decoder(_RestAnswer, strict=False)
 _PUSH_CHANNELS: Final = frozenset({"push.deal", "push.depth", "push.depth.full", "push.ticker"})
-_SIDES: Final = {1: 1, 2: -1}
 
 
 class BadFrameError(ValueError):
@@ -301,7 +300,17 @@ def _checked_symbol(symbol: str) -> str:
 
 def _is_symbol(symbol: str) -> bool:
     # Symbols become directory names in the store: letters, digits and "_" only, never a path.
-    return 0 < len(symbol) <= 40 and symbol.isascii() and symbol.replace("_", "").isalnum()
+    if symbol in _SEEN_SYMBOLS:  # every push names its symbol: check each one once, not per frame
+        return True
+    if not (0 < len(symbol) <= 40 and symbol.isascii() and symbol.replace("_", "").isalnum()):
+        return False
+    if len(_SEEN_SYMBOLS) < MAX_SEEN_SYMBOLS:
+        _SEEN_SYMBOLS.add(symbol)
+    return True
+
+
+MAX_SEEN_SYMBOLS: Final = 10_000
+_SEEN_SYMBOLS: set[str] = set()
 
 
 def _levels(levels: list[_Level]) -> list[Level]:
@@ -323,8 +332,8 @@ def _events(
                 symbol,
                 deal.price,
                 deal.qty,
-                _SIDES[deal.side],
-                _trade_id(deal.trade_id),
+                1 if deal.side == 1 else -1,
+                tid if type(tid := deal.trade_id) is int and tid >= 0 else _trade_id(tid),
             )
             for deal in deals
         ]

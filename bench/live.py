@@ -59,10 +59,11 @@ if str(REPO) not in sys.path:
 from fxcli.engine.params import IndicatorParams  # noqa: E402
 from fxcli.engine.variants import load_folder  # noqa: E402
 from fxcli.exchange.adapter import Decoded, Endpoints, Kind  # noqa: E402
-from fxcli.exchange.connection import RawFrame, plan_channels  # noqa: E402
+from fxcli.exchange.connection import plan_channels  # noqa: E402
 from fxcli.exchange.mexc_futures import MexcFutures  # noqa: E402
 from fxcli.exchange.mexc_spot import MexcSpot  # noqa: E402
 from fxcli.model.events import BookDelta, BookSnapshot, MarketEvent, Trade  # noqa: E402
+from fxcli.model.frames import RawFrame  # noqa: E402
 from fxcli.model.units import NS_PER_MS, NS_PER_S  # noqa: E402
 from fxcli.settings import Settings  # noqa: E402
 from fxcli.strategy.spec import load_strategy  # noqa: E402

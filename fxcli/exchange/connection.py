@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -44,6 +43,7 @@ from fxcli.exchange.direct import DirectConnection
 from fxcli.exchange.pacing import Backoff, BreakerState, CircuitBreaker, TokenBucket
 from fxcli.exchange.rest import retry_after_s
 from fxcli.model.events import Gap, GapReason
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -62,29 +62,6 @@ class DisconnectReason(StrEnum):
     ROTATED = "rotated"  # closed by us after its replacement was subscribed
     ABANDONED = "abandoned"  # a rotation replacement that never got ready
     STOPPED = "stopped"  # an explicit stop
-
-
-class RawFrame(msgspec.Struct, frozen=True, gc=False):
-    """One received frame, before decoding.
-
-    `slot` is the stable connection slot (0..N-1, the recorder's `conn-<slot>` file), `conn_id` the
-    physical connection (new on every dial), `seq` counts frames on that connection from 1.
-    `overlap_with` names another connection that carried the same channels when this frame arrived
-    (a make-before-break rotation): its content may duplicate frames on that connection.
-    """
-
-    slot: int
-    conn_id: int
-    seq: int
-    received_ts_ns: int
-    received_mono_ns: int
-    data: bytes | str
-    overlap_with: int | None = None
-
-    @property
-    def is_overlap(self) -> bool:
-        """True if this frame may duplicate one received on another connection."""
-        return self.overlap_with is not None
 
 
 @dataclass(frozen=True)
@@ -720,7 +697,10 @@ class ConnectionManager:
             and conn.last_rx_mono > conn.overlap_until_mono
         ):
             overlap = conn.overlap_with = conn.overlap_until_mono = None
-        frame = RawFrame(slot.index, conn.conn_id, conn.seq, received_ts_ns, received_mono_ns, data, overlap)
+        kind = "text" if type(data) is str else "binary"
+        frame = RawFrame(
+            slot.index, conn.conn_id, conn.seq, received_ts_ns, received_mono_ns, kind, data, overlap
+        )
         self.stats.frames += 1
         self.stats.bytes += len(data)
         try:

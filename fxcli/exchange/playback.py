@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from fxcli.exchange.adapter import Decoded
-from fxcli.exchange.connection import Consumer, RawFrame
+from fxcli.exchange.connection import Consumer
 from fxcli.model.events import MarketEvent
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 BATCH = 256  # events per delivered batch when not paced (one "frame")
@@ -114,7 +115,7 @@ class Playback:
         if not events:
             return
         self._seq += 1
-        frame = RawFrame(0, 0, self._seq, time.time_ns(), time.monotonic_ns(), b"")
+        frame = RawFrame(0, 0, self._seq, time.time_ns(), time.monotonic_ns(), "binary", b"")
         self.consumer.on_frame(frame)
         self.consumer.on_decoded(frame, Decoded(events=events))
         self.stats.batches += 1

@@ -3,14 +3,15 @@
 Every frame a recorder receives is written here before anything is decoded, one JSON line each
 (docs/mexc-protocol.md §5.2 rule 10):
 
-    {"recv_wall_ns":1736409765160000000,"recv_mono_ns":5120443,"conn_id":3,"conn_seq":17,
+    {"slot":0,"conn_id":3,"conn_seq":17,"recv_wall_ns":1736409765160000000,"recv_mono_ns":5120443,
      "kind":"binary","data":"Ci9zcG90QHB1YmxpYy5hZ2dyZS5kZWFscy52My..."}
 
 `kind` is "text" (`data` as received) or "binary" (`data` in base64); `overlap_with` names the other
 connection of a make-before-break rotation when the frame may duplicate one of its frames. Lines of
 kind "session" (first line of every file opening: who wrote it, which venue, which URL), "control"
 (connects, acks, rejections, disconnects, gaps, overflow) and "snapshot" (REST book snapshots, with
-`"generated": true`) make a replay self-contained.
+`"generated": true`) make a replay self-contained. A frame line is a `RawFrame` encoded as is; the
+other lines are dicts with at least `slot` and `recv_wall_ns`.
 
 Crash safety: each flush appends one complete zstd frame (with a content checksum) per file, in one
 `write`. A `kill -9` loses at most the flush in progress and leaves every earlier frame readable;
@@ -33,10 +34,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import msgspec
 
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store.layout import check_name
 from fxcli.store.manifest import fsync_dir
@@ -50,23 +52,8 @@ SKIPPABLE_MAGIC_MASK = 0xFFFFFFF0
 SKIPPABLE_MAGIC = 0x184D2A50
 
 
-class FrameLine(msgspec.Struct, omit_defaults=True):
-    """One received frame as stored (binary `data` is base64 on disk)."""
-
-    recv_wall_ns: int
-    recv_mono_ns: int
-    conn_id: int
-    conn_seq: int
-    kind: str
-    data: str | bytes
-    overlap_with: int | None = None
-
-
-class RawItem(NamedTuple):
-    """What a producer hands over: the connection slot (file) and the record for it."""
-
-    slot: int
-    record: FrameLine | dict[str, Any]
+RawRecord = RawFrame | dict[str, Any]
+"""A line of the raw log: a received frame, or a session / control / snapshot dict (with `slot`)."""
 
 
 @dataclass
@@ -239,7 +226,7 @@ class RawWriter:
     """Appends raw records to hourly per-slot files on its own thread; `submit` never blocks.
 
     with RawWriter(root, "mexc-spot", header={"ws_url": url}) as raw:
-        raw.submit([RawItem(frame.slot, FrameLine(...)), ...])   # once per flush interval
+        raw.submit([frame, frame, {"slot": 0, "recv_wall_ns": ..., "kind": "control", ...}])
     """
 
     def __init__(
@@ -262,7 +249,7 @@ class RawWriter:
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
         self._encoder = msgspec.json.Encoder()
         self._fsync_every_s = fsync_every_s
-        self._queue: queue.Queue[list[RawItem] | None] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[list[RawRecord] | None] = queue.Queue(maxsize=max_queue)
         self._overflow: dict[int, tuple[int, int, int]] = {}  # slot -> (records, first ns, last ns)
         self._lock = threading.Lock()
         self._open: dict[int, _Open] = {}
@@ -275,7 +262,7 @@ class RawWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, items: list[RawItem]) -> bool:
+    def submit(self, items: list[RawRecord]) -> bool:
         """Queue one flush worth of records; False if the queue was full (they are counted as lost)."""
         if not items:
             return True
@@ -293,31 +280,29 @@ class RawWriter:
             self._thread.join()
         return self.stats
 
-    def _note_overflow(self, items: list[RawItem]) -> None:
+    def _note_overflow(self, items: list[RawRecord]) -> None:
         with self._lock:
             self.stats.overflow_chunks += 1
             self.stats.overflow_records += len(items)
-            for slot, record in items:
-                ts = _wall_ns(record)
+            for record in items:
+                slot, ts = _slot(record), _wall_ns(record)
                 count, first, last = self._overflow.get(slot, (0, ts, ts))
                 self._overflow[slot] = (count + 1, min(first, ts), max(last, ts))
 
-    def _take_overflow(self) -> list[RawItem]:
+    def _take_overflow(self) -> list[RawRecord]:
         with self._lock:
             pending, self._overflow = self._overflow, {}
         return [
-            RawItem(
-                slot,
-                {
-                    "recv_wall_ns": time.time_ns(),
-                    "kind": "control",
-                    "event": "raw_overflow",
-                    "records_lost": count,
-                    "start_ns": first,
-                    "end_ns": last,
-                    "detail": "raw writer queue full: these records were never written",
-                },
-            )
+            {
+                "slot": slot,
+                "recv_wall_ns": time.time_ns(),
+                "kind": "control",
+                "event": "raw_overflow",
+                "records_lost": count,
+                "start_ns": first,
+                "end_ns": last,
+                "detail": "raw writer queue full: these records were never written",
+            }
             for slot, (count, first, last) in sorted(pending.items())
         ]
 
@@ -329,7 +314,7 @@ class RawWriter:
             except queue.Empty:
                 self._sync_due()
                 continue
-            chunks: list[list[RawItem]] = []
+            chunks: list[list[RawRecord]] = []
             if first is None:
                 stopping = True
             else:
@@ -355,11 +340,11 @@ class RawWriter:
                 self._close_all(sync=False)
         self._close_all(sync=True)
 
-    def _write(self, items: list[RawItem]) -> None:
-        by_file: dict[tuple[int, int], list[FrameLine | dict[str, Any]]] = {}
-        for slot, record in items:
+    def _write(self, items: list[RawRecord]) -> None:
+        by_file: dict[tuple[int, int], list[RawRecord]] = {}
+        for record in items:
             hour = _wall_ns(record) // NS_PER_HOUR
-            by_file.setdefault((slot, hour), []).append(record)
+            by_file.setdefault((_slot(record), hour), []).append(record)
         for (slot, hour), records in by_file.items():
             handle = self._handle(slot, hour)
             payload = self._encoder.encode_lines(records)
@@ -367,7 +352,7 @@ class RawWriter:
             handle.handle.write(frame)
             handle.handle.flush()  # in the page cache now: a kill -9 cannot lose it
             self.stats.records += len(records)
-            self.stats.frames += sum(1 for r in records if isinstance(r, FrameLine))
+            self.stats.frames += sum(1 for r in records if isinstance(r, RawFrame))
             self.stats.bytes_in += len(payload)
             self.stats.bytes_written += len(frame)
             self.stats.last_write_ns = time.time_ns()
@@ -445,5 +430,9 @@ class RawWriter:
                 self.error = self.error or f"{type(exc).__name__}: {exc}"
 
 
-def _wall_ns(record: FrameLine | dict[str, Any]) -> int:
-    return record.recv_wall_ns if isinstance(record, FrameLine) else int(record["recv_wall_ns"])
+def _wall_ns(record: RawRecord) -> int:
+    return record.received_ts_ns if isinstance(record, RawFrame) else int(record["recv_wall_ns"])
+
+
+def _slot(record: RawRecord) -> int:
+    return record.slot if isinstance(record, RawFrame) else int(record.get("slot", 0))

@@ -50,7 +50,6 @@ from fxcli.exchange.connection import (
     DialFailed,
     Disconnected,
     ManagerConfig,
-    RawFrame,
     Rejected,
     Status,
     StreamGap,
@@ -60,10 +59,11 @@ from fxcli.exchange.connection import (
 )
 from fxcli.exchange.rest import RestClient, RestError
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, GapReason, Trade
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 from fxcli.settings import Settings
 from fxcli.store.layout import Layout
-from fxcli.store.raw import FrameLine, RawItem, RawWriter, last_received_ns, raw_dir
+from fxcli.store.raw import RawRecord, RawWriter, last_received_ns, raw_dir
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter, WriteBatch, ensure_writable, write_durably
 from fxcli.tasks.tuning import live_process
@@ -371,7 +371,7 @@ class Recorder:
         self._batcher = _Batcher(venue, writer)
         self._dedup: dict[str, _Dedup] = {}
         self._dedup_window_ns = int(dedup_window_s * NS_PER_S)
-        self._pending: list[RawItem] = []
+        self._pending: list[RawRecord] = []
         self._active: dict[int, set[str]] = {}
         self._connected: dict[int, int] = {}  # conn_id -> slot
         self._down_since: dict[str, int] = {}  # symbol -> when the previous recorder stopped
@@ -381,23 +381,10 @@ class Recorder:
 
     def on_frame(self, frame: RawFrame) -> None:
         """Keep the frame as received (the raw log is written before anything is decoded)."""
-        data = frame.data
-        self._pending.append(
-            RawItem(
-                frame.slot,
-                FrameLine(
-                    frame.received_ts_ns,
-                    frame.received_mono_ns,
-                    frame.conn_id,
-                    frame.seq,
-                    "text" if isinstance(data, str) else "binary",
-                    data,
-                    frame.overlap_with,
-                ),
-            )
-        )
-        self.counters.frames += 1
-        self.counters.bytes_in += len(data)
+        self._pending.append(frame)  # the frame is its own raw-log line
+        counters = self.counters
+        counters.frames += 1
+        counters.bytes_in += len(frame.data)
 
     def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
         """Rows for trades, tickers and top-N books; diffs and full snapshots go through the book sync."""
@@ -510,20 +497,18 @@ class Recorder:
                 self._table(event.symbol).add(event, ts_estimated=estimated)
                 if event.source == "rest":
                     self._pending.append(
-                        RawItem(
-                            self._slot_of.get(event.symbol, 0),
-                            {
-                                "recv_wall_ns": event.received_ts_ns,
-                                "kind": "snapshot",
-                                "generated": True,
-                                "symbol": event.symbol,
-                                "version": event.version,
-                                "exchange_ts_ns": event.exchange_ts_ns,
-                                "ts_estimated": estimated,
-                                "bids": event.bids,
-                                "asks": event.asks,
-                            },
-                        )
+                        {
+                            "slot": self._slot_of.get(event.symbol, 0),
+                            "recv_wall_ns": event.received_ts_ns,
+                            "kind": "snapshot",
+                            "generated": True,
+                            "symbol": event.symbol,
+                            "version": event.version,
+                            "exchange_ts_ns": event.exchange_ts_ns,
+                            "ts_estimated": estimated,
+                            "bids": event.bids,
+                            "asks": event.asks,
+                        }
                     )
             else:
                 self._table(event.symbol).add(event)
@@ -650,8 +635,9 @@ class Recorder:
         self.announce("gap", time.time_ns(), fields)
 
     def _control(self, slot: int, at_ns: int, event: str, fields: dict[str, Any]) -> None:
-        record = {"recv_wall_ns": at_ns, "kind": "control", "event": event, **fields}
-        self._pending.append(RawItem(slot, record))
+        self._pending.append(
+            {"slot": slot, "recv_wall_ns": at_ns, "kind": "control", "event": event, **fields}
+        )
 
     def announce(self, kind: str, at_ns: int, fields: dict[str, Any]) -> None:
         """Tell the `notify` callback (the CLI's log lines) that something happened."""

@@ -46,7 +46,6 @@ from fxcli.exchange.connection import (
     DialFailed,
     Disconnected,
     ManagerConfig,
-    RawFrame,
     Rejected,
     Status,
     StreamGap,
@@ -56,6 +55,7 @@ from fxcli.exchange.connection import (
 from fxcli.exchange.playback import Playback
 from fxcli.exchange.rest import RestClient
 from fxcli.model.events import BookDelta, BookSnapshot, Event, Gap, MarketEvent
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S, ns_to_iso
 from fxcli.settings import Settings
 from fxcli.store.reader import StoreReader

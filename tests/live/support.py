@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fxcli.exchange.adapter import Decoded, Kind
-from fxcli.exchange.connection import ManagerConfig, RawFrame, Status, Subscribed
+from fxcli.exchange.connection import ManagerConfig, Status, Subscribed
 from fxcli.model.events import MarketEvent, Trade
+from fxcli.model.frames import RawFrame
 
 T = TypeVar("T")
 

@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from fxcli.exchange.adapter import Decoded, Kind
 from fxcli.exchange.booksync import LiveBooks
-from fxcli.exchange.connection import ConnectionManager, RawFrame, plan_channels
+from fxcli.exchange.connection import ConnectionManager, plan_channels
 from fxcli.exchange.mexc_futures import MexcFutures
 from fxcli.exchange.mexc_spot import MexcSpot
 from fxcli.exchange.rest import RestClient
 from fxcli.model.book import OrderBook
 from fxcli.model.events import BookDelta, BookSnapshot, Event, Gap, GapReason
+from fxcli.model.frames import RawFrame
 from tests.fake_mexc import FakeMexc, Venue
 from tests.fake_mexc.market import SymbolMarket
 from tests.live.support import FAST, TRADES_AND_DEPTH, Keeper, run, until

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from fxcli.exchange.adapter import Decoded, Kind
-from fxcli.exchange.connection import RawFrame
 from fxcli.exchange.mexc_futures import MexcFutures
 from fxcli.model.events import BookSnapshot, BookTicker, Trade
+from fxcli.model.frames import RawFrame
 from fxcli.store.raw import RawWriter
 from fxcli.store.schema import Table
 from fxcli.store.writer import StoreWriter, write_durably
@@ -187,7 +187,7 @@ def test_recorder_writes_tickers_and_top_books_once_across_a_rotation_overlap(tm
     recorder = Recorder("mexc-futures", channels, writer, raw, slots=1)
 
     for conn_id, overlap in ((1, None), (2, 1)):  # the replacement delivers the same three pushes
-        frame = RawFrame(0, conn_id, 1, HOUR_NS + 2_000, 5, "{}", overlap)
+        frame = RawFrame(0, conn_id, 1, HOUR_NS + 2_000, 5, "text", "{}", overlap)
         recorder.on_frame(frame)
         recorder.on_decoded(frame, Decoded(events=[ticker, top, trade, trade]))
     recorder.flush()

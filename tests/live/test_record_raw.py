@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_HOUR
-from fxcli.store.raw import FrameLine, RawItem, RawWriter, frame_bytes, frame_spans, raw_files, read_raw
+from fxcli.store.raw import RawRecord, RawWriter, frame_bytes, frame_spans, raw_files, read_raw
 
 HOUR = 1_795_550_400 * 10**9  # 2026-11-24T20:00:00Z, the start of a UTC hour
 
 
-def frame(seq: int, at_ns: int = HOUR + 5, data: bytes | str = b"\x0a\x01\xff") -> FrameLine:
+def frame(seq: int, at_ns: int = HOUR + 5, data: bytes | str = b"\x0a\x01\xff", slot: int = 0) -> RawFrame:
     kind = "text" if isinstance(data, str) else "binary"
-    return FrameLine(at_ns + seq, 1_000 + seq, 1, seq, kind, data)
+    return RawFrame(slot, 1, seq, at_ns + seq, 1_000 + seq, kind, data)
 
 
-def write(tmp_path: Path, chunks: list[list[RawItem]]) -> Path:
+def write(tmp_path: Path, chunks: list[list[RawRecord]]) -> Path:
     with RawWriter(tmp_path, "mexc-spot", header={"ws_url": "ws://127.0.0.1:1/ws"}) as raw:
         for chunk in chunks:
             assert raw.submit(chunk)
@@ -32,9 +33,7 @@ def test_raw_writer_puts_frames_in_the_hour_file_of_their_slot(tmp_path: Path) -
     text = '{"id":0,"code":0,"msg":"PONG"}'
 
     with RawWriter(tmp_path, "mexc-spot") as raw:
-        raw.submit(
-            [RawItem(0, frame(1)), RawItem(2, frame(2, data=text)), RawItem(0, frame(3, HOUR + NS_PER_HOUR))]
-        )
+        raw.submit([frame(1), frame(2, data=text, slot=2), frame(3, HOUR + NS_PER_HOUR)])
 
     files = [p.relative_to(tmp_path).as_posix() for p in raw_files(tmp_path, "mexc-spot")]
     assert files == [
@@ -46,6 +45,7 @@ def test_raw_writer_puts_frames_in_the_hour_file_of_their_slot(tmp_path: Path) -
     assert [r["kind"] for r in first] == ["session", "binary"]
     assert frame_bytes(first[1]) == b"\x0a\x01\xff"
     assert first[1] == {
+        "slot": 0,
         "recv_wall_ns": HOUR + 6,
         "recv_mono_ns": 1_001,
         "conn_id": 1,
@@ -57,7 +57,7 @@ def test_raw_writer_puts_frames_in_the_hour_file_of_their_slot(tmp_path: Path) -
 
 
 def test_raw_file_cut_anywhere_reads_every_complete_flush(tmp_path: Path) -> None:
-    path = write(tmp_path, [[RawItem(0, frame(i))] for i in range(1, 4)])
+    path = write(tmp_path, [[frame(i)] for i in range(1, 4)])
     data = path.read_bytes()
     spans, end = frame_spans(data)
     assert len(spans) == 4  # the session header, then one frame per flush
@@ -75,7 +75,7 @@ def test_raw_file_cut_anywhere_reads_every_complete_flush(tmp_path: Path) -> Non
 
 
 def test_raw_file_with_a_corrupt_frame_stops_there(tmp_path: Path) -> None:
-    path = write(tmp_path, [[RawItem(0, frame(i))] for i in range(1, 4)])
+    path = write(tmp_path, [[frame(i)] for i in range(1, 4)])
     data = bytearray(path.read_bytes())
     spans, _ = frame_spans(bytes(data))
     start, stop = spans[2]
@@ -89,12 +89,12 @@ def test_raw_file_with_a_corrupt_frame_stops_there(tmp_path: Path) -> None:
 
 
 def test_raw_writer_reopening_a_damaged_file_cuts_the_tail_and_appends(tmp_path: Path) -> None:
-    path = write(tmp_path, [[RawItem(0, frame(1))]])
+    path = write(tmp_path, [[frame(1)]])
     with path.open("ab") as handle:
         handle.write(zstandard.ZstdCompressor().compress(b'{"kind":"half"}\n' * 50)[:-7])
 
     with RawWriter(tmp_path, "mexc-spot") as raw:
-        raw.submit([RawItem(0, frame(2))])
+        raw.submit([frame(2)])
     content = read_raw(path)
 
     assert raw.stats.repaired_bytes > 0
@@ -106,13 +106,13 @@ def test_raw_writer_full_queue_never_blocks_and_notes_what_it_lost(tmp_path: Pat
     raw = RawWriter(tmp_path, "mexc-spot", max_queue=1)
     slow_write = raw._write
 
-    def stalled(items: list[RawItem]) -> None:  # a disk that takes 0.2 s per write
+    def stalled(items: list[RawRecord]) -> None:  # a disk that takes 0.2 s per write
         time.sleep(0.2)
         slow_write(items)
 
     raw._write = stalled  # type: ignore[method-assign]
     started = time.monotonic()
-    accepted = [raw.submit([RawItem(0, frame(i))]) for i in range(1, 6)]
+    accepted = [raw.submit([frame(i)]) for i in range(1, 6)]
     waited = time.monotonic() - started
     raw.close()
 
@@ -127,7 +127,7 @@ def test_raw_writer_full_queue_never_blocks_and_notes_what_it_lost(tmp_path: Pat
 
 @pytest.mark.parametrize("tail", [b"", b"\x28\xb5\x2f", b"junk that is not zstd at all"])
 def test_frame_spans_treats_a_short_or_foreign_tail_as_damage(tmp_path: Path, tail: bytes) -> None:
-    path = write(tmp_path, [[RawItem(0, frame(1))]])
+    path = write(tmp_path, [[frame(1)]])
     data = path.read_bytes()
 
     spans, end = frame_spans(data + tail)

@@ -14,9 +14,10 @@ import polars as pl
 import pytest
 
 from fxcli.exchange.adapter import Decoded
-from fxcli.exchange.connection import RawFrame, Status
+from fxcli.exchange.connection import Status
 from fxcli.exchange.playback import Playback, merged
 from fxcli.model.events import MarketEvent, Trade
+from fxcli.model.frames import RawFrame
 from fxcli.strategy.machine import State
 from fxcli.tasks.backtest import BacktestReport, Options, backtest
 from fxcli.tasks.stream import compare_runs, compare_with_backtest

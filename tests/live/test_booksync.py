@@ -124,19 +124,23 @@ def test_crossed_book_resyncs_that_symbol_and_is_a_resync_gap() -> None:
     run(scenario())
 
 
+async def depth_of_one_symbol(
+    venue: FakeMexc, keeper: BookKeeper, until_true: Callable[[LiveBooks], bool]
+) -> LiveBooks:
+    """AUSDT's depth through a `LiveBooks` (fast snapshot retries) until `until_true(books)`."""
+    spot = MexcSpot(venue.endpoints)
+    keeper.books = books = LiveBooks(spot, RestClient(timeout_s=2.0), keeper.stored.extend, retry_base_s=0.05)
+    async with ConnectionManager(spot, plan_channels(spot, ["AUSDT"], [Kind.DEPTH]), keeper, config=FAST):
+        await until(lambda: until_true(books), 5.0, "the book's condition")
+    return books
+
+
 def test_snapshot_failures_are_retried_until_the_book_syncs() -> None:
     async def scenario() -> None:
         async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
             venue.rest_failures = 3
-            spot = MexcSpot(venue.endpoints)
             keeper = BookKeeper()
-            keeper.books = books = LiveBooks(
-                spot, RestClient(timeout_s=2.0), keeper.stored.extend, retry_base_s=0.05
-            )
-            async with ConnectionManager(
-                spot, plan_channels(spot, ["AUSDT"], [Kind.DEPTH]), keeper, config=FAST
-            ):
-                await until(lambda: books.is_synced("AUSDT"), 5.0, "synced after three HTTP 500s")
+            books = await depth_of_one_symbol(venue, keeper, lambda b: b.is_synced("AUSDT"))
             await books.close()
 
             assert books.stats.fetch_failures == 3
@@ -151,15 +155,8 @@ def test_a_book_still_out_of_sync_at_close_ends_in_a_gap_up_to_its_last_diff() -
     async def scenario() -> None:
         async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
             venue.rest_failures = 10**6  # no snapshot ever: the diffs can never be applied
-            spot = MexcSpot(venue.endpoints)
             keeper = BookKeeper()
-            keeper.books = books = LiveBooks(
-                spot, RestClient(timeout_s=2.0), keeper.stored.extend, retry_base_s=0.05
-            )
-            async with ConnectionManager(
-                spot, plan_channels(spot, ["AUSDT"], [Kind.DEPTH]), keeper, config=FAST
-            ):
-                await until(lambda: len(keeper.events()) >= 5, 5.0, "a few diffs")
+            books = await depth_of_one_symbol(venue, keeper, lambda _: len(keeper.events()) >= 5)
             assert keeper.gaps("AUSDT") == []
             await books.close()
 

@@ -27,10 +27,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +41,7 @@ from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store.layout import check_name
 from fxcli.store.manifest import fsync_dir
+from fxcli.store.queued import QueuedThread
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +249,18 @@ class RawWriter:
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
         self._encoder = msgspec.json.Encoder()
         self._fsync_every_s = fsync_every_s
-        self._queue: queue.Queue[list[RawRecord] | None] = queue.Queue(maxsize=max_queue)
         self._overflow: dict[int, tuple[int, int, int]] = {}  # slot -> (records, first ns, last ns)
         self._lock = threading.Lock()
         self._open: dict[int, _Open] = {}
-        self._thread = threading.Thread(target=self._run, name="fx-raw-writer", daemon=True)
-        self._thread.start()
+        # Idle wake-ups keep the periodic fsync going while no records arrive.
+        self._worker: QueuedThread[list[RawRecord]] = QueuedThread(
+            "fx-raw-writer",
+            max_queue,
+            self._write_round,
+            idle_s=1.0,
+            on_idle=lambda: self._guarded(self._sync_due),
+            on_stop=lambda: self._guarded(lambda: self._close_all(sync=True)),
+        )
 
     def __enter__(self) -> RawWriter:
         return self
@@ -266,18 +272,14 @@ class RawWriter:
         """Queue one flush worth of records; False if the queue was full (they are counted as lost)."""
         if not items:
             return True
-        try:
-            self._queue.put_nowait(items)
+        if self._worker.offer(items):
             return True
-        except queue.Full:
-            self._note_overflow(items)
-            return False
+        self._note_overflow(items)
+        return False
 
     def close(self) -> RawStats:
         """Write what is queued, fsync and close every file, stop the thread."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        self._worker.stop()
         return self.stats
 
     def _note_overflow(self, items: list[RawRecord]) -> None:
@@ -306,39 +308,28 @@ class RawWriter:
             for slot, (count, first, last) in sorted(pending.items())
         ]
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            try:
-                first = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self._sync_due()
-                continue
-            chunks: list[list[RawRecord]] = []
-            if first is None:
-                stopping = True
-            else:
-                chunks.append(first)
-            while not stopping:  # take what else is queued: fewer, larger zstd frames
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                else:
-                    chunks.append(item)
-            items = [item for chunk in chunks for item in chunk]
-            items.extend(self._take_overflow())
-            try:
-                self._write(items)
-                self._sync_due()
-            except Exception as exc:  # a full or failing disk: count it, keep draining, never block
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.error("raw writer: %s", self.error)
-                self._note_overflow(items)
-                self._close_all(sync=False)
-        self._close_all(sync=True)
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """An fsync outside a round (idle, closing) that fails is the writer's error, not its end:
+        the recorder sees `error` and stops with exit 1 instead of losing frames silently."""
+        try:
+            step()
+        except Exception as exc:
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+            log.error("raw writer: %s", self.error)
+            self._close_all(sync=False)
+
+    def _write_round(self, chunks: list[list[RawRecord]]) -> None:
+        # One round is everything queued at once: fewer, larger zstd frames.
+        items = [item for chunk in chunks for item in chunk]
+        items.extend(self._take_overflow())
+        try:
+            self._write(items)
+            self._sync_due()
+        except Exception as exc:  # a full or failing disk: count it, keep draining, never block
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("raw writer: %s", self.error)
+            self._note_overflow(items)
+            self._close_all(sync=False)
 
     def _write(self, items: list[RawRecord]) -> None:
         by_file: dict[tuple[int, int], list[RawRecord]] = {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from fxcli.model.events import GapReason
 from fxcli.model.units import NS_PER_HOUR
 from fxcli.store import manifest
 from fxcli.store.layout import Layout, check_name
+from fxcli.store.queued import QueuedThread
 from fxcli.store.schema import SCHEMA_VERSION, SPECS, Table, TableSpec
 
 if TYPE_CHECKING:
@@ -177,15 +177,13 @@ class StoreWriter:
     ) -> None:
         self.layout = Layout(root)
         self.stats = WriterStats()
-        self._queue: queue.Queue[WriteBatch | None] = queue.Queue(maxsize=max_queue)
         self._write_file = write_file
         self._overflow: dict[tuple[str, str], tuple[int, int, int]] = {}
         self._overflow_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._reconciled: set[Path] = set()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="fx-store-writer", daemon=True)
-        self._thread.start()
+        self._worker: QueuedThread[WriteBatch] = QueuedThread("fx-store-writer", max_queue, self._write_round)
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -201,24 +199,17 @@ class StoreWriter:
         if batch.frame.height == 0:
             return True
         if block:
-            while True:
-                try:
-                    self._queue.put(batch, timeout=0.5)
-                    return True
-                except queue.Full:
-                    self._raise_if_failed()
-        try:
-            self._queue.put_nowait(batch)
+            while not self._worker.offer(batch, timeout=0.5):
+                self._raise_if_failed()
             return True
-        except queue.Full:
-            self._note_overflow(batch)
-            return False
+        if self._worker.offer(batch):
+            return True
+        self._note_overflow(batch)
+        return False
 
     def close(self) -> WriterStats:
         """Drain the queue, write pending overflow gaps, stop the thread; raises StoreError on failure."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        self._worker.stop()
         self._raise_if_failed()
         return self.stats
 
@@ -262,32 +253,15 @@ class StoreWriter:
             for (exchange, symbol), (start, end, rows) in pending.items()
         ]
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            batches: list[WriteBatch] = []
-            if first is None:
-                stopping = True
-            else:
-                batches.append(first)
-            # Coalesce whatever else is already queued: fewer, larger file rewrites.
-            while not stopping:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                else:
-                    batches.append(item)
-            batches.extend(self._take_overflow_gaps())
-            if self._error is not None:
-                continue  # keep draining so producers never block on a dead writer
-            try:
-                self._write_batches(batches)
-            except Exception as exc:
-                self._error = exc
+    def _write_round(self, batches: list[WriteBatch]) -> None:
+        # One round is everything queued at once: fewer, larger file rewrites.
+        batches.extend(self._take_overflow_gaps())
+        if self._error is not None:
+            return  # keep draining so producers never block on a dead writer
+        try:
+            self._write_batches(batches)
+        except Exception as exc:
+            self._error = exc
 
     def _write_batches(self, batches: list[WriteBatch]) -> None:
         import polars as pl

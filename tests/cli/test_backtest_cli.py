@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +133,17 @@ def test_backtest_bad_inputs_are_one_line_exit_2(
     assert message in one_line(result)
 
 
-def test_backtest_bad_strategy_file_names_file_key_and_line(store: Path, tmp_path: Path) -> None:
-    text = (REPO / "strategies" / "momentum_scalper.toml").read_text().replace('op = "gte"', 'op = "gtee"', 1)
-    bad = tmp_path / "bad.toml"
-    bad.write_text(text)
+def edited_strategy(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """The demo strategy saved as `name`, with its first `old` replaced by `new`."""
+    path = tmp_path / name
+    path.write_text((REPO / "strategies" / "momentum_scalper.toml").read_text().replace(old, new, 1))
+    return path
 
-    result = run_fx(
+
+def backtest_file(store: Path, out: Path, strategy: Path) -> subprocess.CompletedProcess[str]:
+    return run_fx(
         "backtest",
-        str(bad),
+        str(strategy),
         "--symbol",
         "BTCUSDT",
         "--variants-dir",
@@ -147,8 +151,14 @@ def test_backtest_bad_strategy_file_names_file_key_and_line(store: Path, tmp_pat
         "--data-dir",
         str(store),
         "--out",
-        str(tmp_path),
+        str(out),
     )
+
+
+def test_backtest_bad_strategy_file_names_file_key_and_line(store: Path, tmp_path: Path) -> None:
+    bad = edited_strategy(tmp_path, "bad.toml", 'op = "gte"', 'op = "gtee"')
+
+    result = backtest_file(store, tmp_path, bad)
 
     assert result.returncode == 2
     assert "bad.toml:" in one_line(result)
@@ -156,26 +166,9 @@ def test_backtest_bad_strategy_file_names_file_key_and_line(store: Path, tmp_pat
 
 
 def test_backtest_unknown_variant_in_strategy_is_bad_input(store: Path, tmp_path: Path) -> None:
-    text = (
-        (REPO / "strategies" / "momentum_scalper.toml")
-        .read_text()
-        .replace('"momentum_10s"', '"momentm_10s"', 1)
-    )
-    bad = tmp_path / "typo.toml"
-    bad.write_text(text)
+    bad = edited_strategy(tmp_path, "typo.toml", '"momentum_10s"', '"momentm_10s"')
 
-    result = run_fx(
-        "backtest",
-        str(bad),
-        "--symbol",
-        "BTCUSDT",
-        "--variants-dir",
-        str(REPO / "variants"),
-        "--data-dir",
-        str(store),
-        "--out",
-        str(tmp_path),
-    )
+    result = backtest_file(store, tmp_path, bad)
 
     assert result.returncode == 2
     assert "momentm_10s" in one_line(result)
@@ -212,32 +205,18 @@ def test_backtest_allow_gaps_runs_and_flags_them(gapped: Path, tmp_path: Path) -
     assert [g["reason"] for g in flagged] == ["version_jump"]
 
 
+def import_binance(root: Path, capture: Path, *extra: str) -> None:
+    run_fx("import", "binance", str(capture), "--data-dir", str(root), *extra)
+
+
 @pytest.mark.data
 def test_backtest_several_symbols_in_parallel_with_correlation(shared_data: Path, tmp_path: Path) -> None:
     root = tmp_path / "data"
-    run_fx(
-        "import",
-        "binance",
-        str(shared_data / "hftbacktest" / "spot" / "btcusdt_20240808.gz"),
-        "--data-dir",
-        str(root),
+    import_binance(root, shared_data / "hftbacktest" / "spot" / "btcusdt_20240808.gz")
+    import_binance(
+        root, shared_data / "hftbacktest" / "usdm" / "btcusdt_20240808.gz", "--exchange", "binance-usdm"
     )
-    run_fx(
-        "import",
-        "binance",
-        str(shared_data / "hftbacktest" / "usdm" / "btcusdt_20240808.gz"),
-        "--data-dir",
-        str(root),
-        "--exchange",
-        "binance-usdm",
-    )
-    run_fx(
-        "import",
-        "binance",
-        str(shared_data / "cryptofeed" / "BINANCE_FUTURES.ws.1.0"),
-        "--data-dir",
-        str(root),
-    )
+    import_binance(root, shared_data / "cryptofeed" / "BINANCE_FUTURES.ws.1.0")
 
     result = run_fx(
         "backtest",
@@ -268,13 +247,7 @@ def test_backtest_several_symbols_in_parallel_with_correlation(shared_data: Path
 @pytest.mark.data
 def test_backtest_full_real_capture_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     root = tmp_path / "data"
-    run_fx(
-        "import",
-        "binance",
-        str(shared_data / "hftbacktest" / "spot" / "btcusdt_20240808.gz"),
-        "--data-dir",
-        str(root),
-    )
+    import_binance(root, shared_data / "hftbacktest" / "spot" / "btcusdt_20240808.gz")
 
     report = backtest(root, tmp_path / "r")
     rider = run_fx(

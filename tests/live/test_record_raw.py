@@ -125,6 +125,31 @@ def test_raw_writer_full_queue_never_blocks_and_notes_what_it_lost(tmp_path: Pat
     assert len([r for r in records if r["kind"] == "binary"]) == accepted.count(True)
 
 
+def test_a_failing_fsync_while_idle_is_the_writers_error_not_a_silent_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = RawWriter(tmp_path, "mexc-spot", fsync_every_s=0.0)
+    assert raw.submit([frame(1)])
+    deadline = time.monotonic() + 5.0
+    while raw.stats.frames < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("fxcli.store.raw.os.fsync", full_disk)
+    while raw.error is None and time.monotonic() < deadline:  # the idle tick (1 s) syncs
+        time.sleep(0.05)
+    monkeypatch.undo()
+
+    assert raw.error is not None
+    assert "No space left on device" in raw.error
+    assert raw.submit([frame(2)])  # the thread lives on: later rounds are still written
+    raw.close()
+    kinds = [r["kind"] for p in raw_files(tmp_path, "mexc-spot") for r in read_raw(p).records]
+    assert kinds.count("binary") == 2
+
+
 @pytest.mark.parametrize("tail", [b"", b"\x28\xb5\x2f", b"junk that is not zstd at all"])
 def test_frame_spans_treats_a_short_or_foreign_tail_as_damage(tmp_path: Path, tail: bytes) -> None:
     path = write(tmp_path, [[frame(1)]])

@@ -36,7 +36,6 @@ import cProfile
 import json
 import math
 import os
-import platform
 import pstats
 import shutil
 import subprocess
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from report import Layout, Line, Run, argument_parser, cores_and_python, rate
 
 from fxcli.backtest.fast import RunResult, run
 from fxcli.backtest.fills import Costs
@@ -120,6 +120,9 @@ RATIO_LEGEND = (
     "ratio: fx events/s / peer events/s (>1: fx faster); events/s = replayed ticks / wall time of the "
     "replay call alone (fx: fast.run, fx backtest's runner; nautilus: BacktestEngine.run; "
     "backtesting.py: Backtest.run)"
+)
+LAYOUT = Layout(
+    RATIO_LEGEND, fx_width=16, peer_name_width=14, peer_width=16, ratio_width=7, script="bench/backtest.py"
 )
 
 # Runs under bench/.venv-peers/bin/python: `python peers.py nautilus|backtesting events.npz`. It
@@ -281,20 +284,6 @@ def main():
 if __name__ == "__main__":
     main()
 '''
-
-
-@dataclass(frozen=True)
-class Line:
-    """One compared figure: fx against its peer, the ratio, and the target it is held to."""
-
-    area: str
-    what: str
-    fx: str
-    peer_name: str
-    peer: str
-    ratio: str
-    target: str
-    is_met: bool | None  # None: the issue sets no target for this figure
 
 
 # --- the ticks ----------------------------------------------------------------------------------
@@ -595,10 +584,9 @@ def run_peer(python: Path, script: Path, peer: str, data: Path) -> dict[str, Any
 # --- output -------------------------------------------------------------------------------------
 
 
-def rate(events: int, wall_s: float) -> str:
+def events_rate(events: int, wall_s: float) -> str:
     """`1.23M events/s` or `456k events/s`."""
-    per_s = events / wall_s
-    return f"{per_s / 1e6:.2f}M events/s" if per_s >= 1e6 else f"{per_s / 1e3:.0f}k events/s"
+    return rate(events / wall_s, "events")
 
 
 def ratio_line(
@@ -609,29 +597,13 @@ def ratio_line(
     return Line(
         area,
         what,
-        rate(events, fx_s),
+        events_rate(events, fx_s),
         peer_name,
-        rate(peer["events"], peer["run_s"]),
+        events_rate(peer["events"], peer["run_s"]),
         f"{ratio:.2f}x",
         "none" if target is None else f">= {target:.0f}x",
         None if target is None else ratio >= target,
     )
-
-
-def verdict(line: Line) -> str:
-    """`target >= 3x: met`."""
-    if line.is_met is None:
-        return "no target"
-    return f"target {line.target}: {'met' if line.is_met else 'NOT met'}"
-
-
-def print_table(lines: list[Line]) -> None:
-    """One aligned line per figure."""
-    labels = [f"{line.area}: {line.what}" for line in lines]
-    width = max(map(len, labels))
-    for label, line in zip(labels, lines, strict=True):
-        figures = f"fx {line.fx:>16} | {line.peer_name:<14} {line.peer:>16} | ratio {line.ratio:<7}"
-        print(f"  {label:<{width}}  {figures} ({verdict(line)})")
 
 
 def split_lines(fx: FxFigures, events: int) -> list[str]:
@@ -642,11 +614,12 @@ def split_lines(fx: FxFigures, events: int) -> list[str]:
     names = ", ".join(name for name, _, _ in fx.indicators)
     return [
         "fx cost split (best of each, µs per event):",
-        f"  bare pipeline (market state + loop, no indicator)  {bare_us:6.2f} µs  {rate(events, fx.bare_s)}",
+        f"  bare pipeline (market state + loop, no indicator)  "
+        f"{bare_us:6.2f} µs  {events_rate(events, fx.bare_s)}",
         f"  + pump_rider's {len(fx.indicators)} indicators = pipeline alone     "
-        f"{pipeline_us:6.2f} µs  {rate(events, fx.pipeline_s)}  (+{pipeline_us - bare_us:.2f})",
+        f"{pipeline_us:6.2f} µs  {events_rate(events, fx.pipeline_s)}  (+{pipeline_us - bare_us:.2f})",
         f"  + strategy machine, fills, equity = runner.run      "
-        f"{run_us:6.2f} µs  {rate(events, fx.run_s)}  (+{run_us - pipeline_us:.2f})",
+        f"{run_us:6.2f} µs  {events_rate(events, fx.run_s)}  (+{run_us - pipeline_us:.2f})",
         f"  indicators: {names}",
     ]
 
@@ -683,34 +656,9 @@ def build_lines(fx: FxFigures, nautilus: dict[str, Any], bt: dict[str, Any]) -> 
     ]
 
 
-def machine() -> str:
-    """Cores, Python and the 1-minute load (a busy machine makes every figure worse)."""
-    return (
-        f"{os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
-        f"numpy {np.__version__}, load {os.getloadavg()[0]:.2f} at start"
-    )
-
-
-def print_readme(lines: list[Line], events: int, peers: str, machine_text: str) -> None:
-    """A Markdown block to paste into the README."""
-    print(f"\n<!-- `make bench` (bench/backtest.py) on {datetime.now(UTC):%Y-%m-%d}; {machine_text} -->")
-    print(
-        f"Measured by `make bench` ({events:,} synthetic ticks, ~30 % trades, with pumps; fx runs "
-        f"strategies/pump_rider.toml, the peers a no-op strategy; {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {peers}):\n"
-    )
-    print("| measure | fx | peer | ratio | target |")
-    print("|---|---|---|---|---|")
-    for line in lines:
-        target = "—" if line.is_met is None else f"{line.target} ({'met' if line.is_met else 'not met'})"
-        peer = f"{line.peer_name}: {line.peer}"
-        print(f"| {line.area}: {line.what} | {line.fx} | {peer} | {line.ratio} | {target} |")
-    print(f"\n{RATIO_LEGEND}.")
-
-
 def parse_args() -> argparse.Namespace:
     """`--events` for a quick run; the issue's targets are for the default 1M."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--events", type=int, default=EVENTS, help=f"ticks to replay (default {EVENTS:,})")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of the fx run")
     return parser.parse_args()
@@ -719,9 +667,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Generate the ticks, run fx here and each peer in its venv, print, clean up."""
     args = parse_args()
-    run_start = time.perf_counter()
-    machine_text = machine()
-    print(f"machine: {machine_text}")
+    run = Run(LAYOUT, f"numpy {np.__version__}")
     python = peers_python()
     WORK.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="backtest-", dir=WORK))
@@ -764,24 +710,21 @@ def main() -> None:
         f"{bt['pandas']}, numpy {bt['numpy']}"
     )
     print(f"peers: {peers}, Python {bt['python']} (bench/.venv-peers)")
-    print_table(lines)
-    for line in strategy_lines(fx.result):
-        print(line)
-    print(
+    notes = [
+        *strategy_lines(fx.result),
         f"nautilus: the no-op strategy saw {nautilus['trades_seen']:,} trades; the engine also "
-        f"replayed {nautilus['quotes']:,} quotes"
-    )
+        f"replayed {nautilus['quotes']:,} quotes",
+    ]
     if args.events != EVENTS:
-        print(f"note: the issue's targets are for {EVENTS:,} events")
-    print(RATIO_LEGEND)
-    print()
-    print("\n".join(split_lines(fx, n)))
-    print("\n".join(build_lines(fx, nautilus, bt)))
+        notes.append(f"note: the issue's targets are for {EVENTS:,} events")
+    details = split_lines(fx, n) + build_lines(fx, nautilus, bt)
     if profile:
-        print()
-        print("\n".join(profile))
-    print_readme(lines, n, peers, machine_text)
-    print(f"\nbench wall time {time.perf_counter() - run_start:.1f} s")
+        details += ["", *profile]
+    measured_on = (
+        f"{n:,} synthetic ticks, ~30 % trades, with pumps; fx runs strategies/pump_rider.toml, the peers "
+        f"a no-op strategy; {cores_and_python()}; {peers}"
+    )
+    run.finish(lines, notes=notes, details=details, measured_on=measured_on)
 
 
 if __name__ == "__main__":

@@ -27,19 +27,17 @@ import argparse
 import cProfile
 import dataclasses
 import functools
-import os
-import platform
 import pstats
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import talib
+from report import Layout, Line, Run, argument_parser, cores_and_python
 
 from fxcli.engine import kernels
 from fxcli.engine.params import IndicatorParams
@@ -89,20 +87,9 @@ RATIO_LEGEND = (
     "ratio: fx time / peer time (<1: fx faster); a batch figure is ns per output value; "
     "streaming is the whole pipeline (every registered indicator) per event"
 )
-
-
-@dataclass(frozen=True)
-class Line:
-    """One compared figure: fx against its peer, the ratio, and the target it is held to."""
-
-    area: str
-    what: str
-    fx: str
-    peer_name: str
-    peer: str
-    ratio: str
-    target: str
-    is_met: bool | None  # None: the issue sets no target for this figure
+LAYOUT = Layout(
+    RATIO_LEGEND, fx_width=16, peer_name_width=6, peer_width=16, ratio_width=12, script="bench/indicators.py"
+)
 
 
 def burst_sizes(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -481,55 +468,9 @@ def measure_streaming(specs: dict[str, Spec], ticks: int, notes: list[str]) -> t
     return lines, report
 
 
-# --- output -------------------------------------------------------------------------------------
-
-
-def verdict(line: Line) -> str:
-    """`target <= 2.5x: met`."""
-    if line.is_met is None:
-        return "no target"
-    return f"target {line.target}: {'met' if line.is_met else 'NOT met'}"
-
-
-def machine() -> str:
-    """Cores, Python, library versions and the 1-minute load (a busy machine makes every figure worse)."""
-    load_1m = os.getloadavg()[0]
-    return (
-        f"{os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
-        f"numpy {np.__version__}, polars {pl.__version__}, TA-Lib {talib.__version__}, "
-        f"load {load_1m:.2f} at start"
-    )
-
-
-def print_table(lines: list[Line]) -> None:
-    """One aligned line per figure."""
-    labels = [f"{line.area}: {line.what}" for line in lines]
-    width = max(map(len, labels))
-    for label, line in zip(labels, lines, strict=True):
-        figures = f"fx {line.fx:>16} | {line.peer_name:<6} {line.peer:>16} | ratio {line.ratio:<12}"
-        print(f"  {label:<{width}}  {figures} ({verdict(line)})")
-
-
-def print_readme(lines: list[Line], rows: int, ticks: int, machine_text: str) -> None:
-    """A Markdown block to paste into the README."""
-    print(f"\n<!-- `make bench` (bench/indicators.py) on {datetime.now(UTC):%Y-%m-%d}; {machine_text} -->")
-    print(
-        f"Measured by `make bench` ({rows:,} synthetic trades for the batch rows, {ticks:,} trades and "
-        f"book tickers for streaming; {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"TA-Lib {talib.__version__}, polars {pl.__version__}):\n"
-    )
-    print("| measure | fx | peer | ratio | target |")
-    print("|---|---|---|---|---|")
-    for line in lines:
-        target = "—" if line.is_met is None else f"{line.target} ({'met' if line.is_met else 'not met'})"
-        peer = f"{line.peer_name}: {line.peer}"
-        print(f"| {line.area}: {line.what} | {line.fx} | {peer} | {line.ratio} | {target} |")
-    print(f"\n{RATIO_LEGEND}.")
-
-
 def parse_args() -> argparse.Namespace:
     """`--rows` / `--ticks` for a quick run; the issue's targets are for the defaults."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--rows", type=int, default=ROWS, help=f"trades for the batch figures (default {ROWS:,})"
     )
@@ -543,9 +484,7 @@ def main() -> None:
     """Generate the data, measure the three areas, print."""
     args = parse_args()
     ticks_n = args.ticks if args.ticks is not None else min(TICKS, args.rows)
-    run_start = time.perf_counter()
-    machine_text = machine()
-    print(f"machine: {machine_text}")
+    run = Run(LAYOUT, f"numpy {np.__version__}", f"polars {pl.__version__}", f"TA-Lib {talib.__version__}")
     specs = load_all()
     print(f"registry: {len(specs)} indicators: {', '.join(sorted(specs))}")
     notes: list[str] = []
@@ -566,16 +505,13 @@ def main() -> None:
     stream_lines, report = measure_streaming(specs, ticks_n, notes)
     lines += stream_lines
 
-    print_table(lines)
-    for note in notes:
-        print(f"note: {note}")
     if args.rows != ROWS or ticks_n != TICKS:
-        print(f"note: the issue's targets are for {ROWS:,} rows and {TICKS:,} ticks")
-    print(RATIO_LEGEND)
-    print()
-    print("\n".join(report))
-    print_readme(lines, args.rows, ticks_n, machine_text)
-    print(f"\nbench wall time {time.perf_counter() - run_start:.1f} s")
+        notes.append(f"the issue's targets are for {ROWS:,} rows and {TICKS:,} ticks")
+    measured_on = (
+        f"{args.rows:,} synthetic trades for the batch rows, {ticks_n:,} trades and book tickers for "
+        f"streaming; {cores_and_python()}, TA-Lib {talib.__version__}, polars {pl.__version__}"
+    )
+    run.finish(lines, notes=[f"note: {note}" for note in notes], details=report, measured_on=measured_on)
 
 
 if __name__ == "__main__":

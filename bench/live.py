@@ -35,7 +35,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -43,7 +42,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -55,6 +53,8 @@ from websockets.asyncio.client import connect
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # tests.fake_mexc is the server
+
+from report import Layout, Line, Run, argument_parser, rate  # noqa: E402
 
 from fxcli.engine.params import IndicatorParams  # noqa: E402
 from fxcli.engine.variants import load_folder  # noqa: E402
@@ -94,34 +94,6 @@ TARGET_DECODE_RATIO = 5.0
 TARGET_P99_US = 100.0
 TARGET_RSS_MB = 200.0
 TARGET_FLAT_MB = 10.0  # growth from hour 2 to the last hour that still counts as flat
-
-
-@dataclass(frozen=True)
-class Line:
-    """One compared figure."""
-
-    what: str
-    fx: str
-    peer: str
-    ratio: str
-    target: str
-    is_met: bool | None
-
-
-def verdict(line: Line) -> str:
-    """`met`, `NOT met` or `no target`."""
-    if line.is_met is None:
-        return "no target"
-    return f"target {line.target}: {'met' if line.is_met else 'NOT met'}"
-
-
-def rate(n: float) -> str:
-    """1234567 -> '1.23M/s'."""
-    if n >= 1e6:
-        return f"{n / 1e6:.2f}M/s"
-    if n >= 1e3:
-        return f"{n / 1e3:.0f}k/s"
-    return f"{n:.0f}/s"
 
 
 def rss_mb() -> float:
@@ -331,14 +303,16 @@ def measure_ingest(n: int) -> list[Line]:
     peer_text = f"count-only websockets {rate(peer)}"
     lines = []
     for key, what in (
-        ("recorder", "ingest: fx record's path (raw log, decode, rows, writers)"),
-        ("stream", "ingest: fx stream --headless (decoded, momentum_scalper on every event)"),
+        ("recorder", "fx record's path (raw log, decode, rows, writers)"),
+        ("stream", "fx stream --headless (decoded, momentum_scalper on every event)"),
     ):
         fx = best[key]
         lines.append(
             Line(
+                "ingest",
                 what,
                 rate(fx),
+                "",
                 peer_text,
                 f"{fx / peer:.2f}x",
                 f">= {TARGET_INGEST / 1e3:.0f}k/s and >= {TARGET_INGEST_RATIO:.1f}x",
@@ -461,22 +435,26 @@ def measure_decode() -> list[Line]:
     ratio = peer_ns / fx_ns
     return [
         Line(
-            "decode: MEXC futures JSON frame (deals / depth)",
+            "decode",
+            "MEXC futures JSON frame (deals / depth)",
             f"{fx_ns:,.0f} ns",
+            "",
             f"pydantic model_validate_json {peer_ns:,.0f} ns",
             f"{ratio:.2f}x",
             f">= {TARGET_DECODE_RATIO:.0f}x",
             ratio >= TARGET_DECODE_RATIO,
         ),
         Line(
-            "decode: the same frames parsed into msgspec Structs alone (no events)",
+            "decode",
+            "the same frames parsed into msgspec Structs alone (no events)",
             f"{parse_ns:,.0f} ns",
+            "",
             f"pydantic model_validate_json {peer_ns:,.0f} ns",
             f"{peer_ns / parse_ns:.2f}x",
             "—",
             None,
         ),
-        Line("decode: MEXC spot protobuf deals frame", f"{spot_ns:,.0f} ns", "—", "—", "—", None),
+        Line("decode", "MEXC spot protobuf deals frame", f"{spot_ns:,.0f} ns", "", "—", "—", "—", None),
     ]
 
 
@@ -502,11 +480,18 @@ def measure_latency() -> list[Line]:
         hist = [a - b for a, b in zip(after, before, strict=True)]
         p50, p99 = percentile_ns(hist, 0.5) / 1000, percentile_ns(hist, 0.99) / 1000
         load = (frames_after - frames_before) / LATENCY_RUN_S
-        what = f"tick-to-decision, {count} symbol{'s' if count > 1 else ''} at {rate(load)} frames"
+        area = f"tick-to-decision, {count} symbol{'s' if count > 1 else ''} at {rate(load)} frames"
         lines += [
-            Line(f"{what}: p50", f"{p50:,.0f} µs", "—", "—", "—", None),
+            Line(area, "p50", f"{p50:,.0f} µs", "", "—", "—", "—", None),
             Line(
-                f"{what}: p99", f"{p99:,.0f} µs", "—", "—", f"<= {TARGET_P99_US:.0f} µs", p99 <= TARGET_P99_US
+                area,
+                "p99",
+                f"{p99:,.0f} µs",
+                "",
+                "—",
+                "—",
+                f"<= {TARGET_P99_US:.0f} µs",
+                p99 <= TARGET_P99_US,
             ),
         ]
     return lines
@@ -609,14 +594,16 @@ def measure_memory(symbols: int, hours: int) -> list[Line]:
         f"  memory run: {report.events:,} events of {symbols} symbols x {len(indicators)} indicators in "
         f"{seconds:.0f} s ({rate(report.events / seconds)}); RSS before {start_rss:.0f} MB, {hourly} MB"
     )
-    what = f"RSS, {symbols} symbols, {len(indicators)} indicators, {hours} simulated hours"
+    area = f"RSS, {symbols} symbols, {len(indicators)} indicators, {hours} simulated hours"
     return [
         Line(
-            f"{what}: peak", f"{peak:.0f} MB", "—", "—", f"<= {TARGET_RSS_MB:.0f} MB", peak <= TARGET_RSS_MB
+            area, "peak", f"{peak:.0f} MB", "", "—", "—", f"<= {TARGET_RSS_MB:.0f} MB", peak <= TARGET_RSS_MB
         ),
         Line(
-            f"{what}: growth after hour 2",
+            area,
+            "growth after hour 2",
             f"{growth:+.1f} MB",
+            "",
             "—",
             "—",
             f"flat (<= {TARGET_FLAT_MB:.0f} MB)",
@@ -628,40 +615,26 @@ def measure_memory(symbols: int, hours: int) -> list[Line]:
 # ---------------------------------------------------------------------------------------- main
 
 
-def machine() -> str:
-    """Cores, Python and the 1-minute load (a busy machine makes every figure worse)."""
-    return (
-        f"{os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
-        f"load {os.getloadavg()[0]:.2f} at start"
-    )
-
-
-def print_lines(lines: list[Line]) -> None:
-    """One aligned line per figure."""
-    width = max(len(line.what) for line in lines)
-    for line in lines:
-        print(f"  {line.what:<{width}}  fx {line.fx:>10} | {line.peer} | {line.ratio} ({verdict(line)})")
-
-
 RATIO_LEGEND = (
     "ratio: decode = pydantic time / fx time; ingest = fx frames/s / count-only frames/s (>1: fx faster)"
 )
-
-
-def print_readme(lines: list[Line], machine_text: str) -> None:
-    """A Markdown block to paste into the README."""
-    print(f"\n<!-- `make bench` (bench/live.py) on {datetime.now(UTC):%Y-%m-%d}; {machine_text} -->")
-    print("| measure | fx | peer | ratio | target |")
-    print("|---|---|---|---|---|")
-    for line in lines:
-        target = "—" if line.is_met is None else f"{line.target} ({'met' if line.is_met else 'NOT met'})"
-        print(f"| {line.what} | {line.fx} | {line.peer} | {line.ratio} | {target} |")
-    print(f"\n{RATIO_LEGEND}.")
+# The legend goes under the README table only; the console's ratio column has no heading.
+LAYOUT = Layout(
+    RATIO_LEGEND,
+    fx_width=10,
+    peer_name_width=0,
+    peer_width=0,
+    ratio_width=0,
+    ratio_heading="",
+    script="bench/live.py",
+    not_met="NOT met",
+    is_legend_on_console=False,
+)
 
 
 def parse_args() -> argparse.Namespace:
     """Sizes for a quick run; `--serve` is the fake server's child-process mode."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--frames", type=int, default=FRAMES, help=f"ingest frames (default {FRAMES:,})")
     parser.add_argument("--symbols", type=int, default=RSS_SYMBOLS, help="symbols of the memory run")
     parser.add_argument("--hours", type=int, default=RSS_HOURS, help="simulated hours of the memory run")
@@ -683,9 +656,7 @@ def main() -> None:
         for line in measure_memory(args.symbols, args.hours):
             print(json.dumps(dataclasses.asdict(line)), flush=True)
         return
-    start = time.perf_counter()
-    machine_text = machine()
-    print(f"machine: {machine_text}")
+    run = Run(LAYOUT)
     lines: list[Line] = []
     if args.only in (None, "decode"):
         lines += measure_decode()
@@ -695,9 +666,7 @@ def main() -> None:
         lines += measure_latency()
     if args.only in (None, "memory"):
         lines += memory_in_a_fresh_process(args.symbols, args.hours)
-    print_lines(lines)
-    print_readme(lines, machine_text)
-    print(f"\nbench wall time {time.perf_counter() - start:.1f} s")
+    run.finish(lines)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from report import Layout, Line, Run, argument_parser, cores_and_python
 
 from fxcli.model.units import NS_PER_HOUR, NS_PER_MS
 from fxcli.store.reader import StoreReader
@@ -75,20 +74,7 @@ RATIO_LEGEND = (
     "ratio: write and read = fx speed / csv speed (>1: fx faster); bytes = fx size / csv size; "
     "1h query = csv time / fx time; --help = fx time / eager time"
 )
-
-
-@dataclass(frozen=True)
-class Line:
-    """One compared figure: fx against its peer, the ratio, and the target it is held to."""
-
-    area: str
-    what: str
-    fx: str
-    peer_name: str
-    peer: str
-    ratio: str
-    target: str
-    is_met: bool | None  # None: the issue sets no target for this figure
+LAYOUT = Layout(RATIO_LEGEND, fx_width=14, peer_name_width=0, peer_width=14, ratio_width=13)
 
 
 def synthetic_trades(rows: int, seed: int) -> pl.DataFrame:
@@ -344,50 +330,9 @@ def measure_help(work: Path) -> Line:
     )
 
 
-def verdict(line: Line) -> str:
-    """`target >= 30x faster: met`."""
-    if line.is_met is None:
-        return "no target"
-    return f"target {line.target}: {'met' if line.is_met else 'NOT met'}"
-
-
-def machine() -> str:
-    """Cores, Python, polars and the 1-minute load (a busy machine makes every figure worse)."""
-    load_1m = os.getloadavg()[0]
-    return (
-        f"{os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
-        f"polars {pl.__version__}, numpy {np.__version__}, load {load_1m:.2f} at start"
-    )
-
-
-def print_table(lines: list[Line]) -> None:
-    """One aligned line per figure."""
-    labels = [f"{line.area}: {line.what}" for line in lines]
-    width = max(map(len, labels))
-    for label, line in zip(labels, lines, strict=True):
-        figures = f"fx {line.fx:>14} | {line.peer_name} {line.peer:>14} | ratio {line.ratio:<13}"
-        print(f"  {label:<{width}}  {figures} ({verdict(line)})")
-
-
-def print_readme(lines: list[Line], rows: int, machine_text: str) -> None:
-    """A Markdown block to paste into the README."""
-    print(f"\n<!-- `make bench` on {datetime.now(UTC):%Y-%m-%d}; {machine_text} -->")
-    print(
-        f"Measured by `make bench` ({rows:,} synthetic trades of one UTC day; "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, polars {pl.__version__}):\n"
-    )
-    print("| measure | fx | peer | ratio | target |")
-    print("|---|---|---|---|---|")
-    for line in lines:
-        target = "—" if line.is_met is None else f"{line.target} ({'met' if line.is_met else 'not met'})"
-        peer = f"{line.peer_name}: {line.peer}"
-        print(f"| {line.area}: {line.what} | {line.fx} | {peer} | {line.ratio} | {target} |")
-    print(f"\n{RATIO_LEGEND}.")
-
-
 def parse_args() -> argparse.Namespace:
     """`--rows` for a quick run; the issue's targets are for the default 10M."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--rows", type=int, default=ROWS, help=f"synthetic trades to write (default {ROWS:,})"
     )
@@ -397,9 +342,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Generate the trades, measure both areas in a temp dir under bench/.work, print, clean up."""
     args = parse_args()
-    run_start = time.perf_counter()
-    machine_text = machine()
-    print(f"machine: {machine_text}")
+    run = Run(LAYOUT, f"polars {pl.__version__}", f"numpy {np.__version__}")
     WORK.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="store-", dir=WORK))
     try:
@@ -412,12 +355,13 @@ def main() -> None:
         lines = [*measure_store(frame, work), measure_help(work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print_table(lines)
+    notes = []
     if args.rows != ROWS:
-        print(f"note: the issue's targets are for {ROWS:,} rows; per-file costs weigh more on fewer")
-    print(RATIO_LEGEND)
-    print_readme(lines, args.rows, machine_text)
-    print(f"\nbench wall time {time.perf_counter() - run_start:.1f} s")
+        notes.append(f"note: the issue's targets are for {ROWS:,} rows; per-file costs weigh more on fewer")
+    measured_on = (
+        f"{args.rows:,} synthetic trades of one UTC day; {cores_and_python()}, polars {pl.__version__}"
+    )
+    run.finish(lines, notes=notes, measured_on=measured_on)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,12 @@ def is_sorted_by(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
     return bool(frame.select(ok.slice(1).all()).item())
 
 
+def _sort_key(frame: pl.DataFrame, index: int, spec: TableSpec) -> tuple[tuple[int, int], ...]:
+    """Row `index`'s sort keys (integers), comparable as the sort orders them: nulls last."""
+    values = [frame.get_column(key)[index] for key in spec.sort_keys]  # no query engine: ~µs, not ~ms
+    return tuple((1, 0) if value is None else (0, value) for value in values)
+
+
 def conform(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
     """Cast and order `frame`'s columns to the table's schema (missing nullable columns become null)."""
     import polars as pl
@@ -342,7 +348,8 @@ class StoreWriter:
             old = pl.read_parquet(path)
             if append:
                 merged = pl.concat([old, part])
-                if not is_sorted_by(merged, spec.sort_keys):  # a late print: back into time order
+                # Both sides are sorted: comparing the seam is enough (a full check costs ~0.6 ms).
+                if old.height and _sort_key(old, -1, spec) > _sort_key(part, 0, spec):  # a late print
                     merged = merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
             else:
                 merged = merge_union(old, part, spec)

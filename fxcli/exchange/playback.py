@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from fxcli.exchange.adapter import Decoded
@@ -25,7 +25,6 @@ from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 BATCH = 256  # events per delivered batch when not paced (one "frame")
-BEHIND_POLL_S = 0.002
 
 
 @dataclass
@@ -56,11 +55,7 @@ def _first(pair: tuple[tuple[int, int], MarketEvent]) -> tuple[int, int]:
 
 class Playback:
     """Replays `streams` to `consumer` as batches of decoded events, at `speed` x the recorded pace
-    (None: as fast as the consumer takes them).
-
-    `is_behind`, when given, is asked between batches; while it says True the playback waits, so a
-    replay never runs further ahead of its consumer than a few batches (a live venue cannot be
-    asked to wait; a recording can).
+    (None: as fast as the consumer takes them: it handles each batch before the next is read).
     """
 
     venue = "playback"
@@ -72,7 +67,6 @@ class Playback:
         *,
         speed: float | None = None,
         batch: int = BATCH,
-        is_behind: Callable[[], bool] | None = None,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -80,7 +74,6 @@ class Playback:
         self.consumer = consumer
         self.speed = speed
         self.batch = max(1, batch)
-        self.is_behind = is_behind
         self.stats = PlaybackStats()
         self._seq = 0
 
@@ -99,19 +92,19 @@ class Playback:
             if speed is not None:
                 delay = start_mono + (ts - stats.first_ts_ns) / NS_PER_S / speed - time.monotonic()
                 if delay > 0:
-                    await self._deliver(pending, stop)
+                    await self._deliver(pending)
                     pending = []
                     if await _sleep(delay, stop):
                         return stats
             pending.append(event)
             if len(pending) >= self.batch:
-                await self._deliver(pending, stop)
+                await self._deliver(pending)
                 pending = []
-        await self._deliver(pending, stop)
+        await self._deliver(pending)
         stats.is_complete = stop is None or not stop.is_set()
         return stats
 
-    async def _deliver(self, events: list[MarketEvent], stop: asyncio.Event | None) -> None:
+    async def _deliver(self, events: list[MarketEvent]) -> None:
         if not events:
             return
         self._seq += 1
@@ -122,9 +115,6 @@ class Playback:
         self.stats.events += len(events)
         self.stats.last_ts_ns = events[-1].exchange_ts_ns
         await asyncio.sleep(0)  # signals and other tasks run between batches
-        if self.is_behind is not None:
-            while self.is_behind() and not (stop is not None and stop.is_set()):
-                await asyncio.sleep(BEHIND_POLL_S)
 
 
 async def _sleep(seconds: float, stop: asyncio.Event | None) -> bool:

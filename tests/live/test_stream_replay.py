@@ -235,19 +235,3 @@ def test_playback_stops_when_asked_and_says_it_is_incomplete() -> None:
 
     assert asyncio.run(scenario()) is False
     assert 0 < len(sink.events()) < len(events)
-
-
-def test_playback_waits_while_the_consumer_is_behind() -> None:
-    events = trades("A", list(range(2_000)))
-    sink = Sink()
-    behind = {"polls": 0}
-
-    def is_behind() -> bool:
-        behind["polls"] += 1
-        return behind["polls"] % 3 != 0  # behind twice, then caught up
-
-    asyncio.run(Playback({"A": events}, sink, batch=100, is_behind=is_behind).run())
-
-    assert sink.events() == events
-    assert [len(b) for _, b in sink.batches] == [100] * 20
-    assert behind["polls"] == 60

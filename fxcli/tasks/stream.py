@@ -360,7 +360,7 @@ class _Symbol:
 
 
 class _Router:
-    """The source's `Consumer`: decoded events, in order, to their symbol's worker; never blocks."""
+    """The source's `Consumer`: decoded events, in order, to their symbol's runner, on the loop's thread."""
 
     def __init__(self, session: _Session) -> None:
         self.session = session

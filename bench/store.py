@@ -7,6 +7,8 @@ What it measures, in one run, on the same data for both sides:
 - bytes on disk of the two;
 - full read: `StoreReader.scan(...).collect()` against `polars.read_csv` given the schema;
 - a 1-hour range query: `StoreReader.scan(..., start_ns, end_ns)` against `polars.scan_csv(...).filter`;
+- a recorder's table flush: 20 new trades into each of 100 symbols' 60k-row hour files, appended
+  (what `fx record` does) against the multiset union an import does (fx's own slower path);
 - `fx --help` wall time against the same Typer app run after eagerly importing typer, rich,
   pydantic, numpy and polars (real subprocesses, best of 5 after a warm-up).
 
@@ -53,6 +55,9 @@ SYMBOL = "BTCUSDT"
 QUERY_HOUR = 13
 REPEATS = 3
 HELP_REPEATS = 5
+LIVE_SYMBOLS = 100  # the live-append figure: a recorder's table flush late in an hour
+LIVE_HOUR_ROWS = 60_000
+LIVE_ROWS = 20
 
 TARGET_WRITE_ROWS_PER_S = 10_000_000
 TARGET_BYTES_RATIO = 0.2
@@ -166,9 +171,11 @@ def csv_write(frame: pl.DataFrame, path: Path) -> None:
     fsync_path(path)
 
 
-def fx_scan(root: Path, start_ns: int | None = None, end_ns: int | None = None) -> pl.DataFrame:
+def fx_scan(
+    root: Path, start_ns: int | None = None, end_ns: int | None = None, symbol: str = SYMBOL
+) -> pl.DataFrame:
     """Rows from the fx store, optionally limited to `[start_ns, end_ns]`."""
-    return StoreReader(root).scan(EXCHANGE, SYMBOL, Table.TRADES, start_ns, end_ns).collect()
+    return StoreReader(root).scan(EXCHANGE, symbol, Table.TRADES, start_ns, end_ns).collect()
 
 
 def csv_read(path: Path) -> pl.DataFrame:
@@ -293,6 +300,43 @@ def measure_store(frame: pl.DataFrame, work: Path) -> list[Line]:
     ]
 
 
+def flush_round(root: Path, parts: list[pl.DataFrame], *, append: bool) -> float:
+    """Seconds for one writer round that adds `parts[i]` to symbol i's hour (one rewrite each)."""
+    with StoreWriter(root, max_queue=len(parts) + 1) as writer:
+        start = time.perf_counter()
+        for i, part in enumerate(parts):
+            writer.submit(WriteBatch(EXCHANGE, f"S{i:03d}", Table.TRADES, part, append=append), block=True)
+        writer.close()
+        return time.perf_counter() - start
+
+
+def measure_live_append(frame: pl.DataFrame, work: Path) -> Line:
+    """A recorder's table flush late in an hour: LIVE_ROWS new trades into each of LIVE_SYMBOLS
+    symbols' hour files of LIVE_HOUR_ROWS rows, as an append (fx record) and as the idempotent
+    multiset union an import does. Both write the same rows (checked)."""
+    hour = frame.filter(pl.col("exchange_ts_ns") < DAY_START_NS + NS_PER_HOUR)
+    base, new = hour.head(LIVE_HOUR_ROWS), hour.slice(LIVE_HOUR_ROWS, LIVE_ROWS)
+    seconds_by_way = {}
+    for append in (True, False):
+        root = work / f"live-{'append' if append else 'union'}"
+        flush_round(root, [base] * LIVE_SYMBOLS, append=append)
+        seconds_by_way[append] = flush_round(root, [new] * LIVE_SYMBOLS, append=append)
+        check_same(
+            f"live {'append' if append else 'union'}", fx_scan(root, symbol="S000"), pl.concat([base, new])
+        )
+    fx_s, union_s = seconds_by_way[True], seconds_by_way[False]
+    return Line(
+        "store",
+        f"flush {LIVE_ROWS} rows into {LIVE_SYMBOLS} symbols' {LIVE_HOUR_ROWS // 1000}k-row hours",
+        f"{fx_s:.2f} s",
+        "union",
+        f"{union_s:.2f} s",
+        f"{union_s / fx_s:.2f}x faster",
+        "none set",
+        None,
+    )
+
+
 def run_help(argv: list[str]) -> float:
     """Wall time of one `--help` subprocess; raises if it did not print the usage."""
     # FX_* settings could change what the app does at start-up; neither side gets them.
@@ -352,7 +396,7 @@ def main() -> None:
         print(
             f"data: {frame.height:,} synthetic trades of one UTC day, seed {SEED}, made in {generate_s:.1f} s"
         )
-        lines = [*measure_store(frame, work), measure_help(work)]
+        lines = [*measure_store(frame, work), measure_live_append(frame, work), measure_help(work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     notes = []

@@ -41,7 +41,7 @@ from typing import IO, Any
 
 from fxcli import __version__
 from fxcli.errors import FxError
-from fxcli.exchange.adapter import Adapter, Channel, Decoded, Kind
+from fxcli.exchange.adapter import Adapter, Channel, Decoded, Kind, Limits
 from fxcli.exchange.booksync import LiveBooks
 from fxcli.exchange.connection import (
     BreakerChanged,
@@ -678,7 +678,7 @@ def record(
     """
     import polars  # noqa: F401  -- imported here, not at the first flush on the event loop
 
-    with live_process(), _exclusive(raw_dir(config.data_dir, config.venue.name)):
+    with live_process(), recorder_lock(config):
         run = _record(
             config,
             notify,
@@ -693,8 +693,9 @@ def record(
 
 
 @contextlib.contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
+def recorder_lock(config: RecordConfig) -> Iterator[None]:
     """One recorder per venue and data dir: two would interleave their raw files."""
+    folder = raw_dir(config.data_dir, config.venue.name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle: IO[str] = (folder / ".lock").open("a")
@@ -712,6 +713,119 @@ def _exclusive(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class RecordSession:
+    """A recorder with its writers, on the running event loop, fed by a connection manager's frames.
+
+    `fx record` gives it a manager of its own; `fx stream --record` makes it a second consumer of the
+    stream's manager (`consumer()` is what to hand the manager; `books` a `LiveBooks` emit target),
+    so a recorded session is exactly what the strategy saw, on the same connections.
+    """
+
+    def __init__(
+        self,
+        config: RecordConfig,
+        adapter: Adapter,
+        assignment: list[list[Channel]],
+        *,
+        notify: Notify | None,
+        write_file: Callable[[bytes, Path], None],
+        recorder_type: type[Recorder],
+    ) -> None:
+        venue, endpoints = config.venue, config.endpoints
+        self.config = config
+        self.adapter = adapter
+        flushes_queued = math.ceil(WRITER_QUEUE_S / (config.table_flush_s or config.flush_s))
+        queue_len = config.writer_queue or max(64, flushes_queued * len(config.symbols) * 3)
+        header = {
+            "fx": __version__,
+            "ws_url": endpoints.ws_url,
+            "rest_url": endpoints.rest_url,
+            "kinds": [k.value for k in config.kinds],
+            "symbols": len(config.symbols),
+        }
+        down_since = last_received_ns(config.data_dir, venue.name)  # before this session writes any
+        recorded_before = set(Layout(config.data_dir).symbols(venue.name)) if down_since else set()
+        self.started_ns = time.time_ns()
+        self.started = time.monotonic()
+        self.writer = StoreWriter(config.data_dir, max_queue=queue_len, write_file=write_file)
+        self.raw = RawWriter(
+            config.data_dir,
+            venue.name,
+            header=header,
+            max_queue=config.raw_queue or max(64, flushes_queued * 2),
+        )
+        channels = [c for chunk in assignment for c in chunk]
+        self.recorder = recorder_type(
+            venue.name, channels, self.writer, self.raw, slots=len(assignment), notify=notify
+        )
+        self.recorder.assign_slots(assignment)
+        if down_since is not None:
+            self.recorder.note_downtime(down_since, recorded_before.intersection(config.symbols))
+        self.recorder.announce(
+            "started",
+            self.started_ns,
+            {
+                "exchange": venue.name,
+                "symbols": len(config.symbols),
+                "channels": len(channels),
+                "connections": len(assignment),
+                "ws_url": endpoints.ws_url,
+                "rest_url": endpoints.rest_url,
+                "data_dir": str(config.data_dir),
+                "pid": os.getpid(),
+            },
+        )
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        stop_when: Callable[[], bool] | None,
+        observe: Observe | None,
+        observe_every_s: float,
+    ) -> str | None:
+        """Flush and report until `stop` is set (or `stop_when()` turns true); a disk failure ends it
+        early and is returned."""
+        clock = asyncio.create_task(_track_clock(self.adapter, self.recorder))
+        try:
+            return await _tick(
+                self.config, self.recorder, stop, stop_when, self.started_ns, observe, observe_every_s
+            )
+        finally:
+            clock.cancel()
+            await asyncio.gather(clock, return_exceptions=True)
+
+    async def close(self, failure: str | None) -> RecordSummary:
+        """The last flush, writers closed; raises RecordError for `failure` or a disk that failed."""
+        recorder, raw = self.recorder, self.raw
+        try:
+            recorder.flush()
+        except StoreError as exc:
+            failure = failure or str(exc)
+        batcher_error = await asyncio.to_thread(_close_quietly, recorder)
+        store_error = await asyncio.to_thread(_close_quietly, self.writer) or batcher_error
+        raw_stats = await asyncio.to_thread(raw.close)
+        failure = failure or store_error or (f"raw log: {raw.error}" if raw.error else None)
+        seconds = time.monotonic() - self.started
+        final = recorder.stats(self.started_ns, recorder.counters.frames / seconds if seconds > 0 else 0.0)
+        recorder.announce("stopped", time.time_ns(), {"seconds": round(seconds, 3), "failed": failure})
+        if failure is not None:
+            raise RecordError(failure)
+        return RecordSummary(final, seconds, len(raw_stats.paths))
+
+
+def manager_setup(
+    config: RecordConfig, adapter: Adapter, manager_config: ManagerConfig | None
+) -> tuple[list[Channel], Limits, ManagerConfig, list[list[Channel]]]:
+    """Channels, limits, manager knobs and the channels of each connection slot for `config`."""
+    channels = plan_channels(adapter, config.symbols, config.kinds)
+    limits = adapter.limits
+    if config.rotate_after_s is not None:
+        limits = replace(limits, max_conn_age_s=config.rotate_after_s)
+    base = manager_config or ManagerConfig()
+    manager_cfg = replace(base, connections=config.connections or base.connections)
+    return channels, limits, manager_cfg, assign(channels, limits.max_subs_per_conn, manager_cfg.connections)
 
 
 async def _record(
@@ -732,87 +846,30 @@ async def _record(
             loop.add_signal_handler(signum, stop.set)
             signals.append(signum)
 
-    venue, endpoints = config.venue, config.endpoints
-    adapter = venue.make(endpoints.endpoints)
+    adapter = config.venue.make(config.endpoints.endpoints)
     adapter.decode(b"", 0)  # the first binary frame imports protobuf (25-65 ms): pay it before connecting
-    channels = plan_channels(adapter, config.symbols, config.kinds)
-    limits = adapter.limits
-    if config.rotate_after_s is not None:
-        limits = replace(limits, max_conn_age_s=config.rotate_after_s)
-    base = manager_config or ManagerConfig()
-    manager_cfg = replace(base, connections=config.connections or base.connections)
-    assignment = assign(channels, limits.max_subs_per_conn, manager_cfg.connections)
-    flushes_queued = math.ceil(WRITER_QUEUE_S / (config.table_flush_s or config.flush_s))
-    queue_len = config.writer_queue or max(64, flushes_queued * len(config.symbols) * 3)
-    header = {
-        "fx": __version__,
-        "ws_url": endpoints.ws_url,
-        "rest_url": endpoints.rest_url,
-        "kinds": [k.value for k in config.kinds],
-        "symbols": len(config.symbols),
-    }
-    down_since = last_received_ns(config.data_dir, venue.name)  # before this session writes any
-    recorded_before = set(Layout(config.data_dir).symbols(venue.name)) if down_since else set()
-    started_ns = time.time_ns()
-    started = time.monotonic()
-    writer = StoreWriter(config.data_dir, max_queue=queue_len, write_file=write_file)
-    raw = RawWriter(
-        config.data_dir,
-        venue.name,
-        header=header,
-        max_queue=config.raw_queue or max(64, flushes_queued * 2),
+    channels, limits, manager_cfg, assignment = manager_setup(config, adapter, manager_config)
+    session = RecordSession(
+        config, adapter, assignment, notify=notify, write_file=write_file, recorder_type=recorder_type
     )
-    recorder = recorder_type(venue.name, channels, writer, raw, slots=len(assignment), notify=notify)
-    recorder.assign_slots(assignment)
-    if down_since is not None:
-        recorder.note_downtime(down_since, recorded_before.intersection(config.symbols))
+    recorder = session.recorder
     books: LiveBooks | None = None
     if Kind.DEPTH in config.kinds:
         books = LiveBooks(adapter, RestClient(timeout_s=5.0), recorder.on_book_events, symbols=config.symbols)
         recorder.books = books
-    recorder.announce(
-        "started",
-        started_ns,
-        {
-            "exchange": venue.name,
-            "symbols": len(config.symbols),
-            "channels": len(channels),
-            "connections": len(assignment),
-            "ws_url": endpoints.ws_url,
-            "rest_url": endpoints.rest_url,
-            "data_dir": str(config.data_dir),
-            "pid": os.getpid(),
-        },
-    )
     failure: str | None = None
-    clock = asyncio.create_task(_track_clock(adapter, recorder))
     manager = ConnectionManager(adapter, channels, recorder, config=manager_cfg, limits=limits)
     try:
         await manager.start()
-        failure = await _tick(config, recorder, stop, stop_when, started_ns, observe, observe_every_s)
+        failure = await session.run(stop, stop_when, observe, observe_every_s)
     finally:
         recorder.announce("stopping", time.time_ns(), {"reason": failure or "stop requested"})
         for signum in signals:  # a second signal now stops without waiting (default handlers)
             loop.remove_signal_handler(signum)
-        clock.cancel()
-        await asyncio.gather(clock, return_exceptions=True)
         await manager.stop()
         if books is not None:
             await books.close()
-        try:
-            recorder.flush()
-        except StoreError as exc:
-            failure = failure or str(exc)
-        batcher_error = await asyncio.to_thread(_close_quietly, recorder)
-        store_error = await asyncio.to_thread(_close_quietly, writer) or batcher_error
-        raw_stats = await asyncio.to_thread(raw.close)
-    failure = failure or store_error or (f"raw log: {raw.error}" if raw.error else None)
-    seconds = time.monotonic() - started
-    final = recorder.stats(started_ns, recorder.counters.frames / seconds if seconds > 0 else 0.0)
-    recorder.announce("stopped", time.time_ns(), {"seconds": round(seconds, 3), "failed": failure})
-    if failure is not None:
-        raise RecordError(failure)
-    return RecordSummary(final, seconds, len(raw_stats.paths))
+    return await session.close(failure)
 
 
 async def _tick(

@@ -79,7 +79,7 @@ from fxcli.tasks.tuning import live_process
 from fxcli.tasks.venues import resolve_endpoints, venue_named
 
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
-    from fxcli.tasks.record import RecordConfig, RecordEvent, RecordSummary
+    from fxcli.tasks.record import RecordConfig, Recorder, RecordEvent, RecordSummary
 
 FRAME_EVERY_NS = 250_000_000  # a symbol's frame for screens at most 4 times a second
 EQUITY_EVERY_NS = 60 * NS_PER_S  # a stream's equity curve: one point a minute (a backtest: a second)
@@ -487,6 +487,8 @@ class _Session:
         self.symbols = {s: _Symbol(self, s) for s in symbols}
         self.router = _Router(self)
         self.failure = ""
+        self.recorded: RecordSummary | None = None  # what --record wrote
+        self.record_error: BaseException | None = None  # raised once the session is written
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
@@ -562,22 +564,94 @@ async def _watch(external: threading.Event, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def live_source(adapter: Adapter, symbols: list[str], config: ManagerConfig | None = None) -> Source:
-    """MEXC over WebSockets: trades and L2 diffs, each book seeded by REST and kept in step."""
+def live_source(
+    adapter: Adapter,
+    symbols: list[str],
+    config: ManagerConfig | None = None,
+    recording: RecordConfig | None = None,
+) -> Source:
+    """MEXC over WebSockets: trades and L2 diffs, each book seeded by REST and kept in step; with
+    `recording`, `fx record`'s recorder is a second consumer of the same connections and books."""
 
     async def source(session: _Session, stop: asyncio.Event) -> str:
         router = session.router
-        books = LiveBooks(adapter, RestClient(), router.on_books, symbols=symbols)
-        router.books = books
-        channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
+        if recording is None:
+            channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
+            books = router.books = LiveBooks(adapter, RestClient(), router.on_books, symbols=symbols)
+            try:
+                async with ConnectionManager(adapter, channels, router, config=config):
+                    await stop.wait()
+            finally:
+                await books.close()
+            return "stopped"
+        from fxcli.store.writer import write_durably
+        from fxcli.tasks.record import Recorder, RecordError, RecordSession, manager_setup
+
+        channels, limits, manager_cfg, assignment = manager_setup(recording, adapter, config)
+        notes = _record_notes(session.feed)
+        rec = RecordSession(
+            recording, adapter, assignment, notify=notes, write_file=write_durably, recorder_type=Recorder
+        )
+        recorder = rec.recorder
+
+        def both(events: list[Event]) -> None:
+            router.on_books(events)
+            recorder.on_book_events(events)
+
+        books = router.books = LiveBooks(adapter, RestClient(), both, symbols=symbols)
+        failure: str | None = None
         try:
-            async with ConnectionManager(adapter, channels, router, config=config):
-                await stop.wait()
+            tee = _Tee(router, recorder)
+            async with ConnectionManager(adapter, channels, tee, config=manager_cfg, limits=limits):
+                ticking = asyncio.create_task(rec.run(stop, None, None, recording.stats_every_s))
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait([ticking, stopped], return_when=asyncio.FIRST_COMPLETED)
+                stop.set()  # the recorder ends first only when its disk failed: stop the session too
+                failure = await ticking
+                await stopped
+                if failure is not None:
+                    session.request_stop(f"record: {failure}")
         finally:
-            await books.close()
+            await books.close()  # its last gaps reach the recorder before the last flush
+            try:
+                session.recorded = await rec.close(failure)
+            except RecordError as exc:  # raised once the session is written
+                session.record_error = exc
         return "stopped"
 
     return source
+
+
+class _Tee:
+    """The stream's consumer and a recorder on one manager: the raw frame to the recorder first (it
+    is only kept), the strategy's decision next, the recorder's rows last."""
+
+    def __init__(self, router: _Router, recorder: Recorder) -> None:
+        self.router = router
+        self.recorder = recorder
+
+    def on_frame(self, frame: RawFrame) -> None:
+        self.recorder.on_frame(frame)
+        self.router.on_frame(frame)
+
+    def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
+        self.router.on_decoded(frame, decoded)
+        self.recorder.on_decoded(frame, decoded)
+
+    def on_status(self, status: Status) -> None:
+        self.recorder.on_status(status)
+        self.router.on_status(status)
+
+
+def _record_notes(feed: Feed) -> Callable[[RecordEvent], None]:
+    """The recorder's news that a stream's screen shows."""
+
+    def notify(event: RecordEvent) -> None:
+        if event.kind in ("started", "stopped", "writer_overflow", "gap"):
+            detail = ", ".join(f"{k}={v}" for k, v in event.fields.items())
+            feed.publish(StatusNote(event.at_ns, f"record_{event.kind}", detail))
+
+    return notify
 
 
 def playback_source(streams: Mapping[str, Iterable[MarketEvent]], speed: float | None) -> Source:
@@ -780,7 +854,7 @@ def plan(
         options=options,
         exchange=venue.name,
         where=resolved.ws_url,
-        source=live_source(adapter, symbols, manager_config),
+        source=live_source(adapter, symbols, manager_config, recording),
         recording=recording,
         out_dir=out_dir,
     )
@@ -803,62 +877,20 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
     )
     for note in plan.notes:
         feed.publish(note)
-    recording = _Recording(plan.recording, feed) if plan.recording is not None else None
-    if recording is not None:
-        recording.on_failure = session.request_stop
-        recording.thread.start()
-    record_error: BaseException | None = None
-    try:
-        with live_process():
-            ended = session.run(plan.source, stop)
-    finally:
-        if recording is not None:
-            try:
-                recording.finish()
-            except BaseException as exc:  # raised once the session is written
-                record_error = exc
+    lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if plan.recording is not None:
+        from fxcli.tasks.record import recorder_lock
+
+        lock = recorder_lock(plan.recording)
+    with live_process(), lock:
+        ended = session.run(plan.source, stop)
     report = _report(session, plan.exchange, started, ended)
-    report.recorded = recording.summary if recording is not None else None
+    report.recorded = session.recorded
     if plan.out_dir is not None:
         write_session(report, plan.out_dir)
-    if record_error is not None:
-        raise record_error
+    if session.record_error is not None:
+        raise session.record_error
     return report
-
-
-class _Recording:
-    """`fx record` beside the session, on its own thread and connections, stopped with the session."""
-
-    def __init__(self, config: RecordConfig, feed: Feed) -> None:
-        self.config = config
-        self.feed = feed
-        self.stop = threading.Event()
-        self.summary: RecordSummary | None = None
-        self.error: BaseException | None = None
-        self.on_failure: Callable[[str], None] = lambda _: None
-        self.thread = threading.Thread(target=self._main, name="fx-stream-record", daemon=True)
-
-    def _main(self) -> None:
-        from fxcli.tasks.record import record
-
-        try:
-            self.summary = record(self.config, notify=self._notify, stop=self.stop.is_set)
-        except BaseException as exc:  # raised again by finish(); the session stops for it
-            self.error = exc
-            self.on_failure(f"record: {exc}")
-
-    def _notify(self, event: RecordEvent) -> None:
-        if event.kind in ("started", "stopped", "writer_overflow", "gap"):
-            detail = ", ".join(f"{k}={v}" for k, v in event.fields.items())
-            self.feed.publish(StatusNote(event.at_ns, f"record_{event.kind}", detail))
-
-    def finish(self) -> RecordSummary | None:
-        """Stop the recorder, wait for its last flush; raises what stopped it, if anything did."""
-        self.stop.set()
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.summary
 
 
 def _report(session: _Session, exchange: str, started: int, ended: str) -> StreamReport:

@@ -344,8 +344,11 @@ def test_record_flag_records_the_venue_while_the_strategy_runs(folders: Path) ->
         fx.read_for(1.0)
 
         code, err = fx.stop(signal.SIGINT)
+        connections, snapshots = len(venue.clients), venue.depth_requests["AAAUSDT"]
 
     assert code == 0, err
+    assert connections == 1  # the recorder shares the stream's connection...
+    assert snapshots == 1  # ...and its book
     assert any(d["kind"] == "record_started" for d in fx.of("status"))
     recorded = fx.docs[-1]["recorded"]
     assert recorded["trades"] > 0

@@ -8,8 +8,10 @@ conditions are TRUE; PENDING and ERROR never fire.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -61,6 +63,20 @@ class Condition(BaseModel):
         elif self.value is None:
             raise ValueError(f"{self.op.value} needs value")
         return self
+
+    def test(self) -> Callable[[float], bool]:
+        """The comparison alone, for a known value (the caller has checked it is a number and not NaN,
+        as `evaluate` does): `evaluate` without the lookup and the op dispatch, for a state machine
+        that calls it on every tick."""
+        op = self.op
+        if op is Op.BETWEEN:
+            low, high = self.min, self.max
+            return lambda x: low <= x <= high  # type: ignore[operator]
+        if op is Op.ALLOWED:
+            return (self.values or []).__contains__
+        # value OP x, flipped: x >= v is v <= x
+        flipped = {Op.GTE: operator.le, Op.LTE: operator.ge, Op.GT: operator.lt, Op.LT: operator.gt}
+        return functools.partial(flipped.get(op, operator.eq), self.value)
 
     def evaluate(self, values: Mapping[str, float]) -> Result:
         """TRUE/FALSE for a known value, PENDING for a missing or NaN one, ERROR if evaluation fails."""

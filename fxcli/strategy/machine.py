@@ -18,8 +18,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from math import isnan
 
-from fxcli.strategy.conditions import Result
 from fxcli.strategy.spec import UNREALIZED_PNL_PCT, GroupName, StrategySpec
 
 
@@ -106,7 +106,10 @@ class StrategyMachine:
         self._signal_ts = 0
         self._resume_ts = 0
         self._closing_reason = ""
-        self._groups = {g: (spec.group(g), spec.require.get(g, "all")) for g in GroupName}
+        self._groups = {
+            g: (spec.group(g), [(c.indicator, c.test()) for c in spec.group(g)], spec.require.get(g, "all"))
+            for g in GroupName
+        }
 
     # -- transitions -------------------------------------------------------------------------
     def _go(self, ts_ns: int, to: State, group: str, values: dict[str, float] | None = None) -> None:
@@ -114,22 +117,30 @@ class StrategyMachine:
         self.state = to
 
     def _fires(self, group: GroupName, values: Mapping[str, float]) -> tuple[bool, dict[str, float]]:
-        conditions, require = self._groups[group]
-        if not conditions:
+        # One pass, on every tick: Condition.evaluate's results (PENDING for a missing or NaN value,
+        # ERROR when the comparison fails), counted without building them.
+        conditions, tests, require = self._groups[group]
+        if not tests:
             return False, {}
-        results = [c.evaluate(values) for c in conditions]
-        for r in results:
-            if r is Result.PENDING:
-                self.diagnostics.pending[group.value] = self.diagnostics.pending.get(group.value, 0) + 1
-            elif r is Result.ERROR:
-                self.diagnostics.errors[group.value] = self.diagnostics.errors.get(group.value, 0) + 1
-        fired = (
-            all(r is Result.TRUE for r in results)
-            if require == "all"
-            else any(r is Result.TRUE for r in results)
-        )
-        decided = {c.indicator: float(values.get(c.indicator, math.nan)) for c in conditions} if fired else {}
-        return fired, decided
+        hits = pending = errors = 0
+        for name, test in tests:
+            x = values.get(name)
+            try:
+                if x is None or isnan(x):
+                    pending += 1
+                elif test(x):
+                    hits += 1
+            except Exception:  # a value of the wrong type from a custom source: ERROR, not a crash
+                errors += 1
+        if pending or errors:
+            diagnostics, key = self.diagnostics, group.value
+            if pending:
+                diagnostics.pending[key] = diagnostics.pending.get(key, 0) + pending
+            if errors:
+                diagnostics.errors[key] = diagnostics.errors.get(key, 0) + errors
+        if not (hits == len(tests) if require == "all" else hits):
+            return False, {}
+        return True, {c.indicator: float(values.get(c.indicator, math.nan)) for c in conditions}
 
     def start(self, ts_ns: int) -> None:
         """INACTIVE -> MONITORING."""

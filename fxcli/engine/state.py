@@ -112,5 +112,4 @@ class MarketState:
         """Summed bid and ask quantity of the best `levels` levels (the ticker's when there is no L2)."""
         if not self.has_l2:
             return self.bid_qty, self.ask_qty
-        bids, asks = self.book.top(levels)
-        return sum(q for _, q in bids), sum(q for _, q in asks)
+        return self.book.sizes(levels)

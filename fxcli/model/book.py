@@ -71,6 +71,10 @@ class _Ladder:
     def top(self, n: int) -> list[Level]:
         return [(self.sign * k, self.qty[self.sign * k]) for k in self.keys[:n]]
 
+    def total(self, n: int) -> float:
+        qty, sign = self.qty, self.sign
+        return sum([qty[sign * k] for k in self.keys[:n]])
+
 
 class OrderBook:
     """L2 book for one symbol. Deltas must continue the version chain, or they are refused."""
@@ -125,6 +129,10 @@ class OrderBook:
     def top(self, n: int) -> tuple[list[Level], list[Level]]:
         """The best `n` bids (descending) and asks (ascending)."""
         return self._bids.top(n), self._asks.top(n)
+
+    def sizes(self, n: int) -> tuple[float, float]:
+        """Summed quantity of the best `n` bids and the best `n` asks (`top` without the levels)."""
+        return self._bids.total(n), self._asks.total(n)
 
     def depth(self) -> tuple[int, int]:
         """Number of bid and ask levels."""

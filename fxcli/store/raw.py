@@ -191,24 +191,43 @@ def raw_files(root: Path, exchange: str) -> Iterator[Path]:
         yield from sorted(folder.glob(f"*/*/conn-*{SUFFIX}"))
 
 
-def last_received_ns(root: Path, exchange: str) -> int | None:
-    """When the last recorder of `exchange` last wrote anything (frame or control line), or None.
+def raw_tail(root: Path, exchange: str, span_ns: int) -> list[dict[str, Any]]:
+    """The records of the last `span_ns` before the newest one, by receive time (across files).
 
-    Read from the newest hour's raw files: they are flushed every second, so after a kill -9 this
-    is within a flush interval of the moment the recorder stopped receiving.
+    Only the newest hour that has any is read, and each of its files from its end, one zstd frame
+    (one flush) at a time, so a busy hour's gigabytes are not decompressed to find its last minutes.
+    After a kill -9 the last record is within a flush interval of when the recorder stopped.
     """
+    import zstandard
+
     folder = raw_dir(root, exchange)
     hours = sorted(folder.glob("*/*")) if folder.is_dir() else []
+    decode = msgspec.json.Decoder(dict[str, Any]).decode
     for hour in reversed(hours):
-        times = [
-            _wall_ns(record)
-            for path in hour.glob(f"conn-*{SUFFIX}")
-            for record in read_raw(path).records
-            if "recv_wall_ns" in record
-        ]
-        if times:
-            return max(times)
-    return None
+        records: list[dict[str, Any]] = []
+        for path in sorted(hour.glob(f"conn-*{SUFFIX}")):
+            data = path.read_bytes()
+            spans, _ = frame_spans(data)
+            newest: int | None = None
+            for begin, end in reversed(spans):
+                try:
+                    payload = zstandard.ZstdDecompressor().decompress(data[begin:end])
+                except zstandard.ZstdError:
+                    break  # a damaged frame: what is before it is older than the tail anyway
+                chunk = [
+                    r for r in (decode(line) for line in payload.splitlines() if line) if "recv_wall_ns" in r
+                ]
+                if not chunk:
+                    continue
+                records.extend(chunk)
+                times = [_wall_ns(r) for r in chunk]
+                newest = max(times) if newest is None else max(newest, *times)
+                if min(times) < newest - span_ns:
+                    break
+        if records:
+            last = max(_wall_ns(r) for r in records)
+            return sorted((r for r in records if _wall_ns(r) >= last - span_ns), key=_wall_ns)
+    return []
 
 
 # --------------------------------------------------------------------------------------------- write

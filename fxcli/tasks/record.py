@@ -63,8 +63,10 @@ from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 from fxcli.settings import Settings
 from fxcli.store.layout import Layout
-from fxcli.store.raw import RawRecord, RawWriter, last_received_ns, raw_dir
+from fxcli.store.raw import RawRecord, RawWriter, frame_bytes, raw_dir, raw_tail
+from fxcli.store.reader import StoreReader
 from fxcli.store.rows import TableRows
+from fxcli.store.schema import Table
 from fxcli.store.writer import StoreError, StoreWriter, WriteBatch, ensure_writable, write_durably
 from fxcli.tasks.tuning import live_process
 from fxcli.tasks.venues import ResolvedEndpoints, Venue, resolve_endpoints, venue_named
@@ -77,6 +79,8 @@ WRITER_QUEUE_S = 30.0  # the store writer's queue holds this many seconds of flu
 CLOCK_EVERY_S = 300.0  # venue clock offset, recorded every few minutes (§5.2 rule 12)
 MAX_FLUSH_S = 60.0
 DOWNTIME_DETAIL = "fx record was not running"
+TAIL_NS = int((WRITER_QUEUE_S + MAX_FLUSH_S) * NS_PER_S)  # how far the tables can lag the raw log
+QUIET_MARGIN_NS = NS_PER_S  # a symbol without events in the raw tail: its gap starts this early
 
 
 class RecordError(FxError):
@@ -515,10 +519,10 @@ class Recorder:
 
     # ------------------------------------------------------------------ flushing
 
-    def note_downtime(self, since_ns: int, symbols: Iterable[str]) -> None:
-        """The previous recorder stopped at `since_ns`: each of `symbols` gets a gap from then until
-        its first subscription here is acknowledged (the store has no data for that time)."""
-        self._down_since = dict.fromkeys(symbols, since_ns)
+    def note_downtime(self, since_ns: dict[str, int]) -> None:
+        """Where each symbol's stored data stops (`downtime_starts`): it gets a gap from then until
+        its first subscription here is acknowledged."""
+        self._down_since = dict(since_ns)
 
     def assign_slots(self, assignment: list[list[Channel]]) -> None:
         """Which slot's raw file a symbol's generated records (snapshots, gaps) go to."""
@@ -715,6 +719,62 @@ def recorder_lock(config: RecordConfig) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_TABLE_OF: dict[type, Table] = {
+    Trade: Table.TRADES,
+    BookDelta: Table.BOOK_DELTAS,
+    BookSnapshot: Table.BOOK_SNAPSHOTS,
+    BookTicker: Table.BOOK_TICKER,
+}
+
+
+def downtime_starts(config: RecordConfig, adapter: Adapter) -> dict[str, int]:
+    """Per symbol recorded here before: the exchange time from which the store may miss its data,
+    so that the time until this recorder's first acknowledged subscription becomes a gap.
+
+    After a kill -9 the raw log (flushed every `--flush-s`) can be ahead of the tables (every
+    `--table-flush-s`, then the writer's time), and frames received after the last raw flush are
+    gone. So the raw log's last `TAIL_NS` are decoded again: per symbol, the gap starts at the earliest
+    exchange time of an event its tables do not hold, else just after the newest event they do
+    hold (a venue delivers a symbol's events in order), else `QUIET_MARGIN_NS` before the last raw
+    record.
+    """
+    import polars as pl
+
+    # The tables never lag the raw log by more than the writer's queue and a table flush: beyond
+    # that, rows were dropped as writer_overflow gaps, which are in the store already.
+    records = raw_tail(config.data_dir, config.venue.name, TAIL_NS)
+    if not records:
+        return {}
+    exchange = config.venue.name
+    tail_start = int(records[0]["recv_wall_ns"])
+    reader = StoreReader(config.data_dir)
+    symbols = set(Layout(config.data_dir).symbols(exchange)).intersection(config.symbols)
+    stored: dict[tuple[str, Table], int] = {}  # newest receive time per table, near the tail
+    for symbol in symbols:
+        for table in _TABLE_OF.values():
+            rows = reader.scan(exchange, symbol, table, tail_start - TAIL_NS)
+            newest = rows.select(pl.col("received_ts_ns").max()).collect().item()
+            stored[(symbol, table)] = int(newest) if newest is not None else tail_start
+    lost: dict[str, int] = {}  # earliest exchange time of an event the tables do not hold
+    held: dict[str, int] = {}  # newest exchange time of an event they do hold
+    for record in records:
+        if record.get("kind") not in ("text", "binary"):
+            continue
+        received = int(record["recv_wall_ns"])
+        for event in adapter.decode(frame_bytes(record), received).events:
+            kind_table = _TABLE_OF.get(type(event))
+            symbol = event.symbol
+            if kind_table is None or symbol not in symbols:
+                continue
+            at = event.exchange_ts_ns
+            if received > stored[(symbol, kind_table)]:
+                lost[symbol] = min(lost.get(symbol, at), at)
+            else:
+                held[symbol] = max(held.get(symbol, at), at)
+    quiet = int(records[-1]["recv_wall_ns"]) - QUIET_MARGIN_NS
+    return {s: lost[s] if s in lost else held[s] + 1 if s in held else quiet for s in symbols}
+
+
 class RecordSession:
     """A recorder with its writers, on the running event loop, fed by a connection manager's frames.
 
@@ -745,8 +805,7 @@ class RecordSession:
             "kinds": [k.value for k in config.kinds],
             "symbols": len(config.symbols),
         }
-        down_since = last_received_ns(config.data_dir, venue.name)  # before this session writes any
-        recorded_before = set(Layout(config.data_dir).symbols(venue.name)) if down_since else set()
+        down_since = downtime_starts(config, adapter)  # before this session writes any
         self.started_ns = time.time_ns()
         self.started = time.monotonic()
         self.writer = StoreWriter(config.data_dir, max_queue=queue_len, write_file=write_file)
@@ -761,8 +820,7 @@ class RecordSession:
             venue.name, channels, self.writer, self.raw, slots=len(assignment), notify=notify
         )
         self.recorder.assign_slots(assignment)
-        if down_since is not None:
-            self.recorder.note_downtime(down_since, recorded_before.intersection(config.symbols))
+        self.recorder.note_downtime(down_since)
         self.recorder.announce(
             "started",
             self.started_ns,

@@ -268,6 +268,43 @@ def test_record_killed_with_sigkill_leaves_readable_files_and_a_restart_appends(
     assert verify.returncode == 0, verify.stderr
 
 
+@pytest.mark.slow
+def test_rows_in_the_raw_log_that_never_reached_the_tables_are_inside_the_downtime_gap(
+    tmp_path: Path,
+) -> None:
+    # Tables flush every 3 s, raw frames every 0.25 s: a kill -9 leaves the raw log ahead of the
+    # tables. The restart's gap must start where each symbol's tables stop, not where the raw log does.
+    data_dir, out = tmp_path / "data", tmp_path / "out.jsonl"
+
+    async def scenario() -> None:
+        async with FakeMexc(Venue.SPOT, SPOT) as venue:
+            args = ("--flush-s", "0.25", "--table-flush-s", "3")
+            proc = start_recorder(venue, data_dir, out, *args)
+            await until(lambda: trades_stored(data_dir, "mexc-spot", SPOT) > 0, 10.0, "a table flush")
+            await asyncio.sleep(1.5)  # raw frames of ~1.5 s that the tables do not have yet
+            proc.kill()
+            await wait_exit(proc, 5.0)
+            again = start_recorder(venue, data_dir, out, *args)
+            try:
+                await asyncio.sleep(4.0)  # one table flush of the restarted recorder
+                again.send_signal(signal.SIGINT)
+                assert await wait_exit(again, 8.0) == 0
+            finally:
+                if again.poll() is None:
+                    again.kill()
+            for symbol in SPOT:
+                stored = table(data_dir, "mexc-spot", symbol, Table.TRADES)
+                gaps = table(data_dir, "mexc-spot", symbol, Table.GAPS)
+                ids = set(stored["trade_id"].to_list())
+                times = stored["exchange_ts_ns"].to_list()
+                first_ms, last_ms = min(times) // NS_PER_MS, max(times) // NS_PER_MS
+                made = [t for t in venue.trades[symbol] if first_ms <= t.time_ms <= last_ms]
+                holes = [t for t in made if t.trade_id not in ids and not covered(t, gaps)]
+                assert not holes, f"{symbol}: {len(holes)} of {len(made)} trades neither stored nor in a gap"
+
+    run(scenario(), 40.0)
+
+
 @pytest.mark.parametrize("kind", [Venue.SPOT, Venue.FUTURES])
 def test_record_rotating_connections_store_overlap_duplicates_once(kind: Venue, tmp_path: Path) -> None:
     data_dir, out = tmp_path / "data", tmp_path / "out.jsonl"

@@ -10,7 +10,7 @@ import zstandard
 
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_HOUR
-from fxcli.store.raw import RawRecord, RawWriter, frame_bytes, frame_spans, raw_files, read_raw
+from fxcli.store.raw import RawRecord, RawWriter, frame_bytes, frame_spans, raw_files, raw_tail, read_raw
 
 HOUR = 1_795_550_400 * 10**9  # 2026-11-24T20:00:00Z, the start of a UTC hour
 
@@ -148,6 +148,19 @@ def test_a_failing_fsync_while_idle_is_the_writers_error_not_a_silent_end(
     raw.close()
     kinds = [r["kind"] for p in raw_files(tmp_path, "mexc-spot") for r in read_raw(p).records]
     assert kinds.count("binary") == 2
+
+
+def test_raw_tail_reads_the_last_span_of_the_newest_hour_from_the_end(tmp_path: Path) -> None:
+    s = 1_000_000_000
+    flushes = [[frame(i, HOUR + i * s)] for i in range(1, 41)]  # a flush a second
+    path = write(tmp_path, flushes)
+    with path.open("ab") as handle:  # a kill -9 in the middle of the last write
+        handle.write(b"\x28\xb5\x2f\xfd\x00")
+
+    tail = raw_tail(tmp_path, "mexc-spot", 5 * s)
+
+    assert [r["conn_seq"] for r in tail] == [36, 37, 38, 39, 40]  # within 5 s of the newest, in order
+    assert raw_tail(tmp_path / "elsewhere", "mexc-spot", s) == []
 
 
 @pytest.mark.parametrize("tail", [b"", b"\x28\xb5\x2f", b"junk that is not zstd at all"])

@@ -152,7 +152,7 @@ def test_a_failing_fsync_while_idle_is_the_writers_error_not_a_silent_end(
 
 def test_raw_tail_reads_the_last_span_of_the_newest_hour_from_the_end(tmp_path: Path) -> None:
     s = 1_000_000_000
-    flushes = [[frame(i, HOUR + i * s)] for i in range(1, 41)]  # a flush a second
+    flushes: list[list[RawRecord]] = [[frame(i, HOUR + i * s)] for i in range(1, 41)]  # a flush a second
     path = write(tmp_path, flushes)
     with path.open("ab") as handle:  # a kill -9 in the middle of the last write
         handle.write(b"\x28\xb5\x2f\xfd\x00")

@@ -112,6 +112,20 @@ def check_trades(
     return summary
 
 
+def no_silent_hole(venue: FakeMexc, data_dir: Path, symbol: str) -> pl.DataFrame:
+    """Every trade the venue made between the first and the last stored one (connected or not) is
+    stored or inside a Gap row; returns the symbol's gaps."""
+    stored = table(data_dir, "mexc-spot", symbol, Table.TRADES)
+    gaps = table(data_dir, "mexc-spot", symbol, Table.GAPS)
+    ids = set(stored["trade_id"].to_list())
+    times = stored["exchange_ts_ns"].to_list()
+    first_ms, last_ms = min(times) // NS_PER_MS, max(times) // NS_PER_MS
+    made = [t for t in venue.trades[symbol] if first_ms <= t.time_ms <= last_ms]
+    holes = [t for t in made if t.trade_id not in ids and not covered(t, gaps)]
+    assert not holes, f"{symbol}: {len(holes)} of {len(made)} trades neither stored nor in a gap"
+    return gaps
+
+
 def raw_trades(data_dir: Path, venue: FakeMexc) -> tuple[dict[str, set[int]], int]:
     """Trade ids per symbol found by decoding the raw frames again, and the damaged bytes seen."""
     exchange = EXCHANGE[venue.venue]
@@ -244,14 +258,7 @@ def test_record_killed_with_sigkill_leaves_readable_files_and_a_restart_appends(
                     again.kill()
             content = read_raw(path)
             for symbol in SPOT:  # the market went on while no recorder ran: that time is a gap, not a hole
-                stored = table(data_dir, "mexc-spot", symbol, Table.TRADES)
-                gaps = table(data_dir, "mexc-spot", symbol, Table.GAPS)
-                ids = set(stored["trade_id"].to_list())
-                times = stored["exchange_ts_ns"].to_list()
-                first_ms, last_ms = min(times) // NS_PER_MS, max(times) // NS_PER_MS
-                made = [t for t in venue.trades[symbol] if first_ms <= t.time_ms <= last_ms]
-                holes = [t for t in made if t.trade_id not in ids and not covered(t, gaps)]
-                assert not holes, f"{symbol}: {len(holes)} trades made while the recorder was down, no gap"
+                gaps = no_silent_hole(venue, data_dir, symbol)
                 down = gaps.filter(pl.col("detail") == "fx record was not running")
                 assert down.height == 1, gaps
                 assert down["reason"][0] == "disconnect"
@@ -293,14 +300,7 @@ def test_rows_in_the_raw_log_that_never_reached_the_tables_are_inside_the_downti
                 if again.poll() is None:
                     again.kill()
             for symbol in SPOT:
-                stored = table(data_dir, "mexc-spot", symbol, Table.TRADES)
-                gaps = table(data_dir, "mexc-spot", symbol, Table.GAPS)
-                ids = set(stored["trade_id"].to_list())
-                times = stored["exchange_ts_ns"].to_list()
-                first_ms, last_ms = min(times) // NS_PER_MS, max(times) // NS_PER_MS
-                made = [t for t in venue.trades[symbol] if first_ms <= t.time_ms <= last_ms]
-                holes = [t for t in made if t.trade_id not in ids and not covered(t, gaps)]
-                assert not holes, f"{symbol}: {len(holes)} of {len(made)} trades neither stored nor in a gap"
+                no_silent_hole(venue, data_dir, symbol)
 
     run(scenario(), 40.0)
 

@@ -51,6 +51,16 @@ from typing import Any
 
 import numpy as np
 from report import Layout, Line, Run, argument_parser, cores_and_python, rate
+from tape import (
+    BURST_GAP_MEDIAN_MS,
+    BURST_GAP_SIGMA,
+    TICKER_EXTRA_P,
+    TICKER_GAP_MEDIAN_MS,
+    TICKER_GAP_SIGMA,
+    TICKER_SINGLE_SHARE,
+    burst_sizes,
+    gaps_ms,
+)
 
 from fxcli.backtest.fast import RunResult, run
 from fxcli.backtest.fills import Costs
@@ -83,20 +93,10 @@ PEER_TIMEOUT_S = 600
 TARGET_NAUTILUS_RATIO = 3.0
 TARGET_BACKTESTING_RATIO = 3.0
 
-# The tape: trades come in same-ms taker bursts (70 % single fills, a Zipf tail of sweeps, mean ~3
-# fills), bursts ~110 ms apart on average; book tickers on their own clock, 1.74 per distinct ms on
-# average, ~22 ms apart. That makes ~30 trades/s and ~80 tickers/s outside pumps (27 % trades), and
-# ~31 % trades with the pumps' extra bursts over 1M ticks.
-BURST_SINGLE_SHARE = 0.70
-BURST_ZIPF_A = 1.9
-BURST_MAX_FILLS = 700
-BURST_GAP_MEDIAN_MS = 30.0
-BURST_GAP_SIGMA = 1.6
-TICKER_SINGLE_SHARE = 0.73
-TICKER_EXTRA_P = 0.36
-TICKER_GAP_MEDIAN_MS = 4.0
-TICKER_GAP_SIGMA = 1.84
-MAX_GAP_MS = 5_000
+# The tape (bench/tape.py): trades come in same-ms taker bursts (70 % single fills, a Zipf tail of
+# sweeps, mean ~3 fills), bursts ~110 ms apart on average; book tickers on their own clock, 1.74 per
+# distinct ms on average, ~22 ms apart. That makes ~30 trades/s and ~80 tickers/s outside pumps
+# (27 % trades), and ~31 % trades with the pumps' extra bursts over 1M ticks.
 BASE_EVENTS_PER_S = 110.0  # the two processes above together, without pumps (measured)
 
 # Pump episodes: at WHERE (a fraction of the replay) the price climbs by GAIN along a smoothstep
@@ -287,18 +287,6 @@ if __name__ == "__main__":
 
 
 # --- the ticks ----------------------------------------------------------------------------------
-
-
-def burst_sizes(rng: np.random.Generator, count: int) -> np.ndarray:
-    """Fills per same-ms taker burst: mostly one, a heavy tail of sweeps (mean ~3)."""
-    sweeps = 1 + np.minimum(rng.zipf(BURST_ZIPF_A, count), BURST_MAX_FILLS)
-    return np.where(rng.random(count) < BURST_SINGLE_SHARE, 1, sweeps).astype(np.int64)
-
-
-def gaps_ms(rng: np.random.Generator, count: int, median_ms: float, sigma: float) -> np.ndarray:
-    """Whole-millisecond gaps between bursts: log-normal, at least 1 ms, at most MAX_GAP_MS."""
-    gaps = np.rint(rng.lognormal(np.log(median_ms), sigma, count))
-    return np.clip(gaps, 1, MAX_GAP_MS).astype(np.int64)
 
 
 def arrivals_ms(rng: np.random.Generator, span_ms: int, median_ms: float, sigma: float) -> np.ndarray:

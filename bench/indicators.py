@@ -38,6 +38,16 @@ import numpy as np
 import polars as pl
 import talib
 from report import Layout, Line, Run, argument_parser, cores_and_python
+from tape import (
+    BURST_GAP_MEDIAN_MS,
+    BURST_GAP_SIGMA,
+    TICKER_EXTRA_P,
+    TICKER_GAP_MEDIAN_MS,
+    TICKER_GAP_SIGMA,
+    TICKER_SINGLE_SHARE,
+    burst_sizes,
+    gaps_ms,
+)
 
 from fxcli.engine import kernels
 from fxcli.engine.params import IndicatorParams
@@ -68,20 +78,7 @@ TARGET_US_PER_TICK = 2.0
 WINDOW_S = 60.0
 WINDOW_SET = ("MAX_PRICE", "MIN_PRICE", "FIRST_PRICE", "LAST_PRICE", "VOLUME", "VWAP")
 
-# Shape of the Binance spot BTCUSDT capture (hftbacktest, 2024-08-08, 5m46s), measured from the file:
-# 28.2 trades/s in 3,223 same-ms bursts (70% single fills, mean 3.0, up to 735 fills, 107 ms apart on
-# average, median 26 ms), and 81 book tickers/s on 16,110 distinct ms (73% alone, mean 1.74 per ms,
-# gaps median 4 ms, mean 21 ms); book tickers are ~74% of trades + tickers.
-BURST_SINGLE_SHARE = 0.70
-BURST_ZIPF_A = 1.9
-BURST_MAX_FILLS = 700
-BURST_GAP_MEDIAN_MS = 30.0
-BURST_GAP_SIGMA = 1.6
-TICKER_SINGLE_SHARE = 0.73
-TICKER_EXTRA_P = 0.36
-TICKER_GAP_MEDIAN_MS = 4.0
-TICKER_GAP_SIGMA = 1.84
-MAX_GAP_MS = 5_000
+# The tape's shape (bench/tape.py) follows the Binance spot capture.
 
 RATIO_LEGEND = (
     "ratio: fx time / peer time (<1: fx faster); a batch figure is ns per output value; "
@@ -90,18 +87,6 @@ RATIO_LEGEND = (
 LAYOUT = Layout(
     RATIO_LEGEND, fx_width=16, peer_name_width=6, peer_width=16, ratio_width=12, script="bench/indicators.py"
 )
-
-
-def burst_sizes(rng: np.random.Generator, count: int) -> np.ndarray:
-    """Fills per same-ms taker burst: mostly one, a heavy tail of sweeps (mean ~3, as in the capture)."""
-    sweeps = 1 + np.minimum(rng.zipf(BURST_ZIPF_A, count), BURST_MAX_FILLS)
-    return np.where(rng.random(count) < BURST_SINGLE_SHARE, 1, sweeps).astype(np.int64)
-
-
-def gaps_ms(rng: np.random.Generator, count: int, median_ms: float, sigma: float) -> np.ndarray:
-    """Whole-millisecond gaps between bursts: log-normal, at least 1 ms, at most MAX_GAP_MS."""
-    gaps = np.rint(rng.lognormal(np.log(median_ms), sigma, count))
-    return np.clip(gaps, 1, MAX_GAP_MS).astype(np.int64)
 
 
 def price_cents(rng: np.random.Generator, count: int) -> np.ndarray:

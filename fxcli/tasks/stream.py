@@ -28,10 +28,10 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fxcli.backtest.fills import Fill
 from fxcli.backtest.runner import Runner, RunResult, TradeRecord
@@ -463,6 +463,8 @@ def status_note(status: Status) -> StatusNote:
 
 # ---------------------------------------------------------------------------------------- sessions
 
+
+_T = TypeVar("_T")
 
 Source = Callable[["_Session", asyncio.Event], Coroutine[Any, Any, str]]
 """Runs a session's source until it ends or `stop` is set; returns why it ended."""
@@ -1012,34 +1014,42 @@ def compare_runs(backtest_runs: list[SymbolRun], stream_runs: list[SymbolRun]) -
         if theirs is None:
             return Comparison(False, transitions, trades, f"the stream did not run {run.symbol}")
         ours = run.result
-        for i in range(max(len(ours.transitions), len(theirs.transitions))):
-            a = ours.transitions[i] if i < len(ours.transitions) else None
-            b = theirs.transitions[i] if i < len(theirs.transitions) else None
-            if a is None or b is None or not _same(a, b):
-                at = (a or b).ts_ns  # type: ignore[union-attr]
-                return Comparison(
-                    False,
-                    transitions,
-                    trades,
-                    f"stream and backtest diverge at {ns_to_iso(at)} on {run.symbol}, transition {i + 1}: "
-                    f"backtest {_describe_transition(a)}; stream {_describe_transition(b)}",
-                )
-            transitions += 1
-        for i in range(max(len(ours.trades), len(theirs.trades))):
-            x = ours.trades[i] if i < len(ours.trades) else None
-            y = theirs.trades[i] if i < len(theirs.trades) else None
-            if x is None or y is None or not _same(x, y):
-                at = (x or y).entry_ts_ns  # type: ignore[union-attr]
-                return Comparison(
-                    False,
-                    transitions,
-                    trades,
-                    f"stream and backtest diverge at {ns_to_iso(at)} on {run.symbol}, trade {i + 1}: "
-                    f"backtest {_describe_trade(x)}; stream {_describe_trade(y)}",
-                )
-            trades += 1
+        differs = _first_difference(ours.transitions, theirs.transitions)
+        if differs is not None:
+            i, a, b = differs
+            at = (a or b).ts_ns  # type: ignore[union-attr]
+            return Comparison(
+                False,
+                transitions + i,
+                trades,
+                f"stream and backtest diverge at {ns_to_iso(at)} on {run.symbol}, transition {i + 1}: "
+                f"backtest {_describe_transition(a)}; stream {_describe_transition(b)}",
+            )
+        transitions += len(ours.transitions)
+        differs_trade = _first_difference(ours.trades, theirs.trades)
+        if differs_trade is not None:
+            i, x, y = differs_trade
+            at = (x or y).entry_ts_ns  # type: ignore[union-attr]
+            return Comparison(
+                False,
+                transitions,
+                trades + i,
+                f"stream and backtest diverge at {ns_to_iso(at)} on {run.symbol}, trade {i + 1}: "
+                f"backtest {_describe_trade(x)}; stream {_describe_trade(y)}",
+            )
+        trades += len(ours.trades)
     counts = f"{_plural(transitions, 'transition')}, {_plural(trades, 'trade')}"
     return Comparison(True, transitions, trades, f"stream and backtest agree: {counts}")
+
+
+def _first_difference(ours: Sequence[_T], theirs: Sequence[_T]) -> tuple[int, _T | None, _T | None] | None:
+    """Where two sequences first differ: the index and both items (None past an end), or None."""
+    for i in range(max(len(ours), len(theirs))):
+        a = ours[i] if i < len(ours) else None
+        b = theirs[i] if i < len(theirs) else None
+        if a is None or b is None or not _same(a, b):
+            return i, a, b
+    return None
 
 
 def _plural(n: int, word: str) -> str:

@@ -278,7 +278,7 @@ class RawWriter:
             self._write_round,
             idle_s=1.0,
             on_idle=lambda: self._guarded(self._sync_due),
-            on_stop=lambda: self._guarded(lambda: self._close_all(sync=True)),
+            on_stop=lambda: self._close_all(sync=True),  # notes its own OSError
         )
 
     def __enter__(self) -> RawWriter:
@@ -328,7 +328,7 @@ class RawWriter:
         ]
 
     def _guarded(self, step: Callable[[], None]) -> None:
-        """An fsync outside a round (idle, closing) that fails is the writer's error, not its end:
+        """An fsync while idle that fails is the writer's error, not its end:
         the recorder sees `error` and stops with exit 1 instead of losing frames silently."""
         try:
             step()

@@ -750,11 +750,15 @@ def downtime_starts(config: RecordConfig, adapter: Adapter) -> dict[str, int]:
     reader = StoreReader(config.data_dir)
     symbols = set(Layout(config.data_dir).symbols(exchange)).intersection(config.symbols)
     stored: dict[tuple[str, Table], int] = {}  # newest receive time per table, near the tail
-    for symbol in symbols:
-        for table in _TABLE_OF.values():
+
+    def stored_until(symbol: str, table: Table) -> int:
+        # Read only for the tables the tail has events of (a scan is a Parquet read).
+        if (symbol, table) not in stored:
             rows = reader.scan(exchange, symbol, table, tail_start - TAIL_NS)
             newest = rows.select(pl.col("received_ts_ns").max()).collect().item()
             stored[(symbol, table)] = int(newest) if newest is not None else tail_start
+        return stored[(symbol, table)]
+
     lost: dict[str, int] = {}  # earliest exchange time of an event the tables do not hold
     held: dict[str, int] = {}  # newest exchange time of an event they do hold
     for record in records:
@@ -767,7 +771,7 @@ def downtime_starts(config: RecordConfig, adapter: Adapter) -> dict[str, int]:
             if kind_table is None or symbol not in symbols:
                 continue
             at = event.exchange_ts_ns
-            if received > stored[(symbol, kind_table)]:
+            if received > stored_until(symbol, kind_table):
                 lost[symbol] = min(lost.get(symbol, at), at)
             else:
                 held[symbol] = max(held.get(symbol, at), at)

@@ -605,12 +605,8 @@ def live_source(
         try:
             tee = _Tee(router, recorder)
             async with ConnectionManager(adapter, channels, tee, config=manager_cfg, limits=limits):
-                ticking = asyncio.create_task(rec.run(stop, None, None, recording.stats_every_s))
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait([ticking, stopped], return_when=asyncio.FIRST_COMPLETED)
-                stop.set()  # the recorder ends first only when its disk failed: stop the session too
-                failure = await ticking
-                await stopped
+                # Flushes until `stop`; it returns early only when the disk failed: the session stops too.
+                failure = await rec.run(stop, None, None, recording.stats_every_s)
                 if failure is not None:
                     session.request_stop(f"record: {failure}")
         finally:

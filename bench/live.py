@@ -62,15 +62,17 @@ from fxcli.exchange.adapter import Decoded, Endpoints, Kind  # noqa: E402
 from fxcli.exchange.connection import plan_channels  # noqa: E402
 from fxcli.exchange.mexc_futures import MexcFutures  # noqa: E402
 from fxcli.exchange.mexc_spot import MexcSpot  # noqa: E402
+from fxcli.live.latency import percentile_ns  # noqa: E402
+from fxcli.live.record import record  # noqa: E402
+from fxcli.live.recorder import Recorder  # noqa: E402
 from fxcli.model.events import BookDelta, BookSnapshot, MarketEvent, Trade  # noqa: E402
 from fxcli.model.frames import RawFrame  # noqa: E402
 from fxcli.model.units import NS_PER_MS, NS_PER_S  # noqa: E402
 from fxcli.settings import Settings  # noqa: E402
 from fxcli.strategy.spec import load_strategy  # noqa: E402
 from fxcli.tasks.backtest import Options, resolve_indicators  # noqa: E402
-from fxcli.tasks.record import Recorder, record  # noqa: E402
 from fxcli.tasks.record import plan as record_plan  # noqa: E402
-from fxcli.tasks.stream import Feed, StreamPlan, percentile_ns, plan, run_events, stream  # noqa: E402
+from fxcli.tasks.stream import Feed, StreamPlan, plan, run_events, stream  # noqa: E402
 from fxcli.ui.dashboard import screen  # noqa: E402
 from tests.fake_mexc import FakeMexc, Venue, frames  # noqa: E402
 from tests.fake_mexc.market import Diff, TradeRecord  # noqa: E402

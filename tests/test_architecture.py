@@ -23,14 +23,22 @@ ALLOWED: dict[str, set[str]] = {
     "strategy": BASE | {"model", "engine"},
     "backtest": BASE | {"model", "engine", "strategy"},
     "optimize": BASE | {"model", "engine", "strategy", "backtest"},
+    "live": BASE | {"model", "engine", "strategy", "backtest", "exchange", "store"},
     "settings": BASE,
-    "tasks": BASE | {"model", "engine", "strategy", "backtest", "optimize", "exchange", "store", "settings"},
-    "ui": BASE | {"model", "tasks", "store", "exchange", "engine", "strategy", "backtest", "optimize"},
+    "tasks": BASE
+    | {"model", "engine", "strategy", "backtest", "optimize", "live", "exchange", "store", "settings"},
+    "ui": BASE
+    | {"model", "tasks", "live", "store", "exchange", "engine", "strategy", "backtest", "optimize"},
     "cli": {"__init__", *BASE, "settings", "tasks", "ui", "model"},
     "__main__": {"cli"},
     "__init__": set(),
 }
-THIRD_PARTY_HOMES = {"typer": {"cli"}, "rich": {"cli", "ui"}, "websockets": {"exchange"}}
+THIRD_PARTY_HOMES = {
+    "typer": {"cli"},
+    "rich": {"cli", "ui"},
+    "websockets": {"exchange"},
+    "httpx": {"exchange"},
+}
 HEAVY = {
     "polars",
     "numpy",
@@ -41,6 +49,7 @@ HEAVY = {
     "optuna",
     "websockets",
     "google.protobuf",
+    "httpx",
 }
 
 

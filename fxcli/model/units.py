@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fxcli.errors import FxError
+
 NS_PER_MS = 1_000_000
 NS_PER_US = 1_000
 NS_PER_S = 1_000_000_000
@@ -52,3 +54,17 @@ def parse_time_ns(text: str) -> int:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * NS_PER_US
+
+
+def parse_window(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """--from/--to text to ns; errors name the option."""
+    out: list[int | None] = []
+    for name, text in (("--from", start), ("--to", end)):
+        try:
+            out.append(parse_time_ns(text) if text is not None else None)
+        except ValueError as exc:
+            raise FxError(f"{name}: {exc}") from None
+    lo, hi = out
+    if lo is not None and hi is not None and lo > hi:
+        raise FxError(f"--from {start} is after --to {end}")
+    return lo, hi

@@ -38,14 +38,14 @@ from fxcli.engine.state import MarketState
 from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError
 from fxcli.model.events import MarketEvent
-from fxcli.model.units import ns_to_iso, parse_time_ns
+from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.store import manifest
+from fxcli.store.access import exchange_of
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
 from fxcli.strategy.machine import StrategyMachine
 from fxcli.strategy.spec import StrategySpec, load_strategy
-from fxcli.tasks.inspect import parse_window
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
 TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
@@ -147,13 +147,6 @@ def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str
     return resolved
 
 
-def _exchange_of(reader: StoreReader, symbol: str, exchange: str | None) -> str:
-    try:
-        return reader.find_exchange(symbol, exchange)
-    except LookupError as exc:
-        raise FxError(str(exc)) from None
-
-
 def _data_sha(reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None) -> str:
     """Hash of the manifest sha256s of every file the window reads."""
     digest = hashlib.sha256()
@@ -204,7 +197,7 @@ def run_symbol(
     indicators = resolve_indicators(spec, variants_dir)
     lo, hi = parse_window(options.start, options.end)
     reader = StoreReader(data_dir)
-    exchange = _exchange_of(reader, symbol, exchange)
+    exchange = exchange_of(reader, symbol, exchange, error=FxError)
     trades = reader.scan(exchange, symbol, Table.TRADES, lo, hi).select("exchange_ts_ns").collect()
     if trades.height == 0:
         raise FxError(f"no trades for {symbol} on {exchange} in the window: nothing to backtest")

@@ -32,8 +32,9 @@ from fxcli.exchange.rest import (
     parse_server_time_ms,
     time_url,
 )
+from fxcli.exchange.venues import VENUES, ResolvedEndpoints, venue_named
 from fxcli.settings import load_settings_sourced
-from fxcli.tasks.venues import VENUES, ResolvedEndpoints, resolve_endpoints, venue_named
+from fxcli.tasks.venues import resolve_endpoints
 
 MAX_SKEW_MS = 1000.0
 CLOCK_SAMPLES = 3

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fxcli.errors import FxError, NothingFoundError
+from fxcli.errors import NothingFoundError
 from fxcli.model.book import Applied, OrderBook
 from fxcli.model.events import BookDelta, BookSnapshot
-from fxcli.model.units import NS_PER_HOUR, NS_PER_MS, NS_PER_S, parse_time_ns
+from fxcli.model.units import NS_PER_HOUR, NS_PER_MS, NS_PER_S, parse_window
 from fxcli.store import manifest
+from fxcli.store.access import exchange_of, open_reader
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
@@ -34,30 +35,10 @@ class TableSummary:
     last_ts_ns: int | None = None
 
 
-def parse_window(start: str | None, end: str | None) -> tuple[int | None, int | None]:
-    """--from/--to text to ns; errors name the option."""
-    out: list[int | None] = []
-    for name, text in (("--from", start), ("--to", end)):
-        try:
-            out.append(parse_time_ns(text) if text is not None else None)
-        except ValueError as exc:
-            raise FxError(f"{name}: {exc}") from None
-    lo, hi = out
-    if lo is not None and hi is not None and lo > hi:
-        raise FxError(f"--from {start} is after --to {end}")
-    return lo, hi
-
-
-def _reader(data_dir: Path) -> StoreReader:
-    if not data_dir.is_dir():
-        raise NothingFoundError(f"data dir {data_dir} does not exist (import or record something first)")
-    return StoreReader(data_dir)
-
-
 def overview(data_dir: Path) -> list[TableSummary]:
     """Every stored exchange/symbol/table, summed from the manifests (files are not opened)."""
     summaries: dict[tuple[str, str, str], TableSummary] = {}
-    for f in _reader(data_dir).files():
+    for f in open_reader(data_dir).files():
         key = (f.exchange, f.symbol, f.table.value)
         s = summaries.get(key) or summaries.setdefault(key, TableSummary(*key))
         s.files += 1
@@ -75,7 +56,7 @@ def verify(data_dir: Path) -> list[str]:
     import pyarrow.parquet as pq
 
     problems = []
-    for f in _reader(data_dir).files():
+    for f in open_reader(data_dir).files():
         try:
             rows = pq.ParquetFile(f.path).metadata.num_rows
         except Exception as exc:  # any damage pyarrow reports is a finding, not a crash
@@ -109,8 +90,8 @@ class Coverage:
 
 def coverage(data_dir: Path, symbol: str, exchange: str | None) -> Coverage:
     """Rows per table for every hour between the first and last stored hour, with gaps and reasons."""
-    reader = _reader(data_dir)
-    exchange = _exchange(reader, symbol, exchange)
+    reader = open_reader(data_dir)
+    exchange = exchange_of(reader, symbol, exchange)
     by_hour: dict[int, HourCoverage] = {}
     for f in reader.files(exchange, symbol):
         if f.table is Table.GAPS:
@@ -130,13 +111,6 @@ def coverage(data_dir: Path, symbol: str, exchange: str | None) -> Coverage:
             if gap["start_ns"] < hour + NS_PER_HOUR and gap["end_ns"] >= hour:
                 cell.gaps.append(gap)
     return Coverage(exchange, symbol, [by_hour[h] for h in sorted(by_hour)], gaps)
-
-
-def _exchange(reader: StoreReader, symbol: str, exchange: str | None) -> str:
-    try:
-        return reader.find_exchange(symbol, exchange)
-    except LookupError as exc:
-        raise NothingFoundError(str(exc)) from None
 
 
 @dataclass
@@ -175,8 +149,8 @@ def quality(
     import polars as pl
 
     lo, hi = parse_window(start, end)
-    reader = _reader(data_dir)
-    exchange = _exchange(reader, symbol, exchange)
+    reader = open_reader(data_dir)
+    exchange = exchange_of(reader, symbol, exchange)
     q = Quality(exchange, symbol, (lo, hi))
     trades = reader.scan(exchange, symbol, Table.TRADES, lo, hi).collect()
     q.trades = trades.height
@@ -246,8 +220,8 @@ def trades(
     import polars as pl
 
     lo, hi = parse_window(start, end)
-    reader = _reader(data_dir)
-    exchange = _exchange(reader, symbol, exchange)
+    reader = open_reader(data_dir)
+    exchange = exchange_of(reader, symbol, exchange)
     frame = reader.scan(exchange, symbol, Table.TRADES, lo, hi)
     if limit is not None:
         frame = frame.head(limit)
@@ -275,8 +249,8 @@ def book(
     import polars as pl
 
     lo, hi = parse_window(start, end)
-    reader = _reader(data_dir)
-    exchange = _exchange(reader, symbol, exchange)
+    reader = open_reader(data_dir)
+    exchange = exchange_of(reader, symbol, exchange)
     base = None
     if lo is not None:  # start from the last full snapshot at or before the window
         snaps = reader.scan(exchange, symbol, Table.BOOK_SNAPSHOTS, None, lo)

@@ -33,10 +33,10 @@ from fxcli.engine.variants import (
     replace_block,
 )
 from fxcli.errors import FxError, NothingFoundError
-from fxcli.model.units import NS_PER_MS, NS_PER_S
+from fxcli.model.units import NS_PER_MS, NS_PER_S, parse_window
+from fxcli.store.access import exchange_of, open_reader
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
-from fxcli.tasks.inspect import parse_window
 
 if TYPE_CHECKING:
     import numpy as np
@@ -428,11 +428,10 @@ def compute_values(
 
     from fxcli.engine.ticks import Ticks
     from fxcli.store.replay import replay
-    from fxcli.tasks.inspect import _exchange, _reader
 
     lo, hi = parse_window(start, end)
-    reader = _reader(data_dir)
-    exchange = _exchange(reader, symbol, exchange)
+    reader = open_reader(data_dir)
+    exchange = exchange_of(reader, symbol, exchange)
     warm_s = max(v.spec.warmup(v.indicator_params()).seconds for v in variants)
     read_lo = lo - round((warm_s + LEAD_IN_EXTRA_S) * NS_PER_S) if lo is not None else None
     events: list[MarketEvent] | None = None

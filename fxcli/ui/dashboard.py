@@ -26,20 +26,12 @@ from rich.table import Table
 from rich.text import Text
 
 from fxcli.backtest.fills import Fill
+from fxcli.live.feed import Feed, FillNote, SessionInfo, StatusNote, SymbolFrame, TradeNote
+from fxcli.live.latency import LATENCY_BINS, percentile_ns
 from fxcli.model.units import NS_PER_S, ns_to_iso
 from fxcli.strategy.machine import Transition
 from fxcli.tasks.backtest import trade_rows
-from fxcli.tasks.stream import (
-    LATENCY_BINS,
-    Feed,
-    FillNote,
-    SessionInfo,
-    StatusNote,
-    StreamReport,
-    SymbolFrame,
-    TradeNote,
-    percentile_ns,
-)
+from fxcli.tasks.stream import StreamReport
 
 REFRESH_PER_S = 4
 RECENT_TRANSITIONS = 12

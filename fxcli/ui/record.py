@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
-    from fxcli.tasks.record import RecordEvent, RecordStats, RecordSummary
+    from fxcli.live.record import RecordSummary
+    from fxcli.live.recorder import RecordEvent, RecordStats
 
 MAX_LINES = 10_000
 HIDDEN_IN_TEXT = frozenset({"names", "start_ns", "end_ns"})  # in the JSON lines, too long for a terminal

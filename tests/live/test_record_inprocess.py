@@ -18,13 +18,16 @@ import pytest
 
 from fxcli.exchange.adapter import Decoded, Kind
 from fxcli.exchange.mexc_futures import MexcFutures
+from fxcli.exchange.venues import VENUES, ResolvedEndpoints
+from fxcli.live.dedup import Dedup
+from fxcli.live.record import RecordConfig, record
+from fxcli.live.recorder import Recorder
 from fxcli.model.events import BookSnapshot, BookTicker, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.store.raw import RawWriter
 from fxcli.store.schema import Table
 from fxcli.store.writer import StoreWriter, write_durably
-from fxcli.tasks.record import DEFAULT_KINDS, RecordConfig, Recorder, _Dedup, record
-from fxcli.tasks.venues import VENUES, ResolvedEndpoints
+from fxcli.tasks.record import DEFAULT_KINDS
 from tests.fake_mexc import FakeMexc, Venue
 from tests.fake_mexc.market import SymbolMarket, TradeRecord
 from tests.live.test_record import check_trades, table
@@ -159,7 +162,7 @@ def test_stalled_disk_keeps_loop_latency_and_becomes_writer_overflow_gaps(tmp_pa
 
 
 def test_dedup_without_trade_ids_keeps_genuine_repeats_and_drops_overlap_copies() -> None:
-    dedup = _Dedup(window_ns=10 * 10**9)
+    dedup = Dedup(window_ns=10 * 10**9)
     same_print = ("t", 1_000, 1.5, 2.0, 1)  # two equal prints in one ms: both real
 
     first = [dedup.admit(same_print, conn_id=1, now_ns=5, is_overlap=False) for _ in range(2)]

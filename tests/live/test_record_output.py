@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fxcli.tasks.record import RecordEvent, RecordStats, RecordSummary
+from fxcli.live.record import RecordSummary
+from fxcli.live.recorder import RecordEvent, RecordStats
 from fxcli.ui.record import event_record, event_text, json_line, stats_record, status_text, summary_text
 
 START = 1_795_550_400 * 10**9  # 2026-11-24T20:00:00Z

@@ -13,17 +13,9 @@ from pathlib import Path
 from rich.console import Console
 
 from fxcli.backtest.fills import Fill
+from fxcli.live.feed import Feed, FillNote, SessionInfo, StatusNote, SymbolFrame
+from fxcli.live.latency import bin_ceiling_ns, latency_bin, percentile_ns
 from fxcli.strategy.machine import State, Transition
-from fxcli.tasks.stream import (
-    Feed,
-    FillNote,
-    SessionInfo,
-    StatusNote,
-    SymbolFrame,
-    bin_ceiling_ns,
-    latency_bin,
-    percentile_ns,
-)
 from fxcli.ui.dashboard import DashboardView, dashboard, dumps, frame_line, note_line, screen
 
 T0 = 1_723_161_300_000_000_000  # 2024-08-08T23:55:00Z

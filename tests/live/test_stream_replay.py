@@ -16,11 +16,12 @@ import pytest
 from fxcli.exchange.adapter import Decoded
 from fxcli.exchange.connection import Status
 from fxcli.exchange.playback import Playback, merged
+from fxcli.live.compare import compare_runs
 from fxcli.model.events import MarketEvent, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.strategy.machine import State
 from fxcli.tasks.backtest import BacktestReport, Options, backtest
-from fxcli.tasks.stream import compare_runs, compare_with_backtest
+from fxcli.tasks.stream import compare_with_backtest
 from tests.conftest import FIXTURES, REPO, run_fx
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
@@ -72,7 +73,7 @@ def test_compare_names_the_first_divergence_with_time_and_both_sides(scalper: Ba
     third = doctored.result.transitions[2]
     doctored.result.transitions[2] = replace(third, group="o1", to_state=State.SIGNAL_CANCELLED)
 
-    parity = compare_runs([run], [doctored])
+    parity = compare_runs([run.result], [doctored.result])
 
     assert not parity.agree
     assert parity.transitions == 2
@@ -88,7 +89,7 @@ def test_compare_counts_a_missing_trade_as_a_divergence(scalper: BacktestReport)
     doctored = copy.deepcopy(run)
     doctored.result.trades.pop()
 
-    parity = compare_runs([run], [doctored])
+    parity = compare_runs([run.result], [doctored.result])
 
     assert not parity.agree
     assert "; stream nothing" in parity.message

@@ -85,6 +85,8 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
     events: list[MarketEvent] = msgspec.field(default_factory=list)
     control: Control | None = None
     problem: str = ""
+    sent_ts_ns: int = 0  # the venue's send time of the push (0: unknown)
+    skipped: int = 0  # items dropped from an otherwise good frame (a bad deal in a push)
 
 
 class Adapter(Protocol):

@@ -1,14 +1,12 @@
 """The connection manager: N WebSocket connections to one venue, kept subscribed for as long as it runs.
 
-It owns sockets, subscription pacing, ack validation, application-level pings, dead-connection
-detection, make-before-break rotation, reconnects (capped exponential backoff with full jitter) and a
-circuit breaker on dials, for every venue alike: the venue's specifics come from its `Adapter`.
-
-Everything it learns goes to one `Consumer`, in this order for each frame: `on_frame` (the raw frame
-with its receive time and connection id, before any decoding, so a recorder writes it first), then
-`on_decoded` (what the adapter made of it). Lifecycle news (connected, subscribed, rejected,
-disconnected, stream gaps, breaker changes) goes to `on_status`. Callbacks run on the event loop and
-must not block: a recorder hands them to its writer queue. The manager never stops by itself.
+It owns sockets, application-level pings, dead-connection detection, make-before-break rotation,
+reconnects (capped exponential backoff with full jitter) and a circuit breaker on dials, for every
+venue alike: the venue's specifics come from its `Adapter`. What was asked and answered on a
+connection is `subscriptions.Subscriptions`; the holes a lost connection leaves are
+`gaps.SlotGaps`; what the consumer hears is `status` (frames first, then what they decoded to, and
+lifecycle news). The manager never stops by itself: an unexpected error in a slot is logged,
+reported as a failed dial, backed off and retried.
 
     class Recorder:                     # any object with these three methods is a Consumer
         def on_frame(self, frame): raw_queue.put_nowait(frame)          # raw first
@@ -30,137 +28,57 @@ import logging
 import math
 import random
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from fxcli.exchange.adapter import Adapter, Channel, Control, ControlKind, Decoded, Endpoints, Kind, Limits
+from fxcli.exchange.adapter import Adapter, Channel, Control, ControlKind, Decoded, Endpoints, Limits
 from fxcli.exchange.direct import DirectConnection
+from fxcli.exchange.gaps import SlotGaps, gap_reason
 from fxcli.exchange.pacing import Backoff, BreakerState, CircuitBreaker, TokenBucket
 from fxcli.exchange.rest import retry_after_s
-from fxcli.model.events import Gap, GapReason
+from fxcli.exchange.status import (
+    BreakerChanged,
+    Connected,
+    Consumer,
+    DialFailed,
+    Disconnected,
+    DisconnectReason,
+    GapOpened,
+    Rejected,
+    Status,
+    StreamGap,
+    Subscribed,
+)
+from fxcli.exchange.subscriptions import Request, Retries, Subscriptions, assign, plan_channels
+from fxcli.model.events import GapReason
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 
-# Close codes that say the server went away on purpose (restart, maintenance) vs. told us to slow down.
-SERVER_RESTART_CODES = frozenset({1001, 1012})
-RATE_LIMIT_CODES = frozenset({1008, 1013})
-
-
-class DisconnectReason(StrEnum):
-    """Why a connection ended."""
-
-    SERVER_CLOSED = "server_closed"  # the server closed it (close frame or dropped TCP)
-    DEAD = "dead"  # no pong and no data within pong_timeout_s of a ping
-    ERROR = "error"  # a protocol or network error on our side (e.g. an oversized frame)
-    ROTATED = "rotated"  # closed by us after its replacement was subscribed
-    ABANDONED = "abandoned"  # a rotation replacement that never got ready
-    STOPPED = "stopped"  # an explicit stop
-
-
-@dataclass(frozen=True)
-class Connected:
-    """A connection finished its handshake; `replacing` is the connection it rotates out, if any."""
-
-    slot: int
-    conn_id: int
-    url: str
-    at_ns: int
-    replacing: int | None = None
-
-
-@dataclass(frozen=True)
-class Subscribed:
-    """The venue acknowledged `channels` on a connection."""
-
-    slot: int
-    conn_id: int
-    channels: tuple[Channel, ...]
-    at_ns: int
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The venue refused `channels` (or never answered); they are retried in `retry_in_s`."""
-
-    slot: int
-    conn_id: int
-    channels: tuple[Channel, ...]
-    reason: str
-    attempt: int
-    retry_in_s: float
-    at_ns: int
-
-
-@dataclass(frozen=True)
-class Disconnected:
-    """A connection ended; `gap_reason` is set when its channels now have a hole (None for rotation)."""
-
-    slot: int
-    conn_id: int
-    reason: DisconnectReason
-    code: int | None
-    detail: str
-    at_ns: int
-    last_received_ts_ns: int | None
-    gap_reason: GapReason | None
-
-
-@dataclass(frozen=True)
-class DialFailed:
-    """A dial failed; the slot tries again in `retry_in_s`."""
-
-    slot: int
-    detail: str
-    attempt: int
-    retry_in_s: float
-    at_ns: int
-    breaker: BreakerState
-
-
-@dataclass(frozen=True)
-class StreamGap:
-    """A symbol's channels were down: `gap` is the row a recorder stores (reason disconnect,
-    server_restart or rate_limited), from the last frame before the loss to the re-subscription."""
-
-    slot: int
-    gap: Gap
-
-
-@dataclass(frozen=True)
-class BreakerChanged:
-    """The dial circuit breaker moved between closed, open and half-open."""
-
-    name: str
-    old: BreakerState
-    new: BreakerState
-    at_ns: int
-
-
-Status = Connected | Subscribed | Rejected | Disconnected | DialFailed | StreamGap | BreakerChanged
-"""Lifecycle news for `Consumer.on_status`."""
-
-
-class Consumer(Protocol):
-    """Receives everything a manager learns; callbacks run on the event loop and must not block."""
-
-    def on_frame(self, frame: RawFrame) -> None:
-        """A frame as received, before decoding (write it first)."""
-        ...
-
-    def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
-        """What the adapter made of `frame`: market events, a control message, or a problem."""
-        ...
-
-    def on_status(self, status: Status) -> None:
-        """Connection lifecycle news."""
-        ...
+__all__ = [
+    "BreakerChanged",
+    "Connected",
+    "ConnectionManager",
+    "Consumer",
+    "DialFailed",
+    "DisconnectReason",
+    "Disconnected",
+    "GapOpened",
+    "ManagerConfig",
+    "ManagerStats",
+    "Rejected",
+    "SlotStatus",
+    "Status",
+    "StreamGap",
+    "Subscribed",
+    "assign",
+    "plan_channels",
+]
 
 
 @dataclass(frozen=True)
@@ -176,7 +94,9 @@ class ManagerConfig:
     reject_retry_cap_s: float = 300.0
     ping_jitter: float = 1 / 3  # pings every ping_every_s * U(1, 1 + jitter): 15-20 s for spot
     rotation_jitter: float = 0.02  # rotate at max_conn_age_s * U(1 - jitter, 1)
-    rotate_ready_timeout_s: float = 15.0  # a replacement not acked by then is abandoned (retried later)
+    # A replacement not subscribed to everything by then is abandoned (retried later); the time its
+    # requests need at the venue's pace is added, so a connection of many channels can still rotate.
+    rotate_ready_timeout_s: float = 15.0
     rotate_data_wait_s: float = 5.0  # after the acks, wait this long at most for its first data
     overlap_grace_s: float = 1.0  # frames on the replacement stay flagged this long after the old closed
     max_frame_bytes: int = 1 << 20
@@ -185,6 +105,7 @@ class ManagerConfig:
     breaker_failures: int = 5
     breaker_open_s: float = 30.0
     breaker_successes: int = 3
+    proxy: str | None = None  # only when the user asks (--proxy); environment proxies are never used
 
 
 @dataclass
@@ -195,6 +116,7 @@ class ManagerStats:
     bytes: int = 0  # payload size (characters for text frames)
     events: int = 0
     problems: int = 0
+    skipped: int = 0  # items a decoder dropped from an otherwise good frame (a bad deal in a push)
     dials: int = 0
     dial_failures: int = 0
     disconnects: int = 0
@@ -202,6 +124,7 @@ class ManagerStats:
     subscribe_requests: int = 0
     rejections: int = 0
     consumer_errors: int = 0
+    slot_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -218,79 +141,19 @@ class SlotStatus:
     age_s: float
 
 
-def plan_channels(adapter: Adapter, symbols: Iterable[str], kinds: Iterable[Kind]) -> list[Channel]:
-    """The channels for `kinds` of every symbol, in symbol order."""
-    wanted = frozenset(kinds)
-    return [channel for symbol in symbols for channel in adapter.channels(symbol, wanted)]
-
-
-def assign(
-    channels: Sequence[Channel], max_per_conn: int | None, connections: int | None = None
-) -> list[list[Channel]]:
-    """Spread channels over connections, a symbol's channels together, at most `max_per_conn` each.
-
-    With `connections` given the channels are balanced over at most that many (empty ones are not
-    opened: a spot socket without a subscription is dropped after 30 s); without it, as few as fit.
-    Raises `ValueError` if they cannot fit.
-    """
-    cap = max_per_conn if max_per_conn else math.inf
-    groups: dict[str, list[Channel]] = {}
-    seen: set[str] = set()
-    for channel in channels:
-        if channel.name not in seen:
-            seen.add(channel.name)
-            groups.setdefault(channel.symbol, []).append(channel)
-    pieces: list[list[Channel]] = []
-    for group in groups.values():
-        step = len(group) if cap is math.inf else int(cap)
-        pieces.extend(group[i : i + step] for i in range(0, len(group), step))
-    pieces.sort(key=len, reverse=True)
-    if connections is not None and connections < 1:
-        raise ValueError(f"connections must be >= 1, got {connections}")
-    slots: list[list[Channel]] = [[] for _ in range(connections or 1)]
-    for piece in pieces:
-        room = [s for s in slots if len(s) + len(piece) <= cap]
-        if not room:
-            if connections is not None:
-                raise ValueError(
-                    f"{len(seen)} channels do not fit in {connections} connections of "
-                    f"{max_per_conn} subscriptions each"
-                )
-            slots.append([])
-            room = [slots[-1]]
-        min(room, key=len).extend(piece)
-    return [s for s in slots if s]
-
-
-@dataclass
-class _Request:
-    req_id: int
-    channels: list[Channel]
-    sent_mono: float
-
-
-@dataclass
-class _Retry:
-    backoff: Backoff
-    due_mono: float | None = None
-
-
 class _Conn:
-    """One physical connection and what has been asked and answered on it."""
+    """One physical connection: its socket, its subscriptions, and what it received last."""
 
     def __init__(self, slot: int, conn_id: int, ws: ClientConnection, channels: list[Channel]) -> None:
         self.slot = slot
         self.conn_id = conn_id
         self.ws = ws
-        self.expected = {c.name: c for c in channels}
+        self.subs = Subscriptions(channels)
         self.opened_mono = time.monotonic()
         self.seq = 0
         self.last_rx_mono = self.opened_mono
         self.last_rx_ns: int | None = None
-        self.pending: dict[int, _Request] = {}
-        self.active: set[str] = set()
-        self.rejected: set[str] = set()
-        self.answered = asyncio.Event()
+        self.last_sent_ns = 0  # venue send time of the newest push received
         self.first_data = asyncio.Event()
         self.finished = asyncio.Event()
         self.reason: DisconnectReason | None = None
@@ -315,25 +178,20 @@ class _Conn:
         self.finished.set()
         return True
 
-    def check_answered(self) -> None:
-        if not self.pending and set(self.expected) <= self.active | self.rejected:
-            self.answered.set()
-
 
 class _Slot:
-    def __init__(self, index: int, channels: list[Channel], backoff: Backoff) -> None:
+    def __init__(self, index: int, channels: list[Channel], backoff: Backoff, retries: Retries) -> None:
         self.index = index
         self.channels = channels
-        self.by_symbol: dict[str, list[Channel]] = {}
+        by_symbol: dict[str, list[Channel]] = {}
         for channel in channels:
-            self.by_symbol.setdefault(channel.symbol, []).append(channel)
+            by_symbol.setdefault(channel.symbol, []).append(channel)
         self.backoff = backoff
+        self.retries = retries
+        self.gaps = SlotGaps(by_symbol)
         self.current: _Conn | None = None
         self.replacement: _Conn | None = None
-        self.retries: dict[str, _Retry] = {}
-        self.gaps: dict[str, tuple[int, GapReason, str]] = {}
         self.rotate_now = asyncio.Event()
-        self.rate_limited_while_down = False
         self.retry_delay_s = 0.0  # what the last failed dial (or rotation) asks to wait
 
 
@@ -369,7 +227,12 @@ class ConnectionManager:
             on_change=self._breaker_changed,
         )
         self._slots = [
-            _Slot(i, chans, Backoff(cfg.backoff_base_s, cfg.backoff_cap_s, rng=self._rng))
+            _Slot(
+                i,
+                chans,
+                Backoff(cfg.backoff_base_s, cfg.backoff_cap_s, rng=self._rng),
+                Retries(cfg.reject_retry_base_s, cfg.reject_retry_cap_s, self._rng),
+            )
             for i, chans in enumerate(self.assignment)
         ]
         self._conn_ids = itertools.count(1)
@@ -418,15 +281,16 @@ class ConnectionManager:
         for slot in self._slots:
             conn = slot.current
             live = conn is not None and conn.is_live
+            subs = conn.subs if conn is not None else None
             out.append(
                 SlotStatus(
                     slot=slot.index,
                     channels=len(slot.channels),
                     conn_id=conn.conn_id if conn else None,
                     is_connected=live,
-                    active=len(conn.active) if conn else 0,
-                    pending=sum(len(r.channels) for r in conn.pending.values()) if conn else 0,
-                    rejected=len(conn.rejected) if conn else 0,
+                    active=len(subs.active) if subs else 0,
+                    pending=sum(len(r.channels) for r in subs.pending.values()) if subs else 0,
+                    rejected=len(subs.rejected) if subs else 0,
                     age_s=now - conn.opened_mono if conn and live else 0.0,
                 )
             )
@@ -451,27 +315,44 @@ class ConnectionManager:
     async def _run_slot(self, slot: _Slot) -> None:
         try:
             while not self._stopping.is_set():
-                conn = await self._dial_until_connected(slot)
-                if conn is None:
-                    break
-                slot.current = conn
-                await self._supervise(slot)
+                try:
+                    conn = await self._dial_until_connected(slot)
+                    if conn is None:
+                        break
+                    slot.current = conn
+                    await self._supervise(slot)
+                except Exception as exc:  # a bug or an odd library error must not end the slot silently
+                    await self._slot_failed(slot, exc)
         finally:
             for conn in (slot.replacement, slot.current):
                 if conn is not None:
                     await self._close(slot, conn, DisconnectReason.STOPPED, 1000, "stopped")
-            now = time.time_ns()
-            for symbol in list(slot.gaps):
-                self._close_gap(slot, symbol, now, "stopped while disconnected")
+            for gap in slot.gaps.close_all(time.time_ns(), "stopped while disconnected"):
+                self._status(StreamGap(slot.index, gap))
+
+    async def _slot_failed(self, slot: _Slot, exc: Exception) -> None:
+        """Report an unexpected error, drop the slot's connections (their holes open) and back off."""
+        self.stats.slot_errors += 1
+        detail = f"slot supervisor failed: {type(exc).__name__}: {exc}"
+        log.error("slot %d: %s", slot.index, detail, exc_info=exc)
+        for conn in (slot.replacement, slot.current):
+            if conn is not None:
+                conn.finish(DisconnectReason.ERROR, None, detail)
+                await self._close(slot, conn, DisconnectReason.ERROR, 1011, detail)
+        slot.current = slot.replacement = None
+        delay = slot.backoff.next_delay()
+        self._status(
+            DialFailed(
+                slot.index, detail, slot.backoff.attempts, delay, time.time_ns(), self.dial_breaker.state
+            )
+        )
+        await self._sleep(delay)
 
     async def _supervise(self, slot: _Slot) -> None:
         """Watch the current connection until it ends (then back off) or the manager stops; rotate on age."""
-        cfg = self.config
         conn = slot.current
         assert conn is not None
-        deadline = conn.opened_mono + self.limits.max_conn_age_s * self._rng.uniform(
-            1 - cfg.rotation_jitter, 1
-        )
+        deadline = self._rotation_deadline(conn)
         while not self._stopping.is_set():
             conn = slot.current
             assert conn is not None
@@ -488,20 +369,30 @@ class ConnectionManager:
             if await self._rotate(slot):
                 new = slot.current
                 assert new is not None
-                deadline = new.opened_mono + self.limits.max_conn_age_s * self._rng.uniform(
-                    1 - cfg.rotation_jitter, 1
-                )
+                deadline = self._rotation_deadline(new)
             else:
                 deadline = time.monotonic() + slot.retry_delay_s
+
+    def _rotation_deadline(self, conn: _Conn) -> float:
+        jitter = self._rng.uniform(1 - self.config.rotation_jitter, 1)
+        return conn.opened_mono + self.limits.max_conn_age_s * jitter
 
     def _after_loss(self, slot: _Slot, conn: _Conn) -> None:
         lived_s = time.monotonic() - conn.opened_mono
         if lived_s >= self.config.stable_after_s:
             slot.backoff.reset()
 
+    def _ready_timeout_s(self, slot: _Slot) -> float:
+        """How long a replacement may take to be subscribed: the configured wait plus the time its
+        requests need beyond the bucket's burst at the venue's pace."""
+        lim = self.limits
+        requests = math.ceil(len(slot.channels) / max(1, lim.channels_per_request))
+        return self.config.rotate_ready_timeout_s + max(0, requests - lim.sub_burst) / lim.sub_rate_per_s
+
     async def _rotate(self, slot: _Slot) -> bool:
-        """Make-before-break: open and subscribe a replacement, wait for its acks and first data, then
-        close the old connection. False if the replacement could not be made ready (old one kept)."""
+        """Make-before-break: open and subscribe a replacement, wait until it carries every channel the
+        old connection carries (and its first data), then close the old one. False if the replacement
+        could not be made ready: it is closed, the old one kept, and the rotation tried again later."""
         cfg = self.config
         old = slot.current
         assert old is not None
@@ -514,31 +405,43 @@ class ConnectionManager:
         slot.replacement = new
         new.overlap_with, old.overlap_with = old.conn_id, new.conn_id
         self._spawn(self._subscribe(slot, new, slot.channels))
-        await _wait_any(
-            [new.answered, new.finished, old.finished, self._stopping], cfg.rotate_ready_timeout_s
-        )
-        if new.answered.is_set() and new.is_live and not self._stopping.is_set():
+        # Answered is not enough: a channel refused on new is still flowing on old, so old stays until
+        # new carries every channel old carries (refused ones are retried on new meanwhile).
+        deadline = time.monotonic() + self._ready_timeout_s(slot)
+        ready = False
+        while new.is_live and old.is_live and not self._stopping.is_set():
+            ready = new.subs.answered.is_set() and new.subs.has_all(old.subs.active)
+            left = deadline - time.monotonic()
+            if ready or left <= 0:
+                break
+            await _wait_any([new.finished, old.finished, self._stopping], min(left, 0.02))
+        if ready and new.is_live and not self._stopping.is_set():
             await _wait_any([new.first_data, new.finished, self._stopping], cfg.rotate_data_wait_s)
         slot.replacement = None
         if self._stopping.is_set():
             slot.current = new  # both are closed by the slot's shutdown
             await self._close(slot, old, DisconnectReason.STOPPED, 1000, "stopped")
             return True
-        if not new.is_live or not (new.answered.is_set() or old.finished.is_set()):
+        if not new.is_live or not (ready or old.finished.is_set()):
             new.overlap_with = old.overlap_with = None
-            await self._close(slot, new, DisconnectReason.ABANDONED, 1000, "replacement not ready in time")
+            missing = sorted(set(old.subs.active) - new.subs.active)
+            detail = "replacement not ready in time"
+            if missing:
+                detail += f": {len(missing)} channel(s) not subscribed ({', '.join(missing[:4])})"
+            await self._close(slot, new, DisconnectReason.ABANDONED, 1000, detail)
             slot.retry_delay_s = slot.backoff.next_delay()
             return False
         self.stats.rotations += 1
         slot.backoff.reset()
         slot.current = new
-        new.overlap_until_mono = time.monotonic() + cfg.overlap_grace_s
         if old.is_live:
             await self._close(
                 slot, old, DisconnectReason.ROTATED, 1000, f"rotated to connection {new.conn_id}"
             )
         else:
             self._after_loss(slot, old)
+        # Copies of old's last frames may still arrive on new: flag them until well after old is gone.
+        new.overlap_until_mono = time.monotonic() + cfg.overlap_grace_s
         return True
 
     async def _dial_until_connected(self, slot: _Slot) -> _Conn | None:
@@ -568,15 +471,16 @@ class ConnectionManager:
                 close_timeout=cfg.close_timeout_s,
                 user_agent_header="fx/0.1",
                 create_connection=DirectConnection,
+                proxy=cfg.proxy,  # None: never the environment's proxies
             )
-        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+        except Exception as exc:  # any failure to connect is a failed dial: count it, back off, retry
             self.stats.dial_failures += 1
             self.dial_breaker.record_failure()
             at_least = 0.0
             detail = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, InvalidStatus) and exc.response.status_code in (418, 429):
                 at_least = retry_after_s(exc.response.headers.get("Retry-After"))
-                slot.rate_limited_while_down = True
+                slot.gaps.rate_limited_while_down = True
             delay = slot.backoff.next_delay(at_least_s=at_least)
             slot.retry_delay_s = delay
             log.warning("slot %d: dial %s failed (%s); retry in %.2f s", slot.index, url, detail, delay)
@@ -630,7 +534,7 @@ class ConnectionManager:
     def _report_disconnect(self, slot: _Slot, conn: _Conn) -> None:
         self.stats.disconnects += 1
         reason = conn.reason or DisconnectReason.SERVER_CLOSED
-        gap_reason = self._open_gaps(slot, conn, reason)
+        gap_reason_now = self._open_gaps(slot, conn, reason)
         log.info(
             "slot %d: connection %d closed (%s, code %s): %s",
             slot.index,
@@ -648,7 +552,7 @@ class ConnectionManager:
                 conn.detail,
                 time.time_ns(),
                 conn.last_rx_ns,
-                gap_reason,
+                gap_reason_now,
             )
         )
 
@@ -713,11 +617,15 @@ class ConnectionManager:
             decoded = Decoded(problem=f"decoder raised {type(exc).__name__}: {exc}")
         if decoded.problem:
             self._problem(slot, conn, decoded.problem)
+        if decoded.skipped:
+            self.stats.skipped += decoded.skipped
         if decoded.control is not None:
             self._on_control(slot, conn, decoded.control)
         if decoded.events:
             self.stats.events += len(decoded.events)
             conn.first_data.set()
+        if decoded.sent_ts_ns > conn.last_sent_ns:
+            conn.last_sent_ns = decoded.sent_ts_ns
         try:
             self.consumer.on_decoded(frame, decoded)
         except Exception:
@@ -741,24 +649,12 @@ class ConnectionManager:
                 if conn.ping_sent_mono is None:
                     conn.ping_sent_mono = now
                 await self._send(conn, self.adapter.ping())
-            overdue = [r for r in conn.pending.values() if now - r.sent_mono >= cfg.ack_timeout_s]
-            for request in overdue:
-                del conn.pending[request.req_id]
+            for request in conn.subs.overdue(now, cfg.ack_timeout_s):
                 self._rejected(slot, conn, request.channels, f"no answer within {cfg.ack_timeout_s:g} s")
-            if conn is slot.current:
-                due = [
-                    slot_ch
-                    for slot_ch in slot.channels
-                    if (r := slot.retries.get(slot_ch.name)) is not None
-                    and r.due_mono is not None
-                    and r.due_mono <= now
-                    and slot_ch.name in conn.rejected
-                ]
+            if conn is slot.current or conn is slot.replacement:
+                due = slot.retries.due(slot.channels, conn.subs.rejected, now)
                 if due:
-                    for channel in due:
-                        slot.retries[channel.name].due_mono = None
-                        conn.rejected.discard(channel.name)
-                    conn.answered.clear()
+                    conn.subs.retrying(due)
                     self._spawn(self._subscribe(slot, conn, due))
 
     def _kill(self, slot: _Slot, conn: _Conn, detail: str) -> None:
@@ -777,7 +673,7 @@ class ConnectionManager:
             if not conn.is_live or self._stopping.is_set():
                 return
             req_id = next(self._req_ids)
-            conn.pending[req_id] = _Request(req_id, chunk, time.monotonic())
+            conn.subs.sent(Request(req_id, chunk, time.monotonic()))
             self.stats.subscribe_requests += 1
             await self._send(conn, self.adapter.subscribe(chunk, req_id))
 
@@ -795,7 +691,7 @@ class ConnectionManager:
         if control.kind is ControlKind.PONG:
             conn.ping_sent_mono = None
             return
-        matched = self._match(conn, control)
+        matched = conn.subs.match(control)
         if not matched:
             if control.kind is not ControlKind.ACK:
                 log.warning(
@@ -807,72 +703,17 @@ class ConnectionManager:
                 )
             return
         if control.kind is ControlKind.ACK:
-            names = {c.name for c in matched}
-            conn.active |= names
-            conn.rejected -= names
-            for name in names:
-                slot.retries.pop(name, None)
+            conn.subs.acked(matched)
+            slot.retries.forget(c.name for c in matched)
             self._status(Subscribed(slot.index, conn.conn_id, tuple(matched), time.time_ns()))
         else:
             self._rejected(slot, conn, matched, control.reason or str(control.kind))
-        conn.check_answered()
         self._maybe_close_gaps(slot, conn)
 
-    def _match(self, conn: _Conn, control: Control) -> list[Channel]:
-        """The pending channels a control frame answers: by channel name, else by request id, else (a
-        rejection naming a symbol) by symbol, else the oldest request for the named topic, else the
-        oldest request (venues whose acks name nothing answer in order)."""
-        names = set(control.channels)
-        if names:
-            matched: list[Channel] = []
-            for req_id, request in list(conn.pending.items()):
-                hit = [c for c in request.channels if c.name in names]
-                if hit:
-                    matched += hit
-                    request.channels = [c for c in request.channels if c.name not in names]
-                    if not request.channels:
-                        del conn.pending[req_id]
-            if control.kind is ControlKind.ACK:  # a late ack for channels already given up on
-                matched += [conn.expected[n] for n in names & conn.rejected if n in conn.expected]
-            if matched:
-                return matched
-        if control.req_id and control.req_id in conn.pending:
-            return conn.pending.pop(control.req_id).channels
-        if not conn.pending:
-            return []
-        if control.kind is not ControlKind.ACK and control.reason:
-            for req_id, request in list(conn.pending.items()):
-                hit = [c for c in request.channels if c.symbol and c.symbol in control.reason]
-                if hit:
-                    request.channels = [c for c in request.channels if c not in hit]
-                    if not request.channels:
-                        del conn.pending[req_id]
-                    return hit
-        if control.kind in (ControlKind.ACK, ControlKind.REJECT):
-            # Venues whose acks name only a topic (futures: "deal" for deal@BTC_USDT): the oldest
-            # request with a channel carrying that name as one of its @-parts, else the oldest.
-            for req_id in sorted(conn.pending):
-                if any(n in c.name.split("@") for c in conn.pending[req_id].channels for n in names):
-                    return conn.pending.pop(req_id).channels
-            return conn.pending.pop(min(conn.pending)).channels
-        return []
-
     def _rejected(self, slot: _Slot, conn: _Conn, channels: list[Channel], reason: str) -> None:
-        cfg = self.config
         self.stats.rejections += len(channels)
-        conn.rejected |= {c.name for c in channels}
-        now = time.monotonic()
-        delay, attempt = 0.0, 0
-        for channel in channels:
-            retry = slot.retries.get(channel.name)
-            if retry is None:
-                backoff = Backoff(cfg.reject_retry_base_s, cfg.reject_retry_cap_s, rng=self._rng)
-                retry = slot.retries[channel.name] = _Retry(backoff)
-            # at least half the ceiling: a blocked channel should not be hammered at once
-            ceiling = retry.backoff.ceiling_s()
-            delay = max(ceiling / 2, retry.backoff.next_delay())
-            attempt = retry.backoff.attempts
-            retry.due_mono = now + delay
+        conn.subs.refused(channels)
+        delay, attempt = slot.retries.schedule(channels, time.monotonic())
         log.warning(
             "slot %d: connection %d: %d channel(s) rejected (%s); retry %d in %.1f s",
             slot.index,
@@ -885,7 +726,6 @@ class ConnectionManager:
         self._status(
             Rejected(slot.index, conn.conn_id, tuple(channels), reason, attempt, delay, time.time_ns())
         )
-        conn.check_answered()
 
     # ------------------------------------------------------------------ gaps
 
@@ -893,52 +733,27 @@ class ConnectionManager:
         """A lost connection leaves a hole in each symbol it carried that no other connection covers."""
         if reason in (DisconnectReason.ROTATED, DisconnectReason.ABANDONED, DisconnectReason.STOPPED):
             return None
-        if not conn.active:
+        if not conn.subs.active:
             return None
-        gap_reason = self._gap_reason(conn)
+        why = gap_reason(conn.code, conn.detail)
         others = [
             c for c in (slot.current, slot.replacement) if c is not None and c is not conn and c.is_live
         ]
-        covered: set[str] = set().union(*(c.active for c in others))
-        start = conn.last_rx_ns or time.time_ns()
-        opened = False
-        for symbol, chans in slot.by_symbol.items():
-            carried = {c.name for c in chans} & conn.active
-            if carried and not carried <= covered and symbol not in slot.gaps:
-                slot.gaps[symbol] = (
-                    start,
-                    gap_reason,
-                    f"connection {conn.conn_id} {reason} (code {conn.code})",
-                )
-                opened = True
-        slot.rate_limited_while_down = False
-        return gap_reason if opened else None
-
-    @staticmethod
-    def _gap_reason(conn: _Conn) -> GapReason:
-        text = conn.detail.lower()
-        if conn.code in RATE_LIMIT_CODES or "rate" in text or "too many" in text:
-            return GapReason.RATE_LIMITED
-        if conn.code in SERVER_RESTART_CODES:
-            return GapReason.SERVER_RESTART
-        return GapReason.DISCONNECT
+        covered: set[str] = set().union(*(c.subs.active for c in others))
+        start = conn.last_sent_ns or conn.last_rx_ns or time.time_ns()
+        detail = f"connection {conn.conn_id} {reason} (code {conn.code})"
+        opened = slot.gaps.on_loss(conn.subs.active, covered, start, why, detail)
+        now = time.time_ns()
+        for symbol, channels in opened:
+            self._status(GapOpened(slot.index, symbol, channels, start, why, detail, now))
+        return why if opened else None
 
     def _maybe_close_gaps(self, slot: _Slot, conn: _Conn) -> None:
         if not slot.gaps or not conn.is_live:
             return
-        answered = conn.active | conn.rejected
-        now = time.time_ns()
-        for symbol in list(slot.gaps):
-            if {c.name for c in slot.by_symbol[symbol]} <= answered:
-                self._close_gap(slot, symbol, now, f"resubscribed on connection {conn.conn_id}")
-
-    def _close_gap(self, slot: _Slot, symbol: str, end_ns: int, how: str) -> None:
-        start, reason, detail = slot.gaps.pop(symbol)
-        if slot.rate_limited_while_down:
-            reason = GapReason.RATE_LIMITED
-        self._status(
-            StreamGap(slot.index, Gap(symbol, start, max(start, end_ns), reason, f"{detail}; {how}"))
-        )
+        how = f"resubscribed on connection {conn.conn_id}"
+        for gap in slot.gaps.on_active(conn.subs.active, time.time_ns(), how):
+            self._status(StreamGap(slot.index, gap))
 
     # ------------------------------------------------------------------ small things
 

@@ -632,7 +632,17 @@ class ConnectionManager:
             self._consumer_failed("on_decoded")
 
     async def _housekeep(self, slot: _Slot, conn: _Conn) -> None:
-        """Pings, dead-connection detection, ack timeouts and due retries, on a short tick."""
+        """Pings, dead-connection detection, ack timeouts and due retries; a failure loses the connection
+        (and so is reported and replaced), never the slot."""
+        try:
+            await self._keep(slot, conn)
+        except Exception as exc:
+            log.exception("slot %d: connection %d housekeeping failed", slot.index, conn.conn_id)
+            if conn.finish(DisconnectReason.ERROR, None, f"housekeeping failed: {type(exc).__name__}: {exc}"):
+                with contextlib.suppress(Exception):
+                    conn.ws.transport.abort()
+
+    async def _keep(self, slot: _Slot, conn: _Conn) -> None:
         lim, cfg = self.limits, self.config
         tick = max(0.02, min(0.25, lim.pong_timeout_s / 5, lim.ping_every_s / 5, cfg.ack_timeout_s / 5))
         while conn.is_live:
@@ -768,7 +778,13 @@ class ConnectionManager:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.stats.slot_errors += 1
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     def _status(self, status: Status) -> None:
         try:

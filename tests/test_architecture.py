@@ -30,7 +30,12 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
     "__init__": set(),
 }
-THIRD_PARTY_HOMES = {"typer": {"cli"}, "rich": {"cli", "ui"}, "websockets": {"exchange"}}
+THIRD_PARTY_HOMES = {
+    "typer": {"cli"},
+    "rich": {"cli", "ui"},
+    "websockets": {"exchange"},
+    "httpx": {"exchange"},
+}
 HEAVY = {
     "polars",
     "numpy",
@@ -40,6 +45,7 @@ HEAVY = {
     "matplotlib",
     "optuna",
     "websockets",
+    "httpx",
     "google.protobuf",
 }
 

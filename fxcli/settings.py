@@ -5,6 +5,7 @@ data_dir = "/srv/fx/data"
 variants_dir = "/srv/fx/variants"
 mexc_spot_ws_url = "ws://127.0.0.1:8765/ws"   # endpoint overrides; unset means the venue's real ones
 mexc_spot_rest_url = "http://127.0.0.1:8766"
+proxy = "socks5h://127.0.0.1:1080"              # every venue connection through it; unset: none
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DEFAULT_CONFIG = Path("fx.toml")
 DEFAULT_SOURCE = "default"
 WS_SCHEMES = ("ws", "wss")
 REST_SCHEMES = ("http", "https")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 def check_url(value: str, schemes: tuple[str, ...]) -> str:
@@ -63,6 +65,11 @@ class Settings(BaseModel):
     mexc_futures_rest_url: str | None = Field(
         None, description="MEXC futures REST base URL, up to /api/v1/contract (unset: the real one)."
     )
+    proxy: str | None = Field(
+        None,
+        description="Proxy for every venue connection (http, https, socks5, socks5h); unset: none, "
+        "whatever http_proxy / https_proxy / all_proxy say.",
+    )
 
     @field_validator("mexc_spot_ws_url", "mexc_futures_ws_url")
     @classmethod
@@ -73,6 +80,17 @@ class Settings(BaseModel):
     @classmethod
     def _rest_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, REST_SCHEMES)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_url(value, PROXY_SCHEMES)
+        parts = urllib.parse.urlsplit(value)
+        if parts.port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: a proxy URL is scheme://[user:password@]host:port, nothing more")
+        return value
 
 
 def _config_path() -> Path | None:

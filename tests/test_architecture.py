@@ -48,6 +48,7 @@ HEAVY = {
     "matplotlib",
     "optuna",
     "websockets",
+    "httpx",
     "google.protobuf",
     "httpx",
 }

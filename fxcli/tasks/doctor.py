@@ -249,10 +249,14 @@ async def clock_checks(venues: list[ResolvedEndpoints], timeout_s: float) -> lis
 
 
 async def _clock(endpoints: ResolvedEndpoints, timeout_s: float) -> Check:
+    async with RestClient(timeout_s=timeout_s) as rest:
+        return await _read_clock(endpoints, rest)
+
+
+async def _read_clock(endpoints: ResolvedEndpoints, rest: RestClient) -> Check:
     adapter = VENUES[endpoints.venue].make(endpoints.endpoints)
     url = time_url(adapter)
     name = f"{endpoints.venue} clock"
-    rest = RestClient(timeout_s=timeout_s)
     samples: list[ClockSample] = []
     for _ in range(CLOCK_SAMPLES):
         sent_ns = time.time_ns()

@@ -50,7 +50,6 @@ HEAVY = {
     "websockets",
     "httpx",
     "google.protobuf",
-    "httpx",
 }
 
 

@@ -71,7 +71,7 @@ class Fill:
     price: float
     notional: float
     fee: float
-    source: str  # "l2", "top_of_book" or "last_trade"
+    source: str  # "l2", "top_of_book", "last_trade", or "book_unknown" (last trade, inside a book gap)
     levels: int
     mid_at_decision: float
     expected_price: float  # best price at decision time
@@ -117,7 +117,7 @@ def execute(
         qty = qty if qty > 0 else notional / best_now
         filled, spent, levels = qty, qty * best_now, 1
     elif state.trades_seen:
-        source = "last_trade"
+        source = "book_unknown" if state.book_hidden else "last_trade"
         best_now = state.price
         price = best_now * (1.0 + side * costs.slippage_bps / BPS)
         qty = qty if qty > 0 else notional / price

@@ -4,6 +4,13 @@ The same `Pipeline` and `StrategyMachine` objects serve `fx stream`; only the ex
 An order decided at t waits until the first event after t + latency, and executes against the
 book as it was just before that event. An open position is closed at the last event
 (`end_of_data`), as freqtrade does, and flagged in the trade list.
+
+Book gaps (`BOOK_GAP_REASONS`: a version jump, a resync, a lost connection) hide the book: from the
+gap on, book events only keep the book up to date (no indicator update, no decision, no move of
+engine time), trades see no book, new entries are refused (`book unknown`), and exits still fill at
+the last trade (fill source `book_unknown`). The book shows again on the first event after the
+gap's end. A replay gets the stored gap rows in its stream; `fx stream` hides the book the moment it
+breaks and learns the end when the book is whole again, so both decide on the same events.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from fxcli.backtest.fills import Costs, Fill, Quote, execute
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.pipeline import Pipeline
 from fxcli.engine.state import MarketState
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent, Trade
 from fxcli.strategy.machine import Intent, StrategyMachine, Transition
 from fxcli.strategy.spec import StrategySpec
 
 END_OF_DATA = "end_of_data"
+BOOK_UNKNOWN = "book unknown"
+OPEN_NS = 2**63 - 1  # a book gap whose end is not known yet
 
 
 @dataclass
@@ -133,9 +142,42 @@ class Runner:
         self.equity_every_ns = equity_every_ns
         self._pending: tuple[Intent, Quote, int] | None = None
         self._next_equity = 0
+        self._hidden_until: int | None = None  # inside a book gap: until the first event after this
+        self._started = False
+
+    def on_gap(self, gap: Gap) -> None:
+        """A stored gap reached in a replay (or a live one closed): a book gap hides the book until
+        the first event after its end; other gaps change nothing."""
+        if gap.reason not in BOOK_GAP_REASONS:
+            return
+        hidden = self._hidden_until
+        if hidden is None:
+            self.state.hide_book()
+            self._hidden_until = gap.end_ns
+        else:  # the end of the gap that is open now, or a second gap overlapping it
+            self._hidden_until = gap.end_ns if hidden == OPEN_NS else max(hidden, gap.end_ns)
+
+    def lose_book(self) -> None:
+        """Live: the book just broke; it stays hidden until `on_gap` gives the end of the gap."""
+        self.state.hide_book()
+        self._hidden_until = OPEN_NS
+
+    @property
+    def is_book_hidden(self) -> bool:
+        """True inside a book gap."""
+        return self._hidden_until is not None
 
     def on_event(self, event: MarketEvent) -> None:
         """Fill what is due, update the indicators, let the strategy decide."""
+        hidden = self._hidden_until
+        if hidden is not None:
+            if event.exchange_ts_ns > hidden:
+                self._hidden_until = None
+                self.state.show_book()
+            elif type(event) is not Trade:
+                self.state.apply_book(event)  # kept up to date, not shown, decides nothing
+                self.result.events += 1
+                return
         pending = self._pending
         if pending is not None and event.exchange_ts_ns > pending[2]:
             _execute(pending, self.machine, self.account, self.state, self.costs, self.values, self.result)
@@ -143,7 +185,8 @@ class Runner:
         values = self.values = self.pipeline.on_event(event)
         state, result = self.state, self.result
         now = state.now_ns
-        if result.events == 0:
+        if not self._started:
+            self._started = True
             result.first_ts_ns = now
             self.machine.start(now)
         result.events += 1
@@ -156,7 +199,11 @@ class Runner:
         if pending is None:
             intent = self.machine.on_tick(now, values, price, book.balance)
             if intent is not None:
-                self._pending = (intent, Quote.of(state), now + self.costs.latency_ns)
+                if intent.action == "open" and state.book_hidden:
+                    result.rejected.append((now, BOOK_UNKNOWN))
+                    self.machine.on_reject(now, BOOK_UNKNOWN)
+                else:
+                    self._pending = (intent, Quote.of(state), now + self.costs.latency_ns)
         if now >= self._next_equity:
             result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
             every = self.equity_every_ns
@@ -186,29 +233,28 @@ def run(
     spec: StrategySpec,
     symbol: str,
     indicators: Iterable[tuple[str, str, IndicatorParams]],
-    events: Iterable[MarketEvent],
+    events: Iterable[Event],
     costs: Costs,
     balance: float,
     *,
     equity_every_ns: int = 1_000_000_000,
     observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> RunResult:
-    """Replay `events` (time-ordered) through a fresh pipeline and strategy machine.
+    """Replay `events` (time-ordered, stored gaps among them) through a fresh pipeline and machine.
 
     `observer`, when given, sees the state, the machine and the equity after every event (for
     watching a paced replay); it must not change them.
     """
     runner = Runner(spec, symbol, indicators, costs, balance, equity_every_ns=equity_every_ns)
-    on_event = runner.on_event
-    if observer is None:
-        for event in events:
-            on_event(event)
-    else:
-        state, machine = runner.state, runner.machine
-        for event in events:
-            on_event(event)
-            if state.price == state.price:
-                observer(state, machine, runner.equity())
+    on_event, on_gap = runner.on_event, runner.on_gap
+    state, machine = runner.state, runner.machine
+    for event in events:
+        if type(event) is Gap:
+            on_gap(event)
+            continue
+        on_event(event)  # type: ignore[arg-type]
+        if observer is not None and state.price == state.price:
+            observer(state, machine, runner.equity())
     return runner.finish()
 
 
@@ -223,6 +269,10 @@ def _execute(
 ) -> None:
     intent, decided, _ = pending
     if intent.action == "open":
+        if state.book_hidden:  # the book broke between the decision and the fill
+            result.rejected.append((state.now_ns, BOOK_UNKNOWN))
+            machine.on_reject(state.now_ns, BOOK_UNKNOWN)
+            return
         fill = execute(state, decided, intent.side, costs, notional=intent.notional)
         if fill is None:
             result.rejected.append((state.now_ns, "no price to fill at"))

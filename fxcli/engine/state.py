@@ -24,6 +24,7 @@ class MarketState:
         "bid",
         "bid_qty",
         "book",
+        "book_hidden",
         "has_l2",
         "integral",
         "is_trade",
@@ -34,6 +35,7 @@ class MarketState:
         "rush_fill",
         "side",
         "symbol",
+        "ticker",
         "trade_ms",
         "trades_seen",
     )
@@ -58,6 +60,8 @@ class MarketState:
         self.bid_qty = self.ask_qty = NAN
         self.book = OrderBook(symbol)
         self.has_l2 = False
+        self.book_hidden = False  # inside a book gap: the book is kept up to date but shows nothing
+        self.ticker: tuple[float, float, float, float] | None = None  # the last BookTicker while hidden
 
     def apply(self, event: MarketEvent) -> None:
         """Advance to `event`: time, and the trade or book fields it changes."""
@@ -89,24 +93,58 @@ class MarketState:
                 event.ask_price,
                 event.ask_qty,
             )
-        elif isinstance(event, BookSnapshot | BookDelta):
-            if isinstance(event, BookSnapshot):
-                if not event.is_full:
-                    return
-                self.book.apply_snapshot(event)
-            else:
-                applied = self.book.apply_delta(event)
-                if applied is Applied.GAP:
-                    # Updates are missing: the book is unknown (NaN top of book) until the next snapshot.
-                    self.book = OrderBook(self.symbol)
-                    self.has_l2 = False
-                    self.bid = self.ask = self.bid_qty = self.ask_qty = NAN
-                if applied is not Applied.APPLIED:
-                    return
+        elif isinstance(event, BookSnapshot | BookDelta) and self._apply_l2(event):
             self.has_l2 = True
-            best_bid, best_ask = self.book.best_bid(), self.book.best_ask()
-            self.bid, self.bid_qty = best_bid if best_bid else (NAN, NAN)
-            self.ask, self.ask_qty = best_ask if best_ask else (NAN, NAN)
+            self._show_top()
+
+    def apply_book(self, event: MarketEvent) -> None:
+        """Inside a book gap: keep the book (or ticker) up to date without showing it or moving time."""
+        if isinstance(event, BookTicker):
+            self.ticker = (event.bid_price, event.bid_qty, event.ask_price, event.ask_qty)
+        elif isinstance(event, BookSnapshot | BookDelta):
+            self._apply_l2(event)
+
+    def hide_book(self) -> None:
+        """The book is unknown from now on (a book gap): top of book NaN, no L2 to walk."""
+        if self.book_hidden:
+            return
+        self.book_hidden = True
+        if not self.has_l2 and self.bid == self.bid:
+            self.ticker = (self.bid, self.bid_qty, self.ask, self.ask_qty)
+        self.has_l2 = False
+        self.bid = self.ask = self.bid_qty = self.ask_qty = NAN
+
+    def show_book(self) -> None:
+        """The book gap is over: show the book (or the last ticker) as it is now."""
+        if not self.book_hidden:
+            return
+        self.book_hidden = False
+        if self.book.version is not None:
+            self.has_l2 = True
+            self._show_top()
+        elif self.ticker is not None:
+            self.bid, self.bid_qty, self.ask, self.ask_qty = self.ticker
+        self.ticker = None
+
+    def _apply_l2(self, event: BookSnapshot | BookDelta) -> bool:
+        """Apply a full snapshot or a continuing delta; True if the book changed."""
+        if isinstance(event, BookSnapshot):
+            if not event.is_full:
+                return False
+            self.book.apply_snapshot(event)
+            return True
+        applied = self.book.apply_delta(event)
+        if applied is Applied.GAP:
+            # Updates are missing: the book is unknown (NaN top of book) until the next snapshot.
+            self.book = OrderBook(self.symbol)
+            self.has_l2 = False
+            self.bid = self.ask = self.bid_qty = self.ask_qty = NAN
+        return applied is Applied.APPLIED
+
+    def _show_top(self) -> None:
+        best_bid, best_ask = self.book.best_bid(), self.book.best_ask()
+        self.bid, self.bid_qty = best_bid if best_bid else (NAN, NAN)
+        self.ask, self.ask_qty = best_ask if best_ask else (NAN, NAN)
 
     def depth(self, levels: int) -> tuple[float, float]:
         """Summed bid and ask quantity of the best `levels` levels (the ticker's when there is no L2)."""

@@ -4,7 +4,8 @@
 gets `on_frame` then `on_decoded` for every batch, in order, so everything downstream runs exactly
 as it does live. The events come from the caller (the stream task reads them from the store with
 `fxcli.store.replay`; `exchange` does not read the store itself). Several symbols' streams are
-merged by (exchange time, receive time); each symbol's own order is kept exactly as given.
+merged by (exchange time, receive time); each symbol's own order is kept exactly as given. Stored
+gaps in a stream (at their start) go to the consumer's `on_gap`, between the batches around them.
 
     streams = {"BTCUSDT": replay(reader, "binance", "BTCUSDT", TABLES)}
     stats = await Playback(streams, consumer, speed=10.0).run(stop_requested)
@@ -17,14 +18,24 @@ import heapq
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from fxcli.exchange.adapter import Decoded
-from fxcli.exchange.connection import Consumer
-from fxcli.model.events import MarketEvent
+from fxcli.exchange.status import Consumer
+from fxcli.model.events import Event, Gap, MarketEvent
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 BATCH = 256  # events per delivered batch when not paced (one "frame")
+_NEVER = 2**63 - 1  # a gap with no receive time comes after every event of its start time
+
+
+class PlaybackConsumer(Consumer, Protocol):
+    """A consumer of a playback: a live consumer that also takes the stored gaps a recording holds."""
+
+    def on_gap(self, gap: Gap) -> None:
+        """A stored gap, reached where it starts."""
+        ...
 
 
 @dataclass
@@ -38,18 +49,22 @@ class PlaybackStats:
     is_complete: bool = False  # every event was delivered (not stopped early)
 
 
-def merged(streams: Mapping[str, Iterable[MarketEvent]]) -> Iterator[MarketEvent]:
+def merged(streams: Mapping[str, Iterable[Event]]) -> Iterator[Event]:
     """One time-ordered stream of several symbols: by (exchange time, receive time), earlier-named
     streams first on ties; the order within each stream is never changed."""
     keyed = [_keyed(stream) for stream in streams.values()]
     return (event for _, event in heapq.merge(*keyed, key=_first))
 
 
-def _keyed(stream: Iterable[MarketEvent]) -> Iterator[tuple[tuple[int, int], MarketEvent]]:
-    return (((e.exchange_ts_ns, e.received_ts_ns), e) for e in stream)
+def _keyed(stream: Iterable[Event]) -> Iterator[tuple[tuple[int, int], Event]]:
+    for e in stream:
+        if isinstance(e, Gap):
+            yield (e.start_ns, e.received_ts_ns or _NEVER), e
+        else:
+            yield (e.exchange_ts_ns, e.received_ts_ns), e
 
 
-def _first(pair: tuple[tuple[int, int], MarketEvent]) -> tuple[int, int]:
+def _first(pair: tuple[tuple[int, int], Event]) -> tuple[int, int]:
     return pair[0]
 
 
@@ -62,8 +77,8 @@ class Playback:
 
     def __init__(
         self,
-        streams: Mapping[str, Iterable[MarketEvent]],
-        consumer: Consumer,
+        streams: Mapping[str, Iterable[Event]],
+        consumer: PlaybackConsumer,
         *,
         speed: float | None = None,
         batch: int = BATCH,
@@ -86,6 +101,11 @@ class Playback:
         for event in merged(self.streams):
             if stop is not None and stop.is_set():
                 return stats
+            if isinstance(event, Gap):
+                await self._deliver(pending)
+                pending = []
+                self.consumer.on_gap(event)
+                continue
             ts = event.exchange_ts_ns
             if stats.first_ts_ns is None:
                 stats.first_ts_ns = ts

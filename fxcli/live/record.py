@@ -13,7 +13,6 @@ import fcntl
 import logging
 import math
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -25,10 +24,12 @@ from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Channel, Kind, Limits
 from fxcli.exchange.booksync import LiveBooks
 from fxcli.exchange.connection import ConnectionManager, ManagerConfig, assign, plan_channels
+from fxcli.exchange.proxy import ws_proxy
 from fxcli.exchange.rest import RestClient
 from fxcli.exchange.venues import ResolvedEndpoints, Venue
 from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts
 from fxcli.live.recorder import Notify, Observe, Recorder, RecordStats
+from fxcli.live.signals import graceful_stop
 from fxcli.live.tuning import live_process
 from fxcli.store.raw import RawWriter, raw_dir
 from fxcli.store.writer import StoreError, StoreWriter, write_durably
@@ -61,6 +62,7 @@ class RecordConfig:
     rotate_after_s: float | None = None  # rotate connections this often (default: the venue's limit)
     writer_queue: int | None = None  # store writer queue length (default: WRITER_QUEUE_S of flushes)
     raw_queue: int | None = None
+    proxy: str | None = None  # every venue connection through it (checked: its packages are installed)
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ class RecordSession:
     ) -> str | None:
         """Flush and report until `stop` is set (or `stop_when()` turns true); a disk failure ends it
         early and is returned."""
-        clock = asyncio.create_task(_track_clock(self.adapter, self.recorder))
+        clock = asyncio.create_task(_track_clock(self.adapter, self.recorder, self.config.proxy))
         try:
             return await _tick(
                 self.config, self.recorder, stop, stop_when, self.started_ns, observe, observe_every_s
@@ -214,6 +216,7 @@ class RecordSession:
     async def close(self, failure: str | None) -> RecordSummary:
         """The last flush, writers closed; raises RecordError for `failure` or a disk that failed."""
         recorder, raw = self.recorder, self.raw
+        recorder.finish_downtime(time.time_ns())
         try:
             recorder.flush()
         except StoreError as exc:
@@ -239,7 +242,9 @@ def manager_setup(
     if config.rotate_after_s is not None:
         limits = replace(limits, max_conn_age_s=config.rotate_after_s)
     base = manager_config or ManagerConfig()
-    manager_cfg = replace(base, connections=config.connections or base.connections)
+    manager_cfg = replace(
+        base, connections=config.connections or base.connections, proxy=ws_proxy(config.proxy) or base.proxy
+    )
     return channels, limits, manager_cfg, assign(channels, limits.max_subs_per_conn, manager_cfg.connections)
 
 
@@ -253,14 +258,32 @@ async def _record(
     stop_when: Callable[[], bool] | None,
     recorder_type: type[Recorder],
 ) -> RecordSummary:
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    signals: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-            signals.append(signum)
+    with graceful_stop(asyncio.get_running_loop(), stop):
+        return await _record_until(
+            config,
+            stop,
+            notify,
+            observe,
+            observe_every_s,
+            write_file,
+            manager_config,
+            stop_when,
+            recorder_type,
+        )
 
+
+async def _record_until(
+    config: RecordConfig,
+    stop: asyncio.Event,
+    notify: Notify | None,
+    observe: Observe | None,
+    observe_every_s: float,
+    write_file: Callable[[bytes, Path], None],
+    manager_config: ManagerConfig | None,
+    stop_when: Callable[[], bool] | None,
+    recorder_type: type[Recorder],
+) -> RecordSummary:
     adapter = config.venue.make(config.endpoints.endpoints)
     adapter.decode(b"", 0)  # the first binary frame imports protobuf (25-65 ms): pay it before connecting
     channels, limits, manager_cfg, assignment = manager_setup(config, adapter, manager_config)
@@ -268,22 +291,21 @@ async def _record(
         config, adapter, assignment, notify=notify, write_file=write_file, recorder_type=recorder_type
     )
     recorder = session.recorder
-    books: LiveBooks | None = None
-    if Kind.DEPTH in config.kinds:
-        books = LiveBooks(adapter, RestClient(timeout_s=5.0), recorder.on_book_events, symbols=config.symbols)
-        recorder.books = books
     failure: str | None = None
-    manager = ConnectionManager(adapter, channels, recorder, config=manager_cfg, limits=limits)
-    try:
-        await manager.start()
-        failure = await session.run(stop, stop_when, observe, observe_every_s)
-    finally:
-        recorder.announce("stopping", time.time_ns(), {"reason": failure or "stop requested"})
-        for signum in signals:  # a second signal now stops without waiting (default handlers)
-            loop.remove_signal_handler(signum)
-        await manager.stop()
-        if books is not None:
-            await books.close()
+    async with RestClient(timeout_s=5.0, proxy=config.proxy) as rest:
+        books: LiveBooks | None = None
+        if Kind.DEPTH in config.kinds:
+            books = LiveBooks(adapter, rest, recorder.on_book_events, symbols=config.symbols)
+            recorder.books = books
+        manager = ConnectionManager(adapter, channels, recorder, config=manager_cfg, limits=limits)
+        try:
+            await manager.start()
+            failure = await session.run(stop, stop_when, observe, observe_every_s)
+        finally:
+            recorder.announce("stopping", time.time_ns(), {"reason": failure or "stop requested"})
+            await manager.stop()
+            if books is not None:
+                await books.close()  # its last gaps reach the recorder before the last flush
     return await session.close(failure)
 
 
@@ -331,16 +353,16 @@ async def _tick(
     return None
 
 
-async def _track_clock(adapter: Adapter, recorder: Recorder) -> None:
+async def _track_clock(adapter: Adapter, recorder: Recorder, proxy: str | None) -> None:
     """The venue's clock against ours, at start and every few minutes; failures only wait."""
-    rest = RestClient(timeout_s=3.0)
-    while True:
-        try:
-            sample = await rest.fetch_server_time(adapter)
-            recorder.note_clock(sample.offset_ms, sample.rtt_ns / 1e6)
-        except Exception as exc:  # offline, a breaker, a bad answer: the recorder goes on without one
-            log.debug("clock offset: %s", exc)
-        await asyncio.sleep(CLOCK_EVERY_S)
+    async with RestClient(timeout_s=3.0, proxy=proxy) as rest:
+        while True:
+            try:
+                sample = await rest.fetch_server_time(adapter)
+                recorder.note_clock(sample.offset_ms, sample.rtt_ns / 1e6)
+            except Exception as exc:  # offline, a breaker, a bad answer: the recorder goes on without one
+                log.debug("clock offset: %s", exc)
+            await asyncio.sleep(CLOCK_EVERY_S)
 
 
 def _close_quietly(closable: StoreWriter | Recorder) -> str | None:

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fxcli.exchange.adapter import Channel, Decoded
-from fxcli.exchange.booksync import LiveBooks
-from fxcli.exchange.connection import (
+from fxcli.exchange.booksync import BookEvent, LiveBooks
+from fxcli.exchange.status import (
     BreakerChanged,
     Connected,
     DialFailed,
     Disconnected,
+    GapOpened,
     Rejected,
     Status,
     StreamGap,
@@ -34,7 +35,7 @@ from fxcli.exchange.connection import (
 )
 from fxcli.live.batcher import TableBatcher
 from fxcli.live.dedup import DEDUP_WINDOW_S, Dedup, event_key
-from fxcli.model.events import BookDelta, BookSnapshot, Event, Gap, GapReason, Trade
+from fxcli.model.events import BookDelta, BookLost, BookSnapshot, Gap, GapReason, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 from fxcli.store.raw import RawRecord, RawWriter
@@ -42,6 +43,7 @@ from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter
 
 DOWNTIME_DETAIL = "fx record was not running"
+PARTIAL_DETAIL = "not every channel of the symbol was subscribed"
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,15 @@ class Recorder:
         self._pending: list[RawRecord] = []
         self._active: dict[int, set[str]] = {}
         self._connected: dict[int, int] = {}  # conn_id -> slot
-        self._down_since: dict[str, int] = {}  # symbol -> when the previous recorder stopped
+        # symbol -> since when its data may be missing: the previous recorder stopped, or some of its
+        # channels flow while others are refused; closed once every channel of it is subscribed
+        self._down_since: dict[str, int] = {}
+        self._down_detail: dict[str, str] = {}
+        self._wanted: dict[str, set[str]] = {}  # symbol -> its channel names
+        for channel in self._channels:
+            self._wanted.setdefault(channel.symbol, set()).add(channel.name)
+        self._acked: dict[str, set[str]] = {}  # symbol -> channels acknowledged before it was complete
+        self._complete: set[str] = set()  # every channel acknowledged once (later losses: the manager's)
         self._overflow_seen = 0
 
     # ------------------------------------------------------------------ Consumer
@@ -156,11 +166,15 @@ class Recorder:
         if not decoded.events:
             return
         is_overlap = frame.overlap_with is not None
+        books = self.books
         book_events: list[BookDelta | BookSnapshot] = []
         for event in decoded.events:
             if isinstance(event, BookDelta) or (isinstance(event, BookSnapshot) and event.is_full):
                 book_events.append(event)
-            elif self._admit(event.symbol, event_key(event), frame, is_overlap):
+                continue
+            if books is not None:
+                books.seen(event)
+            if self._admit(event.symbol, event_key(event), frame, is_overlap):
                 self._table(event.symbol).add(event)
                 if isinstance(event, Trade):
                     self.counters.trades += 1
@@ -175,7 +189,18 @@ class Recorder:
         if isinstance(status, StreamGap):
             self._gap(status.gap, slot)
             return
-        if isinstance(status, Connected):
+        if isinstance(status, GapOpened):
+            if self.books is not None:
+                self.books.on_gap_opened(status)
+            fields = {
+                "slot": slot,
+                "symbol": status.symbol,
+                "start_ns": status.start_ns,
+                "reason": str(status.reason),
+                "detail": status.detail,
+            }
+            kind = "gap_opened"
+        elif isinstance(status, Connected):
             self._connected[status.conn_id] = slot
             fields = {"slot": slot, "conn_id": status.conn_id, "url": status.url}
             if status.replacing is not None:
@@ -184,16 +209,17 @@ class Recorder:
         elif isinstance(status, Subscribed):
             names = [c.name for c in status.channels]
             self._active.setdefault(status.conn_id, set()).update(names)
-            for symbol in {c.symbol for c in status.channels} & self._down_since.keys():
-                since = self._down_since.pop(symbol)
-                if since < at_ns:
-                    self._gap(Gap(symbol, since, at_ns, GapReason.DISCONNECT, DOWNTIME_DETAIL), slot)
+            for channel in status.channels:
+                if channel.symbol not in self._complete:
+                    self._acked.setdefault(channel.symbol, set()).add(channel.name)
+            self._track_partial({c.symbol for c in status.channels}, at_ns, slot)
             fields = {"slot": slot, "conn_id": status.conn_id, "channels": len(names)}
             self._control(slot, at_ns, "subscribed", {**fields, "names": names})
             self.announce("subscribed", at_ns, fields)
             return
         elif isinstance(status, Rejected):
             names = [c.name for c in status.channels]
+            self._track_partial({c.symbol for c in status.channels}, at_ns, slot)
             fields = {
                 "slot": slot,
                 "conn_id": status.conn_id,
@@ -235,13 +261,18 @@ class Recorder:
 
     # ------------------------------------------------------------------ book sync output
 
-    def on_book_events(self, events: list[Event]) -> None:
-        """What the book sync says is worth storing: snapshots, applied diffs, and gaps."""
+    def on_book_events(self, events: list[BookEvent]) -> None:
+        """What the book sync says is worth storing: snapshots, applied diffs, and gaps (a lost book is
+        a control line; its gap is stored when the book is whole again)."""
         for event in events:
             if isinstance(event, Gap):
                 self._gap(event, self._slot_of.get(event.symbol, 0))
+            elif isinstance(event, BookLost):
+                fields = {"symbol": event.symbol, "start_ns": event.start_ns, "reason": event.reason}
+                self._control(self._slot_of.get(event.symbol, 0), event.received_ts_ns, "book_lost", fields)
             elif isinstance(event, BookSnapshot):
-                estimated = event.source == "rest" and event.exchange_ts_ns == event.received_ts_ns
+                # A REST snapshot's time is placed by the book sync (spot ones carry none at all).
+                estimated = event.source == "rest"
                 self._table(event.symbol).add(event, ts_estimated=estimated)
                 if event.source == "rest":
                     self._pending.append(
@@ -265,8 +296,37 @@ class Recorder:
 
     def note_downtime(self, since_ns: dict[str, int]) -> None:
         """Where each symbol's stored data stops (`downtime_starts`): it gets a gap from then until
-        its first subscription here is acknowledged."""
-        self._down_since = dict(since_ns)
+        every one of its channels is subscribed here."""
+        for symbol, since in since_ns.items():
+            self._down_since[symbol] = since
+            self._down_detail[symbol] = DOWNTIME_DETAIL
+
+    def finish_downtime(self, end_ns: int) -> None:
+        """At stop: a symbol still not (fully) subscribed keeps its gap up to now, never silently."""
+        for symbol in list(self._down_since):
+            since = self._down_since.pop(symbol)
+            detail = f"{self._down_detail.pop(symbol)}; not subscribed before the recorder stopped"
+            if since < end_ns:
+                self._gap(
+                    Gap(symbol, since, end_ns, GapReason.DISCONNECT, detail), self._slot_of.get(symbol, 0)
+                )
+
+    def _track_partial(self, symbols: set[str], at_ns: int, slot: int) -> None:
+        """Before a symbol is fully subscribed for the first time: close its gap once it is, or open one
+        when some of its channels flow while others are refused (their data would be missing)."""
+        for symbol in symbols - self._complete:
+            acked = self._acked.get(symbol, set())
+            if acked >= self._wanted.get(symbol, acked):
+                self._complete.add(symbol)
+                self._acked.pop(symbol, None)
+                if symbol in self._down_since:
+                    since = self._down_since.pop(symbol)
+                    detail = self._down_detail.pop(symbol)
+                    if since < at_ns:
+                        self._gap(Gap(symbol, since, at_ns, GapReason.DISCONNECT, detail), slot)
+            elif acked and symbol not in self._down_since:
+                self._down_since[symbol] = at_ns
+                self._down_detail[symbol] = PARTIAL_DETAIL
 
     def assign_slots(self, assignment: list[list[Channel]]) -> None:
         """Which slot's raw file a symbol's generated records (snapshots, gaps) go to."""

@@ -24,20 +24,22 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fxcli.backtest.fills import Costs
 from fxcli.engine.params import IndicatorParams
 from fxcli.exchange.adapter import Adapter, Kind
-from fxcli.exchange.booksync import LiveBooks
+from fxcli.exchange.booksync import BookEvent, LiveBooks
 from fxcli.exchange.connection import ConnectionManager, ManagerConfig, plan_channels
 from fxcli.exchange.playback import Playback
+from fxcli.exchange.proxy import ws_proxy
 from fxcli.exchange.rest import RestClient
 from fxcli.live.feed import Feed, StatusNote
 from fxcli.live.router import Router, Tee
-from fxcli.live.signals import stop_on_signals
+from fxcli.live.signals import graceful_stop
 from fxcli.live.symbol import FRAME_EVERY_NS, LiveSymbol
-from fxcli.model.events import Event, MarketEvent
+from fxcli.model.events import Event
 from fxcli.model.units import NS_PER_S
 from fxcli.strategy.spec import StrategySpec
 
@@ -102,15 +104,13 @@ class Session:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
-        signals = stop_on_signals(loop, stop)
         helpers = [asyncio.create_task(self._refresh())]
         if external_stop is not None:
             helpers.append(asyncio.create_task(_watch(external_stop, stop)))
         try:
-            ended = await source(self, stop)
+            with graceful_stop(loop, stop):
+                ended = await source(self, stop)
         finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -136,54 +136,86 @@ def live_source(
     symbols: list[str],
     config: ManagerConfig | None = None,
     recording: RecordConfig | None = None,
+    proxy: str | None = None,
 ) -> Source:
     """MEXC over WebSockets: trades and L2 diffs, each book seeded by REST and kept in step; with
     `recording`, `fx record`'s recorder is a second consumer of the same connections and books."""
 
     async def source(session: Session, stop: asyncio.Event) -> str:
-        router = session.router
-        if recording is None:
-            channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
-            books = router.books = LiveBooks(adapter, RestClient(), router.on_books, symbols=symbols)
-            try:
-                async with ConnectionManager(adapter, channels, router, config=config):
-                    await stop.wait()
-            finally:
-                await books.close()
-            return "stopped"
-        from fxcli.live.record import RecordError, RecordSession, manager_setup
-        from fxcli.live.recorder import Recorder
-        from fxcli.store.writer import write_durably
-
-        channels, limits, manager_cfg, assignment = manager_setup(recording, adapter, config)
-        notes = _record_notes(session.feed)
-        rec = RecordSession(
-            recording, adapter, assignment, notify=notes, write_file=write_durably, recorder_type=Recorder
-        )
-        recorder = rec.recorder
-
-        def both(events: list[Event]) -> None:
-            router.on_books(events)
-            recorder.on_book_events(events)
-
-        books = router.books = LiveBooks(adapter, RestClient(), both, symbols=symbols)
-        failure: str | None = None
-        try:
-            tee = Tee(router, recorder)
-            async with ConnectionManager(adapter, channels, tee, config=manager_cfg, limits=limits):
-                # Flushes until `stop`; it returns early only when the disk failed: the session stops too.
-                failure = await rec.run(stop, None, None, recording.stats_every_s)
-                if failure is not None:
-                    session.request_stop(f"record: {failure}")
-        finally:
-            await books.close()  # its last gaps reach the recorder before the last flush
-            try:
-                session.recorded = await rec.close(failure)
-            except RecordError as exc:  # raised once the session is written
-                session.record_error = exc
+        async with RestClient(proxy=proxy) as rest:
+            if recording is None:
+                await _stream(session, stop, adapter, rest, symbols, config, proxy)
+            else:
+                await _stream_and_record(session, stop, adapter, rest, symbols, config, recording)
         return "stopped"
 
     return source
+
+
+async def _stream(
+    session: Session,
+    stop: asyncio.Event,
+    adapter: Adapter,
+    rest: RestClient,
+    symbols: list[str],
+    config: ManagerConfig | None,
+    proxy: str | None,
+) -> None:
+    router = session.router
+    channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
+    config = replace(config or ManagerConfig(), proxy=ws_proxy(proxy))
+    books = router.books = LiveBooks(adapter, rest, router.on_books, symbols=symbols)
+    try:
+        async with ConnectionManager(adapter, channels, router, config=config):
+            await stop.wait()
+    finally:
+        await books.close()
+
+
+async def _stream_and_record(
+    session: Session,
+    stop: asyncio.Event,
+    adapter: Adapter,
+    rest: RestClient,
+    symbols: list[str],
+    config: ManagerConfig | None,
+    recording: RecordConfig,
+) -> None:
+    from fxcli.live.record import RecordError, RecordSession, manager_setup
+    from fxcli.live.recorder import Recorder
+    from fxcli.store.writer import write_durably
+
+    router = session.router
+    channels, limits, manager_cfg, assignment = manager_setup(recording, adapter, config)
+    rec = RecordSession(
+        recording,
+        adapter,
+        assignment,
+        notify=_record_notes(session.feed),
+        write_file=write_durably,
+        recorder_type=Recorder,
+    )
+    recorder = rec.recorder
+
+    def both(events: list[BookEvent]) -> None:
+        router.on_books(events)
+        recorder.on_book_events(events)
+
+    books = router.books = LiveBooks(adapter, rest, both, symbols=symbols)
+    failure: str | None = None
+    try:
+        tee = Tee(router, recorder)
+        async with ConnectionManager(adapter, channels, tee, config=manager_cfg, limits=limits):
+            # Flushes until `stop`; it returns early only when the disk failed: the session stops too.
+            failure = await rec.run(stop, None, None, recording.stats_every_s)
+            if failure is not None:
+                session.request_stop(f"record: {failure}")
+    finally:
+        await books.close()  # its last gaps reach the recorder before the last flush
+        try:
+            session.recorded = await rec.close(failure)
+        except RecordError as exc:  # raised once the session is written
+            session.record_error = exc
 
 
 def _record_notes(feed: Feed) -> Callable[[RecordEvent], None]:
@@ -197,7 +229,7 @@ def _record_notes(feed: Feed) -> Callable[[RecordEvent], None]:
     return notify
 
 
-def playback_source(streams: Mapping[str, Iterable[MarketEvent]], speed: float | None) -> Source:
+def playback_source(streams: Mapping[str, Iterable[Event]], speed: float | None) -> Source:
     """A store folder's events, paced at `speed` x their recorded pace (None: as fast as possible)."""
 
     async def source(session: Session, stop: asyncio.Event) -> str:

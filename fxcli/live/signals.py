@@ -1,23 +1,61 @@
-"""Stop signals for the live commands: the first SIGINT or SIGTERM asks for a graceful stop."""
+"""Stop signals for the live commands: the first SIGINT or SIGTERM asks for a graceful stop, and every
+later one, while the last flush and the session files are being written, is ignored.
+
+What `timeout`, a process-group kill or a second Ctrl-C deliver is a second signal within
+milliseconds of the first; acting on it would lose the last flush (the trades of the last second,
+without a Gap row) and the session outputs. So after the first signal both signals only print a
+note; `kill -9` still stops at once. If no signal came, the previous handlers are restored when
+the command ends; after one came, the note stays until the process exits.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+NOTE = b"fx: already stopping: finishing the last flush (kill -9 stops at once)\n"
 
 
-def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
-    """SIGINT and SIGTERM set `stop` once; a second SIGINT interrupts at once (the default again)."""
+@contextlib.contextmanager
+def graceful_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
+    """While the block runs (on the main thread), the first SIGINT/SIGTERM sets `stop`; later ones
+    are ignored. Off the main thread it does nothing (signals reach only the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return []
-    installed: list[signal.Signals] = []
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    stopping = threading.Event()
 
     def first(sig: signal.Signals) -> None:
+        stopping.set()
         stop.set()
-        loop.remove_signal_handler(sig)
+        for each in SIGNALS:
+            loop.remove_signal_handler(each)
+            signal.signal(each, _again)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in SIGNALS:
         loop.add_signal_handler(sig, first, sig)
-        installed.append(sig)
-    return installed
+    try:
+        yield
+    finally:
+        if not stopping.is_set():
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, _restorable(previous[sig]))
+
+
+def _again(signum: int, frame: FrameType | None) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, NOTE)
+
+
+def _restorable(handler: Any) -> Callable[[int, FrameType | None], Any] | int:
+    """`signal.getsignal` may answer None (a handler not set from Python): the default then."""
+    return signal.SIG_DFL if handler is None else handler

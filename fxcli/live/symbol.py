@@ -10,7 +10,7 @@ from fxcli.backtest.fills import Fill
 from fxcli.backtest.runner import Runner, RunResult
 from fxcli.live.feed import FillNote, SymbolFrame, TradeNote
 from fxcli.live.latency import LATENCY_BINS
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import Gap, MarketEvent
 from fxcli.model.units import NS_PER_S
 from fxcli.strategy.machine import State, Transition
 
@@ -69,6 +69,16 @@ class LiveSymbol:
         now = time.time_ns()
         if now >= self._next_frame_ns and runner.result.events:
             self._offer_frame(now)
+
+    def lose_book(self) -> None:
+        """The live book broke: the strategy sees no book (and opens nothing) until it is whole again."""
+        if self.error is None:
+            self.runner.lose_book()
+
+    def on_gap(self, gap: Gap) -> None:
+        """A gap: a book gap hides the book until the first event after its end."""
+        if self.error is None:
+            self.runner.on_gap(gap)
 
     def refresh(self, now: int) -> None:
         """A frame for a symbol whose market went quiet since its last one: show where it stopped."""

@@ -77,7 +77,7 @@ class _Ladder:
 
 
 class OrderBook:
-    """L2 book for one symbol. Deltas must continue the version chain, or they are refused."""
+    """L2 book for one symbol. Deltas must continue (or overlap) the version chain, or they are refused."""
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -86,6 +86,7 @@ class OrderBook:
         self._bids = _Ladder(-1)
         self._asks = _Ladder(+1)
         self._just_synced = False
+        self.overlaps = 0  # deltas applied whole although their versions overlapped the book's
 
     def apply_snapshot(self, snapshot: BookSnapshot) -> None:
         """Replace the whole book with `snapshot`."""
@@ -100,15 +101,16 @@ class OrderBook:
         self._just_synced = True
 
     def apply_delta(self, delta: BookDelta) -> Applied:
-        """Apply `delta` if it continues the chain; the first delta after a snapshot may straddle it."""
+        """Apply `delta` if it continues the chain or overlaps the book's version (its quantities are
+        absolute, so applying it whole is safe); the first delta after a snapshot may straddle it."""
         if self.version is None:
             return Applied.NO_BASE
         if delta.to_version <= self.version:
             return Applied.STALE
-        continues = delta.from_version == self.version + 1
-        bridges = self._just_synced and delta.from_version <= self.version + 1
-        if not (continues or bridges):
+        if delta.from_version > self.version + 1:
             return Applied.GAP
+        if delta.from_version <= self.version and not self._just_synced:
+            self.overlaps += 1  # e.g. two connections that batch a venue's diffs differently
         for price, qty in delta.bids:
             self._bids.set(price, qty)
         for price, qty in delta.asks:

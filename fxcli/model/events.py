@@ -103,11 +103,32 @@ class BookTicker(msgspec.Struct, frozen=True, gc=False):
 
 
 class Gap(msgspec.Struct, frozen=True, gc=False):
-    """A stretch `[start_ns, end_ns]` of `symbol` whose data is missing or untrustworthy, and why."""
+    """A stretch `[start_ns, end_ns]` of `symbol` whose data is missing or untrustworthy, and why.
+
+    `received_ts_ns` is the recorder's clock when the gap became known (None when unknown, as for
+    imports): a replay puts the gap after every event received up to then, so it hides the book
+    exactly where the live path learned the book was broken.
+    """
 
     symbol: str
     start_ns: int
     end_ns: int
+    reason: str
+    detail: str = ""
+    received_ts_ns: int | None = None
+
+
+BOOK_GAP_REASONS = frozenset({GapReason.VERSION_JUMP, GapReason.RESYNC, GapReason.IMPORT_HOLE})
+"""Gaps that say the L2 book is unknown: strategies see no book inside them and open no position."""
+
+
+class BookLost(msgspec.Struct, frozen=True, gc=False):
+    """Live only: `symbol`'s book stopped being trustworthy at `start_ns` (venue time), learned at
+    `received_ts_ns`. The `Gap` that ends it, once the book is whole again, is what is stored."""
+
+    symbol: str
+    start_ns: int
+    received_ts_ns: int
     reason: str
     detail: str = ""
 

@@ -54,7 +54,8 @@ class StoreReader:
         ]
         if not paths:
             return pl.LazyFrame(schema=spec.polars_schema())
-        frame = pl.scan_parquet(paths)
+        # Files written before a nullable column was added read it as null.
+        frame = pl.scan_parquet(paths, schema=spec.polars_schema(), missing_columns="insert")
         if table is Table.GAPS:
             if start_ns is not None:
                 frame = frame.filter(pl.col("end_ns") >= start_ns)

@@ -1,4 +1,9 @@
-"""Stored rows back into events: one time-ordered stream (exchange time; receive order breaks ties)."""
+"""Stored rows back into events: one time-ordered stream (exchange time; receive order breaks ties).
+
+Gap rows, when asked for, take their place in the stream at their start: after every event received
+before the gap became known (its `received_ts_ns`), so a replay hides a book exactly where the live
+path learned it was broken; a gap with no receive time comes after every event of its start time.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from collections.abc import Iterator
 from itertools import groupby
 from typing import Any
 
-from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Level, Trade
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Level, Trade
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
 
 _KEY_COLUMNS = ("exchange_ts_ns", "received_ts_ns")
+_NEVER = 2**63 - 1  # the receive time of a gap that has none: after every event of its start time
 
 
 def _levels(rows: list[dict[str, Any]], side: int) -> list[Level]:
@@ -54,10 +60,25 @@ def _events(table: Table, rows: list[dict[str, Any]], symbol: str) -> Iterator[E
         ):
             group = list(grp)
             yield BookSnapshot(ts, rx, symbol, _levels(group, 1), _levels(group, -1), version, source)
+    elif table is Table.GAPS:
+        for r in sorted(rows, key=lambda r: (r["start_ns"], r["received_ts_ns"] or _NEVER)):
+            yield Gap(symbol, r["start_ns"], r["end_ns"], r["reason"], r["detail"], r["received_ts_ns"])
 
 
-# Same-time ties: a snapshot before the deltas that continue it, book before trades.
-_TABLE_ORDER = {Table.BOOK_SNAPSHOTS: 0, Table.BOOK_DELTAS: 1, Table.BOOK_TICKER: 2, Table.TRADES: 3}
+# Same-time ties: a snapshot before the deltas that continue it, book before trades, a gap last.
+_TABLE_ORDER = {
+    Table.BOOK_SNAPSHOTS: 0,
+    Table.BOOK_DELTAS: 1,
+    Table.BOOK_TICKER: 2,
+    Table.TRADES: 3,
+    Table.GAPS: 4,
+}
+
+
+def _key(event: Event, order: int) -> tuple[int, int, int]:
+    if isinstance(event, Gap):
+        return (event.start_ns, event.received_ts_ns or _NEVER, order)
+    return (event.exchange_ts_ns, event.received_ts_ns, order)
 
 
 def replay(
@@ -73,9 +94,6 @@ def replay(
     for table in tables:
         rows = reader.scan(exchange, symbol, table, start_ns, end_ns).collect().to_dicts()
         order = _TABLE_ORDER[table]
-        streams.append(
-            ((e.exchange_ts_ns, e.received_ts_ns, order), e)  # type: ignore[union-attr]
-            for e in _events(table, rows, symbol)
-        )
+        streams.append((_key(e, order), e) for e in _events(table, rows, symbol))
     for _, event in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield event

@@ -100,6 +100,7 @@ class TableRows:
         c["end_ns"].append(g.end_ns)
         c["reason"].append(g.reason)
         c["detail"].append(g.detail)
+        c["received_ts_ns"].append(g.received_ts_ns)
         self.rows += 1
 
     def take(self) -> list[tuple[Table, pl.DataFrame]]:

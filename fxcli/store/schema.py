@@ -103,8 +103,15 @@ SPECS: dict[Table, TableSpec] = {
         time_column="exchange_ts_ns",
         sort_keys=("exchange_ts_ns", "received_ts_ns", "update_id"),
     ),
+    # `received_ts_ns` (null in files written before it existed): when the recorder learned of the gap.
     Table.GAPS: TableSpec(
-        columns=(("start_ns", "i64"), ("end_ns", "i64"), ("reason", "str"), ("detail", "str")),
+        columns=(
+            ("start_ns", "i64"),
+            ("end_ns", "i64"),
+            ("reason", "str"),
+            ("detail", "str"),
+            ("received_ts_ns", "i64"),
+        ),
         time_column="start_ns",
         sort_keys=("start_ns", "end_ns"),
     ),

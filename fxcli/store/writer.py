@@ -345,7 +345,7 @@ class StoreWriter:
         import polars as pl
 
         if path.exists():
-            old = pl.read_parquet(path)
+            old = pl.read_parquet(path, schema=spec.polars_schema(), missing_columns="insert")
             if append:
                 merged = pl.concat([old, part])
                 # Both sides are sorted: comparing the seam is enough (a full check costs ~0.6 ms).

@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from fxcli import __version__
+from fxcli.backtest import runner
 from fxcli.backtest.events import EventOutcome
 from fxcli.backtest.events import evaluate as evaluate_events
 from fxcli.backtest.fast import RunResult, TradeRecord, run
@@ -37,7 +38,7 @@ from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
 from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.store import manifest
 from fxcli.store.access import exchange_of
@@ -48,7 +49,8 @@ from fxcli.strategy.machine import StrategyMachine
 from fxcli.strategy.spec import StrategySpec, load_strategy
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
-TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
+MARKET_TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
+TABLES = (*MARKET_TABLES, Table.GAPS)  # a replay meets the stored gaps where they start
 
 
 @dataclass(frozen=True)
@@ -162,21 +164,22 @@ def _data_sha(reader: StoreReader, exchange: str, symbol: str, lo: int | None, h
 
 
 def _events(
-    reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None
-) -> Iterator[MarketEvent]:
-    yield from replay(reader, exchange, symbol, TABLES, lo, hi)  # type: ignore[misc]
+    reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None, *, gaps: bool
+) -> Iterator[Event]:
+    yield from replay(reader, exchange, symbol, TABLES if gaps else MARKET_TABLES, lo, hi)
 
 
-def paced(events: Iterator[MarketEvent], speed: float) -> Iterator[MarketEvent]:
-    """Yield events no faster than `speed` times the pace of their exchange times."""
+def paced(events: Iterator[Event], speed: float) -> Iterator[Event]:
+    """Yield events no faster than `speed` times the pace of their exchange times (a gap's: its start)."""
     import time
 
     start_wall = time.monotonic()
     start_ts: int | None = None
     for event in events:
+        ts = event.start_ns if isinstance(event, Gap) else event.exchange_ts_ns
         if start_ts is None:
-            start_ts = event.exchange_ts_ns
-        due = start_wall + (event.exchange_ts_ns - start_ts) / 1e9 / speed
+            start_ts = ts
+        due = start_wall + (ts - start_ts) / 1e9 / speed
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -209,10 +212,18 @@ def run_symbol(
             f"{ns_to_iso(first['start_ns'])} to {ns_to_iso(first['end_ns'])} ({first['reason']}); "
             "use --allow-gaps to run anyway (it is flagged)"
         )
-    events = _events(reader, exchange, symbol, lo, hi)
+    # Book gaps hide the book as `fx stream` did live: the streaming runner applies them; the batch
+    # replay (the same results on gap-free data) does not model them.
+    book_gaps = any(g["reason"] in BOOK_GAP_REASONS for g in gaps)
+    events = _events(reader, exchange, symbol, lo, hi, gaps=book_gaps)
     if options.speed:
         events = paced(events, options.speed)
-    result = run(spec, symbol, indicators, events, options.costs, options.balance, observer=observer)
+    costs, balance = options.costs, options.balance
+    if book_gaps:
+        result = runner.run(spec, symbol, indicators, events, costs, balance, observer=observer)
+    else:  # no gap rows were read: market events only
+        market = cast(Iterator[MarketEvent], events)
+        result = run(spec, symbol, indicators, market, costs, balance, observer=observer)
     metrics = compute_metrics(result, options.metrics_compat)
     return SymbolRun(symbol, exchange, result, metrics, gaps, _data_sha(reader, exchange, symbol, lo, hi))
 

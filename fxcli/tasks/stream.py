@@ -28,7 +28,7 @@ from fxcli.live.feed import Feed, SessionInfo, StatusNote
 from fxcli.live.latency import percentile_ns
 from fxcli.live.session import Session, Source, live_source, playback_source
 from fxcli.live.tuning import live_process
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import Event
 from fxcli.model.units import ns_to_iso, parse_window
 from fxcli.settings import Settings
 from fxcli.store.reader import StoreReader
@@ -103,7 +103,7 @@ def _symbols_of(symbols: list[str]) -> list[str]:
 
 def _replay_streams(
     replay_dir: Path, symbols: list[str], exchange: str | None, lo: int | None, hi: int | None
-) -> tuple[str, list[str], dict[str, Iterable[MarketEvent]], list[StatusNote]]:
+) -> tuple[str, list[str], dict[str, Iterable[Event]], list[StatusNote]]:
     """The exchange(s), symbols, their event streams and the recorded gaps of a replay."""
     if not replay_dir.is_dir():
         raise FxError(f"--replay {replay_dir}: no such folder (a data dir, as fx record writes)")
@@ -122,7 +122,7 @@ def _replay_streams(
         if not symbols:
             raise FxError(f"--replay {replay_dir}: no symbols recorded for {ex}")
     found = set()
-    streams: dict[str, Iterable[MarketEvent]] = {}
+    streams: dict[str, Iterable[Event]] = {}
     gaps: list[StatusNote] = []
     for symbol in symbols:
         try:
@@ -145,9 +145,9 @@ def _replay_streams(
 
 def recorded(
     reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None
-) -> Iterator[MarketEvent]:
-    """A symbol's stored events in `[lo, hi]`, exactly as `fx backtest` replays them."""
-    yield from replay(reader, exchange, symbol, TABLES, lo, hi)  # type: ignore[misc]
+) -> Iterator[Event]:
+    """A symbol's stored events and gaps in `[lo, hi]`, exactly as `fx backtest` replays them."""
+    yield from replay(reader, exchange, symbol, TABLES, lo, hi)
 
 
 @dataclass(frozen=True)
@@ -356,7 +356,7 @@ def compare_with_backtest(
     """Replay the backtest's recording and window through `fx stream`'s path and compare the two."""
     lo, hi = parse_window(report.options.start, report.options.end)
     reader = StoreReader(data_dir)
-    streams: dict[str, Iterable[MarketEvent]] = {
+    streams: dict[str, Iterable[Event]] = {
         r.symbol: recorded(reader, r.exchange, r.symbol, lo, hi) for r in report.runs
     }
     indicators = resolve_indicators(report.strategy, variants_dir)
@@ -369,7 +369,7 @@ def compare_with_backtest(
 def run_events(
     spec: StrategySpec,
     indicators: list[tuple[str, str, IndicatorParams]],
-    streams: Mapping[str, Iterable[MarketEvent]],
+    streams: Mapping[str, Iterable[Event]],
     options: Options,
     feed: Feed,
     *,

@@ -17,7 +17,7 @@ from fxcli.exchange.adapter import Decoded
 from fxcli.exchange.connection import Status
 from fxcli.exchange.playback import Playback, merged
 from fxcli.live.compare import compare_runs
-from fxcli.model.events import MarketEvent, Trade
+from fxcli.model.events import Gap, MarketEvent, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.strategy.machine import State
 from fxcli.tasks.backtest import BacktestReport, Options, backtest
@@ -183,6 +183,9 @@ class Sink:
     def on_status(self, status: Status) -> None:
         raise AssertionError("a playback has no connection news")
 
+    def on_gap(self, gap: Gap) -> None:
+        self.batches.append((time.monotonic(), [gap]))  # type: ignore[list-item]
+
     def events(self) -> list[MarketEvent]:
         return [e for _, batch in self.batches for e in batch]
 
@@ -200,7 +203,7 @@ def test_merged_orders_by_time_and_keeps_each_symbols_order() -> None:
 
     out = list(merged({"A": a, "B": b}))
 
-    assert [e.exchange_ts_ns // 1_000_000 for e in out] == [0, 1, 2, 2, 2, 3, 5]
+    assert [e.exchange_ts_ns // 1_000_000 for e in out if not isinstance(e, Gap)] == [0, 1, 2, 2, 2, 3, 5]
     assert [e for e in out if e.symbol == "A"] == a
     assert [e for e in out if e.symbol == "B"] == b
 

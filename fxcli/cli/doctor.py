@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json
+from fxcli.cli.options import DataDir, Json, Proxy
 from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors
 
 
@@ -22,6 +22,7 @@ def doctor(
         str | None, typer.Option("--rest-url", help="REST base URL to check (needs --exchange).")
     ] = None,
     timeout_s: Annotated[float, typer.Option(help="Seconds to wait for each venue's time endpoint.")] = 3.0,
+    proxy: Proxy = None,
     data_dir: DataDir = None,
     json_out: Json = False,
 ) -> None:
@@ -37,7 +38,12 @@ def doctor(
 
     with reporting_errors():
         report = run_doctor(
-            data_dir=data_dir, exchange=exchange, ws_url=ws_url, rest_url=rest_url, timeout_s=timeout_s
+            data_dir=data_dir,
+            exchange=exchange,
+            ws_url=ws_url,
+            rest_url=rest_url,
+            timeout_s=timeout_s,
+            proxy=proxy,
         )
     if json_out:
         print_json(doctor_json(report))

@@ -40,3 +40,13 @@ From = Annotated[
     str | None, typer.Option("--from", help="Start time: ISO-8601 (UTC unless zoned) or epoch s/ms/ns.")
 ]
 To = Annotated[str | None, typer.Option("--to", help="End time (inclusive), same forms as --from.")]
+Proxy = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        help="Every venue connection (WebSocket and REST) through this proxy: http(s)://host:port or "
+        "socks5h://host:port (SOCKS needs pip install 'fx[socks]'). Also FX_PROXY or proxy in fx.toml; "
+        "proxies in the environment are never used.",
+        show_default=False,
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir
+from fxcli.cli.options import DataDir, Proxy
 from fxcli.cli.output import fail, reporting_errors, stderr
 
 WsUrl = Annotated[
@@ -35,6 +35,7 @@ def record(
     data_dir: DataDir = None,
     ws_url: WsUrl = None,
     rest_url: RestUrl = None,
+    proxy: Proxy = None,
     connections: Annotated[
         int | None,
         typer.Option(help="Spread subscriptions over at most N connections (default: as few as fit)."),
@@ -82,7 +83,7 @@ def record(
         fail("--exchange is required: mexc-spot or mexc-futures")
     console = stderr()
     with reporting_errors():
-        settings, sources = load_settings_sourced(data_dir=data_dir)
+        settings, sources = load_settings_sourced(data_dir=data_dir, proxy=proxy)
         config = plan(
             exchange=exchange,
             symbols=symbols,

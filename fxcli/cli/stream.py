@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, From, StrategiesDir, To, VariantsDir
+from fxcli.cli.options import DataDir, From, Proxy, StrategiesDir, To, VariantsDir
 from fxcli.cli.output import render, reporting_errors, stderr, stdout
 
 
@@ -45,6 +45,7 @@ def stream(
         str | None,
         typer.Option(help="REST base URL (default: the venue's; also fx.toml / FX_MEXC_*_REST_URL)."),
     ] = None,
+    proxy: Proxy = None,
     replay: Annotated[
         Path | None,
         typer.Option(
@@ -108,7 +109,7 @@ def stream(
     stop = threading.Event()
     with reporting_errors():
         settings, sources = load_settings_sourced(
-            data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir
+            data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir, proxy=proxy
         )
         checked = plan(
             strategy,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter, WriteBatch
+
+log = logging.getLogger(__name__)
 
 
 class TableBatcher:
@@ -48,3 +51,6 @@ class TableBatcher:
                         self.rows_submitted += frame.height
             except StoreError as exc:  # the writer thread died: the loop sees it and stops the recorder
                 self.error = str(exc)
+            except Exception as exc:  # a bug turning rows into frames: the recorder stops, never silently
+                log.exception("the table batcher failed")
+                self.error = f"table batcher failed: {type(exc).__name__}: {exc}"

@@ -205,10 +205,14 @@ def run_symbol(
     if trades.height == 0:
         raise FxError(f"no trades for {symbol} on {exchange} in the window: nothing to backtest")
     gaps = reader.scan(exchange, symbol, Table.GAPS, lo, hi).collect().sort("start_ns").to_dicts()
-    if gaps and not options.allow_gaps:
-        first = gaps[0]
+    # A book gap that starts before the window's first trade (a recording waiting for its first
+    # snapshot) only means the book is not known yet: like data that starts later, not a hole.
+    first_trade = int(trades.get_column("exchange_ts_ns").min())  # type: ignore[arg-type]
+    holes = [g for g in gaps if not (g["reason"] in BOOK_GAP_REASONS and g["start_ns"] < first_trade)]
+    if holes and not options.allow_gaps:
+        first = holes[0]
         raise FxError(
-            f"{symbol}: the window overlaps {len(gaps)} recorded gap(s), first "
+            f"{symbol}: the window overlaps {len(holes)} recorded gap(s), first "
             f"{ns_to_iso(first['start_ns'])} to {ns_to_iso(first['end_ns'])} ({first['reason']}); "
             "use --allow-gaps to run anyway (it is flagged)"
         )

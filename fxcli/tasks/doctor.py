@@ -34,7 +34,7 @@ from fxcli.exchange.rest import (
 )
 from fxcli.exchange.venues import VENUES, ResolvedEndpoints, venue_named
 from fxcli.settings import load_settings_sourced
-from fxcli.tasks.venues import resolve_endpoints
+from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 MAX_SKEW_MS = 1000.0
 CLOCK_SAMPLES = 3
@@ -82,11 +82,13 @@ def doctor(
     ws_url: str | None = None,
     rest_url: str | None = None,
     timeout_s: float = 3.0,
+    proxy: str | None = None,
 ) -> DoctorReport:
     """Run every check; bad input (an unknown exchange, a bad URL or config) raises FxError (exit 2)."""
     if (ws_url is not None or rest_url is not None) and exchange is None:
         raise FxError("--ws-url and --rest-url need --exchange (mexc-spot or mexc-futures)")
-    settings, sources = load_settings_sourced(data_dir=data_dir)
+    settings, sources = load_settings_sourced(data_dir=data_dir, proxy=proxy)
+    proxy = checked_proxy(settings, sources)
     venues = [venue_named(exchange)] if exchange is not None else list(VENUES.values())
     resolved = [
         resolve_endpoints(venue, settings, sources, ws_url=ws_url, rest_url=rest_url) for venue in venues
@@ -95,7 +97,7 @@ def doctor(
     checks += data_checks(settings.data_dir, sources.get("data_dir", "default"))
     for endpoints in resolved:
         checks += endpoint_checks(endpoints)
-    checks += asyncio.run(clock_checks(resolved, timeout_s))
+    checks += asyncio.run(clock_checks(resolved, timeout_s, proxy))
     return DoctorReport(checks)
 
 
@@ -243,13 +245,15 @@ def endpoint_checks(endpoints: ResolvedEndpoints) -> list[Check]:
 # --------------------------------------------------------------------------------------------- clock
 
 
-async def clock_checks(venues: list[ResolvedEndpoints], timeout_s: float) -> list[Check]:
-    """Clock skew against every venue, asked concurrently."""
-    return list(await asyncio.gather(*(_clock(v, timeout_s) for v in venues)))
+async def clock_checks(
+    venues: list[ResolvedEndpoints], timeout_s: float, proxy: str | None = None
+) -> list[Check]:
+    """Clock skew against every venue, asked concurrently (through `proxy` when the user set one)."""
+    return list(await asyncio.gather(*(_clock(v, timeout_s, proxy) for v in venues)))
 
 
-async def _clock(endpoints: ResolvedEndpoints, timeout_s: float) -> Check:
-    async with RestClient(timeout_s=timeout_s) as rest:
+async def _clock(endpoints: ResolvedEndpoints, timeout_s: float, proxy: str | None) -> Check:
+    async with RestClient(timeout_s=timeout_s, proxy=proxy) as rest:
         return await _read_clock(endpoints, rest)
 
 

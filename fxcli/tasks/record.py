@@ -13,7 +13,7 @@ from fxcli.live.record import record as record_live
 from fxcli.live.recorder import Notify, Observe
 from fxcli.settings import Settings
 from fxcli.store.writer import ensure_writable
-from fxcli.tasks.venues import resolve_endpoints
+from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 DEFAULT_KINDS = (Kind.TRADES, Kind.DEPTH)
 
@@ -107,6 +107,7 @@ def plan(
         assign(plan_channels(adapter, wanted, kinds), adapter.limits.max_subs_per_conn, connections)
     except ValueError as exc:
         raise FxError(f"--connections: {exc}") from None
+    proxy = checked_proxy(settings, sources)
     ensure_writable(settings.data_dir)
     return RecordConfig(
         venue=venue,
@@ -119,6 +120,7 @@ def plan(
         table_flush_s=table_flush_s,
         stats_every_s=stats_every_s,
         rotate_after_s=rotate_after_s,
+        proxy=proxy,
     )
 
 

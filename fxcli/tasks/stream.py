@@ -46,7 +46,7 @@ from fxcli.tasks.backtest import (
     summary_of,
     write_outputs,
 )
-from fxcli.tasks.venues import resolve_endpoints
+from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
     from fxcli.live.record import RecordConfig, RecordSummary
@@ -221,6 +221,7 @@ def plan(
     settings = settings or Settings()
     resolved = resolve_endpoints(venue, settings, setting_sources or {}, ws_url=ws_url, rest_url=rest_url)
     adapter = venue.make(resolved.endpoints)
+    proxy = checked_proxy(settings, setting_sources or {})
     try:
         symbols = list(
             dict.fromkeys(adapter.channels(s, frozenset({Kind.TRADES}))[0].symbol for s in symbols)
@@ -248,7 +249,7 @@ def plan(
         options=options,
         exchange=venue.name,
         where=resolved.ws_url,
-        source=live_source(adapter, symbols, manager_config, recording),
+        source=live_source(adapter, symbols, manager_config, recording, proxy),
         recording=recording,
         out_dir=out_dir,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fxcli.errors import FxError
+from fxcli.exchange.proxy import proxy_problem
 from fxcli.exchange.venues import ResolvedEndpoints, Venue
 from fxcli.settings import DEFAULT_SOURCE, REST_SCHEMES, WS_SCHEMES, Settings, check_url
 
@@ -46,3 +47,12 @@ def resolve_endpoints(
             resolved.append((default, DEFAULT_SOURCE))
     (ws, ws_source), (rest, rest_source) = resolved
     return ResolvedEndpoints(venue.name, ws, ws_source, rest, rest_source)
+
+
+def checked_proxy(settings: Settings, sources: dict[str, str]) -> str | None:
+    """The proxy the user asked for (`--proxy`, FX_PROXY, fx.toml), or an FxError naming where it was
+    set when a package it needs is missing."""
+    problem = proxy_problem(settings.proxy)
+    if problem is not None:
+        raise FxError(f"{sources.get('proxy', DEFAULT_SOURCE)}: {problem}")
+    return settings.proxy

@@ -33,9 +33,10 @@ ENDPOINTS: Final = Endpoints(
 LIMITS: Final = Limits(max_subs_per_conn=50, sub_burst=20, sub_rate_per_s=10.0, channels_per_request=1)
 """Futures pacing: one contract per request, so every channel is a request. MEXC publishes no futures
 limit; a probe had 20 subscribe frames/s accepted, so fx sends at most 10/s after a burst of 20 (half
-of what was seen). The venue has no per-connection cap either (a probe ran 150 contracts on one socket);
-fx's cap of 50 channels spreads 150 contracts x 2 kinds over 6 sockets, so a dropped or rotated socket
-resubscribes in at most 50 / 10 = 5 s (3 s with a full bucket), not the 54 s of 300 channels on one."""
+of what was seen; the bucket is shared by all of a manager's sockets). The venue has no per-connection
+cap either (a probe ran 150 contracts on one socket); fx's cap of 50 channels spreads 150 contracts x 2
+kinds over 6 sockets, so one dropped or rotated socket resubscribes in at most 50 / 10 = 5 s (3 s with
+a full bucket), and all 300 channels after a venue-wide drop in (300 - 20) / 10 = 28 s, not 54 s."""
 SNAPSHOT_LIMIT: Final = 1000
 TOP_LEVELS: Final = 20  # `sub.depth.full` limit: 5, 10 or 20
 MAX_FRAME_BYTES: Final = 1 << 20
@@ -471,7 +472,7 @@ def decode_contract_sizes(body: bytes) -> dict[str, float]:
 
 
 def _checked_size(symbol: str, size: float) -> float:
-    if not (isinstance(size, int | float) and math.isfinite(size) and size > 0):
+    if isinstance(size, bool) or not (isinstance(size, int | float) and math.isfinite(size) and size > 0):
         raise ValueError(f"contract size of {symbol} must be a positive number, got {size!r}")
     return float(size)
 
@@ -481,6 +482,8 @@ _UNIT: Final = (1.0, 1.0)
 
 def _scale(size: float) -> tuple[float, float]:
     """`size` as `(n, d)` with `size == n / d` in its shortest decimal text, both exact in a float."""
+    if size == 1.0:
+        return _UNIT
     numerator, denominator = Decimal(repr(size)).as_integer_ratio()
     if numerator > MAX_EXACT or denominator > MAX_EXACT:
         return (size, 1.0)  # no short decimal text: one multiplication, one rounding
@@ -489,10 +492,10 @@ def _scale(size: float) -> tuple[float, float]:
 
 def _levels(levels: list[_Level], scale: tuple[float, float]) -> list[Level]:
     # `qty * n / d`: the product is exact for contract counts, so the division is the only rounding.
+    if scale is _UNIT:
+        return [(level.price, level.qty) for level in levels]
     n, d = scale
     if d == 1.0:
-        if n == 1.0:
-            return [(level.price, level.qty) for level in levels]
         return [(level.price, level.qty * n) for level in levels]
     if n == 1.0:
         return [(level.price, level.qty / d) for level in levels]
@@ -504,29 +507,31 @@ def _decoded(
     received_ts_ns: int,
     scales: dict[str, tuple[float, float]] | None,
 ) -> Decoded:
+    # The hot path, once per push: comprehensions stay inline (a helper call per push shows).
     symbol = push.symbol
-    if not _is_symbol(symbol):
+    if symbol not in _SEEN_SYMBOLS and not _is_symbol(symbol):  # the set first: no call per push
         raise BadFrameError(f"bad symbol {symbol[:50]!r}")
-    sent_ts_ns = push.ts * NS_PER_MS if push.ts else 0
-    scale = _UNIT
-    if scales is not None:
-        found = scales.get(symbol)
-        if found is None:
+    ts = push.ts
+    sent_ts_ns = ts * NS_PER_MS if ts else 0
+    if scales is None:
+        n = d = 1.0
+    else:
+        scale = scales.get(symbol)
+        if scale is None:
             problem = f"{symbol} has no contract size: its quantities would stay in contracts"
             return Decoded(problem=problem, sent_ts_ns=sent_ts_ns)
-        scale = found
+        n, d = scale
     events: list[MarketEvent]
     if isinstance(push, _DealPush):
-        deals = push.data if isinstance(push.data, list) else [push.data]
-        n, d = scale
-        is_unit = scale == _UNIT
+        data = push.data
+        deals = data if isinstance(data, list) else [data]
         events = [
             Trade(
                 deal.trade_ms * NS_PER_MS,
                 received_ts_ns,
                 symbol,
                 deal.price,
-                deal.qty if is_unit else deal.qty * n / d,
+                deal.qty * n / d,  # as in `_levels`; exactly `qty` when n = d = 1
                 1 if deal.side == 1 else -1,
                 tid if type(tid := deal.trade_id) is int and tid >= 0 else _trade_id(tid),
             )
@@ -535,16 +540,20 @@ def _decoded(
         return Decoded(events, None, "", sent_ts_ns)
     if isinstance(push, _TickerPush):
         ticker = push.data
-        venue_ms = ticker.timestamp or push.ts or 0
+        venue_ms = ticker.timestamp or ts or 0
         events = [BookTicker(venue_ms * NS_PER_MS, received_ts_ns, symbol, ticker.bid, NAN, ticker.ask, NAN)]
         return Decoded(events, None, "", sent_ts_ns)
     book = push.data
-    venue_ms = book.cts or push.ts or 0
+    venue_ms = book.cts or ts or 0
+    if n == d:  # in contracts, or a contract is one base unit (a reduced n / d equals 1 only as 1 / 1)
+        bids = [(level.price, level.qty) for level in book.bids]
+        asks = [(level.price, level.qty) for level in book.asks]
+    else:  # as in `_levels`, inline
+        bids = [(level.price, level.qty * n / d) for level in book.bids]
+        asks = [(level.price, level.qty * n / d) for level in book.asks]
     if isinstance(push, _DepthFullPush):
-        version = book.version
-        bids, asks = _levels(book.bids, scale), _levels(book.asks, scale)
         events = [
-            BookSnapshot(venue_ms * NS_PER_MS, received_ts_ns, symbol, bids, asks, version, _TOP_SOURCE)
+            BookSnapshot(venue_ms * NS_PER_MS, received_ts_ns, symbol, bids, asks, book.version, _TOP_SOURCE)
         ]
         return Decoded(events, None, "", sent_ts_ns)
     if book.begin is not None and book.end is not None:
@@ -555,7 +564,6 @@ def _decoded(
         raise BadFrameError(f"merged depth needs both begin and end, got {book.begin}..{book.end}")
     if from_version > to_version:
         raise BadFrameError(f"begin {from_version} > end {to_version}")
-    bids, asks = _levels(book.bids, scale), _levels(book.asks, scale)
     events = [BookDelta(venue_ms * NS_PER_MS, received_ts_ns, symbol, bids, asks, from_version, to_version)]
     return Decoded(events, None, "", sent_ts_ns)
 

@@ -277,7 +277,7 @@ def _trades(wrapper: PushDataV3ApiWrapper, symbol: str, venue_ms: int, received_
     trades: list[MarketEvent] = []
     skipped, first = 0, ""
     deal: PublicAggreDealsV3ApiItem
-    for index, deal in enumerate(wrapper.publicAggreDeals.deals):
+    for deal in wrapper.publicAggreDeals.deals:
         side = _SIDES.get(deal.tradeType)
         trade_ms = deal.time or venue_ms
         try:
@@ -288,11 +288,14 @@ def _trades(wrapper: PushDataV3ApiWrapper, symbol: str, venue_ms: int, received_
             price, qty = _num(deal.price), _num(deal.quantity)
         except msgspec.DecodeError as exc:
             skipped += 1
-            first = first or f"deal {index}: price or quantity is not a decimal in range: {exc}"
+            first = (
+                first
+                or f"deal {len(trades) + skipped - 1}: price or quantity is not a decimal in range: {exc}"
+            )
             continue
         except BadFrameError as exc:
             skipped += 1
-            first = first or f"deal {index}: {exc}"
+            first = first or f"deal {len(trades) + skipped - 1}: {exc}"
             continue
         tid = deal.tradeId
         trades.append(

@@ -56,18 +56,18 @@ def test_trades_and_books_arrive_in_base_units_equal_to_the_venues_truth() -> No
                 snapshots = {s: await rest.fetch_snapshot(futures, s) for s in SYMBOLS}
 
             truth = {(t.symbol, t.trade_id): t for s in SYMBOLS for t in venue.trades[s]}
-            got = [(frame, trade) for frame, trade in keeper.trades()]
+            got = keeper.trades()
             assert got
-            for _, trade in got:
-                made = truth[(trade.symbol, trade.trade_id)]
+            for frame, trade in got:
+                made = truth[(trade.symbol, trade.trade_id or 0)]
+                contracts = json.loads(frame.data)["data"][0]["v"]
                 assert (trade.price, trade.qty) == (float(made.price), float(made.qty))
+                assert isinstance(
+                    contracts, int
+                )  # whole contracts on the wire, base units out of the decoder
+                assert Decimal(contracts) * Decimal(SIZES.get(trade.symbol, "1")) == Decimal(made.qty)
             for symbol, snapshot in snapshots.items():
                 assert (dict(snapshot.bids), dict(snapshot.asks)) == venue.markets[symbol].book_floats()
-            for frame, trade in got:  # whole contracts on the wire, base units out of the decoder
-                contracts = json.loads(frame.data)["data"][0]["v"]
-                size = Decimal(SIZES.get(trade.symbol, "1"))
-                assert isinstance(contracts, int)
-                assert Decimal(contracts) * size == Decimal(truth[(trade.symbol, trade.trade_id)].qty)
             pushes = [(f, d) for f, d in keeper.decoded if d.events]
             assert all(d.sent_ts_ns % NS_PER_MS == 0 for _, d in pushes)
             assert all(f.received_ts_ns - d.sent_ts_ns > 4_000 * NS_PER_MS for f, d in pushes)  # venue clock

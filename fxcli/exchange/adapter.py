@@ -84,8 +84,8 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
     counts `skipped` items, not a lost frame. `sent_ts_ns` is the venue's time of a market-data
     push (spot wrapper `sendTime`, else `createTime`; futures top-level `ts`), 0 when unknown and
     for control frames: the last one received bounds when a connection's data stopped, on the
-    venue's clock. A Struct, not a dataclass: one is built per frame, and a frozen dataclass's `__init__` alone
-    cost ~0.4 µs.
+    venue's clock. A Struct, not a dataclass: one is built per frame, and a frozen dataclass's
+    `__init__` alone cost ~0.4 µs.
     """
 
     events: list[MarketEvent] = msgspec.field(default_factory=list)

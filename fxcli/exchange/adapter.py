@@ -37,7 +37,7 @@ class Endpoints:
 class Limits:
     """A venue's published limits and fx's chosen margins below them."""
 
-    max_subs_per_conn: int | None  # spot: 30; futures: no published cap
+    max_subs_per_conn: int | None  # spot: 30 (published); futures: fx's own cap (none is published)
     sub_burst: int = 30  # token bucket for subscription requests...
     sub_rate_per_s: float = 5.0  # ...refilled at this rate
     channels_per_request: int = 15  # keep requests small (a 30-channel request is ~1.5 KB)
@@ -78,15 +78,21 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
     """What one frame held: market events, or a control message, or nothing fx understands.
 
     `problem` is set for a frame that could not be decoded (malformed, hostile, unknown channel);
-    the caller counts and logs it, and keeps the raw frame. A Struct, not a dataclass: one is
-    built per frame, and a frozen dataclass's `__init__` alone cost ~0.4 µs.
+    the caller counts and logs it, and keeps the raw frame. A push whose items are independent
+    (the deals of an aggregated trades push) loses only its bad items: `events` holds the good
+    ones, `skipped` says how many were dropped and `problem` why (the first reason), so a caller
+    counts `skipped` items, not a lost frame. `sent_ts_ns` is the venue's time of a market-data
+    push (spot wrapper `sendTime`, else `createTime`; futures top-level `ts`), 0 when unknown and
+    for control frames: the last one received bounds when a connection's data stopped, on the
+    venue's clock. A Struct, not a dataclass: one is built per frame, and a frozen dataclass's
+    `__init__` alone cost ~0.4 µs.
     """
 
     events: list[MarketEvent] = msgspec.field(default_factory=list)
     control: Control | None = None
     problem: str = ""
-    sent_ts_ns: int = 0  # the venue's send time of the push (0: unknown)
-    skipped: int = 0  # items dropped from an otherwise good frame (a bad deal in a push)
+    sent_ts_ns: int = 0
+    skipped: int = 0
 
 
 class Adapter(Protocol):

@@ -4,7 +4,8 @@ Text frames are JSON acks, PONGs and errors; binary frames are one `PushDataV3Ap
 (docs/mexc-protocol.md §1). Prices, quantities and versions arrive as decimal strings and are parsed
 with JSON number grammar (no NaN, infinities, signs, `_` or blanks inside) and bounded: a number
 outside [0, 1e300], a version outside int64, or a time outside the ns int64 range makes the frame a
-`Decoded.problem`. The protobuf classes (`fxcli.exchange.mexc_proto`) are imported on the first binary
+`Decoded.problem` — except in a deal, which is skipped alone (`Decoded.skipped`) while the push's
+other deals still count. The protobuf classes (`fxcli.exchange.mexc_proto`) are imported on the first binary
 frame, not with this module: protobuf costs 25-65 ms to import here and `fx --help` must not pay it.
 """
 
@@ -124,22 +125,29 @@ class MexcSpot:
         ...     "xDLSE0oKHwoIOTMyMjAuMDASCjAuMDQ0MzgyNDMYAiC7qdnQxDISJ3Nwb3RAcHVibGljLmFnZ3JlLmRlYWxz"
         ...     "LnYzLmFwaS5wYkAxMDBtcw=="
         ... )
-        >>> MexcSpot().decode(frame, 1736409765160000000).events
+        >>> decoded = MexcSpot().decode(frame, 1736409765160000000)
+        >>> decoded.events
         [Trade(exchange_ts_ns=1736409765051000000, received_ts_ns=1736409765160000000, symbol='BTCUSDT', \
 price=93220.0, qty=0.04438243, side=-1, trade_id=None)]
+        >>> decoded.sent_ts_ns  # the wrapper's sendTime: when the venue pushed it
+        1736409765052000000
 
         Acks are judged by `msg`, never by `code` (a rejection also says code 0); whether the named
         channels are the ones requested is `ack_confirms`'s question:
 
         >>> MexcSpot().decode('{"id":0,"code":0,"msg":"spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT"}', 0)
         Decoded(events=[], control=Control(kind=<ControlKind.ACK: 'ack'>, req_id=0, \
-channels=('spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT',), reason=''), problem='')
+channels=('spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT',), reason=''), problem='', sent_ts_ns=0, \
+skipped=0)
 
         Trades take the deal's `time` (the push's sendTime if a deal has none) and the aggressor side
         from `tradeType` (1 buy → +1, 2 sell → -1); `trade_id` is the 2026-06 `tradeId` when it is a
-        number. Depth, top-N and book-ticker pushes take the wrapper's `sendTime` (else `createTime`,
-        else 0 = unknown). Unknown protobuf fields are ignored; other bodies (klines, the retired
-        non-aggregated channels, private streams) come back as a problem.
+        number. A deal with another `tradeType`, a bad time, price or quantity is skipped and counted
+        in `skipped` (the problem names the first); the other deals of the push are kept. Depth,
+        top-N and book-ticker pushes take the wrapper's `sendTime` (else `createTime`, else 0 =
+        unknown), and so does `sent_ts_ns` of every push. Unknown protobuf fields are ignored;
+        other bodies (klines, the retired non-aggregated channels, private streams) come back as a
+        problem.
         """
         try:
             if len(frame) > MAX_FRAME_BYTES:
@@ -148,7 +156,7 @@ channels=('spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT',), reason=''), probl
                 return _decode_text(frame)
             if frame.startswith(b"{"):  # a text frame handed over as bytes (0x7b never starts a wrapper)
                 return _decode_text(frame.decode("utf-8"))
-            return Decoded(_decode_push(frame, received_ts_ns), None, "")
+            return _decode_push(frame, received_ts_ns)
         except (msgspec.DecodeError, BadFrameError, UnicodeError, RecursionError) as exc:
             return Decoded(problem=f"{type(exc).__name__}: {exc}")
 
@@ -264,29 +272,49 @@ def _levels(items: Iterable[PublicAggreDepthV3ApiItem | PublicLimitDepthV3ApiIte
 _SIDES: Final = {1: 1, 2: -1}
 
 
-def _trades(wrapper: PushDataV3ApiWrapper, symbol: str, venue_ms: int, received_ts_ns: int) -> list[Trade]:
-    trades = []
+def _trades(wrapper: PushDataV3ApiWrapper, symbol: str, venue_ms: int, received_ts_ns: int) -> Decoded:
+    """One trade per deal; a bad deal (side, time, price or quantity) is skipped and counted alone."""
+    trades: list[MarketEvent] = []
+    skipped, first = 0, ""
     deal: PublicAggreDealsV3ApiItem
     for deal in wrapper.publicAggreDeals.deals:
         side = _SIDES.get(deal.tradeType)
-        if side is None:
-            raise BadFrameError(f"tradeType {deal.tradeType} is neither 1 (buy) nor 2 (sell)")
         trade_ms = deal.time or venue_ms
-        if not 0 <= trade_ms <= MAX_MS:
-            raise BadFrameError(f"deal time {trade_ms} is not a time in ms")
+        try:
+            if side is None:
+                raise BadFrameError(f"tradeType {deal.tradeType} is neither 1 (buy) nor 2 (sell)")
+            if not 0 <= trade_ms <= MAX_MS:
+                raise BadFrameError(f"deal time {trade_ms} is not a time in ms")
+            price, qty = _num(deal.price), _num(deal.quantity)
+        except msgspec.DecodeError as exc:
+            skipped += 1
+            first = (
+                first
+                or f"deal {len(trades) + skipped - 1}: price or quantity is not a decimal in range: {exc}"
+            )
+            continue
+        except BadFrameError as exc:
+            skipped += 1
+            first = first or f"deal {len(trades) + skipped - 1}: {exc}"
+            continue
         tid = deal.tradeId
         trades.append(
             Trade(
                 trade_ms * NS_PER_MS,
                 received_ts_ns,
                 symbol,
-                _num(deal.price),
-                _num(deal.quantity),
+                price,
+                qty,
                 side,
                 int(tid) if tid and len(tid) < 19 and tid.isascii() and tid.isdigit() else None,
             )
         )
-    return trades
+    sent_ts_ns = venue_ms * NS_PER_MS
+    if not skipped:
+        return Decoded(trades, None, "", sent_ts_ns)
+    total = len(trades) + skipped
+    problem = f"publicAggreDeals: skipped {skipped} of {total} deals (first: {first})"
+    return Decoded(trades, None, problem, sent_ts_ns, skipped)
 
 
 def _delta(wrapper: PushDataV3ApiWrapper, symbol: str, venue_ms: int, received_ts_ns: int) -> list[BookDelta]:
@@ -345,14 +373,13 @@ def _ticker(
 
 _Body = Callable[["PushDataV3ApiWrapper", str, int, int], list[Any]]
 _BODIES: Final[dict[str, _Body]] = {
-    "publicAggreDeals": _trades,
     "publicAggreDepths": _delta,
     "publicLimitDepths": _top,
     "publicAggreBookTicker": _ticker,
 }
 
 
-def _decode_push(frame: bytes, received_ts_ns: int) -> list[MarketEvent]:
+def _decode_push(frame: bytes, received_ts_ns: int) -> Decoded:
     wrapper_type, proto_error = _proto()
     try:
         wrapper = wrapper_type.FromString(frame)
@@ -360,16 +387,18 @@ def _decode_push(frame: bytes, received_ts_ns: int) -> list[MarketEvent]:
         raise BadFrameError(f"not a PushDataV3ApiWrapper ({exc})") from None
     body = wrapper.WhichOneof("body")
     decode_body = _BODIES.get(body) if body is not None else None
-    if decode_body is None:
+    if decode_body is None and body != "publicAggreDeals":
         raise BadFrameError(f"push body {body!r} is not one fx decodes (channel {wrapper.channel[:80]!r})")
     venue_ms = _millis(wrapper.sendTime or wrapper.createTime, "sendTime/createTime")
+    if decode_body is None:  # deals: each one stands alone, so a bad one is skipped, not the push
+        return _trades(wrapper, _symbol_of(wrapper), venue_ms, received_ts_ns)
     try:
         events: list[MarketEvent] = decode_body(wrapper, _symbol_of(wrapper), venue_ms, received_ts_ns)
     except msgspec.DecodeError as exc:
         raise BadFrameError(
             f"{body}: a price, quantity or version is not a decimal in range: {exc}"
         ) from None
-    return events
+    return Decoded(events, None, "", venue_ms * NS_PER_MS)
 
 
 _PROTO: tuple[type[PushDataV3ApiWrapper], type[Exception]] | None = None

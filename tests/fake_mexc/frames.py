@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from fxcli.exchange.mexc_proto.PublicAggreDealsV3Api_pb2 import (
     PublicAggreDealsV3Api,
@@ -16,11 +17,12 @@ from fxcli.exchange.mexc_proto.PublicAggreDepthsV3Api_pb2 import (
     PublicAggreDepthV3ApiItem,
 )
 from fxcli.exchange.mexc_proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
-from tests.fake_mexc.market import Diff, TradeRecord, now_ms
+from tests.fake_mexc.market import Diff, TradeRecord, now_ms, to_contracts
 
 SPOT_DEALS = "spot@public.aggre.deals.v3.api.pb@100ms@"
 SPOT_DEPTH = "spot@public.aggre.depth.v3.api.pb@100ms@"
 REJECT_REASON = "Blocked! "
+ONE = Decimal(1)
 
 
 # ---------------------------------------------------------------------------------------------- spot
@@ -42,8 +44,9 @@ def spot_pong() -> str:
     return '{"id":0,"code":0,"msg":"PONG"}'
 
 
-def spot_deals(trades: Sequence[TradeRecord]) -> bytes:
-    """An aggre.deals push of trades of one symbol (wrapper field 314), with 2026-06 tradeIds."""
+def spot_deals(trades: Sequence[TradeRecord], *, sent_ms: int | None = None) -> bytes:
+    """An aggre.deals push of trades of one symbol (wrapper field 314), with 2026-06 tradeIds;
+    `sendTime` is `sent_ms` (default: now)."""
     symbol = trades[0].symbol
     body = PublicAggreDealsV3Api(
         deals=[
@@ -55,13 +58,17 @@ def spot_deals(trades: Sequence[TradeRecord]) -> bytes:
         eventType=SPOT_DEALS.rstrip("@"),
     )
     wrapper = PushDataV3ApiWrapper(
-        channel=SPOT_DEALS + symbol, symbol=symbol, sendTime=now_ms(), publicAggreDeals=body
+        channel=SPOT_DEALS + symbol,
+        symbol=symbol,
+        sendTime=now_ms() if sent_ms is None else sent_ms,
+        publicAggreDeals=body,
     )
     return wrapper.SerializeToString()
 
 
-def spot_depth(diff: Diff) -> bytes:
-    """An aggre.depth push (wrapper field 313) with fromVersion/toVersion."""
+def spot_depth(diff: Diff, *, sent_ms: int | None = None) -> bytes:
+    """An aggre.depth push (wrapper field 313) with fromVersion/toVersion; `sendTime` is `sent_ms`
+    (default: the diff's time)."""
     body = PublicAggreDepthsV3Api(
         asks=[PublicAggreDepthV3ApiItem(price=p, quantity=q) for p, q in diff.asks],
         bids=[PublicAggreDepthV3ApiItem(price=p, quantity=q) for p, q in diff.bids],
@@ -70,7 +77,10 @@ def spot_depth(diff: Diff) -> bytes:
         toVersion=str(diff.to_version),
     )
     wrapper = PushDataV3ApiWrapper(
-        channel=SPOT_DEPTH + diff.symbol, symbol=diff.symbol, sendTime=diff.time_ms, publicAggreDepths=body
+        channel=SPOT_DEPTH + diff.symbol,
+        symbol=diff.symbol,
+        sendTime=diff.time_ms if sent_ms is None else sent_ms,
+        publicAggreDepths=body,
     )
     return wrapper.SerializeToString()
 
@@ -100,31 +110,77 @@ def futures_pong() -> str:
     return json.dumps({"channel": "pong", "data": ts, "ts": ts})
 
 
-def futures_deals(trades: Sequence[TradeRecord]) -> str:
-    """A `push.deal` with the current array form and trade ids `i`; numbers as the venue's decimals."""
+def futures_deals(
+    trades: Sequence[TradeRecord], *, contract_size: Decimal = ONE, sent_ms: int | None = None
+) -> str:
+    """A `push.deal` with the current array form and trade ids `i`; numbers as the venue's decimals,
+    sizes `v` in contracts (the trades' base-unit qty / `contract_size`); `ts` is `sent_ms` (default: now)."""
     items = ",".join(
-        f'{{"p":{t.price},"v":{t.qty},"T":{t.side},"O":3,"M":2,"t":{t.time_ms},"i":{t.trade_id}}}'
+        f'{{"p":{t.price},"v":{to_contracts(t.qty, contract_size)},"T":{t.side},"O":3,"M":2,'
+        f'"t":{t.time_ms},"i":{t.trade_id}}}'
         for t in trades
     )
-    return f'{{"symbol":"{trades[0].symbol}","data":[{items}],"channel":"push.deal","ts":{now_ms()}}}'
+    ts = now_ms() if sent_ms is None else sent_ms
+    return f'{{"symbol":"{trades[0].symbol}","data":[{items}],"channel":"push.deal","ts":{ts}}}'
 
 
-def _levels(levels: list[tuple[str, str]]) -> str:
-    return "[" + ",".join(f"[{p},{q},{0 if q == '0' else 1}]" for p, q in levels) + "]"
+def _levels(levels: list[tuple[str, str]], contract_size: Decimal) -> str:
+    return (
+        "["
+        + ",".join(f"[{p},{to_contracts(q, contract_size)},{0 if q == '0' else 1}]" for p, q in levels)
+        + "]"
+    )
 
 
-def futures_depth(diff: Diff) -> str:
-    """A merged `push.depth` (begin/end/version) as sent since 2025-04-09."""
+def futures_depth(diff: Diff, *, contract_size: Decimal = ONE, sent_ms: int | None = None) -> str:
+    """A merged `push.depth` (begin/end/version) as sent since 2025-04-09; sizes in contracts; `ts`
+    is `sent_ms` (default: now)."""
     data = (
-        f'{{"cts":{diff.time_ms},"asks":{_levels(diff.asks)},"bids":{_levels(diff.bids)},'
+        f'{{"cts":{diff.time_ms},"asks":{_levels(diff.asks, contract_size)},'
+        f'"bids":{_levels(diff.bids, contract_size)},'
         f'"begin":{diff.from_version},"end":{diff.to_version},"version":{diff.to_version}}}'
     )
-    return f'{{"symbol":"{diff.symbol}","data":{data},"channel":"push.depth","ts":{now_ms()}}}'
+    ts = now_ms() if sent_ms is None else sent_ms
+    return f'{{"symbol":"{diff.symbol}","data":{data},"channel":"push.depth","ts":{ts}}}'
 
 
-def futures_rest_depth(version: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> bytes:
-    """`GET /api/v1/contract/depth/{symbol}` answer, wrapped as on the wire."""
-    data = f'{{"asks":{_levels(asks)},"bids":{_levels(bids)},"version":{version},"timestamp":{now_ms()}}}'
+def futures_rest_depth(
+    version: int,
+    bids: list[tuple[str, str]],
+    asks: list[tuple[str, str]],
+    *,
+    contract_size: Decimal = ONE,
+    timestamp_ms: int | None = None,
+) -> bytes:
+    """`GET /api/v1/contract/depth/{symbol}` answer, wrapped as on the wire; sizes in contracts."""
+    ts = now_ms() if timestamp_ms is None else timestamp_ms
+    data = (
+        f'{{"asks":{_levels(asks, contract_size)},"bids":{_levels(bids, contract_size)},'
+        f'"version":{version},"timestamp":{ts}}}'
+    )
+    return f'{{"success":true,"code":0,"data":{data}}}'.encode()
+
+
+def futures_contract_detail(sizes: Mapping[str, Decimal], symbol: str | None = None) -> bytes:
+    """`GET /api/v1/contract/detail` answer: every contract (or, for `?symbol=`, that one as an object,
+    or `success: false` when it is unknown), with the fields around `contractSize` that MEXC sends."""
+
+    def entry(name: str, size: Decimal) -> str:
+        base, _, quote = name.partition("_")
+        return (
+            f'{{"symbol":"{name}","displayName":"{base}_{quote} PERPETUAL","baseCoin":"{base}",'
+            f'"quoteCoin":"{quote}","settleCoin":"{quote}","contractSize":{size},"minLeverage":1,'
+            f'"maxLeverage":200,"priceScale":2,"volScale":0,"amountScale":4,"priceUnit":0.01,'
+            f'"volUnit":1,"minVol":1,"maxVol":1000000,"state":0,"apiAllowed":true,'
+            f'"takerFeeRate":0.0002,"makerFeeRate":0}}'
+        )
+
+    if symbol is None:
+        data = "[" + ",".join(entry(name, size) for name, size in sizes.items()) + "]"
+    elif symbol in sizes:
+        data = entry(symbol, sizes[symbol])
+    else:
+        return b'{"success":false,"code":1001,"message":"contract not exists"}'
     return f'{{"success":true,"code":0,"data":{data}}}'.encode()
 
 

@@ -2,15 +2,19 @@
 
 Prices sit on a tick grid around a fixed mid (bids below, asks above), so the book never crosses;
 every diff carries absolute quantities (0 deletes) and a version range `from = last + 1 .. to`.
-Prices and quantities are kept as the decimal strings the server sends, so a test compares exactly
-what a client parsed.
+Prices and quantities are kept as decimal strings, so a test compares exactly what a client parsed.
+Quantities are always base units: a futures market (`contract_size` set) makes whole numbers of
+contracts, keeps `contracts * contract_size` as its truth, and the server converts back to contracts
+on the wire (`to_contracts`). Times come from the market's `clock` (the venue's clock, ms).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class SymbolMarket:
     next_trade_id: int = 1
     bids: dict[str, str] = field(default_factory=dict)
     asks: dict[str, str] = field(default_factory=dict)
+    contract_size: Decimal | None = None  # base units per contract (futures); None: spot
+    clock: Callable[[], int] = field(default=lambda: now_ms())
 
     def __post_init__(self) -> None:
         for k in range(1, self.levels + 1):
@@ -73,13 +79,13 @@ class SymbolMarket:
             out.append((price, qty))
         start = self.version + 1
         self.version += self.rng.randint(1, 3)
-        return Diff(self.symbol, start, self.version, bids, asks, now_ms())
+        return Diff(self.symbol, start, self.version, bids, asks, self.clock())
 
     def next_trade(self) -> TradeRecord:
         """A trade near the touch."""
         side = self.rng.choice((1, 2))
         price = self._price(self.mid_ticks + (1 if side == 1 else -1))
-        trade = TradeRecord(self.symbol, self.next_trade_id, price, self._qty(), side, now_ms())
+        trade = TradeRecord(self.symbol, self.next_trade_id, price, self._qty(), side, self.clock())
         self.next_trade_id += 1
         return trade
 
@@ -100,7 +106,20 @@ class SymbolMarket:
         return f"{ticks / 10**self.tick_decimals:.{self.tick_decimals}f}"
 
     def _qty(self) -> str:
-        return f"{self.rng.randint(1, 50_000) / 1000:.3f}"
+        units = self.rng.randint(1, 50_000)
+        if self.contract_size is None:
+            return f"{units / 1000:.3f}"
+        return decimal_text(units * self.contract_size)  # `units` whole contracts, in base units
+
+
+def to_contracts(qty: str, contract_size: Decimal) -> str:
+    """A base-unit quantity as the venue's contract count: `"0.0003"` at 0.0001 per contract is `"3"`."""
+    return decimal_text(Decimal(qty) / contract_size)
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain decimal text without exponent or trailing zeros: `Decimal("5E+1")` is `"50"`."""
+    return format(value.normalize(), "f")
 
 
 def now_ms() -> int:

@@ -7,6 +7,12 @@ disconnects (with or without a close frame), skipped diffs (version jumps), sile
 data), rejected subscriptions (code 0, "Blocked!"), hostile frames, slow reads, refused handshakes,
 a short connection lifetime, idle closes, and REST 429 / 500 answers.
 
+Futures contracts have a size (`contract_sizes`, base units per contract, default 1) served by
+`GET /api/v1/contract/detail`; the truth (trade log, books) is in base units and the wire in
+contracts. Every push carries the venue's clock (`sendTime` / `ts`): local wall time plus
+`clock_offset_ms`, so a test can tell venue times from receive times; `last_sent_ms` has the
+`sendTime` / `ts` of the last push built per symbol.
+
 Bounded: at most `max_connections` sockets, and the whole server stops itself after
 `max_lifetime_s` whatever the test does. Only 127.0.0.1 is ever bound.
 """
@@ -20,8 +26,9 @@ import random
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from enum import StrEnum
 from http import HTTPStatus
 
@@ -81,13 +88,26 @@ class FakeMexc:
         max_subs_per_conn: int | None = 30,
         max_connections: int = 64,
         max_lifetime_s: float = 120.0,
+        contract_sizes: Mapping[str, str] | None = None,
     ) -> None:
         self.venue = venue
+        self.clock_offset_ms = 0  # the venue's clock minus local wall time, in every push and REST time
         rng = random.Random(seed)
+        sizes = contract_sizes or {}
+        self.contract_sizes: dict[str, Decimal] = (
+            {s: Decimal(sizes.get(s, "1")) for s in symbols} if venue is Venue.FUTURES else {}
+        )
         self.markets = {
-            s: SymbolMarket(s, random.Random(rng.random()), mid_ticks=rng.randint(5_000, 50_000))
+            s: SymbolMarket(
+                s,
+                random.Random(rng.random()),
+                mid_ticks=rng.randint(5_000, 50_000),
+                contract_size=self.contract_sizes.get(s),
+                clock=self.venue_ms,
+            )
             for s in symbols
         }
+        self.last_sent_ms: dict[str, int] = {}
         self.tick_s = tick_s
         self.max_subs_per_conn = max_subs_per_conn if venue is Venue.SPOT else None
         self.max_connections = max_connections
@@ -131,6 +151,10 @@ class FakeMexc:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def venue_ms(self) -> int:
+        """The venue's clock, ms: local wall time plus `clock_offset_ms`."""
+        return now_ms() + self.clock_offset_ms
 
     @property
     def endpoints(self) -> Endpoints:
@@ -420,14 +444,27 @@ class FakeMexc:
                     self._cross.discard(symbol)
                     best_ask = min(market.asks, key=float)
                     diff = replace(diff, bids=[*diff.bids, (best_ask, "1.000")])
-                for live in list(self._live.values()):
-                    kinds = {kind for sym, kind in live.info.subs.values() if sym == symbol}
-                    spot = self.venue is Venue.SPOT
+                targets = [
+                    (live, {kind for sym, kind in live.info.subs.values() if sym == symbol})
+                    for live in list(self._live.values())
+                ]
+                targets = [(live, kinds) for live, kinds in targets if kinds]
+                if not targets:
+                    continue
+                # one frame per tick and kind for every connection, stamped with the venue's clock
+                sent_ms = self.last_sent_ms[symbol] = self.venue_ms()
+                if self.venue is Venue.SPOT:
+                    depth_frame: bytes | str = frames.spot_depth(diff, sent_ms=sent_ms)
+                    trade_frame: bytes | str = frames.spot_deals([trade], sent_ms=sent_ms)
+                else:
+                    size = market.contract_size or frames.ONE
+                    depth_frame = frames.futures_depth(diff, contract_size=size, sent_ms=sent_ms)
+                    trade_frame = frames.futures_deals([trade], contract_size=size, sent_ms=sent_ms)
+                for live, kinds in targets:
                     if "depth" in kinds and not skip_diff:
-                        self._enqueue(live, frames.spot_depth(diff) if spot else frames.futures_depth(diff))
+                        self._enqueue(live, depth_frame)
                     if "trades" in kinds:
-                        frame = frames.spot_deals([trade]) if spot else frames.futures_deals([trade])
-                        self._enqueue(live, frame, (trade,))
+                        self._enqueue(live, trade_frame, (trade,))
 
     async def _lifetime(self) -> None:
         await asyncio.sleep(self.max_lifetime_s)
@@ -476,11 +513,17 @@ class FakeMexc:
             return HTTPStatus.INTERNAL_SERVER_ERROR, {}, b'{"code":500,"msg":"internal error"}'
         path = url.path
         if path == "/api/v3/time":
-            return HTTPStatus.OK, {}, json.dumps({"serverTime": now_ms()}).encode()
+            return HTTPStatus.OK, {}, json.dumps({"serverTime": self.venue_ms()}).encode()
         if path == "/api/v3/ping":
             return HTTPStatus.OK, {}, b"{}"
         if path.endswith("/api/v1/contract/ping"):
-            return HTTPStatus.OK, {}, json.dumps({"success": True, "code": 0, "data": now_ms()}).encode()
+            return (
+                HTTPStatus.OK,
+                {},
+                json.dumps({"success": True, "code": 0, "data": self.venue_ms()}).encode(),
+            )
+        if path.endswith("/api/v1/contract/detail") and self.venue is Venue.FUTURES:
+            return HTTPStatus.OK, {}, frames.futures_contract_detail(self.contract_sizes, query.get("symbol"))
         if path == "/api/v3/depth" or "/api/v1/contract/depth/" in path:
             spot = path == "/api/v3/depth"
             symbol = query.get("symbol", "") if spot else path.rpartition("/")[2]
@@ -490,6 +533,11 @@ class FakeMexc:
             self.depth_requests[symbol] += 1
             limit = int(query.get("limit", "100")) if query.get("limit", "").isdigit() else 100
             version, bids, asks = market.snapshot(limit)
-            body = (frames.spot_rest_depth if spot else frames.futures_rest_depth)(version, bids, asks)
+            if spot:
+                return HTTPStatus.OK, {}, frames.spot_rest_depth(version, bids, asks)
+            size = market.contract_size or frames.ONE
+            body = frames.futures_rest_depth(
+                version, bids, asks, contract_size=size, timestamp_ms=self.venue_ms()
+            )
             return HTTPStatus.OK, {}, body
         return HTTPStatus.NOT_FOUND, {}, b'{"code":404,"msg":"not found"}'

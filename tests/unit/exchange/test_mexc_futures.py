@@ -67,16 +67,18 @@ DOGE_ASKS = [(0.0801, 2868.0), (0.08014, 7405.0), (0.08015, 7000.0), (0.08011, 2
 
 
 @pytest.mark.parametrize(
-    ("frame_id", "expected"),
+    ("frame_id", "sent_ms", "expected"),
     [
         (
             "futures-depth-merged",
+            1789498405534,
             BookDelta(
                 1789498405531 * MS, RECEIVED, "DOGE_USDT", DOGE_BIDS, DOGE_ASKS, 8752807948, 8752808003
             ),
         ),
         (
             "futures-depth-merged-quiet",
+            1789498405588,
             BookDelta(
                 1789498405579 * MS,
                 RECEIVED,
@@ -89,22 +91,26 @@ DOGE_ASKS = [(0.0801, 2868.0), (0.08014, 7405.0), (0.08015, 7000.0), (0.08011, 2
         ),
         (
             "futures-depth-unmerged-1",
+            1789498321801,
             BookDelta(
                 1789498321765 * MS, RECEIVED, "ETH_USDT", [], [(2384.59, 42.0)], 37723308980, 37723308980
             ),
         ),
         (
             "futures-depth-unmerged-2",
+            1789498321801,
             BookDelta(
                 1789498321765 * MS, RECEIVED, "ETH_USDT", [], [(2384.60, 2666.0)], 37723308981, 37723308981
             ),
         ),
         (
             "futures-depth-doc",  # no cts: the push time ts
+            1587442022003,
             BookDelta(1587442022003 * MS, RECEIVED, "BTC_USDT", [], [(6859.5, 3251.0)], 96801927, 96801927),
         ),
         (
             "futures-depth-full",
+            1789498322169,
             BookSnapshot(
                 1789498322165 * MS,
                 RECEIVED,
@@ -115,14 +121,24 @@ DOGE_ASKS = [(0.0801, 2868.0), (0.08014, 7405.0), (0.08015, 7000.0), (0.08011, 2
                 "ws_top20",
             ),
         ),
-        ("futures-deal-object", Trade(1587442049632 * MS, RECEIVED, "BTC_USDT", 6866.5, 2096.0, 1, None)),
-        ("futures-deal-array", Trade(1760368563597 * MS, RECEIVED, "BTC_USDT", 114350.4, 4.0, -1, None)),
+        (
+            "futures-deal-object",
+            1587442022003,
+            Trade(1587442049632 * MS, RECEIVED, "BTC_USDT", 6866.5, 2096.0, 1, None),
+        ),
+        (
+            "futures-deal-array",
+            1680055941870,
+            Trade(1760368563597 * MS, RECEIVED, "BTC_USDT", 114350.4, 4.0, -1, None),
+        ),
     ],
 )
-def test_decode_documented_push_gives_exact_event(frame_id: str, expected: MarketEvent) -> None:
+def test_decode_documented_push_gives_exact_event_and_push_time(
+    frame_id: str, sent_ms: int, expected: MarketEvent
+) -> None:
     decoded = MexcFutures().decode(FRAMES[frame_id], RECEIVED)
 
-    assert decoded == Decoded(events=[expected])
+    assert decoded == Decoded(events=[expected], sent_ts_ns=sent_ms * MS)
 
 
 @pytest.mark.parametrize(
@@ -221,6 +237,84 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        frame("push.deal", [deal()]),
+        frame("push.deal", deal()),
+        depth(1, 2, 2, cts=TS - 7),
+        frame("push.depth.full", {"asks": [], "bids": [[1, 2, 1]], "version": 5}),
+        frame("push.ticker", {"bid1": 1, "ask1": 2, "timestamp": TS - 9}),
+    ],
+)
+def test_every_push_carries_its_push_time_ts(text: str) -> None:
+    decoded = decode(text)
+
+    assert decoded.events
+    assert decoded.sent_ts_ns == TS * MS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"symbol": "BTC_USDT", "data": [deal()], "channel": "push.deal"}),
+        '{"channel":"rs.sub.deal","data":"success","ts":1587442022003}',
+        '{"channel":"pong","data":1789498336785,"ts":1789498336785}',
+        '{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1789498321790}',
+    ],
+)
+def test_push_time_is_zero_when_absent_and_for_control_frames(text: str) -> None:
+    assert decode(text).sent_ts_ns == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (deal(T=3), "Invalid enum value 3 - at `$.T`"),
+        (deal(T=None), "Expected `int`, got `null` - at `$.T`"),
+        (deal(p=-1), "Expected `float` >= 0.0 - at `$.p`"),
+        (deal(v="1e400"), "Number out of range"),
+        (deal(t=-1), "Expected `int` >= 0 - at `$.t`"),
+        (deal(t=2**63), "at `$.t`"),
+        ("x", "Expected `object`, got `str`"),
+    ],
+)
+def test_a_bad_deal_is_skipped_and_counted_and_the_others_are_kept(bad: Any, reason: str) -> None:
+    text = frame("push.deal", [deal(i=1), bad, deal(i=3, T=2), bad])
+
+    decoded = decode(text)
+
+    assert [(t.trade_id, t.side) for t in decoded.events if isinstance(t, Trade)] == [(1, 1), (3, -1)]
+    assert decoded.skipped == 2
+    assert decoded.problem.startswith("push.deal BTC_USDT: skipped 2 of 4 deals (first: deal 1: ")
+    assert reason in decoded.problem
+    assert decoded.sent_ts_ns == TS * MS
+
+
+def test_a_single_bad_deal_object_is_skipped_and_counted() -> None:
+    decoded = decode(frame("push.deal", deal(T=0)))
+
+    assert (decoded.events, decoded.skipped) == ([], 1)
+    assert "Invalid enum value 0" in decoded.problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        frame("push.deal", [deal(), deal(T=3)], symbol="../x"),
+        frame("push.deal", [deal(), deal(T=3)], symbol=5),
+        frame("push.deal", [deal(), deal(T=3)], ts=-1),
+        json.dumps({"channel": "push.deal", "data": [deal(), deal(T=3)]}),
+        frame("push.deal", None),
+    ],
+)
+def test_a_deal_push_broken_as_a_whole_stays_a_problem(text: str) -> None:
+    decoded = decode(text)
+
+    assert decoded.problem
+    assert (decoded.events, decoded.skipped) == ([], 0)
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         (
@@ -308,7 +402,8 @@ def test_endpoints_limits_and_snapshot_url() -> None:
     assert default.endpoints == Endpoints(
         "wss://contract.mexc.com/edge", "https://api.mexc.com/api/v1/contract"
     )
-    assert (default.limits.max_subs_per_conn, default.limits.channels_per_request) == (None, 1)
+    assert (default.limits.max_subs_per_conn, default.limits.channels_per_request) == (50, 1)
+    assert (default.limits.sub_burst, default.limits.sub_rate_per_s) == (20, 10.0)
     assert (
         default.snapshot_url("btc_usdt") == "https://api.mexc.com/api/v1/contract/depth/BTC_USDT?limit=1000"
     )
@@ -492,8 +587,10 @@ def test_a_thousand_hostile_frames_give_a_problem_and_never_raise() -> None:
     results = [futures.decode(text, RECEIVED) for text in frames]
 
     assert len(frames) >= 1000
-    unexplained = [
-        (i, frames[i][:200], r) for i, r in enumerate(results) if not r.problem or r.events or r.control
+    unexplained = [  # events only beside skipped deals (a push of good and bad deals keeps the good)
+        (i, frames[i][:200], r)
+        for i, r in enumerate(results)
+        if not r.problem or r.control or (r.events and not r.skipped)
     ]
     assert unexplained == []
 
@@ -501,8 +598,16 @@ def test_a_thousand_hostile_frames_give_a_problem_and_never_raise() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (frame("push.deal", [deal(p=-1)]), r"bad push.deal: Expected `float` >= 0.0 - at `\$.data\[0\].p`"),
-        (frame("push.deal", [deal(T=3)]), r"bad push.deal: Invalid enum value 3"),
+        (
+            frame("push.deal", [deal(p=-1)]),
+            r"skipped 1 of 1 deals \(first: deal 0: Expected `float` >= 0.0 - at `\$.p`",
+        ),
+        (
+            frame("push.deal", [deal(T=3)]),
+            r"push.deal BTC_USDT: skipped 1 of 1 deals \(first: deal 0: Invalid enum value 3",
+        ),
+        (frame("push.deal", "x"), r"bad push.deal: Expected `object \| array`, got `str` - at `\$.data`"),
+        (frame("push.deal", [deal()], ts=-5), r"bad push.deal: Expected `int` >= 0 - at `\$.ts`"),
         (depth(3, 2, 3), "begin 3 > end 2"),
         (depth(1, None, 2), "needs both begin and end"),
         (frame("push.depth", {"asks": [], "bids": [], "version": 2**64}), r"bad push.depth: .*version"),

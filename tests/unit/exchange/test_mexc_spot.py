@@ -178,7 +178,17 @@ def delta_of(frame: bytes) -> BookDelta:
 def test_decode_documented_binary_frame_gives_exact_event(frame_id: str, expected: MarketEvent) -> None:
     decoded = MexcSpot().decode(FRAMES[frame_id], RECEIVED)
 
-    assert decoded == Decoded(events=[expected])
+    assert decoded == Decoded(events=[expected], sent_ts_ns=FIXTURE_SEND_MS[frame_id] * MS)
+
+
+FIXTURE_SEND_MS = {  # the wrapper's sendTime of each sample push
+    "spot-deals": 1736409765052,
+    "spot-depth-2025": 1736411507002,
+    "spot-depth-ccxt": 1754741322152,
+    "spot-depth-2026": 1778075380657,
+    "spot-limit-depth": 1736411838730,
+    "spot-book-ticker": 1736412092433,
+}
 
 
 @pytest.mark.parametrize(
@@ -357,6 +367,94 @@ def test_push_without_send_time_uses_create_time_else_zero() -> None:
 
     assert [e.exchange_ts_ns for e in events_of(with_create)] == [1_600_000_000_000 * MS]
     assert [e.exchange_ts_ns for e in events_of(without_both)] == [0]
+
+
+def test_push_time_is_the_send_time_else_create_time_else_zero() -> None:
+    wrapper = push(DEPTH, send_ms=None)
+    wrapper.publicAggreDepths.fromVersion = wrapper.publicAggreDepths.toVersion = "7"
+    without_both = wrapper.SerializeToString()
+    wrapper.createTime = 1_600_000_000_000
+    with_create = wrapper.SerializeToString()
+    wrapper.sendTime = 1_600_000_000_009
+    with_both = wrapper.SerializeToString()
+    spot = MexcSpot()
+
+    sent = [spot.decode(f, RECEIVED).sent_ts_ns for f in (with_both, with_create, without_both)]
+
+    assert sent == [1_600_000_000_009 * MS, 1_600_000_000_000 * MS, 0]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        deals_frame([("1", "1", 1, SEND_MS - 5, "")]),
+        depth_frame("1", "2"),
+        top_frame("3", [("1", "1")], []),
+        ticker_frame("1", "1", "2", "1"),
+    ],
+)
+def test_every_push_carries_its_send_time(frame: bytes) -> None:
+    assert MexcSpot().decode(frame, RECEIVED).sent_ts_ns == SEND_MS * MS
+
+
+def test_control_frames_have_no_send_time() -> None:
+    assert [MexcSpot().decode(FRAMES[f], RECEIVED).sent_ts_ns for f in ("spot-ack", "spot-pong")] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (("1", "1", 3, SEND_MS, "9"), "tradeType 3 is neither 1 (buy) nor 2 (sell)"),
+        (("1", "1", 0, SEND_MS, "9"), "tradeType 0 is neither"),
+        (("1", "1", 1, -5, "9"), "deal time -5 is not a time in ms"),
+        (("1", "1", 1, 2**62, "9"), "is not a time in ms"),
+        (("NaN", "1", 1, SEND_MS, "9"), "price or quantity is not a decimal in range: JSON is malformed"),
+        (
+            ("1", "-1", 2, SEND_MS, "9"),
+            "price or quantity is not a decimal in range: Expected `float` >= 0.0",
+        ),
+        (("1", "1e400", 2, SEND_MS, "9"), "Number out of range"),
+    ],
+)
+def test_a_bad_deal_is_skipped_and_counted_and_the_others_are_kept(
+    bad: tuple[str, str, int, int, str], reason: str
+) -> None:
+    frame = deals_frame([("1.5", "2", 1, SEND_MS, "1"), bad, ("1.4", "3", 2, SEND_MS, "3"), bad])
+
+    decoded = MexcSpot().decode(frame, RECEIVED)
+
+    assert decoded.events == [
+        Trade(SEND_MS * MS, RECEIVED, "BTCUSDT", 1.5, 2.0, 1, 1),
+        Trade(SEND_MS * MS, RECEIVED, "BTCUSDT", 1.4, 3.0, -1, 3),
+    ]
+    assert decoded.skipped == 2
+    assert decoded.problem.startswith("publicAggreDeals: skipped 2 of 4 deals (first: deal 1: ")
+    assert reason in decoded.problem
+    assert decoded.sent_ts_ns == SEND_MS * MS
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        deals_frame([("1", "1", 1, SEND_MS, ""), ("1", "1", 3, SEND_MS, "")], symbol="../x"),
+        deals_frame([("1", "1", 1, SEND_MS, "")], symbol="", channel=""),
+    ],
+)
+def test_a_deals_push_broken_as_a_whole_stays_a_problem(frame: bytes) -> None:
+    decoded = MexcSpot().decode(frame, RECEIVED)
+
+    assert decoded.problem
+    assert (decoded.events, decoded.skipped) == ([], 0)
+
+
+def test_a_deals_push_with_a_bad_send_time_stays_a_problem() -> None:
+    wrapper = push(DEALS, send_ms=-1)
+    wrapper.publicAggreDeals.deals.add(price="1", quantity="1", tradeType=1, time=SEND_MS)
+
+    decoded = MexcSpot().decode(wrapper.SerializeToString(), RECEIVED)
+
+    assert "sendTime/createTime -1 is not a time in ms" in decoded.problem
+    assert (decoded.events, decoded.skipped) == ([], 0)
 
 
 @pytest.mark.parametrize(

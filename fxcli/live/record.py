@@ -26,9 +26,10 @@ from fxcli.exchange.booksync import LiveBooks
 from fxcli.exchange.connection import ConnectionManager, ManagerConfig, assign, plan_channels
 from fxcli.exchange.proxy import ws_proxy
 from fxcli.exchange.rest import RestClient
-from fxcli.exchange.venues import ResolvedEndpoints, Venue
+from fxcli.exchange.venues import ResolvedEndpoints, Venue, unit_meta
 from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts
-from fxcli.live.recorder import Notify, Observe, Recorder, RecordStats
+from fxcli.live.ready import ready_or_stopped
+from fxcli.live.recorder import Notify, Observe, Recorder, RecordEvent, RecordStats
 from fxcli.live.signals import graceful_stop
 from fxcli.live.tuning import live_process
 from fxcli.store.raw import RawWriter, raw_dir
@@ -161,7 +162,11 @@ class RecordSession:
             "rest_url": endpoints.rest_url,
             "kinds": [k.value for k in config.kinds],
             "symbols": len(config.symbols),
+            "qty_unit": "base",  # futures contracts are multiplied by their contract_sizes in the decoder
         }
+        sizes = {s: unit_meta(adapter, s).get("contract_size") for s in config.symbols}
+        if any(size is not None for size in sizes.values()):
+            header["contract_sizes"] = sizes
         down_since = downtime_starts(
             config.data_dir, venue.name, config.symbols, adapter
         )  # before any is written
@@ -236,8 +241,12 @@ class RecordSession:
 def manager_setup(
     config: RecordConfig, adapter: Adapter, manager_config: ManagerConfig | None
 ) -> tuple[list[Channel], Limits, ManagerConfig, list[list[Channel]]]:
-    """Channels, limits, manager knobs and the channels of each connection slot for `config`."""
-    channels = plan_channels(adapter, config.symbols, config.kinds)
+    """Channels, limits, manager knobs and the channels of each connection slot for `config`; a symbol
+    the venue does not list (a futures contract without a size) is an FxError naming it."""
+    try:
+        channels = plan_channels(adapter, config.symbols, config.kinds)
+    except ValueError as exc:
+        raise FxError(f"--symbols: {exc}") from None
     limits = adapter.limits
     if config.rotate_after_s is not None:
         limits = replace(limits, max_conn_age_s=config.rotate_after_s)
@@ -286,13 +295,14 @@ async def _record_until(
 ) -> RecordSummary:
     adapter = config.venue.make(config.endpoints.endpoints)
     adapter.decode(b"", 0)  # the first binary frame imports protobuf (25-65 ms): pay it before connecting
-    channels, limits, manager_cfg, assignment = manager_setup(config, adapter, manager_config)
-    session = RecordSession(
-        config, adapter, assignment, notify=notify, write_file=write_file, recorder_type=recorder_type
-    )
-    recorder = session.recorder
     failure: str | None = None
     async with RestClient(timeout_s=5.0, proxy=config.proxy) as rest:
+        adapter = await _until_ready(adapter, rest, stop, notify)
+        channels, limits, manager_cfg, assignment = manager_setup(config, adapter, manager_config)
+        session = RecordSession(
+            config, adapter, assignment, notify=notify, write_file=write_file, recorder_type=recorder_type
+        )
+        recorder = session.recorder
         books: LiveBooks | None = None
         if Kind.DEPTH in config.kinds:
             books = LiveBooks(adapter, rest, recorder.on_book_events, symbols=config.symbols)
@@ -307,6 +317,23 @@ async def _record_until(
             if books is not None:
                 await books.close()  # its last gaps reach the recorder before the last flush
     return await session.close(failure)
+
+
+async def _until_ready(
+    adapter: Adapter, rest: RestClient, stop: asyncio.Event, notify: Notify | None
+) -> Adapter:
+    """The adapter with what it needs from the venue (futures: contract sizes), waited for until it
+    comes or the recorder is stopped (then RecordError: nothing was recorded)."""
+
+    def waiting(reason: str, delay_s: float) -> None:
+        if notify is not None:
+            fields = {"reason": reason, "retry_in_s": round(delay_s, 2)}
+            notify(RecordEvent("waiting", time.time_ns(), fields))
+
+    ready = await ready_or_stopped(adapter, rest, stop, waiting)
+    if ready is None:
+        raise RecordError("stopped before the venue's contract list could be read: nothing was recorded")
+    return ready
 
 
 async def _tick(

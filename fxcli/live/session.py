@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from fxcli.backtest.fills import Costs
 from fxcli.engine.params import IndicatorParams
+from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Kind
 from fxcli.exchange.booksync import BookEvent, LiveBooks
 from fxcli.exchange.connection import ConnectionManager, ManagerConfig, plan_channels
@@ -36,6 +37,7 @@ from fxcli.exchange.playback import Playback
 from fxcli.exchange.proxy import ws_proxy
 from fxcli.exchange.rest import RestClient
 from fxcli.live.feed import Feed, StatusNote
+from fxcli.live.ready import ready_or_stopped
 from fxcli.live.router import Router, Tee
 from fxcli.live.signals import graceful_stop
 from fxcli.live.symbol import FRAME_EVERY_NS, LiveSymbol
@@ -143,10 +145,13 @@ def live_source(
 
     async def source(session: Session, stop: asyncio.Event) -> str:
         async with RestClient(proxy=proxy) as rest:
+            ready = await ready_or_stopped(adapter, rest, stop, _waiting(session.feed))
+            if ready is None:
+                return "stopped"
             if recording is None:
-                await _stream(session, stop, adapter, rest, symbols, config, proxy)
+                await _stream(session, stop, ready, rest, symbols, config, proxy)
             else:
-                await _stream_and_record(session, stop, adapter, rest, symbols, config, recording)
+                await _stream_and_record(session, stop, ready, rest, symbols, config, recording)
         return "stopped"
 
     return source
@@ -162,7 +167,10 @@ async def _stream(
     proxy: str | None,
 ) -> None:
     router = session.router
-    channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
+    try:
+        channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
+    except ValueError as exc:  # a futures contract the venue does not list
+        raise FxError(f"--symbols: {exc}") from None
     config = replace(config or ManagerConfig(), proxy=ws_proxy(proxy))
     books = router.books = LiveBooks(adapter, rest, router.on_books, symbols=symbols)
     try:
@@ -216,6 +224,15 @@ async def _stream_and_record(
             session.recorded = await rec.close(failure)
         except RecordError as exc:  # raised once the session is written
             session.record_error = exc
+
+
+def _waiting(feed: Feed) -> Callable[[str, float], None]:
+    """What the screen hears while the venue's facts (futures contract sizes) cannot be read yet."""
+
+    def note(reason: str, delay_s: float) -> None:
+        feed.publish(StatusNote(time.time_ns(), "waiting", f"{reason}; retry in {delay_s:.1f} s"))
+
+    return note
 
 
 def _record_notes(feed: Feed) -> Callable[[RecordEvent], None]:

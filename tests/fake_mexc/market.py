@@ -125,3 +125,22 @@ def decimal_text(value: Decimal) -> str:
 def now_ms() -> int:
     """Wall-clock milliseconds."""
     return time.time_ns() // 1_000_000
+
+
+def merge_diffs(diffs: list[Diff]) -> Diff:
+    """Consecutive diffs of one symbol as one push: the first `from`, the last `to`, the last quantity
+    of every price (absolute quantities: the merge means the same book)."""
+    bids: dict[str, str] = {}
+    asks: dict[str, str] = {}
+    for diff in diffs:
+        bids.update(diff.bids)
+        asks.update(diff.asks)
+    last = diffs[-1]
+    return Diff(
+        last.symbol,
+        diffs[0].from_version,
+        last.to_version,
+        list(bids.items()),
+        list(asks.items()),
+        last.time_ms,
+    )

@@ -38,7 +38,7 @@ from websockets.http11 import Request, Response
 
 from fxcli.exchange.adapter import Endpoints
 from tests.fake_mexc import frames
-from tests.fake_mexc.market import SymbolMarket, TradeRecord, now_ms
+from tests.fake_mexc.market import Diff, SymbolMarket, TradeRecord, merge_diffs, now_ms
 
 HOST = "127.0.0.1"
 SEND_QUEUE = 5_000  # frames waiting for one slow client before the server drops it
@@ -71,8 +71,9 @@ class Client:
 class _Live:
     info: Client
     ws: ServerConnection
-    queue: asyncio.Queue[tuple[bytes | str, tuple[TradeRecord, ...]]]
+    queue: asyncio.Queue[tuple[bytes | str, tuple[TradeRecord, ...], float]]  # frame, trades, due (mono)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    diffs: dict[str, list[Diff]] = field(default_factory=dict)  # per symbol, waiting to be merged
 
 
 class FakeMexc:
@@ -123,6 +124,11 @@ class FakeMexc:
         self.rest_rate_limited = 0
         self.rest_failures = 0
         self.rest_delay_s = 0.0
+        self.snapshot_delay_s = 0.0  # a depth snapshot is taken at request time, answered this much later
+        self.cut_bodies = 0  # the next N REST answers are chunked bodies cut short
+        self.network_delay_s = 0.0  # one-way: every frame reaches the client this long after its send time
+        self.batch_diffs = False  # each connection merges 1 + conn_id % 3 diffs into one push
+        self.quiet_books: set[str] = set()  # symbols whose book only changes by what a test sends
         self.paused = False
         # truth and observations
         self.trades: dict[str, list[TradeRecord]] = {s: [] for s in self.markets}
@@ -135,6 +141,8 @@ class FakeMexc:
         self._blocked: dict[str, int | None] = {}
         self._skip: Counter[str] = Counter()
         self._cross: set[str] = set()
+        self._cross_snapshots: Counter[str] = Counter()
+        self._late: dict[str, tuple[float, int | None]] = {}
         self._live: dict[int, _Live] = {}
         self._next_id = 1
         self._ws: Server | None = None
@@ -200,6 +208,15 @@ class FakeMexc:
             self._rest = None
 
     # ------------------------------------------------------------------ faults
+
+    def cross_next_snapshots(self, symbol: str, count: int = 1) -> None:
+        """The next `count` REST depth answers of `symbol` are crossed (a bid above the best ask)."""
+        self._cross_snapshots[symbol] += count
+
+    def ack_late(self, substring: str, delay_s: float, times: int | None = None) -> None:
+        """Accept subscriptions to channels containing `substring` only `delay_s` later (the next
+        `times` tries, or forever): no ack and no data until then."""
+        self._late[substring] = (delay_s, times)
 
     def block(self, substring: str, times: int | None = None) -> None:
         """Reject subscriptions to channels containing `substring` (the next `times` tries, or forever)."""
@@ -326,6 +343,8 @@ class FakeMexc:
             full = self.max_subs_per_conn is not None and len(live.info.subs) >= self.max_subs_per_conn
             if target is None or self._is_blocked(name) or (full and name not in live.info.subs):
                 refused.append(name)
+            elif (late := self._lateness(name)) is not None:
+                asyncio.get_running_loop().call_later(late, self._accept_late, live, req_id, name, target)
             else:
                 live.info.subs[name] = target
                 accepted.append(name)
@@ -334,6 +353,21 @@ class FakeMexc:
             self._enqueue(live, frames.spot_ack(req_id, accepted))
         if refused:
             self._enqueue(live, frames.spot_reject(req_id, refused))
+
+    def _accept_late(self, live: _Live, req_id: int, name: str, target: tuple[str, str]) -> None:
+        if not live.info.closed:
+            live.info.subs[name] = target
+            self._enqueue(live, frames.spot_ack(req_id, [name]))
+
+    def _lateness(self, name: str) -> float | None:
+        for substring, (delay_s, times) in self._late.items():
+            if substring in name:
+                if times is None:
+                    return delay_s
+                if times > 0:
+                    self._late[substring] = (delay_s, times - 1)
+                    return delay_s
+        return None
 
     def _spot_target(self, name: str) -> tuple[str, str] | None:
         for prefix, kind in ((frames.SPOT_DEALS, "trades"), (frames.SPOT_DEPTH, "depth")):
@@ -387,15 +421,17 @@ class FakeMexc:
         if live.info.silent or live.info.closed:
             return
         try:
-            live.queue.put_nowait((frame, trades))
+            live.queue.put_nowait((frame, trades, time.monotonic() + self.network_delay_s))
         except asyncio.QueueFull:
             live.ws.transport.abort()  # a client that does not read is dropped, as a real venue would
 
     async def _sender(self, live: _Live) -> None:
         while True:
-            frame, trades = await live.queue.get()
+            frame, trades, due = await live.queue.get()
             if live.info.silent:
                 continue
+            if (wait := due - time.monotonic()) > 0:
+                await asyncio.sleep(wait)  # in flight: frames keep their order, each arrives late
             try:
                 await live.ws.send(frame)
             except ConnectionClosed:
@@ -432,15 +468,15 @@ class FakeMexc:
             if self.paused:
                 continue
             for symbol, market in self.markets.items():
-                diff = market.next_diff()
+                quiet = symbol in self.quiet_books
+                diff = market.next_diff() if not quiet else None
                 trade = market.next_trade()
                 self.trades[symbol].append(trade)
-                if self._skip[symbol] > 0:
+                skip_diff = quiet
+                if self._skip[symbol] > 0 and not quiet:
                     self._skip[symbol] -= 1
                     skip_diff = True
-                else:
-                    skip_diff = False
-                if symbol in self._cross:
+                if symbol in self._cross and diff is not None:
                     self._cross.discard(symbol)
                     best_ask = min(market.asks, key=float)
                     diff = replace(diff, bids=[*diff.bids, (best_ask, "1.000")])
@@ -453,18 +489,39 @@ class FakeMexc:
                     continue
                 # one frame per tick and kind for every connection, stamped with the venue's clock
                 sent_ms = self.last_sent_ms[symbol] = self.venue_ms()
+                depth_frame: bytes | str = b""
                 if self.venue is Venue.SPOT:
-                    depth_frame: bytes | str = frames.spot_depth(diff, sent_ms=sent_ms)
+                    if diff is not None:
+                        depth_frame = frames.spot_depth(diff, sent_ms=sent_ms)
                     trade_frame: bytes | str = frames.spot_deals([trade], sent_ms=sent_ms)
                 else:
                     size = market.contract_size or frames.ONE
-                    depth_frame = frames.futures_depth(diff, contract_size=size, sent_ms=sent_ms)
+                    if diff is not None:
+                        depth_frame = frames.futures_depth(diff, contract_size=size, sent_ms=sent_ms)
                     trade_frame = frames.futures_deals([trade], contract_size=size, sent_ms=sent_ms)
                 for live, kinds in targets:
-                    if "depth" in kinds and not skip_diff:
-                        self._enqueue(live, depth_frame)
+                    if "depth" in kinds and diff is not None and not skip_diff:
+                        self._send_diff(live, diff, depth_frame, sent_ms)
                     if "trades" in kinds:
                         self._enqueue(live, trade_frame, (trade,))
+
+    def _send_diff(self, live: _Live, diff: Diff, frame: bytes | str, sent_ms: int) -> None:
+        """The diff as it is, or (`batch_diffs`) merged with the next ones, as many as this connection
+        merges: two connections then deliver overlapping version ranges, as MEXC's may at a rotation."""
+        if not self.batch_diffs:
+            self._enqueue(live, frame)
+            return
+        waiting = live.diffs.setdefault(diff.symbol, [])
+        waiting.append(diff)
+        if len(waiting) < 1 + live.info.conn_id % 3:
+            return
+        live.diffs[diff.symbol] = []
+        merged = merge_diffs(waiting)
+        if self.venue is Venue.SPOT:
+            self._enqueue(live, frames.spot_depth(merged, sent_ms=sent_ms))
+        else:
+            size = self.markets[diff.symbol].contract_size or frames.ONE
+            self._enqueue(live, frames.futures_depth(merged, contract_size=size, sent_ms=sent_ms))
 
     async def _lifetime(self) -> None:
         await asyncio.sleep(self.max_lifetime_s)
@@ -483,6 +540,14 @@ class FakeMexc:
             parts = request_line.decode("latin-1").split()
             target = parts[1] if len(parts) >= 2 else "/"
             status, headers, body = await self._route(target)
+            if self.cut_bodies > 0:  # a chunked body that ends in the middle of its first chunk
+                self.cut_bodies -= 1
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
+                writer.write(head.encode() + f"{len(body) + 100:x}\r\n".encode() + body[: len(body) // 2])
+                await writer.drain()
+                return
             head = f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
             head += f"Content-Length: {len(body)}\r\nConnection: close\r\n"
             head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -532,7 +597,12 @@ class FakeMexc:
                 return HTTPStatus.BAD_REQUEST, {}, b'{"code":-1121,"msg":"Invalid symbol."}'
             self.depth_requests[symbol] += 1
             limit = int(query.get("limit", "100")) if query.get("limit", "").isdigit() else 100
-            version, bids, asks = market.snapshot(limit)
+            version, bids, asks = market.snapshot(limit)  # taken now...
+            if self._cross_snapshots[symbol] > 0:
+                self._cross_snapshots[symbol] -= 1
+                bids = [(asks[0][0], "1"), *bids]  # a bid at the best ask: crossed
+            if self.snapshot_delay_s:
+                await asyncio.sleep(self.snapshot_delay_s)  # ...answered later, while diffs flow on
             if spot:
                 return HTTPStatus.OK, {}, frames.spot_rest_depth(version, bids, asks)
             size = market.contract_size or frames.ONE

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 MAX_BUFFER = 10_000
 MAX_CROSSED = 3  # crossed snapshots in a row before fetching waits for a new diff
+MAX_AHEAD = 64  # diffs held back during a rotation overlap before a jump is declared
 FIRST_SNAPSHOT = "waiting for the first snapshot"
 
 BookEvent = BookSnapshot | BookDelta | Gap | BookLost
@@ -106,6 +107,7 @@ class _Symbol:
         self.lost: _Lost | None = None
         self.crossed_in_row = 0
         self.is_idle = False  # stopped fetching after crossed snapshots; the next diff starts again
+        self.ahead: list[BookDelta] = []  # rotation overlap: diffs beyond the book's next version
 
 
 class LiveBooks:
@@ -143,11 +145,12 @@ class LiveBooks:
 
     # ------------------------------------------------------------------ public API
 
-    def on_events(self, events: Iterable[MarketEvent]) -> None:
-        """Feed decoded events: diffs and full snapshots are applied, every other event's time is seen."""
+    def on_events(self, events: Iterable[MarketEvent], *, is_overlap: bool = False) -> None:
+        """Feed decoded events: diffs and full snapshots are applied, every other event's time is seen.
+        `is_overlap`: they came on one of the two connections of a make-before-break rotation."""
         for event in events:
             if isinstance(event, BookDelta):
-                self.on_delta(event)
+                self.on_delta(event, is_overlap=is_overlap)
             elif isinstance(event, BookSnapshot) and event.is_full:
                 st = self._state(event.symbol, event.exchange_ts_ns, event.received_ts_ns)
                 if st is not None:
@@ -166,13 +169,36 @@ class LiveBooks:
         if event.exchange_ts_ns > st.last_ts_ns:
             st.last_ts_ns = event.exchange_ts_ns
 
-    def on_delta(self, delta: BookDelta) -> None:
-        """Apply or buffer one diff; a jump in versions or a crossed book makes its symbol's book unknown."""
+    def on_delta(self, delta: BookDelta, *, is_overlap: bool = False) -> None:
+        """Apply or buffer one diff; a jump in versions or a crossed book makes its symbol's book unknown.
+
+        While a rotation overlaps two connections that cut a venue's diffs into different pushes, a
+        diff from one can run ahead of the book the other is still bringing up to date: such a diff
+        waits (`ahead`) until the book reaches it, and is a version jump only if the overlap ends first.
+        """
         st = self._state(delta.symbol, delta.exchange_ts_ns, delta.received_ts_ns)
         if st is None:
             return
         if delta.exchange_ts_ns > st.last_ts_ns:
             st.last_ts_ns = delta.exchange_ts_ns
+        version = st.sync.book.version
+        if st.sync.is_synced and version is not None and delta.from_version > version + 1:
+            if is_overlap and len(st.ahead) < MAX_AHEAD:
+                st.ahead.append(delta)
+                return
+            if st.ahead:  # the overlap is over and the diffs held back never met the book
+                st.ahead.clear()
+        self._apply(st, delta)
+        while st.ahead and st.sync.is_synced and st.lost is None:
+            version = st.sync.book.version or 0
+            ready = [d for d in st.ahead if d.from_version <= version + 1]
+            if not ready:
+                break
+            st.ahead = [d for d in st.ahead if d.from_version > version + 1]
+            for held in sorted(ready, key=lambda d: (d.from_version, d.to_version)):
+                self._apply(st, held)
+
+    def _apply(self, st: _Symbol, delta: BookDelta) -> None:
         was_synced = st.sync.is_synced
         overlaps = st.sync.book.overlaps
         out = st.sync.on_delta(delta)
@@ -293,6 +319,7 @@ class LiveBooks:
     def _restart(self, st: _Symbol) -> None:
         st.sync = BookSync(st.symbol, max_buffer=MAX_BUFFER)
         st.buffered.clear()
+        st.ahead.clear()
         self._ensure_fetch(st)
 
     def _ensure_fetch(self, st: _Symbol) -> None:

@@ -178,8 +178,8 @@ class Recorder:
                 self._table(event.symbol).add(event)
                 if isinstance(event, Trade):
                     self.counters.trades += 1
-        if book_events and self.books is not None:
-            self.books.on_events(book_events)
+        if book_events and books is not None:
+            books.on_events(book_events, is_overlap=is_overlap)
 
     def on_status(self, status: Status) -> None:
         """Lifecycle news: gaps become rows; everything becomes a control line in the raw log."""

@@ -67,7 +67,7 @@ class Router:
                 if books is not None:
                     if isinstance(event, BookDelta | BookSnapshot):
                         self._flush()
-                        books.on_events((event,))  # what applied comes back through on_books, in order
+                        books.on_events((event,), is_overlap=is_overlap)  # what applied: on_books
                         continue
                     books.seen(event)  # a symbol's first event starts its book unknown (on_books)
                 if is_overlap and not self._admit(event, frame):

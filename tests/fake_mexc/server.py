@@ -67,6 +67,16 @@ class Client:
     close_code: int | None = None
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """One book of the venue at one version, as floats (what a client parses)."""
+
+    version: int
+    at_ms: int
+    bids: dict[float, float]
+    asks: dict[float, float]
+
+
 @dataclass
 class _Live:
     info: Client
@@ -138,6 +148,9 @@ class FakeMexc:
         self.refused = 0
         self.depth_requests: Counter[str] = Counter()
         self.rest_requests: list[str] = []
+        self.checkpoints: dict[str, list[Checkpoint]] = {}
+        self._tick_ms: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on (tests in other threads)
         self._blocked: dict[str, int | None] = {}
         self._skip: Counter[str] = Counter()
         self._cross: set[str] = set()
@@ -160,8 +173,19 @@ class FakeMexc:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def checkpoint(self) -> None:
+        """Note every book as it is now (version, venue time, levels): what a replay must rebuild."""
+        at = self.venue_ms()
+        for symbol, market in self.markets.items():
+            self.checkpoints.setdefault(symbol, []).append(
+                Checkpoint(market.version, at, *market.book_floats())
+            )
+
     def venue_ms(self) -> int:
-        """The venue's clock, ms: local wall time plus `clock_offset_ms`."""
+        """The venue's clock, ms: local wall time plus `clock_offset_ms` (one value through a market
+        tick, so a tick's diff, trade and pushes share a time and arrive in time order)."""
+        if self._tick_ms is not None:
+            return self._tick_ms
         return now_ms() + self.clock_offset_ms
 
     @property
@@ -172,6 +196,7 @@ class FakeMexc:
 
     async def start(self) -> None:
         """Bind both servers on 127.0.0.1 (random ports) and start the market."""
+        self.loop = asyncio.get_running_loop()
         self._ws = await serve(
             self._handle,
             HOST,
@@ -467,43 +492,51 @@ class FakeMexc:
             await asyncio.sleep(self.tick_s)
             if self.paused:
                 continue
-            for symbol, market in self.markets.items():
-                quiet = symbol in self.quiet_books
-                diff = market.next_diff() if not quiet else None
-                trade = market.next_trade()
-                self.trades[symbol].append(trade)
-                skip_diff = quiet
-                if self._skip[symbol] > 0 and not quiet:
-                    self._skip[symbol] -= 1
-                    skip_diff = True
-                if symbol in self._cross and diff is not None:
-                    self._cross.discard(symbol)
-                    best_ask = min(market.asks, key=float)
-                    diff = replace(diff, bids=[*diff.bids, (best_ask, "1.000")])
-                targets = [
-                    (live, {kind for sym, kind in live.info.subs.values() if sym == symbol})
-                    for live in list(self._live.values())
-                ]
-                targets = [(live, kinds) for live, kinds in targets if kinds]
-                if not targets:
-                    continue
-                # one frame per tick and kind for every connection, stamped with the venue's clock
-                sent_ms = self.last_sent_ms[symbol] = self.venue_ms()
-                depth_frame: bytes | str = b""
-                if self.venue is Venue.SPOT:
-                    if diff is not None:
-                        depth_frame = frames.spot_depth(diff, sent_ms=sent_ms)
-                    trade_frame: bytes | str = frames.spot_deals([trade], sent_ms=sent_ms)
-                else:
-                    size = market.contract_size or frames.ONE
-                    if diff is not None:
-                        depth_frame = frames.futures_depth(diff, contract_size=size, sent_ms=sent_ms)
-                    trade_frame = frames.futures_deals([trade], contract_size=size, sent_ms=sent_ms)
-                for live, kinds in targets:
-                    if "depth" in kinds and diff is not None and not skip_diff:
-                        self._send_diff(live, diff, depth_frame, sent_ms)
-                    if "trades" in kinds:
-                        self._enqueue(live, trade_frame, (trade,))
+            self._tick_ms = self.venue_ms()
+            try:
+                self._tick()
+            finally:
+                self._tick_ms = None
+
+    def _tick(self) -> None:
+        """Every market moves once: a diff and a trade each, sent to whoever subscribed."""
+        for symbol, market in self.markets.items():
+            quiet = symbol in self.quiet_books
+            diff = market.next_diff() if not quiet else None
+            trade = market.next_trade()
+            self.trades[symbol].append(trade)
+            skip_diff = quiet
+            if self._skip[symbol] > 0 and not quiet:
+                self._skip[symbol] -= 1
+                skip_diff = True
+            if symbol in self._cross and diff is not None:
+                self._cross.discard(symbol)
+                best_ask = min(market.asks, key=float)
+                diff = replace(diff, bids=[*diff.bids, (best_ask, "1.000")])
+            targets = [
+                (live, {kind for sym, kind in live.info.subs.values() if sym == symbol})
+                for live in list(self._live.values())
+            ]
+            targets = [(live, kinds) for live, kinds in targets if kinds]
+            if not targets:
+                continue
+            # one frame per tick and kind for every connection, stamped with the venue's clock
+            sent_ms = self.last_sent_ms[symbol] = self.venue_ms()
+            depth_frame: bytes | str = b""
+            if self.venue is Venue.SPOT:
+                if diff is not None:
+                    depth_frame = frames.spot_depth(diff, sent_ms=sent_ms)
+                trade_frame: bytes | str = frames.spot_deals([trade], sent_ms=sent_ms)
+            else:
+                size = market.contract_size or frames.ONE
+                if diff is not None:
+                    depth_frame = frames.futures_depth(diff, contract_size=size, sent_ms=sent_ms)
+                trade_frame = frames.futures_deals([trade], contract_size=size, sent_ms=sent_ms)
+            for live, kinds in targets:
+                if "depth" in kinds and diff is not None and not skip_diff:
+                    self._send_diff(live, diff, depth_frame, sent_ms)
+                if "trades" in kinds:
+                    self._enqueue(live, trade_frame, (trade,))
 
     def _send_diff(self, live: _Live, diff: Diff, frame: bytes | str, sent_ms: int) -> None:
         """The diff as it is, or (`batch_diffs`) merged with the next ones, as many as this connection

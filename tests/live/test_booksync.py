@@ -176,3 +176,18 @@ def test_a_book_still_out_of_sync_at_close_ends_in_a_gap_up_to_its_last_diff() -
             assert "stopped before the book was whole again" in gap.detail
 
     run(scenario())
+
+
+def test_a_snapshot_body_cut_short_is_a_counted_failure_and_retried() -> None:
+    async def scenario() -> None:
+        async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
+            venue.cut_bodies = 2  # chunked answers that end in the middle (review finding 10)
+            keeper = BookKeeper()
+            books = await depth_of_one_symbol(venue, keeper, lambda b: b.is_synced("AUSDT"))
+            await books.close()
+
+            assert books.stats.fetch_failures == 2
+            assert books.rest.failures == 2  # the breaker heard of them too
+            assert venue.depth_requests["AUSDT"] == 3
+
+    run(scenario())

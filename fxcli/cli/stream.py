@@ -46,6 +46,9 @@ def stream(
         typer.Option(help="REST base URL (default: the venue's; also fx.toml / FX_MEXC_*_REST_URL)."),
     ] = None,
     proxy: Proxy = None,
+    rotate_after_s: Annotated[
+        float | None, typer.Option(hidden=True, help="Rotate connections this often (testing).")
+    ] = None,
     replay: Annotated[
         Path | None,
         typer.Option(
@@ -125,6 +128,7 @@ def stream(
             rest_url=rest_url,
             record=record,
             out_dir=out,
+            rotate_after_s=rotate_after_s,
         )
         with screen(feed, headless=headless, every_s=every, console=stdout(), on_closed_output=stop.set):
             report = run_stream(checked, feed, stop=stop)

@@ -72,10 +72,9 @@ class Router:
                     books.seen(event)  # a symbol's first event starts its book unknown (on_books)
                 if is_overlap and not self._admit(event, frame):
                     continue
-                run = self._run
-                if run and run[0].symbol != event.symbol:
+                if self._run and self._run[0].symbol != event.symbol:
                     self._flush()
-                run.append(event)
+                self._run.append(event)
             self._flush()
         finally:
             self._in_frame = False

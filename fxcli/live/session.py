@@ -139,6 +139,7 @@ def live_source(
     config: ManagerConfig | None = None,
     recording: RecordConfig | None = None,
     proxy: str | None = None,
+    rotate_after_s: float | None = None,
 ) -> Source:
     """MEXC over WebSockets: trades and L2 diffs, each book seeded by REST and kept in step; with
     `recording`, `fx record`'s recorder is a second consumer of the same connections and books."""
@@ -149,7 +150,7 @@ def live_source(
             if ready is None:
                 return "stopped"
             if recording is None:
-                await _stream(session, stop, ready, rest, symbols, config, proxy)
+                await _stream(session, stop, ready, rest, symbols, config, proxy, rotate_after_s)
             else:
                 await _stream_and_record(session, stop, ready, rest, symbols, config, recording)
         return "stopped"
@@ -165,6 +166,7 @@ async def _stream(
     symbols: list[str],
     config: ManagerConfig | None,
     proxy: str | None,
+    rotate_after_s: float | None,
 ) -> None:
     router = session.router
     try:
@@ -174,7 +176,10 @@ async def _stream(
     config = replace(config or ManagerConfig(), proxy=ws_proxy(proxy))
     books = router.books = LiveBooks(adapter, rest, router.on_books, symbols=symbols)
     try:
-        async with ConnectionManager(adapter, channels, router, config=config):
+        limits = adapter.limits
+        if rotate_after_s is not None:
+            limits = replace(limits, max_conn_age_s=rotate_after_s)
+        async with ConnectionManager(adapter, channels, router, config=config, limits=limits):
             await stop.wait()
     finally:
         await books.close()

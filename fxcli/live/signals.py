@@ -3,9 +3,10 @@ later one, while the last flush and the session files are being written, is igno
 
 What `timeout`, a process-group kill or a second Ctrl-C deliver is a second signal within
 milliseconds of the first; acting on it would lose the last flush (the trades of the last second,
-without a Gap row) and the session outputs. So after the first signal both signals only print a
-note; `kill -9` still stops at once. If no signal came, the previous handlers are restored when
-the command ends; after one came, the note stays until the process exits.
+without a Gap row) and the session outputs. So the first signal prints a note and from then on both
+signals are ignored by the OS (SIG_IGN, which, unlike a Python handler, still holds while the
+interpreter shuts down); `kill -9` still stops at once. If no signal came, the previous handlers
+are restored when the command ends.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NOTE = b"fx: already stopping: finishing the last flush (kill -9 stops at once)\n"
+NOTE = b"fx: stopping: finishing the last flush; further SIGINT/SIGTERM are ignored (kill -9 stops at once)\n"
 
 
 @contextlib.contextmanager
@@ -38,7 +39,9 @@ def graceful_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Itera
         stop.set()
         for each in SIGNALS:
             loop.remove_signal_handler(each)
-            signal.signal(each, _again)
+            signal.signal(each, signal.SIG_IGN)
+        with contextlib.suppress(OSError):
+            os.write(2, NOTE)
 
     for sig in SIGNALS:
         loop.add_signal_handler(sig, first, sig)
@@ -49,11 +52,6 @@ def graceful_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Itera
             for sig in SIGNALS:
                 loop.remove_signal_handler(sig)
                 signal.signal(sig, _restorable(previous[sig]))
-
-
-def _again(signum: int, frame: FrameType | None) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, NOTE)
 
 
 def _restorable(handler: Any) -> Callable[[int, FrameType | None], Any] | int:

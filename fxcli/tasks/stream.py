@@ -183,6 +183,7 @@ def plan(
     record: bool = False,
     out_dir: Path | None = None,
     manager_config: ManagerConfig | None = None,
+    rotate_after_s: float | None = None,
 ) -> StreamPlan:
     """Check every input (FxError, exit 2, naming the option) for a live run on MEXC or a replay of
     `replay_dir`."""
@@ -240,7 +241,10 @@ def plan(
             sources=setting_sources or {},
             ws_url=ws_url,
             rest_url=rest_url,
+            rotate_after_s=rotate_after_s,
         )
+    if rotate_after_s is not None and rotate_after_s <= 0:
+        raise FxError(f"--rotate-after-s must be positive, got {rotate_after_s:g}")
     return StreamPlan(
         mode="live",
         spec=spec,
@@ -249,7 +253,7 @@ def plan(
         options=options,
         exchange=venue.name,
         where=resolved.ws_url,
-        source=live_source(adapter, symbols, manager_config, recording, proxy),
+        source=live_source(adapter, symbols, manager_config, recording, proxy, rotate_after_s),
         recording=recording,
         out_dir=out_dir,
     )

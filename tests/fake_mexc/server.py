@@ -133,6 +133,7 @@ class FakeMexc:
         self.refuse_status = HTTPStatus.SERVICE_UNAVAILABLE
         self.rest_rate_limited = 0
         self.rest_failures = 0
+        self.rest_failure_status = HTTPStatus.INTERNAL_SERVER_ERROR
         self.rest_delay_s = 0.0
         self.snapshot_delay_s = 0.0  # a depth snapshot is taken at request time, answered this much later
         self.cut_bodies = 0  # the next N REST answers are chunked bodies cut short
@@ -608,7 +609,8 @@ class FakeMexc:
             )
         if self.rest_failures > 0:
             self.rest_failures -= 1
-            return HTTPStatus.INTERNAL_SERVER_ERROR, {}, b'{"code":500,"msg":"internal error"}'
+            status = self.rest_failure_status
+            return status, {}, f'{{"code":{status.value},"msg":"{status.phrase}"}}'.encode()
         path = url.path
         if path == "/api/v3/time":
             return HTTPStatus.OK, {}, json.dumps({"serverTime": self.venue_ms()}).encode()

@@ -83,10 +83,12 @@ def folders(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def fake_venue(symbols: list[str]) -> Iterator[tuple[FakeMexc, asyncio.AbstractEventLoop]]:
+def fake_venue(
+    symbols: list[str], *, tick_s: float = 0.02, lifetime_s: float = 60.0
+) -> Iterator[tuple[FakeMexc, asyncio.AbstractEventLoop]]:
     """The fake venue on its own event loop in a thread, for the length of the block."""
     loop = asyncio.new_event_loop()
-    venue = FakeMexc(Venue.SPOT, symbols, max_lifetime_s=60)
+    venue = FakeMexc(Venue.SPOT, symbols, tick_s=tick_s, max_lifetime_s=lifetime_s, max_connections=256)
     ready = threading.Event()
 
     def serve() -> None:

@@ -13,15 +13,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from fxcli.engine.registry import load_all
 from fxcli.exchange.adapter import Decoded
 from fxcli.exchange.connection import Status
 from fxcli.exchange.playback import Playback, merged
 from fxcli.live.compare import compare_runs
+from fxcli.live.feed import Feed
 from fxcli.model.events import Gap, MarketEvent, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.strategy.machine import State
+from fxcli.strategy.spec import StrategySpec
 from fxcli.tasks.backtest import BacktestReport, Options, backtest
-from fxcli.tasks.stream import compare_with_backtest
+from fxcli.tasks.stream import compare_with_backtest, run_events
 from tests.conftest import FIXTURES, REPO, run_fx
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
@@ -190,6 +193,9 @@ class Sink:
         return [e for _, batch in self.batches for e in batch]
 
 
+NEVER = {"indicator": "PRICE", "op": "lt", "value": 0}
+
+
 def trades(symbol: str, times_ms: list[int], received_offset_ns: int = 0) -> list[MarketEvent]:
     return [
         Trade(t * 1_000_000, t * 1_000_000 + received_offset_ns, symbol, 1.0 + i, 1.0, 1, i)
@@ -239,3 +245,14 @@ def test_playback_stops_when_asked_and_says_it_is_incomplete() -> None:
 
     assert asyncio.run(scenario()) is False
     assert 0 < len(sink.events()) < len(events)
+
+
+def test_a_replay_of_interleaved_symbols_routes_every_event_to_its_symbol() -> None:
+    a = trades("A", list(range(0, 600, 2)))
+    b = trades("B", list(range(1, 600, 2)))  # every batch alternates between the two symbols
+    spec = StrategySpec.model_validate({"schema": 1, "side": "long", "s1": [NEVER], "z1": [NEVER]})
+    indicators = [("PRICE", "PRICE", load_all()["PRICE"].params())]
+
+    report = run_events(spec, indicators, {"A": a, "B": b}, Options(), Feed())
+
+    assert {r.symbol: r.result.events for r in report.runs} == {"A": len(a), "B": len(b)}

@@ -615,10 +615,11 @@ class ConnectionManager:
             decoded = self.adapter.decode(data, received_ts_ns)
         except Exception as exc:  # decode must not raise; if it does, the frame is a problem, not a crash
             decoded = Decoded(problem=f"decoder raised {type(exc).__name__}: {exc}")
-        if decoded.problem:
-            self._problem(slot, conn, decoded.problem)
-        if decoded.skipped:
+        if decoded.skipped:  # a bad item of a good frame: the rest of the frame is kept
             self.stats.skipped += decoded.skipped
+            self._problem(slot, conn, decoded.problem, what="skipped items")
+        elif decoded.problem:
+            self._problem(slot, conn, decoded.problem)
         if decoded.control is not None:
             self._on_control(slot, conn, decoded.control)
         if decoded.events:
@@ -799,19 +800,16 @@ class ConnectionManager:
                 "consumer %s raised (%d so far); the stream goes on", where, self.stats.consumer_errors
             )
 
-    def _problem(self, slot: _Slot, conn: _Conn, problem: str) -> None:
-        self.stats.problems += 1
+    def _problem(self, slot: _Slot, conn: _Conn, problem: str, *, what: str = "undecodable frame") -> None:
+        if what == "undecodable frame":
+            self.stats.problems += 1
         conn.problems += 1
         if conn.problems <= 5 or conn.problems % 1000 == 0:
             log.warning(
-                "slot %d: connection %d: undecodable frame #%d: %s",
-                slot.index,
-                conn.conn_id,
-                conn.problems,
-                problem,
+                "slot %d: connection %d: %s #%d: %s", slot.index, conn.conn_id, what, conn.problems, problem
             )
         else:
-            log.debug("slot %d: connection %d: undecodable frame: %s", slot.index, conn.conn_id, problem)
+            log.debug("slot %d: connection %d: %s: %s", slot.index, conn.conn_id, what, problem)
 
     def _breaker_changed(self, old: BreakerState, new: BreakerState) -> None:
         log.warning("%s dial circuit breaker: %s -> %s", self.adapter.venue, old, new)

@@ -66,6 +66,7 @@ class RecordStats:
     frames_per_s: float
     bytes_in: int
     problems: int
+    skipped: int  # bad items (a deal with an unknown side) dropped from otherwise good pushes
     symbols: int
     symbols_live: int
     connections: int
@@ -98,6 +99,7 @@ class _Counters:
     frames: int = 0
     bytes_in: int = 0
     problems: int = 0
+    skipped: int = 0
     trades: int = 0
     duplicates: int = 0
     gaps: Counter[str] = field(default_factory=Counter)
@@ -161,7 +163,9 @@ class Recorder:
 
     def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
         """Rows for trades, tickers and top-N books; diffs and full snapshots go through the book sync."""
-        if decoded.problem:
+        if decoded.skipped:
+            self.counters.skipped += decoded.skipped  # bad deals of a good push: the rest is stored
+        elif decoded.problem:
             self.counters.problems += 1
         if not decoded.events:
             return
@@ -393,6 +397,7 @@ class Recorder:
             frames_per_s=frames_per_s,
             bytes_in=self.counters.bytes_in,
             problems=self.counters.problems,
+            skipped=self.counters.skipped,
             symbols=len(by_symbol),
             symbols_live=sum(by_symbol.values()),
             connections=self.slots,

@@ -101,6 +101,7 @@ def stats_record(stats: RecordStats) -> dict[str, Any]:
         "frames_per_s": round(stats.frames_per_s, 1),
         "bytes_in": stats.bytes_in,
         "undecodable": stats.problems,
+        "skipped_items": stats.skipped,
         "connections": stats.connections,
         "connections_live": stats.connections_live,
         "symbols": stats.symbols,

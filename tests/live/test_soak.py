@@ -204,6 +204,9 @@ def test_live_path_under_faults_keeps_every_promise(tmp_path: Path) -> None:
         ticking.cancel()
         on_venue(loop, venue.pause)
 
+        events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        assert any(e["event"] == "disconnected" and e["reason"] == "rotated" for e in events)
+        assert any(e["event"] == "rejected" for e in events)  # the faults really happened
         assert killed == -signal.SIGKILL
         assert record_code == 0, log.with_suffix(".err").read_text()[-3000:]
         assert stream_code == 0, stream_err[-3000:]

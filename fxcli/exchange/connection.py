@@ -32,14 +32,15 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fxcli.exchange.adapter import Adapter, Channel, Control, ControlKind, Decoded, Endpoints, Limits
 from fxcli.exchange.direct import DirectConnection
-from fxcli.exchange.gaps import SlotGaps, gap_reason
+from fxcli.exchange.gaps import gap_reason
 from fxcli.exchange.pacing import Backoff, BreakerState, CircuitBreaker, TokenBucket
 from fxcli.exchange.rest import retry_after_s
+from fxcli.exchange.slot import Conn, Slot, SlotStatus, wait_any
 from fxcli.exchange.status import (
     BreakerChanged,
     Connected,
@@ -53,7 +54,7 @@ from fxcli.exchange.status import (
     StreamGap,
     Subscribed,
 )
-from fxcli.exchange.subscriptions import Request, Retries, Subscriptions, assign, plan_channels
+from fxcli.exchange.subscriptions import Request, Retries, assign, plan_channels
 from fxcli.model.events import GapReason
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
@@ -127,74 +128,6 @@ class ManagerStats:
     slot_errors: int = 0
 
 
-@dataclass(frozen=True)
-class SlotStatus:
-    """One slot as it is now."""
-
-    slot: int
-    channels: int
-    conn_id: int | None
-    is_connected: bool
-    active: int
-    pending: int
-    rejected: int
-    age_s: float
-
-
-class _Conn:
-    """One physical connection: its socket, its subscriptions, and what it received last."""
-
-    def __init__(self, slot: int, conn_id: int, ws: ClientConnection, channels: list[Channel]) -> None:
-        self.slot = slot
-        self.conn_id = conn_id
-        self.ws = ws
-        self.subs = Subscriptions(channels)
-        self.opened_mono = time.monotonic()
-        self.seq = 0
-        self.last_rx_mono = self.opened_mono
-        self.last_rx_ns: int | None = None
-        self.last_sent_ns = 0  # venue send time of the newest push received
-        self.first_data = asyncio.Event()
-        self.finished = asyncio.Event()
-        self.reason: DisconnectReason | None = None
-        self.code: int | None = None
-        self.detail = ""
-        self.ping_sent_mono: float | None = None
-        self.next_ping_mono = 0.0
-        self.overlap_with: int | None = None
-        self.overlap_until_mono: float | None = None
-        self.problems = 0
-        self.tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def is_live(self) -> bool:
-        return not self.finished.is_set()
-
-    def finish(self, reason: DisconnectReason, code: int | None, detail: str) -> bool:
-        """Mark the connection over (first caller wins); True if this call did it."""
-        if self.finished.is_set():
-            return False
-        self.reason, self.code, self.detail = reason, code, detail
-        self.finished.set()
-        return True
-
-
-class _Slot:
-    def __init__(self, index: int, channels: list[Channel], backoff: Backoff, retries: Retries) -> None:
-        self.index = index
-        self.channels = channels
-        by_symbol: dict[str, list[Channel]] = {}
-        for channel in channels:
-            by_symbol.setdefault(channel.symbol, []).append(channel)
-        self.backoff = backoff
-        self.retries = retries
-        self.gaps = SlotGaps(by_symbol)
-        self.current: _Conn | None = None
-        self.replacement: _Conn | None = None
-        self.rotate_now = asyncio.Event()
-        self.retry_delay_s = 0.0  # what the last failed dial (or rotation) asks to wait
-
-
 class ConnectionManager:
     """Keeps `channels` subscribed over N connections to `adapter`'s venue until `stop()`."""
 
@@ -227,7 +160,7 @@ class ConnectionManager:
             on_change=self._breaker_changed,
         )
         self._slots = [
-            _Slot(
+            Slot(
                 i,
                 chans,
                 Backoff(cfg.backoff_base_s, cfg.backoff_cap_s, rng=self._rng),
@@ -312,7 +245,7 @@ class ConnectionManager:
             await asyncio.gather(*pending, return_exceptions=True)
             self._background.difference_update(pending)
 
-    async def _run_slot(self, slot: _Slot) -> None:
+    async def _run_slot(self, slot: Slot) -> None:
         try:
             while not self._stopping.is_set():
                 try:
@@ -330,7 +263,7 @@ class ConnectionManager:
             for gap in slot.gaps.close_all(time.time_ns(), "stopped while disconnected"):
                 self._status(StreamGap(slot.index, gap))
 
-    async def _slot_failed(self, slot: _Slot, exc: Exception) -> None:
+    async def _slot_failed(self, slot: Slot, exc: Exception) -> None:
         """Report an unexpected error, drop the slot's connections (their holes open) and back off."""
         self.stats.slot_errors += 1
         detail = f"slot supervisor failed: {type(exc).__name__}: {exc}"
@@ -348,7 +281,7 @@ class ConnectionManager:
         )
         await self._sleep(delay)
 
-    async def _supervise(self, slot: _Slot) -> None:
+    async def _supervise(self, slot: Slot) -> None:
         """Watch the current connection until it ends (then back off) or the manager stops; rotate on age."""
         conn = slot.current
         assert conn is not None
@@ -357,7 +290,7 @@ class ConnectionManager:
             conn = slot.current
             assert conn is not None
             timeout = max(0.0, deadline - time.monotonic())
-            await _wait_any([conn.finished, self._stopping, slot.rotate_now], timeout)
+            await wait_any([conn.finished, self._stopping, slot.rotate_now], timeout)
             if self._stopping.is_set():
                 return
             if conn.finished.is_set():
@@ -373,23 +306,23 @@ class ConnectionManager:
             else:
                 deadline = time.monotonic() + slot.retry_delay_s
 
-    def _rotation_deadline(self, conn: _Conn) -> float:
+    def _rotation_deadline(self, conn: Conn) -> float:
         jitter = self._rng.uniform(1 - self.config.rotation_jitter, 1)
         return conn.opened_mono + self.limits.max_conn_age_s * jitter
 
-    def _after_loss(self, slot: _Slot, conn: _Conn) -> None:
+    def _after_loss(self, slot: Slot, conn: Conn) -> None:
         lived_s = time.monotonic() - conn.opened_mono
         if lived_s >= self.config.stable_after_s:
             slot.backoff.reset()
 
-    def _ready_timeout_s(self, slot: _Slot) -> float:
+    def _ready_timeout_s(self, slot: Slot) -> float:
         """How long a replacement may take to be subscribed: the configured wait plus the time its
         requests need beyond the bucket's burst at the venue's pace."""
         lim = self.limits
         requests = math.ceil(len(slot.channels) / max(1, lim.channels_per_request))
         return self.config.rotate_ready_timeout_s + max(0, requests - lim.sub_burst) / lim.sub_rate_per_s
 
-    async def _rotate(self, slot: _Slot) -> bool:
+    async def _rotate(self, slot: Slot) -> bool:
         """Make-before-break: open and subscribe a replacement, wait until it carries every channel the
         old connection carries (and its first data), then close the old one. False if the replacement
         could not be made ready: it is closed, the old one kept, and the rotation tried again later."""
@@ -414,9 +347,9 @@ class ConnectionManager:
             left = deadline - time.monotonic()
             if ready or left <= 0:
                 break
-            await _wait_any([new.finished, old.finished, self._stopping], min(left, 0.02))
+            await wait_any([new.finished, old.finished, self._stopping], min(left, 0.02))
         if ready and new.is_live and not self._stopping.is_set():
-            await _wait_any([new.first_data, new.finished, self._stopping], cfg.rotate_data_wait_s)
+            await wait_any([new.first_data, new.finished, self._stopping], cfg.rotate_data_wait_s)
         slot.replacement = None
         if self._stopping.is_set():
             slot.current = new  # both are closed by the slot's shutdown
@@ -444,7 +377,7 @@ class ConnectionManager:
         new.overlap_until_mono = time.monotonic() + cfg.overlap_grace_s
         return True
 
-    async def _dial_until_connected(self, slot: _Slot) -> _Conn | None:
+    async def _dial_until_connected(self, slot: Slot) -> Conn | None:
         while not self._stopping.is_set():
             if not self.dial_breaker.allow():
                 await self._sleep(self.dial_breaker.retry_in_s())
@@ -456,7 +389,7 @@ class ConnectionManager:
             await self._sleep(slot.retry_delay_s)
         return None
 
-    async def _dial(self, slot: _Slot, *, replacing: int | None = None) -> _Conn | None:
+    async def _dial(self, slot: Slot, *, replacing: int | None = None) -> Conn | None:
         """One dial; on failure count it against the breaker, report it, and leave the delay to wait in
         `slot.retry_delay_s` (honouring Retry-After on HTTP 429/418)."""
         cfg = self.config
@@ -491,7 +424,7 @@ class ConnectionManager:
             )
             return None
         self.dial_breaker.record_success()
-        conn = _Conn(slot.index, next(self._conn_ids), ws, slot.channels)
+        conn = Conn(slot.index, next(self._conn_ids), ws, slot.channels)
         conn.next_ping_mono = conn.opened_mono + self._ping_interval()
         if isinstance(ws, DirectConnection):
             ws.attach(lambda data: self._on_direct(slot, conn, data))
@@ -502,15 +435,13 @@ class ConnectionManager:
         self._status(Connected(slot.index, conn.conn_id, url, time.time_ns(), replacing))
         return conn
 
-    async def _close(
-        self, slot: _Slot, conn: _Conn, reason: DisconnectReason, code: int, detail: str
-    ) -> None:
+    async def _close(self, slot: Slot, conn: Conn, reason: DisconnectReason, code: int, detail: str) -> None:
         conn.finish(reason, code, detail)
         with contextlib.suppress(Exception):
             await conn.ws.close(code, detail[:120])
         await self._end(slot, conn)
 
-    async def _end(self, slot: _Slot, conn: _Conn) -> None:
+    async def _end(self, slot: Slot, conn: Conn) -> None:
         """Stop a finished connection's tasks and report it once.
 
         The reader is given until the close completes to hand over frames already received (they
@@ -531,7 +462,7 @@ class ConnectionManager:
             conn.tasks = []
             self._report_disconnect(slot, conn)
 
-    def _report_disconnect(self, slot: _Slot, conn: _Conn) -> None:
+    def _report_disconnect(self, slot: Slot, conn: Conn) -> None:
         self.stats.disconnects += 1
         reason = conn.reason or DisconnectReason.SERVER_CLOSED
         gap_reason_now = self._open_gaps(slot, conn, reason)
@@ -558,7 +489,7 @@ class ConnectionManager:
 
     # ------------------------------------------------------------------ per-connection tasks
 
-    def _on_direct(self, slot: _Slot, conn: _Conn, data: bytes | str) -> None:
+    def _on_direct(self, slot: Slot, conn: Conn, data: bytes | str) -> None:
         """A frame from inside the socket's callback: a failure loses this connection, never the loop."""
         try:
             self._on_frame(slot, conn, data)
@@ -568,7 +499,7 @@ class ConnectionManager:
                 with contextlib.suppress(Exception):
                     conn.ws.transport.abort()  # the reader sees the close and reports it
 
-    async def _read(self, slot: _Slot, conn: _Conn) -> None:
+    async def _read(self, slot: Slot, conn: Conn) -> None:
         """Frames the library assembled (fragmented ones), and the close: `_on_direct` gets the rest."""
         ws = conn.ws
         try:
@@ -588,7 +519,7 @@ class ConnectionManager:
             conn.finish(DisconnectReason.ERROR, None, f"{type(exc).__name__}: {exc}")
         self._spawn(self._end(slot, conn))
 
-    def _on_frame(self, slot: _Slot, conn: _Conn, data: bytes | str) -> None:
+    def _on_frame(self, slot: Slot, conn: Conn, data: bytes | str) -> None:
         received_ts_ns = time.time_ns()
         received_mono_ns = time.monotonic_ns()
         conn.seq += 1
@@ -632,7 +563,7 @@ class ConnectionManager:
         except Exception:
             self._consumer_failed("on_decoded")
 
-    async def _housekeep(self, slot: _Slot, conn: _Conn) -> None:
+    async def _housekeep(self, slot: Slot, conn: Conn) -> None:
         """Pings, dead-connection detection, ack timeouts and due retries; a failure loses the connection
         (and so is reported and replaced), never the slot."""
         try:
@@ -643,7 +574,7 @@ class ConnectionManager:
                 with contextlib.suppress(Exception):
                     conn.ws.transport.abort()
 
-    async def _keep(self, slot: _Slot, conn: _Conn) -> None:
+    async def _keep(self, slot: Slot, conn: Conn) -> None:
         lim, cfg = self.limits, self.config
         tick = max(0.02, min(0.25, lim.pong_timeout_s / 5, lim.ping_every_s / 5, cfg.ack_timeout_s / 5))
         while conn.is_live:
@@ -668,14 +599,14 @@ class ConnectionManager:
                     conn.subs.retrying(due)
                     self._spawn(self._subscribe(slot, conn, due))
 
-    def _kill(self, slot: _Slot, conn: _Conn, detail: str) -> None:
+    def _kill(self, slot: Slot, conn: Conn, detail: str) -> None:
         """Give up on a silent connection at once: abort the socket, no closing handshake."""
         log.warning("slot %d: connection %d is dead: %s", slot.index, conn.conn_id, detail)
         if conn.finish(DisconnectReason.DEAD, 1006, detail):
             with contextlib.suppress(Exception):
                 conn.ws.transport.abort()
 
-    async def _subscribe(self, slot: _Slot, conn: _Conn, channels: list[Channel]) -> None:
+    async def _subscribe(self, slot: Slot, conn: Conn, channels: list[Channel]) -> None:
         """Send subscription requests in chunks of `channels_per_request`, each paced by the bucket."""
         size = max(1, self.limits.channels_per_request)
         for i in range(0, len(channels), size):
@@ -688,7 +619,7 @@ class ConnectionManager:
             self.stats.subscribe_requests += 1
             await self._send(conn, self.adapter.subscribe(chunk, req_id))
 
-    async def _send(self, conn: _Conn, text: str) -> None:
+    async def _send(self, conn: Conn, text: str) -> None:
         try:
             await conn.ws.send(text)
         except ConnectionClosed:
@@ -698,7 +629,7 @@ class ConnectionManager:
 
     # ------------------------------------------------------------------ acks and rejections
 
-    def _on_control(self, slot: _Slot, conn: _Conn, control: Control) -> None:
+    def _on_control(self, slot: Slot, conn: Conn, control: Control) -> None:
         if control.kind is ControlKind.PONG:
             conn.ping_sent_mono = None
             return
@@ -721,7 +652,7 @@ class ConnectionManager:
             self._rejected(slot, conn, matched, control.reason or str(control.kind))
         self._maybe_close_gaps(slot, conn)
 
-    def _rejected(self, slot: _Slot, conn: _Conn, channels: list[Channel], reason: str) -> None:
+    def _rejected(self, slot: Slot, conn: Conn, channels: list[Channel], reason: str) -> None:
         self.stats.rejections += len(channels)
         conn.subs.refused(channels)
         delay, attempt = slot.retries.schedule(channels, time.monotonic())
@@ -740,7 +671,7 @@ class ConnectionManager:
 
     # ------------------------------------------------------------------ gaps
 
-    def _open_gaps(self, slot: _Slot, conn: _Conn, reason: DisconnectReason) -> GapReason | None:
+    def _open_gaps(self, slot: Slot, conn: Conn, reason: DisconnectReason) -> GapReason | None:
         """A lost connection leaves a hole in each symbol it carried that no other connection covers."""
         if reason in (DisconnectReason.ROTATED, DisconnectReason.ABANDONED, DisconnectReason.STOPPED):
             return None
@@ -759,7 +690,7 @@ class ConnectionManager:
             self._status(GapOpened(slot.index, symbol, channels, start, why, detail, now))
         return why if opened else None
 
-    def _maybe_close_gaps(self, slot: _Slot, conn: _Conn) -> None:
+    def _maybe_close_gaps(self, slot: Slot, conn: Conn) -> None:
         if not slot.gaps or not conn.is_live:
             return
         how = f"resubscribed on connection {conn.conn_id}"
@@ -774,7 +705,7 @@ class ConnectionManager:
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake at once when the manager stops."""
         if seconds > 0:
-            await _wait_any([self._stopping], seconds)
+            await wait_any([self._stopping], seconds)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -800,7 +731,7 @@ class ConnectionManager:
                 "consumer %s raised (%d so far); the stream goes on", where, self.stats.consumer_errors
             )
 
-    def _problem(self, slot: _Slot, conn: _Conn, problem: str, *, what: str = "undecodable frame") -> None:
+    def _problem(self, slot: Slot, conn: Conn, problem: str, *, what: str = "undecodable frame") -> None:
         if what == "undecodable frame":
             self.stats.problems += 1
         conn.problems += 1
@@ -814,16 +745,3 @@ class ConnectionManager:
     def _breaker_changed(self, old: BreakerState, new: BreakerState) -> None:
         log.warning("%s dial circuit breaker: %s -> %s", self.adapter.venue, old, new)
         self._status(BreakerChanged(f"{self.adapter.venue} dial", old, new, time.time_ns()))
-
-
-async def _wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
-    """Wait until one of `events` is set, or `timeout` seconds pass."""
-    if any(e.is_set() for e in events):
-        return
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)

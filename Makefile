@@ -10,7 +10,7 @@ PEERS       := bench/.venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo fmt lint type test golden bench check clean proto
+.PHONY: help install demo fmt lint type test golden bench soak check clean proto
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ type: $(STAMP)  ## mypy --strict
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/pytest -q
+
+soak: $(STAMP)  ## the live fault soak in full (60 symbols, 3 minutes; the suite runs a reduced one)
+	FX_SOAK=full $(BIN)/pytest -q -s -m soak tests/live/test_soak.py
 
 golden: $(STAMP)  ## rewrite golden files (review the diff before committing)
 	FX_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden

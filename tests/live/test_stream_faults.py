@@ -14,6 +14,7 @@ from fxcli.exchange.adapter import Decoded
 from fxcli.exchange.booksync import LiveBooks
 from fxcli.exchange.connection import ConnectionManager, Status, plan_channels
 from fxcli.exchange.mexc_spot import MexcSpot
+from fxcli.exchange.pacing import CircuitBreaker
 from fxcli.exchange.rest import RestClient
 from fxcli.live.feed import Feed
 from fxcli.live.router import Router
@@ -70,7 +71,8 @@ async def live(symbols: list[str], tick_s: float = 0.02) -> AsyncIterator[Live]:
         session = Session(NEVER, indicators(), symbols, Costs(), 10_000.0, Feed())
         router = session.router
         watched = Watched(router)
-        async with RestClient(timeout_s=2.0) as rest:
+        # A breaker that never opens: the test turns REST off and on, and must not wait out 30 s.
+        async with RestClient(timeout_s=2.0, breaker=CircuitBreaker("rest", failure_threshold=10**6)) as rest:
             books = router.books = LiveBooks(
                 spot, rest, router.on_books, symbols=symbols, retry_base_s=0.05, retry_cap_s=0.2
             )

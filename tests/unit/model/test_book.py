@@ -48,16 +48,17 @@ def test_book_delta_continuing_chain_is_applied_and_zero_deletes() -> None:
     assert book.version == 102
 
 
-def test_book_delta_straddling_is_refused_once_chain_is_running() -> None:
+def test_book_delta_overlapping_the_version_is_applied_whole_and_counted() -> None:
     book = OrderBook("X")
     book.apply_snapshot(snapshot())
     book.apply_delta(delta(101, 105))
 
-    result = book.apply_delta(delta(103, 110, bids=[(1.0, 1.0)]))
+    result = book.apply_delta(delta(103, 110, bids=[(99.5, 1.0)]))  # absolute quantities: safe to apply
 
-    assert result is Applied.GAP
-    assert book.version == 105
-    assert book.best_bid() == (99.0, 1.0)
+    assert result is Applied.APPLIED
+    assert book.version == 110
+    assert book.best_bid() == (99.5, 1.0)
+    assert book.overlaps == 1
 
 
 def test_book_delta_after_missing_updates_is_a_gap_and_changes_nothing() -> None:

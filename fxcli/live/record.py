@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +31,7 @@ from fxcli.exchange.venues import ResolvedEndpoints, Venue, unit_meta
 from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts
 from fxcli.live.ready import ready_or_stopped
 from fxcli.live.recorder import Notify, Observe, Recorder, RecordEvent, RecordStats
-from fxcli.live.signals import graceful_stop
+from fxcli.live.signals import until_stopped
 from fxcli.live.tuning import live_process
 from fxcli.store.raw import RawWriter, raw_dir
 from fxcli.store.writer import StoreError, StoreWriter, write_durably
@@ -97,17 +98,18 @@ def record(
     import polars  # noqa: F401  -- imported here, not at the first flush on the event loop
 
     with live_process(), recorder_lock(config):
-        run = _record(
+        run = partial(
+            _record,
             config,
-            notify,
-            observe,
-            observe_every_s or config.stats_every_s,
-            write_file,
-            manager_config,
-            stop,
-            recorder_type or Recorder,
+            notify=notify,
+            observe=observe,
+            observe_every_s=observe_every_s or config.stats_every_s,
+            write_file=write_file,
+            manager_config=manager_config,
+            stop_when=stop,
+            recorder_type=recorder_type or Recorder,
         )
-        return asyncio.run(run)
+        return asyncio.run(until_stopped(run))
 
 
 @contextlib.contextmanager
@@ -259,32 +261,8 @@ def manager_setup(
 
 async def _record(
     config: RecordConfig,
-    notify: Notify | None,
-    observe: Observe | None,
-    observe_every_s: float,
-    write_file: Callable[[bytes, Path], None],
-    manager_config: ManagerConfig | None,
-    stop_when: Callable[[], bool] | None,
-    recorder_type: type[Recorder],
-) -> RecordSummary:
-    stop = asyncio.Event()
-    with graceful_stop(asyncio.get_running_loop(), stop):
-        return await _record_until(
-            config,
-            stop,
-            notify,
-            observe,
-            observe_every_s,
-            write_file,
-            manager_config,
-            stop_when,
-            recorder_type,
-        )
-
-
-async def _record_until(
-    config: RecordConfig,
     stop: asyncio.Event,
+    *,
     notify: Notify | None,
     observe: Observe | None,
     observe_every_s: float,

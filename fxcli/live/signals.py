@@ -16,10 +16,11 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 NOTE = b"fx: stopping: finishing the last flush; further SIGINT/SIGTERM are ignored (kill -9 stops at once)\n"
 
@@ -57,3 +58,10 @@ def graceful_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Itera
 def _restorable(handler: Any) -> Callable[[int, FrameType | None], Any] | int:
     """`signal.getsignal` may answer None (a handler not set from Python): the default then."""
     return signal.SIG_DFL if handler is None else handler
+
+
+async def until_stopped(run: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """`run(stop)` with the stop signals of `graceful_stop` setting `stop`."""
+    stop = asyncio.Event()
+    with graceful_stop(asyncio.get_running_loop(), stop):
+        return await run(stop)

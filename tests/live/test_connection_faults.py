@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
@@ -13,6 +15,7 @@ from fxcli.exchange.connection import (
     Disconnected,
     DisconnectReason,
     GapOpened,
+    ManagerConfig,
     StreamGap,
     Subscribed,
     plan_channels,
@@ -42,6 +45,19 @@ def missed_outside_gaps(venue: FakeMexc, keeper: Keeper, symbol: str, gaps: list
     ]
 
 
+@asynccontextmanager
+async def spot_manager(
+    symbols: list[str], config: ManagerConfig
+) -> AsyncIterator[tuple[FakeMexc, Keeper, ConnectionManager]]:
+    """A manager of `symbols`' trades and depth on the fake spot venue, keeping everything it hears."""
+    async with FakeMexc(Venue.SPOT, symbols, tick_s=0.02) as venue:
+        spot = MexcSpot(venue.endpoints)
+        keeper = Keeper()
+        channels = plan_channels(spot, symbols, TRADES_AND_DEPTH)
+        async with ConnectionManager(spot, channels, keeper, config=config) as manager:
+            yield venue, keeper, manager
+
+
 def b_trades_on(keeper: Keeper, conn_id: int) -> bool:
     return any(f.conn_id == conn_id and t.symbol == "BUSDT" for f, t in keeper.trades())
 
@@ -52,75 +68,63 @@ def all_acked(keeper: Keeper) -> bool:
 
 def test_rotation_keeps_the_old_connection_while_the_replacement_is_refused_a_channel() -> None:
     async def scenario() -> None:
-        async with FakeMexc(Venue.SPOT, SYMBOLS, tick_s=0.02) as venue:
-            spot = MexcSpot(venue.endpoints)
-            keeper = Keeper()
-            channels = plan_channels(spot, SYMBOLS, TRADES_AND_DEPTH)
-            async with ConnectionManager(spot, channels, keeper, config=SLOW_RETRY) as manager:
-                await until(lambda: all_acked(keeper), 3.0, "acks")
-                await asyncio.sleep(0.5)
-                venue.block("BUSDT", times=2)  # the replacement's two BUSDT channels are refused once
-                manager.rotate(0)
-                await until(lambda: manager.stats.rotations >= 1, 15.0, "the rotation")
-                await until(lambda: b_trades_on(keeper, 2), 15.0, "BUSDT trades on the replacement")
-                await asyncio.sleep(0.5)
-                venue.pause()
-                await asyncio.sleep(0.2)
+        async with spot_manager(SYMBOLS, SLOW_RETRY) as (venue, keeper, manager):
+            await until(lambda: all_acked(keeper), 3.0, "acks")
+            await asyncio.sleep(0.5)
+            venue.block("BUSDT", times=2)  # the replacement's two BUSDT channels are refused once
+            manager.rotate(0)
+            await until(lambda: manager.stats.rotations >= 1, 15.0, "the rotation")
+            await until(lambda: b_trades_on(keeper, 2), 15.0, "BUSDT trades on the replacement")
+            await asyncio.sleep(0.5)
+            venue.pause()
+            await asyncio.sleep(0.2)
 
-            gaps = [s.gap for s in keeper.of(StreamGap)]
-            assert missed_outside_gaps(venue, keeper, "BUSDT", gaps) == []
-            sent = {t.trade_id for t in venue.trades_sent("BUSDT")}
-            got = {t.trade_id for _, t in keeper.trades() if t.symbol == "BUSDT"}
-            assert sent <= got  # the old connection carried BUSDT until the new one did
+        gaps = [s.gap for s in keeper.of(StreamGap)]
+        assert missed_outside_gaps(venue, keeper, "BUSDT", gaps) == []
+        sent = {t.trade_id for t in venue.trades_sent("BUSDT")}
+        got = {t.trade_id for _, t in keeper.trades() if t.symbol == "BUSDT"}
+        assert sent <= got  # the old connection carried BUSDT until the new one did
 
     run(scenario(), timeout_s=25.0)
 
 
 def test_reconnect_gap_stays_open_until_every_channel_of_the_symbol_is_subscribed_again() -> None:
     async def scenario() -> None:
-        async with FakeMexc(Venue.SPOT, SYMBOLS, tick_s=0.02) as venue:
-            spot = MexcSpot(venue.endpoints)
-            keeper = Keeper()
-            channels = plan_channels(spot, SYMBOLS, TRADES_AND_DEPTH)
-            async with ConnectionManager(spot, channels, keeper, config=SLOW_RETRY):
-                await until(lambda: all_acked(keeper), 3.0, "acks")
-                await asyncio.sleep(0.5)
-                venue.block("BUSDT", times=2)
-                await venue.disconnect_all(None)
-                await until(
-                    lambda: any(s.gap.symbol == "BUSDT" for s in keeper.of(StreamGap)), 10.0, "BUSDT's gap"
-                )
-                await asyncio.sleep(0.5)
+        async with spot_manager(SYMBOLS, SLOW_RETRY) as (venue, keeper, _):
+            await until(lambda: all_acked(keeper), 3.0, "acks")
+            await asyncio.sleep(0.5)
+            venue.block("BUSDT", times=2)
+            await venue.disconnect_all(None)
+            await until(
+                lambda: any(s.gap.symbol == "BUSDT" for s in keeper.of(StreamGap)), 10.0, "BUSDT's gap"
+            )
+            await asyncio.sleep(0.5)
 
-            gaps = [s.gap for s in keeper.of(StreamGap)]
-            (b_gap,) = [g for g in gaps if g.symbol == "BUSDT"]
-            assert (b_gap.end_ns - b_gap.start_ns) / 1e9 > 0.9  # open until the refused channels came back
-            assert missed_outside_gaps(venue, keeper, "BUSDT", gaps) == []
-            opened = [s for s in keeper.of(GapOpened) if s.symbol == "BUSDT"]
-            assert len(opened) == 1
-            assert opened[0].start_ns == b_gap.start_ns
+        gaps = [s.gap for s in keeper.of(StreamGap)]
+        (b_gap,) = [g for g in gaps if g.symbol == "BUSDT"]
+        assert (b_gap.end_ns - b_gap.start_ns) / 1e9 > 0.9  # open until the refused channels came back
+        assert missed_outside_gaps(venue, keeper, "BUSDT", gaps) == []
+        opened = [s for s in keeper.of(GapOpened) if s.symbol == "BUSDT"]
+        assert len(opened) == 1
+        assert opened[0].start_ns == b_gap.start_ns
 
     run(scenario(), timeout_s=20.0)
 
 
 def test_disconnect_gap_starts_at_the_venue_time_of_the_last_push_received() -> None:
     async def scenario() -> None:
-        async with FakeMexc(Venue.SPOT, SYMBOLS, tick_s=0.02) as venue:
-            spot = MexcSpot(venue.endpoints)
-            keeper = Keeper()
-            channels = plan_channels(spot, SYMBOLS, TRADES_AND_DEPTH)
-            async with ConnectionManager(spot, channels, keeper, config=FAST):
-                await until(lambda: all_acked(keeper), 3.0, "acks")
-                await asyncio.sleep(0.3)
-                await venue.disconnect_all(None)
-                await until(lambda: len(keeper.of(StreamGap)) == 2, 5.0, "both gaps closed")
+        async with spot_manager(SYMBOLS, FAST) as (venue, keeper, _):
+            await until(lambda: all_acked(keeper), 3.0, "acks")
+            await asyncio.sleep(0.3)
+            await venue.disconnect_all(None)
+            await until(lambda: len(keeper.of(StreamGap)) == 2, 5.0, "both gaps closed")
 
-            before = [d for f, d in keeper.decoded if f.conn_id == 1 and d.sent_ts_ns]
-            last_sent = max(d.sent_ts_ns for d in before)
-            last_rx = max(f.received_ts_ns for f, _ in keeper.decoded if f.conn_id == 1)
-            for status in keeper.of(StreamGap):
-                assert status.gap.start_ns == last_sent  # venue time, not our receive time
-            assert last_sent != last_rx
+        before = [d for f, d in keeper.decoded if f.conn_id == 1 and d.sent_ts_ns]
+        last_sent = max(d.sent_ts_ns for d in before)
+        last_rx = max(f.received_ts_ns for f, _ in keeper.decoded if f.conn_id == 1)
+        for status in keeper.of(StreamGap):
+            assert status.gap.start_ns == last_sent  # venue time, not our receive time
+        assert last_sent != last_rx
 
     run(scenario())
 

@@ -36,23 +36,7 @@ from tests.conftest import run_fx
 from tests.fake_mexc import FakeMexc
 from tests.live.store_check import check_book, missed_trades
 from tests.live.test_record import start_recorder, table
-from tests.live.test_stream import FxStream, fake_venue
-
-VARIANTS = """\
-schema = 1
-
-[momentum_1s]
-indicator = "PRICE_MOMENTUM"
-type = "GENERAL"
-description = "Price change over the last second, in % per second."
-params = { window = [1, 0] }
-
-[imbalance_5]
-indicator = "BOOK_IMBALANCE"
-type = "GENERAL"
-description = "Bid minus ask quantity over the best 5 levels: known only while the L2 book is."
-params = { levels = 5 }
-"""
+from tests.live.test_stream import VARIANTS, FxStream, fake_venue
 
 STRATEGY = """\
 schema = 1

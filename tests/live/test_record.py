@@ -33,6 +33,7 @@ from tests.live.support import run, until
 SPOT = ["AUSDT", "BUSDT", "CUSDT"]
 FUTURES = ["A_USDT", "B_USDT"]
 EXCHANGE = {Venue.SPOT: "mexc-spot", Venue.FUTURES: "mexc-futures"}
+SIZES = {"A_USDT": "0.0001", "B_USDT": "10"}  # futures contract sizes (spot ignores them)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -158,7 +159,8 @@ def test_record_until_sigint_stores_every_sent_trade_once_or_in_a_gap(kind: Venu
     symbols = SPOT if kind is Venue.SPOT else FUTURES
 
     async def scenario() -> tuple[int, dict[str, dict[str, int]]]:
-        async with FakeMexc(kind, symbols) as venue:
+        # futures sizes are contracts on the wire: the store must hold the venue's base quantities
+        async with FakeMexc(kind, symbols, contract_sizes=SIZES) as venue:
             proc = start_recorder(venue, data_dir, out, "--flush-s", "0.5")
             try:
                 await until(

@@ -310,3 +310,21 @@ def test_reader_meta_merges_the_folders_of_a_range_the_latest_wins(tmp_path: Pat
     assert whole == {"contract_size": 100}
     assert middle == {"contract_size": 10}
     assert none == {}
+
+
+def test_inspect_presents_an_hour_in_parts_as_one_hour(tmp_path: Path) -> None:
+    from fxcli.tasks.inspect import coverage, overview, verify
+
+    with StoreWriter(tmp_path) as writer:
+        for i in range(11):
+            flush(writer, trades(i * 5, 5, HOUR0 + i * NS_PER_S))
+        writer.close(compact=False)
+    folder = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0).parent
+
+    (summary,) = overview(tmp_path)
+    (hour,) = coverage(tmp_path, "SYM", "ex").hours
+
+    assert len(names(folder)) == 4  # 1-8 merged, 9, 10, 11
+    assert (summary.files, summary.rows) == (1, 55)
+    assert (hour.hour_ns, hour.rows) == (HOUR0, {"trades": 55})
+    assert verify(tmp_path) == []

@@ -111,7 +111,8 @@ def stored_ids(root: Path) -> list[int]:
     frame = StoreReader(root).scan("ex", "SYM", Table.TRADES).collect()
     times = frame.get_column("exchange_ts_ns").to_list()
     assert times == sorted(times)
-    return frame.get_column("trade_id").to_list()  # type: ignore[no-any-return]
+    ids: list[int] = frame.get_column("trade_id").to_list()
+    return ids
 
 
 def assert_prefix(ids: list[int]) -> int:

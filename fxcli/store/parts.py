@@ -59,6 +59,12 @@ def base_name(hour: int) -> str:
     return f"{hour:02d}.parquet"
 
 
+def is_single_part(name: str) -> bool:
+    """True for the part of one flush (`HH.pN-N.parquet`)."""
+    parsed = parse_name(name)
+    return parsed is not None and parsed[1] != 0 and parsed[1] == parsed[2]
+
+
 def parse_name(name: str) -> tuple[int, int, int] | None:
     """(hour, lo, hi) of a store file name, (hour, 0, 0) for a compacted hour, None for other names."""
     if match := _BASE.match(name):
@@ -161,12 +167,17 @@ def group_names(names: Iterable[str]) -> dict[int, tuple[bool, list[tuple[int, i
 
 
 def folder_hours(
-    folder: Path, through_cache: dict[Path, tuple[tuple[int, int, int], int]] | None = None
+    folder: Path,
+    through_cache: dict[Path, tuple[tuple[int, int, int], int]] | None = None,
+    only: set[int] | None = None,
 ) -> dict[int, HourFiles]:
-    """Every hour of a folder, its files resolved; compacted files' footers are read (or cached by
-    inode, size and mtime) only where they matter: hours with parts, or `through_cache` given."""
+    """Every hour of a folder (or the hours in `only`), its files resolved; compacted files'
+    footers are read (or cached by inode, size and mtime) only where they matter: hours with
+    parts, or `through_cache` given."""
     hours: dict[int, HourFiles] = {}
     for hour, (has_base, parts) in group_names(p.name for p in folder.iterdir()).items():
+        if only is not None and hour not in only:
+            continue
         base = folder / base_name(hour) if has_base else None
         through = 0
         if base is not None and (parts or through_cache is not None):

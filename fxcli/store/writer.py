@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 ROW_GROUP_ROWS = 100_000
 LATE_NS = 60 * NS_PER_S  # rows this far past an hour's end mean no late print of it is still coming
+# Tables written at once in a round. Most of a small part's wall time is waiting for fsync, which
+# the file system batches across threads; encoding releases the GIL but stays within the cores.
+IO_THREADS = 4 * (os.cpu_count() or 1)
 COMPACT_BUDGET_S = 0.25  # compaction time per round after an hour closes: the hours queue, rows don't
 
 
@@ -93,10 +96,11 @@ def encode_parquet(
     *,
     meta: Mapping[str, MetaValue] | None = None,
     parts_through: int = 0,
+    light: bool = False,
 ) -> bytes:
     """`frame` as zstd Parquet bytes with ~100k-row groups and fx metadata (the folder's `meta` and,
     for a compacted hour, the highest part it holds; both only when set, so imports' bytes are
-    what they always were).
+    what they always were). `light`: cheaper to encode, larger, for short-lived parts.
 
     Int64 columns (times, versions, ids) are nearly unique, so a dictionary never pays off and only
     costs time; delta encoding shrinks them several-fold. Prices, sizes, sides and strings keep
@@ -113,6 +117,9 @@ def encode_parquet(
     table = frame.to_arrow().replace_schema_metadata(kv)
     deltas = [name for name, kind in spec.columns if kind == "i64"]
     sink = pa.BufferOutputStream()
+    if light:  # a part that lives for seconds: a third of the CPU, a few more bytes for a while
+        pq.write_table(table, sink, compression="snappy", use_dictionary=False, write_statistics=True)
+        return bytes(sink.getvalue())
     pq.write_table(
         table,
         sink,
@@ -224,6 +231,7 @@ class StoreWriter:
         self._reconciled: set[Path] = set()
         self._through_cache: dict[Path, tuple[tuple[int, int, int], int]] = {}
         self._recent: dict[Path, pl.DataFrame] = {}  # rows of this writer's single-flush parts
+        self._unsaved: dict[Path, dict[str, manifest.FileEntry]] = {}  # parts not in the manifest yet
         # Hours that have parts, per table, until compacted; and the newest row appended per table.
         self._open_hours: dict[tuple[str, str, Table], dict[int, Path]] = {}
         self._newest_ns: dict[tuple[str, str, Table], int] = {}
@@ -321,10 +329,12 @@ class StoreWriter:
             self._error = exc
 
     def _compact_at_close(self) -> None:
-        if self._error is not None or not self._compact_on_close:
+        if self._error is not None:
             return
         try:
-            self._compact_due(budget_s=None, by_clock=True)
+            if self._compact_on_close:
+                self._compact_due(budget_s=None, by_clock=True)
+            self._save_unsaved()
         except Exception as exc:
             self._error = exc
 
@@ -350,7 +360,7 @@ class StoreWriter:
             for item in work:
                 self._write_table(*item)
             return
-        with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(work), IO_THREADS)) as pool:
             for done in [pool.submit(self._write_table, *item) for item in work]:
                 done.result()  # the first failure is raised here
 
@@ -411,8 +421,10 @@ class StoreWriter:
             manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
             self._reconciled.add(folder)
         book = manifest.load(folder)
+        meta_changed = any(book.meta.get(k) != v for k, v in (meta or {}).items())
         book.meta.update(meta or {})
-        hours = parts.folder_hours(folder, self._through_cache)
+        wanted = {hour_ns % (24 * NS_PER_HOUR) // NS_PER_HOUR for hour_ns, _ in items}
+        hours = parts.folder_hours(folder, self._through_cache, wanted)
 
         def one(item: tuple[int, pl.DataFrame]) -> _Change | None:
             hour = item[0] % (24 * NS_PER_HOUR) // NS_PER_HOUR
@@ -426,7 +438,9 @@ class StoreWriter:
         else:  # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel
             with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
                 changes = list(pool.map(one, items))
-        self._commit(folder, book, [c for c in changes if c is not None])
+        self._commit(
+            folder, book, [c for c in changes if c is not None], must_save=meta_changed or not append
+        )
 
     def _find_parts(self, key: tuple[str, str, Table], folder: Path) -> None:
         """On the first write to a table: hours a previous writer left in parts, in the folder
@@ -445,16 +459,31 @@ class StoreWriter:
         with self._stats_lock:
             self._open_hours.setdefault(key, {}).update(found)
 
-    def _commit(self, folder: Path, book: manifest.Manifest, changes: list[_Change]) -> None:
+    def _commit(
+        self, folder: Path, book: manifest.Manifest, changes: list[_Change], *, must_save: bool = True
+    ) -> None:
         """Record new files in the manifest, then delete the files they supersede (their rows are
-        in the new files, and readers skip them meanwhile, so the order only matters to tidiness)."""
+        in the new files, and readers skip them meanwhile, so the order only matters to tidiness).
+
+        A flush that only added a single-flush part does not save the manifest (a third of its
+        cost): its entry goes in with the folder's next save, at the next merge (at most FANOUT - 1
+        flushes later), compaction or `close`. Until then `manifest.reconcile`, which readers run
+        before they list files, adds it from the file, as after a crash.
+        """
         removed: list[Path] = []
+        entries: dict[str, manifest.FileEntry] = {}
         for change in changes:
-            book.files.update(change.entries)
+            entries.update(change.entries)
             removed.extend(change.removed)
             with self._stats_lock:
                 self.stats.rows_added += change.added
                 self.stats.files_written += len(change.entries)
+        with self._stats_lock:
+            if not must_save and not removed and all(parts.is_single_part(name) for name in entries):
+                self._unsaved.setdefault(folder, {}).update(entries)
+                return
+            book.files.update(self._unsaved.pop(folder, {}))
+        book.files.update(entries)
         for path in removed:
             book.files.pop(path.name, None)
             self._recent.pop(path, None)
@@ -464,6 +493,16 @@ class StoreWriter:
         for path in removed:
             path.unlink(missing_ok=True)
 
+    def _save_unsaved(self) -> None:
+        """Put the entries of parts written since their folder's last save into its manifest."""
+        with self._stats_lock:
+            pending, self._unsaved = self._unsaved, {}
+        for folder, entries in pending.items():
+            with folder_lock(folder):
+                book = manifest.load(folder)
+                book.files.update({name: e for name, e in entries.items() if (folder / name).exists()})
+                manifest.save(folder, book)
+
     def _append_part(
         self, folder: Path, files: HourFiles, frame: pl.DataFrame, spec: TableSpec, meta: dict[str, MetaValue]
     ) -> _Change:
@@ -471,7 +510,8 @@ class StoreWriter:
         change = _Change(added=frame.height)
         seq = files.next_seq
         path = folder / parts.part_name(files.hour, seq, seq)
-        change.entries[path.name] = self._publish(encode_parquet(frame, spec, meta=meta), frame, spec, path)
+        payload = encode_parquet(frame, spec, meta=meta, light=True)
+        change.entries[path.name] = self._publish(payload, frame, spec, path)
         files.parts.append(parts.Part(seq, seq, path))
         files.highest = seq
         self._recent[path] = frame
@@ -487,9 +527,9 @@ class StoreWriter:
             self._recent.pop(run[-1].path, None)
             merged = parts.concat_sorted([*loaded, newest], spec)
             path = folder / parts.part_name(files.hour, run[0].lo, run[-1].hi)
-            change.entries[path.name] = self._publish(
-                encode_parquet(merged, spec, meta=meta), merged, spec, path
-            )
+            light = run[-1].hi - run[0].lo + 1 < parts.FANOUT**2
+            payload = encode_parquet(merged, spec, meta=meta, light=light)
+            change.entries[path.name] = self._publish(payload, merged, spec, path)
             change.removed.extend(p.path for p in run)
             files.parts[-len(run) :] = [parts.Part(run[0].lo, run[-1].hi, path)]
             newest = merged

@@ -46,9 +46,9 @@ if TYPE_CHECKING:
 
 ROW_GROUP_ROWS = 100_000
 LATE_NS = 60 * NS_PER_S  # rows this far past an hour's end mean no late print of it is still coming
-# Tables written at once in a round. Most of a small part's wall time is waiting for fsync, which
-# the file system batches across threads; encoding releases the GIL but stays within the cores.
-IO_THREADS = 4 * (os.cpu_count() or 1)
+# Tables written at once in a round. More threads would overlap more fsync waits, but measured in
+# `fx record` (bench/record.py) they cost the event loop more CPU per frame in GIL hand-offs.
+IO_THREADS = os.cpu_count() or 1
 COMPACT_BUDGET_S = 0.25  # compaction time per round after an hour closes: the hours queue, rows don't
 
 

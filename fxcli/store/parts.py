@@ -245,14 +245,28 @@ def read_hour(hour: HourFiles, spec: TableSpec) -> pl.DataFrame:
     return concat_sorted([pl.read_parquet(path) for path in hour.live], spec)
 
 
-def read_hour_unlocked(folder: Path, hour: int, spec: TableSpec, attempts: int = 20) -> pl.DataFrame | None:
-    """Every row of an hour that has parts, read without the folder lock while a writer may merge or
-    compact it: the compacted file's rows and its `parts_through` come from one open handle, parts
-    are immutable, and a part deleted under us (merged or compacted meanwhile) means read again.
-    None if the hour has no files any more."""
+def read_hour_unlocked(
+    folder: Path,
+    hour: int,
+    spec: TableSpec,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    attempts: int = 20,
+) -> pl.DataFrame | None:
+    """The rows of an hour that has parts with `start_ns <= time <= end_ns` (row groups outside are
+    skipped), read without the folder lock while a writer may merge or compact it: the compacted
+    file's rows and its `parts_through` come from one open handle, parts are immutable, and a part
+    deleted under us (merged or compacted meanwhile) means read again. None if the hour has no
+    files any more."""
     import polars as pl
     import pyarrow.parquet as pq
 
+    column = pl.col(spec.time_column)
+    wanted = pl.lit(True)
+    if start_ns is not None:
+        wanted &= column >= start_ns
+    if end_ns is not None:
+        wanted &= column <= end_ns
     for _ in range(attempts):
         has_base, parts = group_names(p.name for p in folder.iterdir()).get(hour, (False, []))
         base = folder / base_name(hour) if has_base else None
@@ -264,12 +278,30 @@ def read_hour_unlocked(folder: Path, hour: int, spec: TableSpec, attempts: int =
                     file = pq.ParquetFile(handle)
                     value = _footer_key(file.metadata, THROUGH_KEY)
                     through = int(value) if value is not None else 0
-                    frames.append(pl.from_arrow(file.read()))  # type: ignore[arg-type]
+                    groups = _row_groups(file.metadata, spec.time_column, start_ns, end_ns)
+                    table = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
+                    rows = pl.from_arrow(table)
+                    assert isinstance(rows, pl.DataFrame)
+                    frames.append(rows.filter(wanted))
             found = resolve(hour, base, through, [(lo, hi, folder / name) for lo, hi, name in parts])
-            frames.extend(pl.read_parquet(part.path) for part in found.parts)
+            frames.extend(pl.scan_parquet(part.path).filter(wanted).collect() for part in found.parts)
         except FileNotFoundError:
             continue  # merged or compacted while we listed: list again
         if not has_base and not parts:
             return None
         return concat_sorted(frames, spec)
     raise OSError(f"{folder}: hour {hour:02d} kept changing while it was read ({attempts} attempts)")
+
+
+def _row_groups(meta: Any, time_column: str, start_ns: int | None, end_ns: int | None) -> list[int]:
+    """Row groups whose time statistics overlap `[start_ns, end_ns]` (all where stats are missing)."""
+    index = meta.schema.to_arrow_schema().get_field_index(time_column)
+    groups = []
+    for rg in range(meta.num_row_groups):
+        stats = meta.row_group(rg).column(index).statistics
+        known = stats is not None and stats.has_min_max
+        before = known and start_ns is not None and stats.max < start_ns
+        after = known and end_ns is not None and stats.min > end_ns
+        if not (before or after):
+            groups.append(rg)
+    return groups

@@ -62,7 +62,8 @@ class StoreReader:
                 compacted = []
             # An hour being appended to: read now, as one sorted hour (a part merged or compacted
             # meanwhile is read again), so its rows come out sorted even if a late print overlaps.
-            rows = parts.read_hour_unlocked(hour.folder, hour.hour, spec)
+            lo, hi = (start_ns, end_ns) if prune else (None, None)
+            rows = parts.read_hour_unlocked(hour.folder, hour.hour, spec, lo, hi)
             if rows is not None:
                 pieces.append(rows.lazy())
         if compacted:

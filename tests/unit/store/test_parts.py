@@ -328,3 +328,16 @@ def test_inspect_presents_an_hour_in_parts_as_one_hour(tmp_path: Path) -> None:
     assert (summary.files, summary.rows) == (1, 55)
     assert (hour.hour_ns, hour.rows) == (HOUR0, {"trades": 55})
     assert verify(tmp_path) == []
+
+
+def test_scan_of_a_range_in_an_hour_with_parts_reads_only_that_range(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path) as writer:
+        flush(writer, trades(0, 250_000, HOUR0, 10_000))  # 2.5 s of rows: three row groups compacted
+        writer.close()  # compacted: 23.parquet with row groups of 100k rows
+        writer = StoreWriter(tmp_path)
+        flush(writer, trades(250_000, 5, HOUR0 + 3 * NS_PER_S))
+        lo, hi = HOUR0 + 10_000 * 99_998, HOUR0 + 3 * NS_PER_S + 2 * NS_PER_S // 100
+        ids = StoreReader(tmp_path).scan("ex", "SYM", Table.TRADES, lo, hi).collect().get_column("trade_id")
+        writer.close(compact=False)
+
+    assert ids.to_list() == [99_998, 99_999, *range(100_000, 250_000), 250_000, 250_001, 250_002]

@@ -7,8 +7,9 @@ What it measures, in one run, on the same data for both sides:
 - bytes on disk of the two;
 - full read: `StoreReader.scan(...).collect()` against `polars.read_csv` given the schema;
 - a 1-hour range query: `StoreReader.scan(..., start_ns, end_ns)` against `polars.scan_csv(...).filter`;
-- a recorder's table flush: 20 new trades into each of 100 symbols' 60k-row hour files, appended
-  (what `fx record` does) against the multiset union an import does (fx's own slower path);
+- a recorder's table flush: 20 new trades into each of 100 symbols' 60k-row hours, appended as a
+  part file (what `fx record` does) against the multiset union an import does (which rewrites the
+  hour);
 - `fx --help` wall time against the same Typer app run after eagerly importing typer, rich,
   pydantic, numpy and polars (real subprocesses, best of 5 after a warm-up).
 
@@ -301,12 +302,13 @@ def measure_store(frame: pl.DataFrame, work: Path) -> list[Line]:
 
 
 def flush_round(root: Path, parts: list[pl.DataFrame], *, append: bool) -> float:
-    """Seconds for one writer round that adds `parts[i]` to symbol i's hour (one rewrite each)."""
+    """Seconds for one writer round that adds `parts[i]` to symbol i's hour (a part file each when
+    appending, a rewrite of the hour for the union). The compaction at close is not timed."""
     with StoreWriter(root, max_queue=len(parts) + 1) as writer:
         start = time.perf_counter()
         for i, part in enumerate(parts):
             writer.submit(WriteBatch(EXCHANGE, f"S{i:03d}", Table.TRADES, part, append=append), block=True)
-        writer.close()
+        writer.drain()
         return time.perf_counter() - start
 
 

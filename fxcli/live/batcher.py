@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Mapping
 
+from fxcli.store.parts import MetaValue
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter, WriteBatch
 
@@ -19,9 +21,12 @@ class TableBatcher:
     full. Its own queue grows only as fast as the CPU falls behind (it does no I/O).
     """
 
-    def __init__(self, venue: str, writer: StoreWriter) -> None:
+    def __init__(
+        self, venue: str, writer: StoreWriter, meta_of: Callable[[str], Mapping[str, MetaValue]] | None = None
+    ) -> None:
         self.venue = venue
         self.writer = writer
+        self._meta_of = meta_of  # what a symbol's store folders record about its rows (units)
         self.rows_submitted = 0
         self.error: str | None = None
         self._queue: queue.SimpleQueue[dict[str, TableRows] | None] = queue.SimpleQueue()
@@ -44,10 +49,10 @@ class TableBatcher:
                 continue
             try:
                 for symbol, rows in item.items():
+                    meta = self._meta_of(symbol) if self._meta_of is not None else None
                     for table, frame in rows.take():
-                        self.writer.submit(
-                            WriteBatch(self.venue, symbol, table, frame, append=True), block=False
-                        )
+                        batch = WriteBatch(self.venue, symbol, table, frame, append=True, meta=meta)
+                        self.writer.submit(batch, block=False)
                         self.rows_submitted += frame.height
             except StoreError as exc:  # the writer thread died: the loop sees it and stops the recorder
                 self.error = str(exc)

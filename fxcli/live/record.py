@@ -183,7 +183,13 @@ class RecordSession:
         )
         channels = [c for chunk in assignment for c in chunk]
         self.recorder = recorder_type(
-            venue.name, channels, self.writer, self.raw, slots=len(assignment), notify=notify
+            venue.name,
+            channels,
+            self.writer,
+            self.raw,
+            slots=len(assignment),
+            notify=notify,
+            meta_of=lambda symbol: unit_meta(adapter, symbol),
         )
         self.recorder.assign_slots(assignment)
         self.recorder.note_downtime(down_since)

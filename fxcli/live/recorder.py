@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from fxcli.live.dedup import DEDUP_WINDOW_S, Dedup, event_key
 from fxcli.model.events import BookDelta, BookLost, BookSnapshot, Gap, GapReason, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
+from fxcli.store.parts import MetaValue
 from fxcli.store.raw import RawRecord, RawWriter
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreError, StoreWriter
@@ -123,6 +124,7 @@ class Recorder:
         slots: int,
         notify: Notify | None = None,
         dedup_window_s: float = DEDUP_WINDOW_S,
+        meta_of: Callable[[str], Mapping[str, MetaValue]] | None = None,
     ) -> None:
         self.venue = venue
         self.writer = writer
@@ -135,7 +137,7 @@ class Recorder:
         self._channels = list(channels)
         self._slot_of: dict[str, int] = {}
         self._rows: dict[str, TableRows] = {}
-        self._batcher = TableBatcher(venue, writer)
+        self._batcher = TableBatcher(venue, writer, meta_of)
         self._dedup: dict[str, Dedup] = {}
         self._dedup_window_ns = int(dedup_window_s * NS_PER_S)
         self._pending: list[RawRecord] = []

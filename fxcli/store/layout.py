@@ -1,4 +1,5 @@
-"""Where things live: `<data_dir>/<exchange>/<SYMBOL>/<table>/<YYYY-MM-DD>/<HH>.parquet`."""
+"""Where things live: `<data_dir>/<exchange>/<SYMBOL>/<table>/<YYYY-MM-DD>/<HH>.parquet` (and the
+hour's parts `<HH>.p<lo>-<hi>.parquet` while it is being appended to, see parts.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fxcli.store.schema import Table
 
 MANIFEST_NAME = "_manifest.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HOUR_FILE = re.compile(r"^(\d\d)\.parquet$")
+_STORE_FILE = re.compile(r"^(\d\d)\.(?:p\d+-\d+\.)?parquet$")  # an hour, or a part of one (parts.py)
 
 
 def check_name(kind: str, value: str) -> str:
@@ -29,14 +30,23 @@ def hour_start_ns(ts_ns: int) -> int:
 
 
 @dataclass(frozen=True)
-class HourFile:
-    """One stored Parquet file: which exchange, symbol, table and UTC hour it holds."""
+class StoredHour:
+    """One UTC hour of one table in a date folder: the names of its files (compacted and parts)."""
 
-    exchange: str
-    symbol: str
-    table: Table
+    folder: Path
     hour_ns: int
-    path: Path
+    hour: int  # 0-23 within the folder's date
+    names: tuple[str, ...]
+
+    @property
+    def has_parts(self) -> bool:
+        """True while rows appended since the last compaction sit in part files."""
+        return any(name != f"{self.hour:02d}.parquet" for name in self.names)
+
+    @property
+    def base_path(self) -> Path:
+        """The compacted file of this hour (it may not exist yet while the hour has only parts)."""
+        return self.folder / f"{self.hour:02d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -74,28 +84,30 @@ class Layout:
             return []
         return sorted(p for p in folder.iterdir() if p.is_dir())
 
-    def hour_files(
+    def hours(
         self,
         exchange: str,
         symbol: str,
         table: Table,
         start_ns: int | None = None,
         end_ns: int | None = None,
-    ) -> Iterator[HourFile]:
-        """Stored hour files of one table, oldest first, pruned by path to `[start_ns, end_ns]`."""
+    ) -> Iterator[StoredHour]:
+        """Stored hours of one table, oldest first, pruned by path to `[start_ns, end_ns]`."""
         for date_dir in self.date_dirs(exchange, symbol, table):
             try:
                 day = datetime.strptime(date_dir.name, "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError:
                 continue
-            for path in sorted(date_dir.glob("*.parquet")):
-                match = _HOUR_FILE.match(path.name)
-                if not match:
-                    continue
-                moment = day + timedelta(hours=int(match.group(1)))
+            by_hour: dict[int, list[str]] = {}
+            for path in date_dir.iterdir():
+                match = _STORE_FILE.match(path.name)
+                if match:
+                    by_hour.setdefault(int(match.group(1)), []).append(path.name)
+            for hour in sorted(by_hour):
+                moment = day + timedelta(hours=hour)
                 hour_ns = int(moment.timestamp()) * NS_PER_S
                 if start_ns is not None and hour_ns + NS_PER_HOUR <= start_ns:
                     continue
                 if end_ns is not None and hour_ns > end_ns:
                     continue
-                yield HourFile(exchange, symbol, table, hour_ns, path)
+                yield StoredHour(date_dir, hour_ns, hour, tuple(sorted(by_hour[hour])))

@@ -1,8 +1,10 @@
 """Per-folder manifests: for every closed Parquet file, its rows, time range, sha256 and schema version.
 
 A manifest is `_manifest.json` in each date folder, rewritten atomically after the files it
-describes. The Parquet files are the truth: a crash between a file's rename and its manifest update
-leaves an entry that `reconcile` detects (size/mtime differ) and rebuilds from the file.
+describes; it lists the live files of every hour (compacted files and parts, see parts.py) and the
+folder's metadata. The Parquet files are the truth: a crash between a file's rename and its
+manifest update leaves an entry that `reconcile` detects (size/mtime differ) and rebuilds from
+the file, and files a crash left superseded are deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from fxcli.store import parts
 from fxcli.store.layout import MANIFEST_NAME
 
 TMP_MARK = ".tmp-"
@@ -33,10 +36,12 @@ class FileEntry(msgspec.Struct, frozen=True):
 
 
 class Manifest(msgspec.Struct):
-    """All entries of one date folder, keyed by file name."""
+    """All entries of one date folder, keyed by file name, and the folder's metadata (what its rows
+    mean, e.g. the contract size futures quantities were converted with)."""
 
     files: dict[str, FileEntry] = msgspec.field(default_factory=dict)
     version: int = 1
+    meta: dict[str, str | float | int] = msgspec.field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -70,16 +75,21 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 def load(folder: Path) -> Manifest:
     """The manifest of a date folder (empty if there is none yet)."""
+    return _load(folder)[0]
+
+
+def _load(folder: Path) -> tuple[Manifest, bool]:
+    """The manifest, and whether it was read from a sound file."""
     path = folder / MANIFEST_NAME
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Manifest()
+        return Manifest(), False
     try:
-        return msgspec.json.decode(raw, type=Manifest)
+        return msgspec.json.decode(raw, type=Manifest), True
     except msgspec.DecodeError:
         # Written atomically, so this is outside damage; reconcile rebuilds it from the files.
-        return Manifest()
+        return Manifest(), False
 
 
 def save(folder: Path, manifest: Manifest) -> None:
@@ -135,22 +145,40 @@ def remove_stale_temps(folder: Path) -> int:
 
 
 def reconcile(folder: Path, time_column: str, schema_version: int) -> dict[str, Any]:
-    """Bring a folder's manifest in line with its files; returns what was changed."""
-    manifest = load(folder)
-    changed: dict[str, Any] = {"temps_removed": remove_stale_temps(folder), "rebuilt": [], "dropped": []}
-    present = {p.name: p for p in folder.glob("*.parquet")}
+    """Bring a folder's manifest in line with its files; returns what was changed.
+
+    Files superseded by a merged part or a compacted hour (a writer died before deleting them) are
+    deleted: their rows are in the file that supersedes them. A manifest that was missing or
+    damaged gets its folder metadata back from the files' footers.
+    """
+    manifest, sound = _load(folder)
+    changed: dict[str, Any] = {
+        "temps_removed": remove_stale_temps(folder),
+        "rebuilt": [],
+        "dropped": [],
+        "superseded": [],
+    }
+    hours = parts.folder_hours(folder)
+    for hour in hours.values():
+        for path in hour.superseded:
+            path.unlink(missing_ok=True)
+            changed["superseded"].append(path.name)
+    present = {p.name: p for hour in hours.values() for p in hour.live}
     for name in list(manifest.files):
         if name not in present:
             del manifest.files[name]
             changed["dropped"].append(name)
-    for name, path in present.items():
+    for name, path in sorted(present.items()):
         entry = manifest.files.get(name)
         stat = path.stat()
         if entry is not None and entry.bytes == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
             continue
         manifest.files[name] = entry_for(path, time_column, schema_version)
         changed["rebuilt"].append(name)
-    if changed["rebuilt"] or changed["dropped"] or not (folder / MANIFEST_NAME).exists():
+    if not sound:
+        for path in sorted(present.values(), key=lambda p: parts.parse_name(p.name) or (0, 0, 0)):
+            manifest.meta.update(parts.read_meta(path))  # later files win, as later writes did
+    if changed["rebuilt"] or changed["dropped"] or not sound:
         save(folder, manifest)
     return changed
 

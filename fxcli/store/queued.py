@@ -59,6 +59,11 @@ class QueuedThread(Generic[T]):
         except queue.Full:
             return False
 
+    def drain(self) -> None:
+        """Wait until every item offered before this call has been through `on_round`."""
+        if self._thread.is_alive():
+            self._queue.join()
+
     def stop(self) -> None:
         """Let the thread take everything queued before this call, then end it and wait for it."""
         if self._thread.is_alive():
@@ -88,6 +93,11 @@ class QueuedThread(Generic[T]):
                     stopping = True
                 else:
                     items.append(item)
-            self._on_round(items)
+            taken = len(items) + (1 if stopping else 0)  # on_round may add to the list
+            try:
+                self._on_round(items)
+            finally:
+                for _ in range(taken):
+                    self._queue.task_done()
         if self._on_stop is not None:
             self._on_stop()

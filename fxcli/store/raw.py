@@ -194,40 +194,63 @@ def raw_files(root: Path, exchange: str) -> Iterator[Path]:
 def raw_tail(root: Path, exchange: str, span_ns: int) -> list[dict[str, Any]]:
     """The records of the last `span_ns` before the newest one, by receive time (across files).
 
-    Only the newest hour that has any is read, and each of its files from its end, one zstd frame
-    (one flush) at a time, so a busy hour's gigabytes are not decompressed to find its last minutes.
-    After a kill -9 the last record is within a flush interval of when the recorder stopped.
+    Hours are read newest first, each file from its end, one zstd frame (one flush) at a time, so a
+    busy hour's gigabytes are not decompressed to find its last minutes. An older hour is read too
+    while the oldest record found is still inside the span: after a kill -9 just past an hour
+    boundary the tail reaches back into the previous hour. After a kill -9 the last record is
+    within a flush interval of when the recorder stopped.
     """
-    import zstandard
-
     folder = raw_dir(root, exchange)
     hours = sorted(folder.glob("*/*")) if folder.is_dir() else []
-    decode = msgspec.json.Decoder(dict[str, Any]).decode
+    records: list[dict[str, Any]] = []
+    newest: int | None = None
     for hour in reversed(hours):
-        records: list[dict[str, Any]] = []
-        for path in sorted(hour.glob(f"conn-*{SUFFIX}")):
-            data = path.read_bytes()
-            spans, _ = frame_spans(data)
-            newest: int | None = None
-            for begin, end in reversed(spans):
-                try:
-                    payload = zstandard.ZstdDecompressor().decompress(data[begin:end])
-                except zstandard.ZstdError:
-                    break  # a damaged frame: what is before it is older than the tail anyway
-                chunk = [
-                    r for r in (decode(line) for line in payload.splitlines() if line) if "recv_wall_ns" in r
-                ]
-                if not chunk:
-                    continue
-                records.extend(chunk)
-                times = [_wall_ns(r) for r in chunk]
-                newest = max(times) if newest is None else max(newest, *times)
-                if min(times) < newest - span_ns:
-                    break
-        if records:
-            last = max(_wall_ns(r) for r in records)
-            return sorted((r for r in records if _wall_ns(r) >= last - span_ns), key=_wall_ns)
-    return []
+        found = [
+            r for path in sorted(hour.glob(f"conn-*{SUFFIX}")) for r in _file_tail(path, newest, span_ns)
+        ]
+        if not found:
+            continue
+        records.extend(found)
+        newest = max(_wall_ns(r) for r in records)
+        if _hour_start_ns(hour) <= newest - span_ns:
+            break  # older hour folders hold only records received before this one began
+    if newest is None:
+        return []
+    return sorted((r for r in records if _wall_ns(r) >= newest - span_ns), key=_wall_ns)
+
+
+def _hour_start_ns(hour: Path) -> int:
+    """Start of the UTC hour a raw hour folder (`<YYYY-MM-DD>/<HH>`) holds; 0 if not such a name."""
+    try:
+        moment = datetime.strptime(f"{hour.parent.name} {hour.name}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(moment.timestamp()) * NS_PER_S
+
+
+def _file_tail(path: Path, newest: int | None, span_ns: int) -> list[dict[str, Any]]:
+    """Records of one raw file from its end back past `newest - span_ns` (newest: the file's own
+    newest record when no newer hour set it), whole flushes at a time."""
+    import zstandard
+
+    decode = msgspec.json.Decoder(dict[str, Any]).decode
+    data = path.read_bytes()
+    spans, _ = frame_spans(data)
+    records: list[dict[str, Any]] = []
+    for begin, end in reversed(spans):
+        try:
+            payload = zstandard.ZstdDecompressor().decompress(data[begin:end])
+        except zstandard.ZstdError:
+            break  # a damaged frame: what is before it is older than the tail anyway
+        chunk = [r for r in (decode(line) for line in payload.splitlines() if line) if "recv_wall_ns" in r]
+        if not chunk:
+            continue
+        records.extend(chunk)
+        times = [_wall_ns(r) for r in chunk]
+        newest = max(times) if newest is None else max(newest, *times)
+        if min(times) < newest - span_ns:
+            break
+    return records
 
 
 # --------------------------------------------------------------------------------------------- write

@@ -8,8 +8,11 @@ Writing into an hour that already has a file merges as a multiset union: a row p
 the file and m times in the batch is kept max(n, m) times. Re-importing a file, or resuming an
 import that was killed, therefore adds nothing twice, while genuinely repeated prints (same time,
 price and size) survive. A live recorder, whose rows are new by construction (it de-duplicates
-before it submits), marks its batches `append`: they are added to the hour as they are, which
-skips the union's group-by over every column (~100 ms at 100k rows, 2x the encoding itself).
+before it submits), marks its batches `append`: each becomes a small immutable part file of its
+hour (parts.py), so a flush costs O(its rows), not O(rows already in the hour). Parts merge in
+levels of 8 as they accumulate, and the hour is compacted into `HH.parquet` once it is over: when
+this writer has written rows a minute past its end, when the writer closes (hours over by the
+clock), or when a later writer finds the parts. Imports write whole hours and make no parts.
 Tables of different symbols are encoded in parallel (pyarrow releases the GIL).
 """
 
@@ -17,20 +20,24 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fxcli.errors import FxError
 from fxcli.model.events import GapReason
-from fxcli.model.units import NS_PER_HOUR
-from fxcli.store import manifest
+from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.store import manifest, parts
 from fxcli.store.layout import Layout, check_name
+from fxcli.store.parts import HourFiles, MetaValue
 from fxcli.store.queued import QueuedThread
 from fxcli.store.schema import SCHEMA_VERSION, SPECS, Table, TableSpec
 
@@ -38,6 +45,11 @@ if TYPE_CHECKING:
     import polars as pl
 
 ROW_GROUP_ROWS = 100_000
+LATE_NS = 60 * NS_PER_S  # rows this far past an hour's end mean no late print of it is still coming
+# Tables written at once in a round. More threads would overlap more fsync waits, but measured in
+# `fx record` (bench/record.py) they cost the event loop more CPU per frame in GIL hand-offs.
+IO_THREADS = os.cpu_count() or 1
+COMPACT_BUDGET_S = 0.25  # compaction time per round after an hour closes: the hours queue, rows don't
 
 
 class StoreError(FxError):
@@ -52,6 +64,7 @@ class WriteBatch(NamedTuple):
     table: Table
     frame: pl.DataFrame
     append: bool = False  # rows known to be new (a de-duplicating recorder): no union with the file
+    meta: Mapping[str, MetaValue] | None = None  # merged into the folder manifest's `meta`
 
 
 @dataclass
@@ -77,8 +90,17 @@ def ensure_writable(root: Path) -> None:
         raise StoreError(f"data dir {root} is not writable: {exc.strerror or exc}") from None
 
 
-def encode_parquet(frame: pl.DataFrame, spec: TableSpec) -> bytes:
-    """`frame` as zstd Parquet bytes with ~100k-row groups and fx metadata.
+def encode_parquet(
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    *,
+    meta: Mapping[str, MetaValue] | None = None,
+    parts_through: int = 0,
+    light: bool = False,
+) -> bytes:
+    """`frame` as zstd Parquet bytes with ~100k-row groups and fx metadata (the folder's `meta` and,
+    for a compacted hour, the highest part it holds; both only when set, so imports' bytes are
+    what they always were). `light`: cheaper to encode, larger, for short-lived parts.
 
     Int64 columns (times, versions, ids) are nearly unique, so a dictionary never pays off and only
     costs time; delta encoding shrinks them several-fold. Prices, sizes, sides and strings keep
@@ -87,11 +109,17 @@ def encode_parquet(frame: pl.DataFrame, spec: TableSpec) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = frame.to_arrow().replace_schema_metadata(
-        {"fx.schema_version": str(SCHEMA_VERSION), "fx.time_column": spec.time_column}
-    )
+    kv = {"fx.schema_version": str(SCHEMA_VERSION), "fx.time_column": spec.time_column}
+    if meta:
+        kv[parts.META_KEY] = json.dumps(dict(meta), sort_keys=True)
+    if parts_through:
+        kv[parts.THROUGH_KEY] = str(parts_through)
+    table = frame.to_arrow().replace_schema_metadata(kv)
     deltas = [name for name, kind in spec.columns if kind == "i64"]
     sink = pa.BufferOutputStream()
+    if light:  # a part that lives for seconds: a third of the CPU, a few more bytes for a while
+        pq.write_table(table, sink, compression="snappy", use_dictionary=False, write_statistics=True)
+        return bytes(sink.getvalue())
     pq.write_table(
         table,
         sink,
@@ -114,11 +142,28 @@ def write_durably(payload: bytes, path: Path) -> None:
 
 def is_sorted_by(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
     """True if rows are already in (stable) order of `keys`, nulls last: a sort can then be skipped."""
-    import polars as pl
-
     if frame.height < 2:
         return True
-    # Lexicographic check from the last key to the first: row i <= row i+1 on keys[k:].
+    # Lexicographic check from the last key to the first: row i <= row i+1 on keys[k:]. On numpy
+    # arrays: a flush's small frame would spend ~1 ms in polars' query engine, this ~20 µs.
+    ok: Any = None
+    for key in reversed(keys):
+        column = frame.get_column(key)
+        nulls = column.null_count()
+        if nulls == frame.height:
+            continue  # all equal: decides nothing
+        if nulls:
+            return _is_sorted_by_expr(frame, keys)
+        values = column.to_numpy()
+        before, after = values[:-1], values[1:]
+        here = after > before if ok is not None else after >= before
+        ok = here if ok is None else here | ((after == before) & ok)
+    return True if ok is None else bool(ok.all())
+
+
+def _is_sorted_by_expr(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
+    import polars as pl
+
     ok: pl.Expr | None = None
     for key in reversed(keys):
         col = pl.col(key).fill_null(pl.col(key).max() + 1)  # sort keys are integers; nulls sort last
@@ -129,17 +174,13 @@ def is_sorted_by(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
     return bool(frame.select(ok.slice(1).all()).item())
 
 
-def _sort_key(frame: pl.DataFrame, index: int, spec: TableSpec) -> tuple[tuple[int, int], ...]:
-    """Row `index`'s sort keys (integers), comparable as the sort orders them: nulls last."""
-    values = [frame.get_column(key)[index] for key in spec.sort_keys]  # no query engine: ~µs, not ~ms
-    return tuple((1, 0) if value is None else (0, value) for value in values)
-
-
 def conform(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
     """Cast and order `frame`'s columns to the table's schema (missing nullable columns become null)."""
     import polars as pl
 
     schema = SPECS[table].polars_schema()
+    if list(frame.schema.items()) == list(schema.items()):
+        return frame  # already the table's schema, as a recorder builds it: no query to run
     exprs = []
     for name, dtype in schema.items():
         if name in frame.columns:
@@ -188,8 +229,17 @@ class StoreWriter:
         self._overflow_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._reconciled: set[Path] = set()
+        self._through_cache: dict[Path, tuple[tuple[int, int, int], int]] = {}
+        self._recent: dict[Path, pl.DataFrame] = {}  # rows of this writer's single-flush parts
+        self._unsaved: dict[Path, dict[str, manifest.FileEntry]] = {}  # parts not in the manifest yet
+        # Hours that have parts, per table, until compacted; and the newest row appended per table.
+        self._open_hours: dict[tuple[str, str, Table], dict[int, Path]] = {}
+        self._newest_ns: dict[tuple[str, str, Table], int] = {}
         self._error: BaseException | None = None
-        self._worker: QueuedThread[WriteBatch] = QueuedThread("fx-store-writer", max_queue, self._write_round)
+        self._compact_on_close = True
+        self._worker: QueuedThread[WriteBatch] = QueuedThread(
+            "fx-store-writer", max_queue, self._write_round, on_stop=self._compact_at_close
+        )
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -213,8 +263,16 @@ class StoreWriter:
         self._note_overflow(batch)
         return False
 
-    def close(self) -> WriterStats:
-        """Drain the queue, write pending overflow gaps, stop the thread; raises StoreError on failure."""
+    def drain(self) -> None:
+        """Wait until every batch submitted before this call is written (or the writer failed)."""
+        self._worker.drain()
+        self._raise_if_failed()
+
+    def close(self, *, compact: bool = True) -> WriterStats:
+        """Drain the queue, write pending overflow gaps, compact hours that are over by the clock
+        (`compact=False` leaves their parts to the next writer), stop the thread; raises
+        StoreError on failure. A second call does nothing more."""
+        self._compact_on_close = compact
         self._worker.stop()
         self._raise_if_failed()
         return self.stats
@@ -260,38 +318,60 @@ class StoreWriter:
         ]
 
     def _write_round(self, batches: list[WriteBatch]) -> None:
-        # One round is everything queued at once: fewer, larger file rewrites.
+        # One round is everything queued at once: fewer, larger writes.
         batches.extend(self._take_overflow_gaps())
         if self._error is not None:
             return  # keep draining so producers never block on a dead writer
         try:
             self._write_batches(batches)
+            self._compact_due(budget_s=COMPACT_BUDGET_S, by_clock=False)
+        except Exception as exc:
+            self._error = exc
+
+    def _compact_at_close(self) -> None:
+        if self._error is not None:
+            return
+        try:
+            if self._compact_on_close:
+                self._compact_due(budget_s=None, by_clock=True)
+            self._save_unsaved()
         except Exception as exc:
             self._error = exc
 
     def _write_batches(self, batches: list[WriteBatch]) -> None:
         import polars as pl
 
-        grouped: dict[tuple[str, str, Table, bool], list[pl.DataFrame]] = {}
+        # Batches with different meta stay apart: each folder gets the meta of the rows it holds.
+        grouped: dict[
+            tuple[str, str, Table, bool, tuple[tuple[str, MetaValue], ...]], list[pl.DataFrame]
+        ] = {}
         for batch in batches:
-            key = (batch.exchange, batch.symbol, batch.table, batch.append)
+            meta = tuple(sorted(batch.meta.items())) if batch.meta else ()
+            key = (batch.exchange, batch.symbol, batch.table, batch.append, meta)
             grouped.setdefault(key, []).append(batch.frame)
         work = []
-        for (exchange, symbol, table, append), frames in grouped.items():
-            frame = conform(pl.concat(frames, how="diagonal_relaxed"), table)
+        for (exchange, symbol, table, append, meta), frames in grouped.items():
+            joined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+            frame = conform(joined, table)
             self.stats.rows_in += frame.height
             self.stats.touched.add((exchange, symbol, table))
-            work.append((exchange, symbol, table, frame, append))
+            work.append((exchange, symbol, table, frame, append, dict(meta)))
         if len(work) <= 1:
             for item in work:
                 self._write_table(*item)
             return
-        with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(work), IO_THREADS)) as pool:
             for done in [pool.submit(self._write_table, *item) for item in work]:
                 done.result()  # the first failure is raised here
 
     def _write_table(
-        self, exchange: str, symbol: str, table: Table, frame: pl.DataFrame, append: bool = False
+        self,
+        exchange: str,
+        symbol: str,
+        table: Table,
+        frame: pl.DataFrame,
+        append: bool = False,
+        meta: Mapping[str, MetaValue] | None = None,
     ) -> None:
         import polars as pl
 
@@ -302,73 +382,209 @@ class StoreWriter:
         times = frame.get_column(spec.time_column)
         first, last = int(times[0]), int(times[-1])
         starts = list(range(first - first % NS_PER_HOUR, last + 1, NS_PER_HOUR))
-        cuts = times.search_sorted(pl.Series(starts[1:], dtype=pl.Int64), side="left").to_list()
-        by_folder: dict[Path, list[tuple[Path, pl.DataFrame]]] = {}
-        for hour, lo, hi in zip(starts, [0, *cuts], [*cuts, frame.height], strict=True):
+        cuts = []
+        if len(starts) > 1:  # a live flush is nearly always inside one hour: no search to run
+            cuts = times.search_sorted(pl.Series(starts[1:], dtype=pl.Int64), side="left").to_list()
+        by_folder: dict[Path, list[tuple[int, pl.DataFrame]]] = {}
+        for hour_ns, lo, hi in zip(starts, [0, *cuts], [*cuts, frame.height], strict=True):
             if hi > lo:
-                path = self.layout.hour_path(exchange, symbol, table, hour)
-                by_folder.setdefault(path.parent, []).append((path, frame.slice(lo, hi - lo)))
+                folder = self.layout.hour_path(exchange, symbol, table, hour_ns).parent
+                by_folder.setdefault(folder, []).append((hour_ns, frame.slice(lo, hi - lo)))
+        key = (exchange, symbol, table)
+        if key not in self._open_hours:
+            self._find_parts(key, min(by_folder))
         for folder, items in by_folder.items():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create {folder}: {exc.strerror}") from exc
             with folder_lock(folder):
-                self._write_folder(folder, items, spec, append)
+                self._write_folder(folder, items, spec, append, meta)
+            if append:
+                with self._stats_lock:
+                    for hour_ns, _ in items:
+                        self._open_hours[key][hour_ns] = folder
+        if append:
+            with self._stats_lock:
+                self._newest_ns[key] = max(self._newest_ns.get(key, last), last)
 
     def _write_folder(
-        self, folder: Path, items: list[tuple[Path, pl.DataFrame]], spec: TableSpec, append: bool
+        self,
+        folder: Path,
+        items: list[tuple[int, pl.DataFrame]],
+        spec: TableSpec,
+        append: bool,
+        meta: Mapping[str, MetaValue] | None,
     ) -> None:
+        """Write the hours of one folder; the caller holds its lock."""
         if folder not in self._reconciled:
             manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
             self._reconciled.add(folder)
         book = manifest.load(folder)
+        meta_changed = any(book.meta.get(k) != v for k, v in (meta or {}).items())
+        book.meta.update(meta or {})
+        wanted = {hour_ns % (24 * NS_PER_HOUR) // NS_PER_HOUR for hour_ns, _ in items}
+        hours = parts.folder_hours(folder, self._through_cache, wanted)
+
+        def one(item: tuple[int, pl.DataFrame]) -> _Change | None:
+            hour = item[0] % (24 * NS_PER_HOUR) // NS_PER_HOUR
+            files = hours.get(hour) or HourFiles(hour)
+            if append:
+                return self._append_part(folder, files, item[1], spec, book.meta)
+            return self._rewrite_hour(folder, files, item[1], spec, book.meta)
+
         if len(items) == 1:
-            results = [self._write_hour(items[0][0], items[0][1], spec, append)]
+            changes = [one(items[0])]
         else:  # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel
             with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
-                results = list(pool.map(lambda item: self._write_hour(item[0], item[1], spec, append), items))
-        for (path, _), result in zip(items, results, strict=True):
-            if result is None:
-                continue  # nothing new: the file (and its sha) stays as it was
-            entry, added = result
-            book.files[path.name] = entry
+                changes = list(pool.map(one, items))
+        self._commit(
+            folder, book, [c for c in changes if c is not None], must_save=meta_changed or not append
+        )
+
+    def _find_parts(self, key: tuple[str, str, Table], folder: Path) -> None:
+        """On the first write to a table: hours a previous writer left in parts, in the folder
+        written and the date before it, to be compacted once over like this writer's own."""
+        found: dict[int, Path] = {}
+        dates = [d for d in self.layout.date_dirs(*key) if d.name <= folder.name][-2:]
+        for date_dir in dates:
+            try:
+                day = datetime.strptime(date_dir.name, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            day_ns = int(day.timestamp()) * NS_PER_S
+            for hour, files in parts.folder_hours(date_dir).items():
+                if files.parts:
+                    found[day_ns + hour * NS_PER_HOUR] = date_dir
+        with self._stats_lock:
+            self._open_hours.setdefault(key, {}).update(found)
+
+    def _commit(
+        self, folder: Path, book: manifest.Manifest, changes: list[_Change], *, must_save: bool = True
+    ) -> None:
+        """Record new files in the manifest, then delete the files they supersede (their rows are
+        in the new files, and readers skip them meanwhile, so the order only matters to tidiness).
+
+        A flush that only added a single-flush part does not save the manifest (a third of its
+        cost): its entry goes in with the folder's next save, at the next merge (at most FANOUT - 1
+        flushes later), compaction or `close`. Until then `manifest.reconcile`, which readers run
+        before they list files, adds it from the file, as after a crash.
+        """
+        removed: list[Path] = []
+        entries: dict[str, manifest.FileEntry] = {}
+        for change in changes:
+            entries.update(change.entries)
+            removed.extend(change.removed)
             with self._stats_lock:
-                self.stats.rows_added += added
-                self.stats.files_written += 1
-        manifest.fsync_dir(folder)
+                self.stats.rows_added += change.added
+                self.stats.files_written += len(change.entries)
+        with self._stats_lock:
+            if not must_save and not removed and all(parts.is_single_part(name) for name in entries):
+                self._unsaved.setdefault(folder, {}).update(entries)
+                return
+            book.files.update(self._unsaved.pop(folder, {}))
+        book.files.update(entries)
+        for path in removed:
+            book.files.pop(path.name, None)
+            self._recent.pop(path, None)
+        # The save ends with a fsync of the folder, which makes the new files' renames and links
+        # durable too, before any file they supersede is deleted.
         manifest.save(folder, book)
+        for path in removed:
+            path.unlink(missing_ok=True)
 
-    def _write_hour(
-        self, path: Path, part: pl.DataFrame, spec: TableSpec, append: bool
-    ) -> tuple[manifest.FileEntry, int] | None:
-        import polars as pl
+    def _save_unsaved(self) -> None:
+        """Put the entries of parts written since their folder's last save into its manifest."""
+        with self._stats_lock:
+            pending, self._unsaved = self._unsaved, {}
+        for folder, entries in pending.items():
+            with folder_lock(folder):
+                book = manifest.load(folder)
+                book.files.update({name: e for name, e in entries.items() if (folder / name).exists()})
+                manifest.save(folder, book)
 
-        if path.exists():
-            old = pl.read_parquet(path, schema=spec.polars_schema(), missing_columns="insert")
-            if append:
-                merged = pl.concat([old, part])
-                # Both sides are sorted: comparing the seam is enough (a full check costs ~0.6 ms).
-                if old.height and _sort_key(old, -1, spec) > _sort_key(part, 0, spec):  # a late print
-                    merged = merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
-            else:
-                merged = merge_union(old, part, spec)
-            if merged.height == old.height:
+    def _append_part(
+        self, folder: Path, files: HourFiles, frame: pl.DataFrame, spec: TableSpec, meta: dict[str, MetaValue]
+    ) -> _Change:
+        """New rows as the hour's next part, then merge the last parts while FANOUT share a span."""
+        change = _Change(added=frame.height)
+        seq = files.next_seq
+        path = folder / parts.part_name(files.hour, seq, seq)
+        payload = encode_parquet(frame, spec, meta=meta, light=True)
+        change.entries[path.name] = self._publish(payload, frame, spec, path)
+        files.parts.append(parts.Part(seq, seq, path))
+        files.highest = seq
+        self._recent[path] = frame
+        newest = frame
+        while (run := parts.trailing_run(files.parts)) is not None:
+            import polars as pl
+
+            # Single-flush parts come from memory (written here moments ago), wider ones from disk.
+            cached = [self._recent.pop(p.path, None) for p in run[:-1]]
+            loaded = [
+                f if f is not None else pl.read_parquet(p.path) for f, p in zip(cached, run, strict=False)
+            ]
+            self._recent.pop(run[-1].path, None)
+            merged = parts.concat_sorted([*loaded, newest], spec)
+            path = folder / parts.part_name(files.hour, run[0].lo, run[-1].hi)
+            light = run[-1].hi - run[0].lo + 1 < parts.FANOUT**2
+            payload = encode_parquet(merged, spec, meta=meta, light=light)
+            change.entries[path.name] = self._publish(payload, merged, spec, path)
+            change.removed.extend(p.path for p in run)
+            files.parts[-len(run) :] = [parts.Part(run[0].lo, run[-1].hi, path)]
+            newest = merged
+        return change
+
+    def _rewrite_hour(
+        self,
+        folder: Path,
+        files: HourFiles,
+        frame: pl.DataFrame | None,
+        spec: TableSpec,
+        meta: dict[str, MetaValue],
+    ) -> _Change | None:
+        """The hour as one compacted file: its files' rows, with `frame` merged in as a multiset
+        union (None: compaction only). None if nothing would change."""
+        old = parts.read_hour(files, spec) if files.live else None
+        if frame is None:
+            if old is None or not (files.parts or files.superseded):
                 return None
-            added = merged.height - old.height
+            merged = old
         else:
-            merged, added = part, part.height
-        payload = encode_parquet(merged, spec)
+            merged = frame if old is None else merge_union(old, frame, spec)
+        added = merged.height - (old.height if old is not None else 0)
+        if old is not None and added == 0 and not files.parts and not files.superseded:
+            return None  # nothing new: the file (and its sha) stays as it was
+        through = max(files.through, files.highest)
+        path = folder / parts.base_name(files.hour)
+        payload = encode_parquet(merged, spec, meta=meta, parts_through=through)
+        change = _Change(added=added)
+        change.entries[path.name] = self._publish(payload, merged, spec, path, replace=True)
+        change.removed.extend([p.path for p in files.parts] + files.superseded)
+        return change
+
+    def _publish(
+        self, payload: bytes, frame: pl.DataFrame, spec: TableSpec, path: Path, *, replace: bool = False
+    ) -> manifest.FileEntry:
+        """Write `payload` to a fsynced temp file, then put it at `path` in one step: a rename over
+        the old compacted hour, or a hard link for a new part (which refuses to replace a file)."""
         tmp = path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
         try:
             self._write_file(payload, tmp)
-            tmp.replace(path)
+            if replace:
+                tmp.replace(path)
+            else:
+                os.link(tmp, path)
+                tmp.unlink()
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{path} exists already: a part is never overwritten") from None
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        times = merged.get_column(spec.time_column)
-        entry = manifest.FileEntry(
-            rows=merged.height,
+        times = frame.get_column(spec.time_column)
+        return manifest.FileEntry(
+            rows=frame.height,
             first_ts_ns=int(times.min()),  # type: ignore[arg-type]
             last_ts_ns=int(times.max()),  # type: ignore[arg-type]
             sha256=hashlib.sha256(payload).hexdigest(),
@@ -376,4 +592,45 @@ class StoreWriter:
             mtime_ns=path.stat().st_mtime_ns,
             schema_version=SCHEMA_VERSION,
         )
-        return entry, added
+
+    def _compact_due(self, *, budget_s: float | None, by_clock: bool) -> None:
+        """Compact hours that are over: this writer wrote rows LATE_NS past their end (or, with
+        `by_clock`, the wall clock is past it), oldest first, until `budget_s` is spent."""
+        now_ns = time.time_ns()
+        due = []
+        with self._stats_lock:
+            for key, hours in self._open_hours.items():
+                newest = self._newest_ns.get(key)
+                for hour_ns, folder in hours.items():
+                    end = hour_ns + NS_PER_HOUR + LATE_NS
+                    if (newest is not None and newest >= end) or (by_clock and now_ns >= end):
+                        due.append((hour_ns, key, folder))
+        started = time.perf_counter()
+        for hour_ns, key, folder in sorted(due):
+            if budget_s is not None and time.perf_counter() - started > budget_s:
+                break  # the rest waits for the next round: readers see the parts meanwhile
+            self._compact(folder, hour_ns, SPECS[key[2]])
+            with self._stats_lock:
+                self._open_hours[key].pop(hour_ns, None)
+
+    def _compact(self, folder: Path, hour_ns: int, spec: TableSpec) -> None:
+        """Fold an hour's parts into its `HH.parquet`."""
+        with folder_lock(folder):
+            hour = hour_ns % (24 * NS_PER_HOUR) // NS_PER_HOUR
+            files = parts.folder_hours(folder, self._through_cache).get(hour)
+            if files is None:
+                return
+            book = manifest.load(folder)
+            change = self._rewrite_hour(folder, files, None, spec, book.meta)
+            if change is not None:
+                change.added = 0  # the rows were counted when their parts were written
+                self._commit(folder, book, [change])
+
+
+@dataclass
+class _Change:
+    """What writing one hour did: new files' manifest entries, files it superseded, rows added."""
+
+    added: int = 0
+    entries: dict[str, manifest.FileEntry] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TableSummary:
-    """One exchange/symbol/table: files, rows, bytes and time range, from the manifests."""
+    """One exchange/symbol/table: hour files, rows, bytes and time range, from the manifests."""
 
     exchange: str
     symbol: str
@@ -38,10 +38,13 @@ class TableSummary:
 def overview(data_dir: Path) -> list[TableSummary]:
     """Every stored exchange/symbol/table, summed from the manifests (files are not opened)."""
     summaries: dict[tuple[str, str, str], TableSummary] = {}
+    hours: set[tuple[Path, str]] = set()  # an hour being appended to is one file and its parts
     for f in open_reader(data_dir).files():
         key = (f.exchange, f.symbol, f.table.value)
         s = summaries.get(key) or summaries.setdefault(key, TableSummary(*key))
-        s.files += 1
+        hour = (f.path.parent, f.path.name[:2])
+        s.files += hour not in hours
+        hours.add(hour)
         s.rows += f.entry.rows
         s.bytes += f.entry.bytes
         if f.entry.first_ts_ns is not None:

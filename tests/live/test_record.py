@@ -190,6 +190,12 @@ def test_record_until_sigint_stores_every_sent_trade_once_or_in_a_gap(kind: Venu
     verify = run_fx("inspect", "--verify", "--data-dir", str(data_dir))
     assert verify.returncode == 0, verify.stderr
     assert "every file matches its manifest" in verify.stderr
+    reader = StoreReader(data_dir)
+    for symbol in symbols:  # each folder says what its quantities are
+        meta = reader.meta(EXCHANGE[kind], symbol, Table.TRADES)
+        assert meta.get("qty_unit") == "base"
+        if kind is Venue.FUTURES:
+            assert meta["contract_size"] == float(SIZES[symbol])
 
 
 def test_record_raw_frames_hold_every_stored_trade_and_decompress_with_zstd(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store import manifest
 from fxcli.store.layout import Layout
+from fxcli.store.reader import StoreReader
 from fxcli.store.schema import SPECS, Table
 from fxcli.store.writer import (
     StoreError,
@@ -244,3 +245,28 @@ def test_is_sorted_by_checks_keys_lexicographically_with_nulls_last(
     )
 
     assert is_sorted_by(frame, ("t", "r", "id")) is expected
+
+
+def test_gap_files_written_before_received_ts_existed_read_and_merge_with_it_null(tmp_path: Path) -> None:
+    old = pl.DataFrame(
+        {"start_ns": [HOUR0], "end_ns": [HOUR0 + 5], "reason": ["disconnect"], "detail": ["old file"]}
+    )
+    folder = tmp_path / "mexc-spot" / "AUSDT" / "gaps" / "2024-08-08"
+    folder.mkdir(parents=True)
+    old.write_parquet(folder / "23.parquet")  # the four columns of schema 1 before the new one
+    new = pl.DataFrame(
+        {
+            "start_ns": [HOUR0 + 10],
+            "end_ns": [HOUR0 + 20],
+            "reason": ["resync"],
+            "detail": ["new row"],
+            "received_ts_ns": [HOUR0 + 9],
+        }
+    )
+
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("mexc-spot", "AUSDT", Table.GAPS, new), block=True)
+    rows = StoreReader(tmp_path).scan("mexc-spot", "AUSDT", Table.GAPS).collect().sort("start_ns")
+
+    assert rows["detail"].to_list() == ["old file", "new row"]
+    assert rows["received_ts_ns"].to_list() == [None, HOUR0 + 9]

@@ -316,11 +316,11 @@ class ConnectionManager:
             slot.backoff.reset()
 
     def _ready_timeout_s(self, slot: Slot) -> float:
-        """How long a replacement may take to be subscribed: the configured wait plus the time its
-        requests need beyond the bucket's burst at the venue's pace."""
+        """How long a replacement may take to be subscribed: the configured wait plus the time all its
+        requests take at the venue's pace (the bucket may be empty: other slots share it)."""
         lim = self.limits
         requests = math.ceil(len(slot.channels) / max(1, lim.channels_per_request))
-        return self.config.rotate_ready_timeout_s + max(0, requests - lim.sub_burst) / lim.sub_rate_per_s
+        return self.config.rotate_ready_timeout_s + requests / lim.sub_rate_per_s
 
     async def _rotate(self, slot: Slot) -> bool:
         """Make-before-break: open and subscribe a replacement, wait until it carries every channel the

@@ -20,6 +20,7 @@ from fxcli.exchange.connection import (
     Subscribed,
     plan_channels,
 )
+from fxcli.exchange.mexc_futures import MexcFutures
 from fxcli.exchange.mexc_spot import MexcSpot
 from fxcli.model.events import Gap
 from tests.fake_mexc import FakeMexc, Venue
@@ -62,8 +63,12 @@ def b_trades_on(keeper: Keeper, conn_id: int) -> bool:
     return any(f.conn_id == conn_id and t.symbol == "BUSDT" for f, t in keeper.trades())
 
 
+def subscribed(keeper: Keeper) -> set[str]:
+    return {c.name for s in keeper.of(Subscribed) for c in s.channels}
+
+
 def all_acked(keeper: Keeper) -> bool:
-    return len({c.name for s in keeper.of(Subscribed) for c in s.channels}) == 4
+    return len(subscribed(keeper)) == 4
 
 
 def test_rotation_keeps_the_old_connection_while_the_replacement_is_refused_a_channel() -> None:
@@ -115,16 +120,21 @@ def test_disconnect_gap_starts_at_the_venue_time_of_the_last_push_received() -> 
     async def scenario() -> None:
         async with spot_manager(SYMBOLS, FAST) as (venue, keeper, _):
             await until(lambda: all_acked(keeper), 3.0, "acks")
-            await asyncio.sleep(0.3)
-            await venue.disconnect_all(None)
+            venue.network_delay_s = 0.1  # every push reaches us 100 ms after the venue sent it
+            await asyncio.sleep(0.5)
+            await venue.disconnect_all(None)  # the pushes of the last 100 ms never arrive
             await until(lambda: len(keeper.of(StreamGap)) == 2, 5.0, "both gaps closed")
+            await asyncio.sleep(0.3)
 
         before = [d for f, d in keeper.decoded if f.conn_id == 1 and d.sent_ts_ns]
         last_sent = max(d.sent_ts_ns for d in before)
         last_rx = max(f.received_ts_ns for f, _ in keeper.decoded if f.conn_id == 1)
-        for status in keeper.of(StreamGap):
-            assert status.gap.start_ns == last_sent  # venue time, not our receive time
-        assert last_sent != last_rx
+        gaps = [s.gap for s in keeper.of(StreamGap)]
+        for gap in gaps:
+            assert gap.start_ns == last_sent  # venue time, not our receive time
+        assert last_rx - last_sent >= 90_000_000
+        for symbol in SYMBOLS:  # the trades in flight at the drop are inside the gap
+            assert missed_outside_gaps(venue, keeper, symbol, gaps) == []
 
     run(scenario())
 
@@ -173,3 +183,25 @@ def test_an_unexpected_error_in_a_slot_is_reported_backed_off_and_retried(
             assert any(d.reason is DisconnectReason.ERROR for d in keeper.of(Disconnected))
 
     run(scenario())
+
+
+def test_a_futures_connection_of_many_contracts_rotates_within_its_paced_ready_time() -> None:
+    symbols = [f"C{i}_USDT" for i in range(25)]  # 50 channels: one futures connection, one per request
+
+    async def scenario() -> int:
+        async with FakeMexc(Venue.FUTURES, symbols, tick_s=0.05) as venue:
+            futures = MexcFutures(venue.endpoints)
+            keeper = Keeper()
+            config = replace(FAST, rotate_ready_timeout_s=1.0)  # 50 requests at 10/s take longer
+            channels = plan_channels(futures, symbols, TRADES_AND_DEPTH)
+            async with ConnectionManager(futures, channels, keeper, config=config) as manager:
+                await until(
+                    lambda: len({c.name for s in keeper.of(Subscribed) for c in s.channels}) == 50,
+                    10.0,
+                    "acks",
+                )
+                manager.rotate(0)
+                await until(lambda: manager.stats.rotations >= 1, 10.0, "the rotation")
+            return len([d for d in keeper.of(Disconnected) if d.reason is DisconnectReason.ABANDONED])
+
+    assert run(scenario(), timeout_s=30.0) == 0

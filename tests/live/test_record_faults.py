@@ -15,15 +15,15 @@ import pytest
 from fxcli.exchange.connection import ManagerConfig
 from fxcli.exchange.venues import VENUES, ResolvedEndpoints
 from fxcli.live.record import RecordConfig, RecordError, RecordSummary, record
-from fxcli.live.recorder import Recorder
+from fxcli.live.recorder import DOWNTIME_DETAIL, Recorder
 from fxcli.model.events import GapReason
 from fxcli.store.rows import TableRows
 from fxcli.store.schema import Table
 from fxcli.tasks.record import DEFAULT_KINDS
-from tests.fake_mexc import FakeMexc
+from tests.fake_mexc import FakeMexc, Venue
 from tests.live.store_check import check_book, missed_trades
 from tests.live.support import FAST
-from tests.live.test_record import table
+from tests.live.test_record import EXCHANGE, table
 from tests.live.test_record_inprocess import venue_in_thread
 
 SYMBOLS = ["AUSDT", "BUSDT"]
@@ -33,13 +33,14 @@ def recording(
     venue: FakeMexc, data_dir: Path, seconds: float, *, symbols: list[str] = SYMBOLS, **knobs: float
 ) -> Callable[..., RecordSummary]:
     """fx record's recorder on the fake venue for `seconds`, the venue noting its books every 0.1 s."""
+    exchange = EXCHANGE[venue.venue]
     config = RecordConfig(
-        venue=VENUES["mexc-spot"],
-        symbols=tuple(symbols),
+        venue=VENUES[exchange],
+        symbols=tuple(symbols) if venue.venue is Venue.SPOT else tuple(venue.markets),
         kinds=DEFAULT_KINDS,
         data_dir=data_dir,
         endpoints=ResolvedEndpoints(
-            "mexc-spot", venue.endpoints.ws_url, "test", venue.endpoints.rest_url, "test"
+            exchange, venue.endpoints.ws_url, "test", venue.endpoints.rest_url, "test"
         ),
         flush_s=0.25,
         **knobs,  # type: ignore[arg-type]
@@ -69,17 +70,19 @@ async def _checkpoints(venue: FakeMexc) -> None:
         await asyncio.sleep(0.1)
 
 
-def test_a_recording_replays_to_the_venues_book_when_rest_answers_late(tmp_path: Path) -> None:
-    with venue_in_thread(SYMBOLS, tick_s=0.02) as venue:
+@pytest.mark.parametrize("kind", [Venue.SPOT, Venue.FUTURES])
+def test_a_recording_replays_to_the_venues_book_when_rest_answers_late(kind: Venue, tmp_path: Path) -> None:
+    symbols = SYMBOLS if kind is Venue.SPOT else ["A_USDT", "B_USDT"]
+    with venue_in_thread(symbols, tick_s=0.02, kind=kind, sizes={"A_USDT": "0.001"}) as venue:
         venue.snapshot_delay_s = 0.25  # taken at once, answered after a dozen diffs went by
         recording(venue, tmp_path, 3.0)()
 
-        for symbol in SYMBOLS:
-            check = check_book(tmp_path, "mexc-spot", symbol, venue.checkpoints[symbol])
+        for symbol in symbols:
+            check = check_book(tmp_path, EXCHANGE[kind], symbol, venue.checkpoints[symbol])
             assert check.mismatches == []
             assert check.broken == 0
             assert check.checked >= 15, check
-            made, missed = missed_trades(venue, tmp_path, "mexc-spot", symbol)
+            made, missed = missed_trades(venue, tmp_path, EXCHANGE[kind], symbol)
             assert made > 50
             assert missed == []
 
@@ -129,6 +132,24 @@ def test_a_symbol_never_subscribed_in_a_run_keeps_its_downtime_inside_a_gap(tmp_
         assert before < downtime["end_ns"][0] <= after
         _, missed = missed_trades(venue, tmp_path, "mexc-spot", "AUSDT")
         assert missed == []
+        # After the restart, AUSDT's trades before its first new snapshot never meet the old book
+        # (review finding 14): a resync gap covers them, from its first event to that snapshot.
+        a_gaps = table(tmp_path, "mexc-spot", "AUSDT", Table.GAPS)
+        since = a_gaps.filter(a_gaps["detail"] == DOWNTIME_DETAIL)["start_ns"][0]
+        first_trade = min(
+            t for t in table(tmp_path, "mexc-spot", "AUSDT", Table.TRADES)["exchange_ts_ns"] if t > since
+        )
+        snapshots = table(tmp_path, "mexc-spot", "AUSDT", Table.BOOK_SNAPSHOTS)["exchange_ts_ns"]
+        first_book = min(t for t in snapshots if t > since)
+        resync = [
+            g for g in a_gaps.iter_rows(named=True) if g["reason"] == "resync" and g["start_ns"] > since
+        ]
+        assert len(resync) == 1
+        assert resync[0]["start_ns"] < first_trade
+        assert resync[0]["end_ns"] >= first_book
+        check = check_book(tmp_path, "mexc-spot", "AUSDT", venue.checkpoints["AUSDT"])
+        assert check.mismatches == []
+        assert check.broken == 0
 
 
 def test_a_failing_table_batcher_stops_the_recorder_with_its_reason(tmp_path: Path) -> None:

@@ -38,10 +38,12 @@ HOUR_NS = 1_795_550_400 * 10**9
 
 
 @contextmanager
-def venue_in_thread(symbols: list[str], tick_s: float = TICK_S) -> Iterator[FakeMexc]:
-    """A fake spot venue serving from its own thread and event loop."""
+def venue_in_thread(
+    symbols: list[str], tick_s: float = TICK_S, kind: Venue = Venue.SPOT, sizes: dict[str, str] | None = None
+) -> Iterator[FakeMexc]:
+    """A fake venue (spot unless `kind` says; futures `sizes`) serving from its own thread and event loop."""
     loop = asyncio.new_event_loop()
-    venue = FakeMexc(Venue.SPOT, symbols, tick_s=tick_s)
+    venue = FakeMexc(kind, symbols, tick_s=tick_s, contract_sizes=sizes)
     thread = threading.Thread(target=loop.run_forever, name="fake-mexc", daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(venue.start(), loop).result(10.0)

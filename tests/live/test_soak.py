@@ -2,8 +2,9 @@
 everything a bad day on MEXC does, then the store is held to its promises.
 
 Faults, in order: REST answers 300 ms late throughout; REST 503s with a dropped TCP connection;
-subscriptions refused at a forced rotation; a version jump whose resync meets crossed snapshots; a
-kill -9 of fx record and a restart; a server restart (close 1001). Then, for both recordings:
+subscriptions refused or answered late at a forced rotation; a version jump whose resync meets
+crossed snapshots; a kill -9 of fx record and a restart; a server restart (close 1001). Then, for
+both recordings:
 
 - every trade the venue made is stored or lies inside a Gap row;
 - the book replayed from the store equals the venue's book at every checkpoint outside gaps;
@@ -170,6 +171,7 @@ def test_live_path_under_faults_keeps_every_promise(tmp_path: Path) -> None:
         on_venue(loop, lambda: venue.disconnect_all(None))  # TCP dropped: every book resyncs through 503s
         at(0.35)
         on_venue(loop, lambda: venue.block("S1USDT", times=4))  # refused at the rotations to come
+        on_venue(loop, lambda: venue.ack_late("S3USDT", 1.5, times=4))  # ...and answered late
         at(0.5)
         on_venue(loop, lambda: venue.cross_next_snapshots("S2USDT", 2))
         on_venue(loop, lambda: venue.skip_next_diff("S2USDT"))  # a jump; its resync meets crossed books

@@ -141,14 +141,10 @@ def test_disconnect_gap_starts_at_the_venue_time_of_the_last_push_received() -> 
 
 def test_proxies_in_the_environment_are_not_used_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
-        async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
-            spot = MexcSpot(venue.endpoints)
-            keeper = Keeper()
-            channels = plan_channels(spot, ["AUSDT"], TRADES_AND_DEPTH)
-            async with ConnectionManager(spot, channels, keeper, config=FAST):
-                await until(lambda: keeper.trades(), 3.0, "data through no proxy")
+        async with spot_manager(["AUSDT"], FAST) as (_, keeper, _):
+            await until(lambda: keeper.trades(), 3.0, "data through no proxy")
 
-            assert keeper.of(DialFailed) == []
+        assert keeper.of(DialFailed) == []
 
     for variable in ("ws_proxy", "wss_proxy", "all_proxy", "ALL_PROXY", "https_proxy", "http_proxy"):
         monkeypatch.setenv(variable, "socks5://127.0.0.1:9")  # a SOCKS proxy; python-socks is not installed
@@ -170,17 +166,13 @@ def test_an_unexpected_error_in_a_slot_is_reported_backed_off_and_retried(
     monkeypatch.setattr(ConnectionManager, "_supervise", supervise_once_failing)
 
     async def scenario() -> None:
-        async with FakeMexc(Venue.SPOT, ["AUSDT"]) as venue:
-            spot = MexcSpot(venue.endpoints)
-            keeper = Keeper()
-            channels = plan_channels(spot, ["AUSDT"], TRADES_AND_DEPTH)
-            async with ConnectionManager(spot, channels, keeper, config=FAST) as manager:
-                await until(lambda: any(f.conn_id == 2 for f, _ in keeper.trades()), 5.0, "data on conn 2")
-                assert manager.stats.slot_errors == 1
+        async with spot_manager(["AUSDT"], FAST) as (_, keeper, manager):
+            await until(lambda: any(f.conn_id == 2 for f, _ in keeper.trades()), 5.0, "data on conn 2")
+            assert manager.stats.slot_errors == 1
 
-            (failed,) = [d for d in keeper.of(DialFailed) if "supervisor" in d.detail]
-            assert "RuntimeError: boom in the supervisor" in failed.detail
-            assert any(d.reason is DisconnectReason.ERROR for d in keeper.of(Disconnected))
+        (failed,) = [d for d in keeper.of(DialFailed) if "supervisor" in d.detail]
+        assert "RuntimeError: boom in the supervisor" in failed.detail
+        assert any(d.reason is DisconnectReason.ERROR for d in keeper.of(Disconnected))
 
     run(scenario())
 

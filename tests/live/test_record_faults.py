@@ -6,6 +6,7 @@ batcher fails (15c). The fake venue runs in its own thread; the recorder is fx r
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from fxcli.model.events import GapReason
 from fxcli.store.rows import TableRows
 from fxcli.store.schema import Table
 from fxcli.tasks.record import DEFAULT_KINDS
+from tests.conftest import REPO, run_fx
 from tests.fake_mexc import FakeMexc, Venue
 from tests.live.store_check import check_book, missed_trades
 from tests.live.support import FAST
@@ -169,3 +171,27 @@ def test_a_failing_table_batcher_stops_the_recorder_with_its_reason(tmp_path: Pa
         pytest.raises(RecordError, match="table batcher failed"),
     ):
         recording(venue, tmp_path, 30.0, symbols=["AUSDT"])(recorder_type=PoisonedRecorder)
+
+
+def test_a_fresh_recording_backtests_without_allow_gaps(tmp_path: Path) -> None:
+    with venue_in_thread(["AUSDT"], tick_s=0.02) as venue:
+        recording(venue, tmp_path / "data", 2.0, symbols=["AUSDT"])()
+
+    gaps = table(tmp_path / "data", "mexc-spot", "AUSDT", Table.GAPS)
+    result = run_fx(
+        "backtest",
+        "momentum_scalper",
+        "--symbol",
+        "AUSDT",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "results"),
+        "--no-chart",
+        "--json",
+        cwd=REPO,
+    )
+
+    assert gaps["detail"].to_list() == ["waiting for the first snapshot"]  # the book was not known yet
+    assert result.returncode == 0, result.stderr  # that is not a hole: no --allow-gaps needed
+    assert json.loads(result.stdout)["symbols"]["AUSDT"]["gaps_flagged"][0]["reason"] == "resync"

@@ -99,6 +99,7 @@ class ManagerConfig:
     # requests need at the venue's pace is added, so a connection of many channels can still rotate.
     rotate_ready_timeout_s: float = 15.0
     rotate_data_wait_s: float = 5.0  # after the acks, wait this long at most for its first data
+    rotate_hold_s: float = 0.3  # then keep the old connection this long (a push interval and more)
     overlap_grace_s: float = 1.0  # frames on the replacement stay flagged this long after the old closed
     max_frame_bytes: int = 1 << 20
     open_timeout_s: float = 10.0
@@ -350,6 +351,9 @@ class ConnectionManager:
             await wait_any([new.finished, old.finished, self._stopping], min(left, 0.02))
         if ready and new.is_live and not self._stopping.is_set():
             await wait_any([new.first_data, new.finished, self._stopping], cfg.rotate_data_wait_s)
+            # The venue may still owe the old connection a push it started before the new one
+            # subscribed (pushes are cut per connection): let it arrive before the old one closes.
+            await wait_any([old.finished, self._stopping], cfg.rotate_hold_s)
         slot.replacement = None
         if self._stopping.is_set():
             slot.current = new  # both are closed by the slot's shutdown

@@ -37,7 +37,7 @@ def test_record_takes_a_second_signal_while_stopping_and_loses_nothing(
         async with FakeMexc(Venue.SPOT, SPOT, tick_s=0.01) as venue:
             proc = start_recorder(venue, data_dir, out, "--flush-s", "0.5", "--table-flush-s", "2")
             try:
-                await until(lambda: trades_stored(data_dir, EXCHANGE[Venue.SPOT], SPOT) > 30, 8.0, "trades")
+                await until(lambda: trades_stored(data_dir, EXCHANGE[Venue.SPOT], SPOT) > 30, 20.0, "trades")
                 proc.send_signal(signal.SIGTERM)
                 await asyncio.sleep(pause_s)
                 proc.send_signal(signal.SIGTERM)
@@ -49,7 +49,7 @@ def test_record_takes_a_second_signal_while_stopping_and_loses_nothing(
                     proc.kill()
             return code, check_trades(venue, data_dir, sent_before_ms=stopped_ms)
 
-    code, summary = run(scenario(), 30.0)
+    code, summary = run(scenario(), 50.0)
 
     errors = out.with_suffix(".err").read_text()
     assert code == 0, errors[-2000:]

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -116,7 +115,7 @@ class LiveBooks:
     rest = RestClient()                      # its owner closes it (after `books.close()`)
     books = LiveBooks(adapter, rest, emit=recorder.on_book_events)
     ... consumer.on_decoded: books.on_events(decoded.events)
-    ... consumer.on_status: GapOpened -> books.connection_lost(...)
+    ... consumer.on_status: GapOpened -> books.on_gap_opened(status)
     books.book("BTCUSDT").best_bid()
     """
 
@@ -207,7 +206,7 @@ class LiveBooks:
             if not out:
                 return  # stale: already in the book
             if st.sync.book.is_crossed:
-                self._crossed(st, delta)
+                self._crossed(st, "book", delta.exchange_ts_ns, delta.received_ts_ns)
                 return
             if st.lost is not None:  # after a lost connection, the chain went on: nothing was missed
                 self._whole_again(st, [delta])
@@ -225,29 +224,18 @@ class LiveBooks:
             st.is_idle = False
         self._ensure_fetch(st)
 
-    def connection_lost(self, symbol: str, start_ns: int, at_ns: int, detail: str) -> None:
-        """The connection carrying `symbol`'s diffs was lost; the venue sent nothing we got after
-        `start_ns` (venue time). The book is unknown until a diff shows the chain went on, or a
+    def on_gap_opened(self, opened: GapOpened) -> None:
+        """A manager's news that a connection carrying `opened.symbol` is gone. If it carried the
+        symbol's diffs, the venue sent nothing we got after `opened.start_ns` (the venue time of that
+        connection's last push): the book is unknown until a diff shows the chain went on, or a
         snapshot resyncs it."""
-        st = self._symbols.get(symbol)
+        st = self._symbols.get(opened.symbol)
         if st is None or self._closed or st.lost is not None:
             return
-        self.stats.connection_losses += 1
-        self._lose(st, start_ns, at_ns, GapReason.RESYNC, f"connection lost: {detail}")
-
-    def on_gap_opened(self, opened: GapOpened) -> None:
-        """A manager's news that a connection carrying `opened.symbol` is gone: if it carried the
-        symbol's diffs, its book is unknown from the venue time of that connection's last push."""
         if any(c.kind is Kind.DEPTH for c in opened.channels):
-            self.connection_lost(opened.symbol, opened.start_ns, opened.at_ns, opened.detail)
-
-    def resync(self, symbol: str, detail: str = "resync requested") -> None:
-        """Drop `symbol`'s book and fetch a new snapshot; the hole becomes a Gap (reason resync)."""
-        st = self._state(symbol, 0, time.time_ns())
-        if st is None:
-            return
-        self._lose(st, st.last_ts_ns, time.time_ns(), GapReason.RESYNC, detail)
-        self._restart(st)
+            self.stats.connection_losses += 1
+            detail = f"connection lost: {opened.detail}"
+            self._lose(st, opened.start_ns, opened.at_ns, GapReason.RESYNC, detail)
 
     def book(self, symbol: str) -> OrderBook | None:
         """The symbol's book when it is whole, else None."""
@@ -308,12 +296,14 @@ class LiveBooks:
             out = [*out, Gap(st.symbol, start, end, lost.reason, lost.detail, lost.received_ts_ns)]
         self._emit(out)
 
-    def _crossed(self, st: _Symbol, delta: BookDelta) -> None:
+    def _crossed(self, st: _Symbol, what: str, at_ns: int, received_ts_ns: int) -> None:
+        """The book crossed (after a diff, or as a snapshot gave it): nothing of it is released, it
+        is unknown from `at_ns`, and a new snapshot is fetched."""
         self.stats.crossed += 1
         book = st.sync.book
-        detail = f"crossed book at version {book.version}: bid {book.best_bid()} >= ask {book.best_ask()}"
+        detail = f"crossed {what} at version {book.version}: bid {book.best_bid()} >= ask {book.best_ask()}"
         log.warning("%s: %s; resyncing", st.symbol, detail)
-        self._lose(st, delta.exchange_ts_ns, delta.received_ts_ns, GapReason.RESYNC, detail)
+        self._lose(st, at_ns, received_ts_ns, GapReason.RESYNC, detail)
         self._restart(st)
 
     def _restart(self, st: _Symbol) -> None:
@@ -381,18 +371,10 @@ class LiveBooks:
             while st.buffered and st.buffered[0][1] <= version:
                 st.buffered.popleft()
             return _Outcome.AGAIN
-        if st.sync.book.is_crossed:
-            self.stats.crossed += 1
+        if st.sync.book.is_crossed:  # not stored; its diffs went into it: new ones bridge the next one
             self.stats.crossed_snapshots += 1
             st.crossed_in_row += 1
-            book = st.sync.book
-            detail = (
-                f"crossed snapshot at version {book.version}: bid {book.best_bid()} >= ask {book.best_ask()}"
-            )
-            log.warning("%s: %s; not stored, fetching again later", st.symbol, detail)
-            self._lose(st, snapshot.exchange_ts_ns, snapshot.received_ts_ns, GapReason.RESYNC, detail)
-            st.sync = BookSync(st.symbol, max_buffer=MAX_BUFFER)
-            st.buffered.clear()  # its diffs went into the crossed book: new ones bridge the next snapshot
+            self._crossed(st, "snapshot", snapshot.exchange_ts_ns, snapshot.received_ts_ns)
             return _Outcome.CROSSED
         st.buffered.clear()
         st.backoff.reset()

@@ -22,12 +22,11 @@ from typing import Protocol
 
 from fxcli.exchange.adapter import Decoded
 from fxcli.exchange.status import Consumer
-from fxcli.model.events import Event, Gap, MarketEvent
+from fxcli.model.events import Event, Gap, MarketEvent, gap_position
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
 
 BATCH = 256  # events per delivered batch when not paced (one "frame")
-_NEVER = 2**63 - 1  # a gap with no receive time comes after every event of its start time
 
 
 class PlaybackConsumer(Consumer, Protocol):
@@ -59,7 +58,7 @@ def merged(streams: Mapping[str, Iterable[Event]]) -> Iterator[Event]:
 def _keyed(stream: Iterable[Event]) -> Iterator[tuple[tuple[int, int], Event]]:
     for e in stream:
         if isinstance(e, Gap):
-            yield (e.start_ns, e.received_ts_ns or _NEVER), e
+            yield gap_position(e), e
         else:
             yield (e.exchange_ts_ns, e.received_ts_ns), e
 

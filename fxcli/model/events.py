@@ -118,6 +118,12 @@ class Gap(msgspec.Struct, frozen=True, gc=False):
     received_ts_ns: int | None = None
 
 
+def gap_position(gap: Gap) -> tuple[int, int]:
+    """Where a gap stands among events ordered by (exchange time, receive time): at its start, after
+    every event received before it was known; without a receive time, after every event of its start."""
+    return gap.start_ns, gap.received_ts_ns or 2**63 - 1
+
+
 BOOK_GAP_REASONS = frozenset({GapReason.VERSION_JUMP, GapReason.RESYNC, GapReason.IMPORT_HOLE})
 """Gaps that say the L2 book is unknown: strategies see no book inside them and open no position."""
 

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from itertools import groupby
 from typing import Any
 
-from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Level, Trade
+from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Level, Trade, gap_position
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
 
 _KEY_COLUMNS = ("exchange_ts_ns", "received_ts_ns")
-_NEVER = 2**63 - 1  # the receive time of a gap that has none: after every event of its start time
 
 
 def _levels(rows: list[dict[str, Any]], side: int) -> list[Level]:
@@ -61,8 +60,11 @@ def _events(table: Table, rows: list[dict[str, Any]], symbol: str) -> Iterator[E
             group = list(grp)
             yield BookSnapshot(ts, rx, symbol, _levels(group, 1), _levels(group, -1), version, source)
     elif table is Table.GAPS:
-        for r in sorted(rows, key=lambda r: (r["start_ns"], r["received_ts_ns"] or _NEVER)):
-            yield Gap(symbol, r["start_ns"], r["end_ns"], r["reason"], r["detail"], r["received_ts_ns"])
+        gaps = (
+            Gap(symbol, r["start_ns"], r["end_ns"], r["reason"], r["detail"], r["received_ts_ns"])
+            for r in rows
+        )
+        yield from sorted(gaps, key=gap_position)
 
 
 # Same-time ties: a snapshot before the deltas that continue it, book before trades, a gap last.
@@ -77,7 +79,7 @@ _TABLE_ORDER = {
 
 def _key(event: Event, order: int) -> tuple[int, int, int]:
     if isinstance(event, Gap):
-        return (event.start_ns, event.received_ts_ns or _NEVER, order)
+        return (*gap_position(event), order)
     return (event.exchange_ts_ns, event.received_ts_ns, order)
 
 

@@ -271,7 +271,6 @@ class ConnectionManager:
         log.error("slot %d: %s", slot.index, detail, exc_info=exc)
         for conn in (slot.replacement, slot.current):
             if conn is not None:
-                conn.finish(DisconnectReason.ERROR, None, detail)
                 await self._close(slot, conn, DisconnectReason.ERROR, 1011, detail)
         slot.current = slot.replacement = None
         delay = slot.backoff.next_delay()

@@ -10,7 +10,7 @@ acknowledged again. A channel refused or unanswered after a reconnect keeps its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fxcli.exchange.adapter import Channel
@@ -46,9 +46,6 @@ class SlotGaps:
         self.rate_limited_while_down = False
         self._open: dict[str, _Open] = {}
 
-    def __contains__(self, symbol: str) -> bool:
-        return symbol in self._open
-
     def __bool__(self) -> bool:
         return bool(self._open)
 
@@ -78,10 +75,6 @@ class SlotGaps:
     def close_all(self, end_ns: int, how: str) -> list[Gap]:
         """Close every hole (the manager stops)."""
         return [self._close(symbol, end_ns, how) for symbol in list(self._open)]
-
-    def symbols(self) -> Iterable[str]:
-        """Symbols with an open hole."""
-        return list(self._open)
 
     def _close(self, symbol: str, end_ns: int, how: str) -> Gap:
         hole = self._open.pop(symbol)

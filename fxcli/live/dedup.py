@@ -62,3 +62,23 @@ class Dedup:
             return False  # the other connection of the rotation delivered this one already
         entry[0] += 1
         return True
+
+
+class RotationCopies:
+    """One `Dedup` per symbol: keeps each print of an event once across a rotation's two connections,
+    and counts the copies it dropped."""
+
+    def __init__(self, window_ns: int = int(DEDUP_WINDOW_S * NS_PER_S)) -> None:
+        self.window_ns = window_ns
+        self.dropped = 0
+        self._by_symbol: dict[str, Dedup] = {}
+
+    def admit(self, event: MarketEvent, conn_id: int, received_ts_ns: int, *, is_overlap: bool) -> bool:
+        """True if this delivery of `event` on `conn_id` is to be kept."""
+        dedup = self._by_symbol.get(event.symbol)
+        if dedup is None:
+            dedup = self._by_symbol[event.symbol] = Dedup(self.window_ns)
+        if dedup.admit(event_key(event), conn_id, received_ts_ns, is_overlap=is_overlap):
+            return True
+        self.dropped += 1
+        return False

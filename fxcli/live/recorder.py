@@ -34,7 +34,7 @@ from fxcli.exchange.status import (
     Subscribed,
 )
 from fxcli.live.batcher import TableBatcher
-from fxcli.live.dedup import DEDUP_WINDOW_S, Dedup, event_key
+from fxcli.live.dedup import DEDUP_WINDOW_S, RotationCopies
 from fxcli.model.events import BookDelta, BookLost, BookSnapshot, Gap, GapReason, Trade
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_S
@@ -102,7 +102,6 @@ class _Counters:
     problems: int = 0
     skipped: int = 0
     trades: int = 0
-    duplicates: int = 0
     gaps: Counter[str] = field(default_factory=Counter)
 
 
@@ -138,8 +137,7 @@ class Recorder:
         self._slot_of: dict[str, int] = {}
         self._rows: dict[str, TableRows] = {}
         self._batcher = TableBatcher(venue, writer, meta_of)
-        self._dedup: dict[str, Dedup] = {}
-        self._dedup_window_ns = int(dedup_window_s * NS_PER_S)
+        self.copies = RotationCopies(int(dedup_window_s * NS_PER_S))
         self._pending: list[RawRecord] = []
         self._active: dict[int, set[str]] = {}
         self._connected: dict[int, int] = {}  # conn_id -> slot
@@ -180,7 +178,7 @@ class Recorder:
                 continue
             if books is not None:
                 books.seen(event)
-            if self._admit(event.symbol, event_key(event), frame, is_overlap):
+            if self.copies.admit(event, frame.conn_id, frame.received_ts_ns, is_overlap=is_overlap):
                 self._table(event.symbol).add(event)
                 if isinstance(event, Trade):
                     self.counters.trades += 1
@@ -405,7 +403,7 @@ class Recorder:
             connections=self.slots,
             connections_live=len(set(self._connected.values())),  # slots, not sockets (rotation)
             trades=self.counters.trades,
-            duplicates=self.counters.duplicates,
+            duplicates=self.copies.dropped,
             gaps=gaps,
             rows_submitted=self._batcher.rows_submitted,
             rows_written=writer.rows_added,
@@ -419,15 +417,6 @@ class Recorder:
         )
 
     # ------------------------------------------------------------------ internals
-
-    def _admit(self, symbol: str, key: tuple[Any, ...], frame: RawFrame, is_overlap: bool) -> bool:
-        dedup = self._dedup.get(symbol)
-        if dedup is None:
-            dedup = self._dedup[symbol] = Dedup(self._dedup_window_ns)
-        if dedup.admit(key, frame.conn_id, frame.received_ts_ns, is_overlap=is_overlap):
-            return True
-        self.counters.duplicates += 1
-        return False
 
     def _table(self, symbol: str) -> TableRows:
         rows = self._rows.get(symbol)

@@ -26,7 +26,7 @@ from fxcli.exchange.status import (
     StreamGap,
     Subscribed,
 )
-from fxcli.live.dedup import Dedup, event_key
+from fxcli.live.dedup import RotationCopies
 from fxcli.live.feed import StatusNote
 from fxcli.model.events import BookDelta, BookLost, BookSnapshot, Gap, MarketEvent
 from fxcli.model.frames import RawFrame
@@ -46,8 +46,7 @@ class Router:
         self.stats = session.feed.stats
         self.books: LiveBooks | None = None
         self.unrouted = 0
-        self.duplicates = 0  # rotation copies kept from the strategy
-        self._dedup: dict[str, Dedup] = {}
+        self.copies = RotationCopies()  # what it dropped: rotation copies kept from the strategy
         self._rx_ns = 0
         self._in_frame = False
         self._run: list[MarketEvent] = []  # consecutive events of one symbol, routed together
@@ -70,7 +69,9 @@ class Router:
                         books.on_events((event,), is_overlap=is_overlap)  # what applied: on_books
                         continue
                     books.seen(event)  # a symbol's first event starts its book unknown (on_books)
-                if is_overlap and not self._admit(event, frame):
+                if is_overlap and not self.copies.admit(
+                    event, frame.conn_id, frame.received_ts_ns, is_overlap=True
+                ):
                     continue
                 if self._run and self._run[0].symbol != event.symbol:
                     self._flush()
@@ -125,15 +126,6 @@ class Router:
         elif isinstance(status, GapOpened) and self.books is not None:
             self.books.on_gap_opened(status)
         self.session.feed.publish(note)
-
-    def _admit(self, event: MarketEvent, frame: RawFrame) -> bool:
-        dedup = self._dedup.get(event.symbol)
-        if dedup is None:
-            dedup = self._dedup[event.symbol] = Dedup()
-        if dedup.admit(event_key(event), frame.conn_id, frame.received_ts_ns, is_overlap=True):
-            return True
-        self.duplicates += 1
-        return False
 
     def _flush(self) -> None:
         run = self._run

@@ -204,4 +204,4 @@ def test_recorder_writes_tickers_and_top_books_once_across_a_rotation_overlap(tm
     snapshots = table(tmp_path, "mexc-futures", "BTC_USDT", Table.BOOK_SNAPSHOTS)
     assert snapshots["source"].to_list() == ["ws_top20", "ws_top20"]  # one book of two levels
     assert table(tmp_path, "mexc-futures", "BTC_USDT", Table.TRADES).height == 2  # two equal prints, kept
-    assert recorder.counters.duplicates == 4
+    assert recorder.copies.dropped == 4

@@ -141,6 +141,6 @@ def test_trades_a_rotation_delivers_twice_reach_the_strategy_once() -> None:
             distinct = {t.trade_id for t in trades}
             assert len(trades) > len(distinct)  # the rotations did deliver copies
             assert env.symbol("AUSDT").runner.state.trades_seen == len(distinct)
-            assert env.session.router.duplicates == len(trades) - len(distinct)
+            assert env.session.router.copies.dropped == len(trades) - len(distinct)
 
     run(scenario(), timeout_s=30.0)

@@ -141,10 +141,9 @@ class Recorder:
         self._pending: list[RawRecord] = []
         self._active: dict[int, set[str]] = {}
         self._connected: dict[int, int] = {}  # conn_id -> slot
-        # symbol -> since when its data may be missing: the previous recorder stopped, or some of its
-        # channels flow while others are refused; closed once every channel of it is subscribed
-        self._down_since: dict[str, int] = {}
-        self._down_detail: dict[str, str] = {}
+        # symbol -> (since when its data may be missing, why): the previous recorder stopped, or some
+        # of its channels flow while others are refused; closed once every channel of it is subscribed
+        self._down: dict[str, tuple[int, str]] = {}
         self._wanted: dict[str, set[str]] = {}  # symbol -> its channel names
         for channel in self._channels:
             self._wanted.setdefault(channel.symbol, set()).add(channel.name)
@@ -302,18 +301,19 @@ class Recorder:
         """Where each symbol's stored data stops (`downtime_starts`): it gets a gap from then until
         every one of its channels is subscribed here."""
         for symbol, since in since_ns.items():
-            self._down_since[symbol] = since
-            self._down_detail[symbol] = DOWNTIME_DETAIL
+            self._down[symbol] = (since, DOWNTIME_DETAIL)
 
     def finish_downtime(self, end_ns: int) -> None:
         """At stop: a symbol still not (fully) subscribed keeps its gap up to now, never silently."""
-        for symbol in list(self._down_since):
-            since = self._down_since.pop(symbol)
-            detail = f"{self._down_detail.pop(symbol)}; not subscribed before the recorder stopped"
-            if since < end_ns:
-                self._gap(
-                    Gap(symbol, since, end_ns, GapReason.DISCONNECT, detail), self._slot_of.get(symbol, 0)
-                )
+        for symbol in list(self._down):
+            self._end_down(
+                symbol, end_ns, self._slot_of.get(symbol, 0), "; not subscribed before the recorder stopped"
+            )
+
+    def _end_down(self, symbol: str, end_ns: int, slot: int, how: str = "") -> None:
+        since, detail = self._down.pop(symbol)
+        if since < end_ns:
+            self._gap(Gap(symbol, since, end_ns, GapReason.DISCONNECT, detail + how), slot)
 
     def _track_partial(self, symbols: set[str], at_ns: int, slot: int) -> None:
         """Before a symbol is fully subscribed for the first time: close its gap once it is, or open one
@@ -323,14 +323,10 @@ class Recorder:
             if acked >= self._wanted.get(symbol, acked):
                 self._complete.add(symbol)
                 self._acked.pop(symbol, None)
-                if symbol in self._down_since:
-                    since = self._down_since.pop(symbol)
-                    detail = self._down_detail.pop(symbol)
-                    if since < at_ns:
-                        self._gap(Gap(symbol, since, at_ns, GapReason.DISCONNECT, detail), slot)
-            elif acked and symbol not in self._down_since:
-                self._down_since[symbol] = at_ns
-                self._down_detail[symbol] = PARTIAL_DETAIL
+                if symbol in self._down:
+                    self._end_down(symbol, at_ns, slot)
+            elif acked and symbol not in self._down:
+                self._down[symbol] = (at_ns, PARTIAL_DETAIL)
 
     def assign_slots(self, assignment: list[list[Channel]]) -> None:
         """Which slot's raw file a symbol's generated records (snapshots, gaps) go to."""

@@ -301,7 +301,7 @@ def time_old_flush(root: Path, old_root: Path, batches: list[Any]) -> tuple[floa
 
     from fxcli.store.reader import StoreReader
     from fxcli.store.schema import SPECS
-    from fxcli.store.writer import conform, encode_parquet
+    from fxcli.store.writer import encode_parquet
 
     reader, jobs = StoreReader(root), []
     for batch in batches:  # the grown hour as one file, as the old writer kept it (not timed)
@@ -310,7 +310,7 @@ def time_old_flush(root: Path, old_root: Path, batches: list[Any]) -> tuple[floa
         path.parent.mkdir(parents=True, exist_ok=True)
         grown = reader.scan(batch.exchange, batch.symbol, batch.table).collect()
         path.write_bytes(encode_parquet(grown, spec))
-        jobs.append((path, conform(batch.frame, batch.table), spec))
+        jobs.append((path, SPECS[batch.table].conform(batch.frame), spec))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # as the old writer did
         list(pool.map(lambda job: old_append(*job), jobs))

@@ -221,7 +221,7 @@ def concat_sorted(frames: list[pl.DataFrame], spec: TableSpec) -> pl.DataFrame:
     frames first on ties). Only the seams are compared; a late print that overlaps a seam sorts."""
     import polars as pl
 
-    frames = [_conformed(f, spec) for f in frames if f.height]
+    frames = [spec.conform(f) for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=spec.polars_schema())
     merged = pl.concat(frames) if len(frames) > 1 else frames[0]
@@ -229,19 +229,6 @@ def concat_sorted(frames: list[pl.DataFrame], spec: TableSpec) -> pl.DataFrame:
         if sort_key(before, -1, spec) > sort_key(after, 0, spec):
             return merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
     return merged
-
-
-def _conformed(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
-    """`frame` with the table's columns: one written before a nullable column was added gets it as null."""
-    if frame.columns == spec.names:
-        return frame
-    import polars as pl
-
-    schema = spec.polars_schema()
-    return frame.select(
-        pl.col(name) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in schema.items()
-    )
 
 
 def sort_key(frame: pl.DataFrame, index: int, spec: TableSpec) -> tuple[tuple[int, int], ...]:

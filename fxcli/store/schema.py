@@ -48,6 +48,21 @@ class TableSpec:
         }
         return {name: dtypes[kind] for name, kind in self.columns}
 
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` cast and ordered to this table's schema; missing nullable columns become null (a
+        file written before a column was added reads with it null)."""
+        import polars as pl
+
+        schema = self.polars_schema()
+        if list(frame.schema.items()) == list(schema.items()):
+            return frame  # already the table's schema, as a recorder builds it: no query to run
+        return frame.select(
+            pl.col(name).cast(dtype, strict=True)
+            if name in frame.columns
+            else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in schema.items()
+        )
+
     @property
     def names(self) -> list[str]:
         """Column names in order."""

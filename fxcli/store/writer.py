@@ -174,22 +174,6 @@ def _is_sorted_by_expr(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
     return bool(frame.select(ok.slice(1).all()).item())
 
 
-def conform(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
-    """Cast and order `frame`'s columns to the table's schema (missing nullable columns become null)."""
-    import polars as pl
-
-    schema = SPECS[table].polars_schema()
-    if list(frame.schema.items()) == list(schema.items()):
-        return frame  # already the table's schema, as a recorder builds it: no query to run
-    exprs = []
-    for name, dtype in schema.items():
-        if name in frame.columns:
-            exprs.append(pl.col(name).cast(dtype, strict=True))
-        else:
-            exprs.append(pl.lit(None, dtype=dtype).alias(name))
-    return frame.select(exprs)
-
-
 def merge_union(old: pl.DataFrame, new: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """Multiset union of two frames of one table, sorted by the table's keys (stable)."""
     import polars as pl
@@ -352,7 +336,7 @@ class StoreWriter:
         work = []
         for (exchange, symbol, table, append, meta), frames in grouped.items():
             joined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-            frame = conform(joined, table)
+            frame = SPECS[table].conform(joined)
             self.stats.rows_in += frame.height
             self.stats.touched.add((exchange, symbol, table))
             work.append((exchange, symbol, table, frame, append, dict(meta)))

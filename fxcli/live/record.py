@@ -15,20 +15,20 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO
 
 from fxcli import __version__
 from fxcli.errors import FxError
-from fxcli.exchange.adapter import Adapter, Channel, Kind, Limits
+from fxcli.exchange.adapter import Adapter, Channel, Kind
 from fxcli.exchange.booksync import LiveBooks
-from fxcli.exchange.connection import ConnectionManager, ManagerConfig, assign, plan_channels
-from fxcli.exchange.proxy import ws_proxy
+from fxcli.exchange.connection import ConnectionManager, ManagerConfig
 from fxcli.exchange.rest import RestClient
 from fxcli.exchange.venues import ResolvedEndpoints, Venue, unit_meta
 from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts
+from fxcli.live.plan import ConnectionPlan, connection_plan
 from fxcli.live.ready import ready_or_stopped
 from fxcli.live.recorder import Notify, Observe, Recorder, RecordEvent, RecordStats
 from fxcli.live.signals import until_stopped
@@ -65,6 +65,17 @@ class RecordConfig:
     writer_queue: int | None = None  # store writer queue length (default: WRITER_QUEUE_S of flushes)
     raw_queue: int | None = None
     proxy: str | None = None  # every venue connection through it (checked: its packages are installed)
+
+    def plan(self, adapter: Adapter, base: ManagerConfig | None) -> ConnectionPlan:
+        return connection_plan(
+            adapter,
+            self.symbols,
+            self.kinds,
+            base,
+            connections=self.connections,
+            rotate_after_s=self.rotate_after_s,
+            proxy=self.proxy,
+        )
 
 
 @dataclass(frozen=True)
@@ -246,25 +257,6 @@ class RecordSession:
         return RecordSummary(final, seconds, len(raw_stats.paths))
 
 
-def manager_setup(
-    config: RecordConfig, adapter: Adapter, manager_config: ManagerConfig | None
-) -> tuple[list[Channel], Limits, ManagerConfig, list[list[Channel]]]:
-    """Channels, limits, manager knobs and the channels of each connection slot for `config`; a symbol
-    the venue does not list (a futures contract without a size) is an FxError naming it."""
-    try:
-        channels = plan_channels(adapter, config.symbols, config.kinds)
-    except ValueError as exc:
-        raise FxError(f"--symbols: {exc}") from None
-    limits = adapter.limits
-    if config.rotate_after_s is not None:
-        limits = replace(limits, max_conn_age_s=config.rotate_after_s)
-    base = manager_config or ManagerConfig()
-    manager_cfg = replace(
-        base, connections=config.connections or base.connections, proxy=ws_proxy(config.proxy) or base.proxy
-    )
-    return channels, limits, manager_cfg, assign(channels, limits.max_subs_per_conn, manager_cfg.connections)
-
-
 async def _record(
     config: RecordConfig,
     stop: asyncio.Event,
@@ -282,16 +274,21 @@ async def _record(
     failure: str | None = None
     async with RestClient(timeout_s=5.0, proxy=config.proxy) as rest:
         adapter = await _until_ready(adapter, rest, stop, notify)
-        channels, limits, manager_cfg, assignment = manager_setup(config, adapter, manager_config)
+        plan = config.plan(adapter, manager_config)
         session = RecordSession(
-            config, adapter, assignment, notify=notify, write_file=write_file, recorder_type=recorder_type
+            config,
+            adapter,
+            plan.assignment,
+            notify=notify,
+            write_file=write_file,
+            recorder_type=recorder_type,
         )
         recorder = session.recorder
         books: LiveBooks | None = None
         if Kind.DEPTH in config.kinds:
             books = LiveBooks(adapter, rest, recorder.on_book_events, symbols=config.symbols)
             recorder.books = books
-        manager = ConnectionManager(adapter, channels, recorder, config=manager_cfg, limits=limits)
+        manager = ConnectionManager(adapter, plan.channels, recorder, config=plan.config, limits=plan.limits)
         try:
             await manager.start()
             failure = await session.run(stop, stop_when, observe, observe_every_s)

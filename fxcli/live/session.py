@@ -24,19 +24,17 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fxcli.backtest.fills import Costs
 from fxcli.engine.params import IndicatorParams
-from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Kind
 from fxcli.exchange.booksync import BookEvent, LiveBooks
-from fxcli.exchange.connection import ConnectionManager, ManagerConfig, plan_channels
+from fxcli.exchange.connection import ConnectionManager, ManagerConfig
 from fxcli.exchange.playback import Playback
-from fxcli.exchange.proxy import ws_proxy
 from fxcli.exchange.rest import RestClient
 from fxcli.live.feed import Feed, StatusNote
+from fxcli.live.plan import connection_plan
 from fxcli.live.ready import ready_or_stopped
 from fxcli.live.router import Router, Tee
 from fxcli.live.signals import graceful_stop
@@ -169,17 +167,12 @@ async def _stream(
     rotate_after_s: float | None,
 ) -> None:
     router = session.router
-    try:
-        channels = plan_channels(adapter, symbols, [Kind.TRADES, Kind.DEPTH])
-    except ValueError as exc:  # a futures contract the venue does not list
-        raise FxError(f"--symbols: {exc}") from None
-    config = replace(config or ManagerConfig(), proxy=ws_proxy(proxy))
+    plan = connection_plan(
+        adapter, symbols, [Kind.TRADES, Kind.DEPTH], config, rotate_after_s=rotate_after_s, proxy=proxy
+    )
     books = router.books = LiveBooks(adapter, rest, router.on_books, symbols=symbols)
     try:
-        limits = adapter.limits
-        if rotate_after_s is not None:
-            limits = replace(limits, max_conn_age_s=rotate_after_s)
-        async with ConnectionManager(adapter, channels, router, config=config, limits=limits):
+        async with ConnectionManager(adapter, plan.channels, router, config=plan.config, limits=plan.limits):
             await stop.wait()
     finally:
         await books.close()
@@ -194,16 +187,16 @@ async def _stream_and_record(
     config: ManagerConfig | None,
     recording: RecordConfig,
 ) -> None:
-    from fxcli.live.record import RecordError, RecordSession, manager_setup
+    from fxcli.live.record import RecordError, RecordSession
     from fxcli.live.recorder import Recorder
     from fxcli.store.writer import write_durably
 
     router = session.router
-    channels, limits, manager_cfg, assignment = manager_setup(recording, adapter, config)
+    plan = recording.plan(adapter, config)
     rec = RecordSession(
         recording,
         adapter,
-        assignment,
+        plan.assignment,
         notify=_record_notes(session.feed),
         write_file=write_durably,
         recorder_type=Recorder,
@@ -218,7 +211,7 @@ async def _stream_and_record(
     failure: str | None = None
     try:
         tee = Tee(router, recorder)
-        async with ConnectionManager(adapter, channels, tee, config=manager_cfg, limits=limits):
+        async with ConnectionManager(adapter, plan.channels, tee, config=plan.config, limits=plan.limits):
             # Flushes until `stop`; it returns early only when the disk failed: the session stops too.
             failure = await rec.run(stop, None, None, recording.stats_every_s)
             if failure is not None:

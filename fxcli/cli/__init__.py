@@ -9,7 +9,7 @@ import typer
 
 from fxcli import __version__
 from fxcli.cli import backtest, doctor, import_, inspect, record, stream, variants
-from fxcli.cli.output import EXIT_INTERNAL, is_debug
+from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_INTERNAL, is_debug
 
 app = typer.Typer(
     name="fx",
@@ -57,6 +57,11 @@ def main() -> None:
     except Exception as exc:
         if is_debug():
             raise
+        from fxcli.store.reader import blame
+
+        if damaged := blame(exc):  # a stored file that fails only when its pages are decoded
+            sys.stderr.write(f"fx: error: {damaged}\n")
+            sys.exit(EXIT_BAD_INPUT)
         sys.stderr.write(
             f"fx: internal error: {type(exc).__name__}: {exc} (run with FX_DEBUG=1 for the traceback)\n"
         )

@@ -11,6 +11,7 @@ import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
 from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors
+from fxcli.errors import FxError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,6 +56,14 @@ def summary(
     verify: Annotated[
         bool, typer.Option("--verify", help="Re-hash every file against its manifest.")
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="With --verify: move damaged, stray and unreadable files into a quarantine folder "
+            "(then import their sources again).",
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Without a subcommand: exchanges, symbols, tables, date range, rows and size.
@@ -64,23 +73,38 @@ def summary(
     if ctx.invoked_subcommand is not None:
         return
     from fxcli.tasks import inspect as task
-    from fxcli.ui.inspect import overview_json, overview_table
+    from fxcli.ui.inspect import overview_json, overview_table, repair_json, repair_lines
 
     with reporting_errors():
+        if repair and not verify:
+            raise FxError("--repair needs --verify")
         root = _data_dir(data_dir)
-        rows = task.overview(root)
-        problems = task.verify(root) if verify else []
+        report = task.verify(root, repair=repair) if verify else None
+        try:
+            rows = task.overview(root)
+        except FxError:
+            if report is None or report.ok:
+                raise
+            rows = []  # what keeps the overview from being read is among the findings
+        problems = report.lines() if report is not None else task.problems(root)
     if json_out:
         payload = overview_json(rows)
-        if verify:
-            payload["verify"] = {"ok": not problems, "problems": problems}
+        payload["problems"] = problems
+        if report is not None:
+            payload["verify"] = {"ok": report.ok, "files": report.files, "problems": problems}
+            if report.repaired is not None:
+                payload["verify"]["repair"] = repair_json(report.repaired)
         print_json(payload)
     else:
         render(overview_table(rows, root))
+        label = "verify" if verify else "problem"
         for line in problems:
-            sys.stderr.write(f"fx: verify: {line}\n")
-        if verify and not problems:
-            sys.stderr.write("fx: verify: every file matches its manifest\n")
+            sys.stderr.write(f"fx: {label}: {line}\n")
+        if report is not None and report.repaired is not None:
+            for line in repair_lines(report.repaired):
+                sys.stderr.write(f"fx: repair: {line}\n")
+        if report is not None and report.ok:
+            sys.stderr.write(f"fx: verify: every file matches its manifest ({report.files} files)\n")
     if problems:
         raise typer.Exit(EXIT_CHECK_FAILED)
     if not rows:
@@ -104,6 +128,10 @@ def coverage(
         print_json(coverage_json(report))
     else:
         render(coverage_table(report))
+        for line in report.problems:
+            sys.stderr.write(f"fx: problem: {line}\n")
+    if report.problems:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()

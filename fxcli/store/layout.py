@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fxcli.errors import FxError
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store.schema import Table
 
@@ -22,6 +23,14 @@ def check_name(kind: str, value: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"{kind} {value!r} is not a valid name (letters, digits, '.', '_', '-')")
     return value
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The entries of a store folder; one that cannot be listed is bad input naming it (exit 2)."""
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise FxError(f"{folder}: cannot list: {exc.strerror or exc}") from None
 
 
 def hour_start_ns(ts_ns: int) -> int:
@@ -68,21 +77,21 @@ class Layout:
         """Exchanges with stored data, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+        return sorted(p.name for p in _listing(self.root) if p.is_dir() and _NAME.match(p.name))
 
     def symbols(self, exchange: str) -> list[str]:
         """Symbols stored under one exchange, sorted (the `raw` frame folder is not a symbol)."""
         folder = self.root / exchange
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "raw")
+        return sorted(p.name for p in _listing(folder) if p.is_dir() and p.name != "raw")
 
     def date_dirs(self, exchange: str, symbol: str, table: Table) -> list[Path]:
         """Date folders of one table, oldest first."""
         folder = self.table_dir(exchange, symbol, table)
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.is_dir())
+        return sorted(p for p in _listing(folder) if p.is_dir())
 
     def hours(
         self,
@@ -99,7 +108,7 @@ class Layout:
             except ValueError:
                 continue
             by_hour: dict[int, list[str]] = {}
-            for path in date_dir.iterdir():
+            for path in _listing(date_dir):
                 match = _STORE_FILE.match(path.name)
                 if match:
                     by_hour.setdefault(int(match.group(1)), []).append(path.name)

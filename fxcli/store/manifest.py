@@ -2,9 +2,10 @@
 
 A manifest is `_manifest.json` in each date folder, rewritten atomically after the files it
 describes; it lists the live files of every hour (compacted files and parts, see parts.py) and the
-folder's metadata. The Parquet files are the truth: a crash between a file's rename and its
-manifest update leaves an entry that `reconcile` detects (size/mtime differ) and rebuilds from
-the file, and files a crash left superseded are deleted.
+folder's metadata. The entries are the truth about the files: a file whose bytes do not hash to
+its entry is damaged, whatever its mtime says. The one crash window is a writer replacing a
+compacted hour: it saves the new file's entry under `pending` first, then renames, then lists it;
+a file that hashes to its pending entry is that writer's (survey.py, repair.reconcile).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 import msgspec
 
-from fxcli.store import parts
 from fxcli.store.layout import MANIFEST_NAME
 
 TMP_MARK = ".tmp-"
@@ -42,6 +42,8 @@ class Manifest(msgspec.Struct):
     files: dict[str, FileEntry] = msgspec.field(default_factory=dict)
     version: int = 1
     meta: dict[str, str | float | int] = msgspec.field(default_factory=dict)
+    # Entries of files a writer is about to rename into place (cleared when it lists them).
+    pending: dict[str, FileEntry] = msgspec.field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -74,12 +76,13 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 
 def load(folder: Path) -> Manifest:
-    """The manifest of a date folder (empty if there is none yet)."""
-    return _load(folder)[0]
+    """The manifest of a date folder (empty if there is none yet, or if it is damaged)."""
+    return load_checked(folder)[0]
 
 
-def _load(folder: Path) -> tuple[Manifest, bool]:
-    """The manifest, and whether it was read from a sound file."""
+def load_checked(folder: Path) -> tuple[Manifest, bool]:
+    """The manifest, and whether it was read from a sound file (False: none, or not a manifest);
+    an OSError other than a missing file (permissions, a directory) is raised."""
     path = folder / MANIFEST_NAME
     try:
         raw = path.read_bytes()
@@ -88,7 +91,7 @@ def _load(folder: Path) -> tuple[Manifest, bool]:
     try:
         return msgspec.json.decode(raw, type=Manifest), True
     except msgspec.DecodeError:
-        # Written atomically, so this is outside damage; reconcile rebuilds it from the files.
+        # Written atomically, so this is outside damage: verify reports it, --repair rebuilds it.
         return Manifest(), False
 
 
@@ -142,45 +145,6 @@ def remove_stale_temps(folder: Path) -> int:
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def reconcile(folder: Path, time_column: str, schema_version: int) -> dict[str, Any]:
-    """Bring a folder's manifest in line with its files; returns what was changed.
-
-    Files superseded by a merged part or a compacted hour (a writer died before deleting them) are
-    deleted: their rows are in the file that supersedes them. A manifest that was missing or
-    damaged gets its folder metadata back from the files' footers.
-    """
-    manifest, sound = _load(folder)
-    changed: dict[str, Any] = {
-        "temps_removed": remove_stale_temps(folder),
-        "rebuilt": [],
-        "dropped": [],
-        "superseded": [],
-    }
-    hours = parts.folder_hours(folder)
-    for hour in hours.values():
-        for path in hour.superseded:
-            path.unlink(missing_ok=True)
-            changed["superseded"].append(path.name)
-    present = {p.name: p for hour in hours.values() for p in hour.live}
-    for name in list(manifest.files):
-        if name not in present:
-            del manifest.files[name]
-            changed["dropped"].append(name)
-    for name, path in sorted(present.items()):
-        entry = manifest.files.get(name)
-        stat = path.stat()
-        if entry is not None and entry.bytes == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
-            continue
-        manifest.files[name] = entry_for(path, time_column, schema_version)
-        changed["rebuilt"].append(name)
-    if not sound:
-        for path in sorted(present.values(), key=lambda p: parts.parse_name(p.name) or (0, 0, 0)):
-            manifest.meta.update(parts.read_meta(path))  # later files win, as later writes did
-    if changed["rebuilt"] or changed["dropped"] or not sound:
-        save(folder, manifest)
-    return changed
 
 
 def to_json(entry: FileEntry) -> dict[str, Any]:

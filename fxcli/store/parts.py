@@ -21,7 +21,7 @@ rows imports merged in). Files are never changed after they are published, only 
 
 Readers use the live files (compacted file first, then parts in sequence order) and ignore
 superseded ones, so a kill -9 between publishing a merged or compacted file and deleting its
-inputs neither loses nor doubles a row; `manifest.reconcile` deletes what is superseded.
+inputs neither loses nor doubles a row; the next writer (repair.reconcile) deletes what is superseded.
 """
 
 from __future__ import annotations
@@ -123,6 +123,13 @@ def read_through(source: Path | IO[bytes]) -> int:
 
     value = _footer_key(pq.read_metadata(source), THROUGH_KEY)
     return int(value) if value is not None else 0
+
+
+def footer_value(path: Path, key: str) -> str | None:
+    """One key of a file's fx footer metadata (None if absent)."""
+    import pyarrow.parquet as pq
+
+    return _footer_key(pq.read_metadata(path), key)
 
 
 def read_meta(path: Path) -> dict[str, MetaValue]:
@@ -235,14 +242,6 @@ def sort_key(frame: pl.DataFrame, index: int, spec: TableSpec) -> tuple[tuple[in
     """Row `index`'s sort keys (integers), comparable as the sort orders them: nulls last."""
     values = [frame.get_column(key)[index] for key in spec.sort_keys]  # no query engine: ~µs, not ~ms
     return tuple((1, 0) if value is None else (0, value) for value in values)
-
-
-def read_hour(hour: HourFiles, spec: TableSpec) -> pl.DataFrame:
-    """Every row of an hour (compacted file and live parts) as one sorted frame; the caller holds
-    the folder lock, so nothing is replaced while it reads."""
-    import polars as pl
-
-    return concat_sorted([pl.read_parquet(path) for path in hour.live], spec)
 
 
 def read_hour_unlocked(

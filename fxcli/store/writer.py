@@ -18,15 +18,13 @@ Tables of different symbols are encoded in parallel (pyarrow releases the GIL).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,11 +33,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from fxcli.errors import FxError
 from fxcli.model.events import GapReason
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
-from fxcli.store import manifest, parts
+from fxcli.store import manifest, parts, repair
 from fxcli.store.layout import Layout, check_name
+from fxcli.store.locks import folder_lock
 from fxcli.store.parts import HourFiles, MetaValue
 from fxcli.store.queued import QueuedThread
 from fxcli.store.schema import SCHEMA_VERSION, SPECS, Table, TableSpec
+from fxcli.store.survey import FolderSurvey
 
 if TYPE_CHECKING:
     import polars as pl
@@ -185,17 +185,6 @@ def merge_union(old: pl.DataFrame, new: pl.DataFrame, spec: TableSpec) -> pl.Dat
     return merged.sort(list(spec.sort_keys), maintain_order=True, nulls_last=True)
 
 
-@contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """Exclusive lock on one date folder, so two processes never merge into one file at once."""
-    with (folder / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class StoreWriter:
     """Owns the writer thread; use as a context manager or call `close()`."""
 
@@ -212,7 +201,7 @@ class StoreWriter:
         self._overflow: dict[tuple[str, str], tuple[int, int, int]] = {}
         self._overflow_lock = threading.Lock()
         self._stats_lock = threading.Lock()
-        self._reconciled: set[Path] = set()
+        self._checked: dict[Path, FolderSurvey] = {}  # folders reconciled by this writer
         self._through_cache: dict[Path, tuple[tuple[int, int, int], int]] = {}
         self._recent: dict[Path, pl.DataFrame] = {}  # rows of this writer's single-flush parts
         self._unsaved: dict[Path, dict[str, manifest.FileEntry]] = {}  # parts not in the manifest yet
@@ -401,9 +390,7 @@ class StoreWriter:
         meta: Mapping[str, MetaValue] | None,
     ) -> None:
         """Write the hours of one folder; the caller holds its lock."""
-        if folder not in self._reconciled:
-            manifest.reconcile(folder, spec.time_column, SCHEMA_VERSION)
-            self._reconciled.add(folder)
+        self._reconcile(folder, spec)
         book = manifest.load(folder)
         meta_changed = any(book.meta.get(k) != v for k, v in (meta or {}).items())
         book.meta.update(meta or {})
@@ -414,17 +401,70 @@ class StoreWriter:
             hour = item[0] % (24 * NS_PER_HOUR) // NS_PER_HOUR
             files = hours.get(hour) or HourFiles(hour)
             if append:
-                return self._append_part(folder, files, item[1], spec, book.meta)
-            return self._rewrite_hour(folder, files, item[1], spec, book.meta)
+                return self._append_part(folder, files, item[1], spec, book)
+            return self._rewrite_hour(folder, files, item[1], spec, book)
 
         if len(items) == 1:
             changes = [one(items[0])]
         else:  # pyarrow and polars release the GIL while encoding: the hours of a folder go in parallel
             with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
-                changes = list(pool.map(one, items))
+                futures = [pool.submit(one, item) for item in items]
+            if any(f.exception() for f in futures):  # an hour was refused: place no hour of it
+                for done in futures:
+                    change = None if done.exception() else done.result()
+                    for tmp, _ in change.staged if change is not None else []:
+                        tmp.unlink(missing_ok=True)
+            changes = [f.result() for f in futures]  # the first failure is raised here
         self._commit(
             folder, book, [c for c in changes if c is not None], must_save=meta_changed or not append
         )
+
+    def _reconcile(self, folder: Path, spec: TableSpec) -> FolderSurvey:
+        """The first time this writer touches a folder (under its lock): finish what a writer that
+        died left there, and note the problems, so an hour with one is never rewritten."""
+        found = self._checked.get(folder)
+        if found is None:
+            try:
+                found = self._checked[folder] = repair.reconcile(folder, spec)
+            except OSError as exc:
+                raise StoreError(f"cannot update {folder}: {exc.strerror or exc}") from exc
+        return found
+
+    def _refuse_problems(self, folder: Path, hour: int) -> None:
+        """Never merge into, or replace, an hour whose files are not the ones listed."""
+        for finding in self._checked[folder].problems:
+            if finding.hour == hour:
+                raise StoreError(
+                    f"{finding.describe()}: nothing was written into that hour; "
+                    "run fx inspect --verify --repair, then import again"
+                )
+
+    def _read_checked(
+        self, folder: Path, paths: list[Path], book: manifest.Manifest, spec: TableSpec
+    ) -> pl.DataFrame:
+        """Files of one hour as one sorted frame, each checked against its entry before a row of it
+        is merged: damage that kept a file's size and mtime is caught here, not spread."""
+        import io
+
+        import polars as pl
+
+        with self._stats_lock:
+            entries = {**book.files, **self._unsaved.get(folder, {})}
+        frames = []
+        for path in paths:
+            try:
+                payload = path.read_bytes()
+            except OSError as exc:
+                raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            entry = entries.get(path.name)
+            if entry is None or hashlib.sha256(payload).hexdigest() != entry.sha256:
+                why = "not in the manifest" if entry is None else "sha256 differs from the manifest"
+                raise StoreError(
+                    f"{path}: {why}: nothing was merged into it; "
+                    "run fx inspect --verify --repair, then import again"
+                )
+            frames.append(pl.read_parquet(io.BytesIO(payload)))
+        return parts.concat_sorted(frames, spec)
 
     def _find_parts(self, key: tuple[str, str, Table], folder: Path) -> None:
         """On the first write to a table: hours a previous writer left in parts, in the folder
@@ -449,13 +489,17 @@ class StoreWriter:
         """Record new files in the manifest, then delete the files they supersede (their rows are
         in the new files, and readers skip them meanwhile, so the order only matters to tidiness).
 
+        A compacted hour replaces a listed file: its entry is saved as `pending` first, then the
+        file is renamed into place, so a crash in between leaves a file that is known to be ours.
+
         A flush that only added a single-flush part does not save the manifest (a third of its
         cost): its entry goes in with the folder's next save, at the next merge (at most FANOUT - 1
-        flushes later), compaction or `close`. Until then `manifest.reconcile`, which readers run
-        before they list files, adds it from the file, as after a crash.
+        flushes later), compaction or `close`. Until then readers take it as a part fx wrote
+        (survey.py), as after a crash.
         """
         removed: list[Path] = []
         entries: dict[str, manifest.FileEntry] = {}
+        self._place(folder, book, changes)
         for change in changes:
             entries.update(change.entries)
             removed.extend(change.removed)
@@ -468,6 +512,8 @@ class StoreWriter:
                 return
             book.files.update(self._unsaved.pop(folder, {}))
         book.files.update(entries)
+        for name in entries:
+            book.pending.pop(name, None)
         for path in removed:
             book.files.pop(path.name, None)
             self._recent.pop(path, None)
@@ -476,6 +522,22 @@ class StoreWriter:
         manifest.save(folder, book)
         for path in removed:
             path.unlink(missing_ok=True)
+
+    def _place(self, folder: Path, book: manifest.Manifest, changes: list[_Change]) -> None:
+        """Rename staged compacted hours into place, their entries saved as pending first (one
+        save for all the hours of the folder)."""
+        staged = [(tmp, path, change.entries[path.name]) for change in changes for tmp, path in change.staged]
+        if not staged:
+            return
+        book.pending.update({path.name: entry for _, path, entry in staged})
+        try:
+            manifest.save(folder, book)
+            for tmp, path, _ in staged:
+                tmp.replace(path)
+        except OSError as exc:
+            for tmp, _, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {folder}: {exc.strerror or exc}") from exc
 
     def _save_unsaved(self) -> None:
         """Put the entries of parts written since their folder's last save into its manifest."""
@@ -488,31 +550,30 @@ class StoreWriter:
                 manifest.save(folder, book)
 
     def _append_part(
-        self, folder: Path, files: HourFiles, frame: pl.DataFrame, spec: TableSpec, meta: dict[str, MetaValue]
+        self, folder: Path, files: HourFiles, frame: pl.DataFrame, spec: TableSpec, book: manifest.Manifest
     ) -> _Change:
         """New rows as the hour's next part, then merge the last parts while FANOUT share a span."""
         change = _Change(added=frame.height)
         seq = files.next_seq
         path = folder / parts.part_name(files.hour, seq, seq)
-        payload = encode_parquet(frame, spec, meta=meta, light=True)
+        payload = encode_parquet(frame, spec, meta=book.meta, light=True)
         change.entries[path.name] = self._publish(payload, frame, spec, path)
         files.parts.append(parts.Part(seq, seq, path))
         files.highest = seq
         self._recent[path] = frame
         newest = frame
         while (run := parts.trailing_run(files.parts)) is not None:
-            import polars as pl
-
             # Single-flush parts come from memory (written here moments ago), wider ones from disk.
             cached = [self._recent.pop(p.path, None) for p in run[:-1]]
             loaded = [
-                f if f is not None else pl.read_parquet(p.path) for f, p in zip(cached, run, strict=False)
+                f if f is not None else self._read_checked(folder, [p.path], book, spec)
+                for f, p in zip(cached, run, strict=False)
             ]
             self._recent.pop(run[-1].path, None)
             merged = parts.concat_sorted([*loaded, newest], spec)
             path = folder / parts.part_name(files.hour, run[0].lo, run[-1].hi)
             light = run[-1].hi - run[0].lo + 1 < parts.FANOUT**2
-            payload = encode_parquet(merged, spec, meta=meta, light=light)
+            payload = encode_parquet(merged, spec, meta=book.meta, light=light)
             change.entries[path.name] = self._publish(payload, merged, spec, path)
             change.removed.extend(p.path for p in run)
             files.parts[-len(run) :] = [parts.Part(run[0].lo, run[-1].hi, path)]
@@ -525,11 +586,12 @@ class StoreWriter:
         files: HourFiles,
         frame: pl.DataFrame | None,
         spec: TableSpec,
-        meta: dict[str, MetaValue],
+        book: manifest.Manifest,
     ) -> _Change | None:
         """The hour as one compacted file: its files' rows, with `frame` merged in as a multiset
-        union (None: compaction only). None if nothing would change."""
-        old = parts.read_hour(files, spec) if files.live else None
+        union (None: compaction only), staged beside the old one; None if nothing would change."""
+        self._refuse_problems(folder, files.hour)
+        old = self._read_checked(folder, files.live, book, spec) if files.live else None
         if frame is None:
             if old is None or not (files.parts or files.superseded):
                 return None
@@ -541,23 +603,23 @@ class StoreWriter:
             return None  # nothing new: the file (and its sha) stays as it was
         through = max(files.through, files.highest)
         path = folder / parts.base_name(files.hour)
-        payload = encode_parquet(merged, spec, meta=meta, parts_through=through)
+        payload = encode_parquet(merged, spec, meta=book.meta, parts_through=through)
         change = _Change(added=added)
-        change.entries[path.name] = self._publish(payload, merged, spec, path, replace=True)
+        change.entries[path.name] = self._publish(payload, merged, spec, path, stage=True)
+        change.staged.append((_temp_path(path), path))
         change.removed.extend([p.path for p in files.parts] + files.superseded)
         return change
 
     def _publish(
-        self, payload: bytes, frame: pl.DataFrame, spec: TableSpec, path: Path, *, replace: bool = False
+        self, payload: bytes, frame: pl.DataFrame, spec: TableSpec, path: Path, *, stage: bool = False
     ) -> manifest.FileEntry:
-        """Write `payload` to a fsynced temp file, then put it at `path` in one step: a rename over
-        the old compacted hour, or a hard link for a new part (which refuses to replace a file)."""
-        tmp = path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
+        """Write `payload` to a fsynced temp file, then give it its name `path` with a hard link (a
+        new part: a link refuses to replace a file); with `stage` it stays a temp file (a compacted
+        hour, renamed into place by `_place`). Its entry describes the bytes either way."""
+        tmp = _temp_path(path)
         try:
             self._write_file(payload, tmp)
-            if replace:
-                tmp.replace(path)
-            else:
+            if not stage:
                 os.link(tmp, path)
                 tmp.unlink()
         except FileExistsError:
@@ -573,7 +635,7 @@ class StoreWriter:
             last_ts_ns=int(times.max()),  # type: ignore[arg-type]
             sha256=hashlib.sha256(payload).hexdigest(),
             bytes=len(payload),
-            mtime_ns=path.stat().st_mtime_ns,
+            mtime_ns=(tmp if stage else path).stat().st_mtime_ns,  # a rename keeps it
             schema_version=SCHEMA_VERSION,
         )
 
@@ -604,17 +666,25 @@ class StoreWriter:
             files = parts.folder_hours(folder, self._through_cache).get(hour)
             if files is None:
                 return
+            self._reconcile(folder, spec)
             book = manifest.load(folder)
-            change = self._rewrite_hour(folder, files, None, spec, book.meta)
+            change = self._rewrite_hour(folder, files, None, spec, book)
             if change is not None:
                 change.added = 0  # the rows were counted when their parts were written
                 self._commit(folder, book, [change])
 
 
+def _temp_path(path: Path) -> Path:
+    """Where a file is written before it gets its name (hidden, and marked with our pid)."""
+    return path.with_name(f".{path.name}{manifest.TMP_MARK}{os.getpid()}")
+
+
 @dataclass
 class _Change:
-    """What writing one hour did: new files' manifest entries, files it superseded, rows added."""
+    """What writing one hour did: new files' manifest entries, files it superseded, rows added,
+    and compacted hours staged as (temp file, name) until they are renamed into place."""
 
     added: int = 0
     entries: dict[str, manifest.FileEntry] = field(default_factory=dict)
     removed: list[Path] = field(default_factory=list)
+    staged: list[tuple[Path, Path]] = field(default_factory=list)

@@ -11,11 +11,13 @@ from fxcli.errors import NothingFoundError
 from fxcli.model.book import Applied, OrderBook
 from fxcli.model.events import BookDelta, BookSnapshot
 from fxcli.model.units import NS_PER_HOUR, NS_PER_MS, NS_PER_S, parse_window
-from fxcli.store import manifest
+from fxcli.store import verify as store_verify
 from fxcli.store.access import exchange_of, open_reader
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
+from fxcli.store.survey import folder_day_ns
+from fxcli.store.verify import Report
 
 if TYPE_CHECKING:
     import polars as pl
@@ -54,22 +56,16 @@ def overview(data_dir: Path) -> list[TableSummary]:
     return [summaries[k] for k in sorted(summaries)]
 
 
-def verify(data_dir: Path) -> list[str]:
-    """Re-hash every file against its manifest entry; returns one line per problem."""
-    import pyarrow.parquet as pq
+def verify(data_dir: Path, *, repair: bool = False) -> Report:
+    """Every stored file hashed against its manifest (`fx inspect --verify`), without changing
+    anything; with `repair`, what cannot be trusted is moved into a quarantine folder."""
+    return store_verify.verify(open_reader(data_dir).layout.root, repair=repair)
 
-    problems = []
-    for f in open_reader(data_dir).files():
-        try:
-            rows = pq.ParquetFile(f.path).metadata.num_rows
-        except Exception as exc:  # any damage pyarrow reports is a finding, not a crash
-            problems.append(f"{f.path}: unreadable ({exc})")
-            continue
-        if rows != f.entry.rows:
-            problems.append(f"{f.path}: {rows} rows, manifest says {f.entry.rows}")
-        if manifest.sha256_file(f.path) != f.entry.sha256:
-            problems.append(f"{f.path}: sha256 differs from the manifest")
-    return problems
+
+def problems(data_dir: Path) -> list[str]:
+    """Files a read would refuse (missing, damaged by size, stray, unreadable), from sizes and
+    mtimes only: what `fx inspect` notices without hashing."""
+    return [p.finding.describe() for p in open_reader(data_dir).problems()]
 
 
 @dataclass
@@ -79,6 +75,7 @@ class HourCoverage:
     hour_ns: int
     rows: dict[str, int] = field(default_factory=dict)
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "trades 23.parquet missing": not nothing, a hole
 
 
 @dataclass
@@ -89,6 +86,7 @@ class Coverage:
     symbol: str
     hours: list[HourCoverage]
     gaps: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)  # one line per file, as verify says it
 
 
 def coverage(data_dir: Path, symbol: str, exchange: str | None) -> Coverage:
@@ -104,6 +102,13 @@ def coverage(data_dir: Path, symbol: str, exchange: str | None) -> Coverage:
             continue
         cell = by_hour.setdefault(hour, HourCoverage(hour))
         cell.rows[f.table.value] = cell.rows.get(f.table.value, 0) + f.entry.rows
+    found = list(reader.problems(exchange, symbol))
+    for p in found:
+        day_ns = folder_day_ns(p.finding.path.parent)
+        if p.finding.hour is not None and day_ns is not None:
+            hour_ns = day_ns + p.finding.hour * NS_PER_HOUR
+            cell = by_hour.setdefault(hour_ns, HourCoverage(hour_ns))
+            cell.problems.append(f"{p.table.value} {p.finding.path.name} {p.finding.status.value}")
     gaps = reader.scan(exchange, symbol, Table.GAPS).collect().sort("start_ns").to_dicts()
     if by_hour:
         first, last = min(by_hour), max(by_hour)
@@ -113,7 +118,8 @@ def coverage(data_dir: Path, symbol: str, exchange: str | None) -> Coverage:
         for hour, cell in by_hour.items():
             if gap["start_ns"] < hour + NS_PER_HOUR and gap["end_ns"] >= hour:
                 cell.gaps.append(gap)
-    return Coverage(exchange, symbol, [by_hour[h] for h in sorted(by_hour)], gaps)
+    lines = [p.finding.describe() for p in found]
+    return Coverage(exchange, symbol, [by_hour[h] for h in sorted(by_hour)], gaps, lines)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from fxcli.ui.format import count, size, when
 if TYPE_CHECKING:
     import polars as pl
 
+    from fxcli.store.repair import Quarantine
     from fxcli.tasks.inspect import Coverage, Quality, TableSummary
 
 TABLE_ORDER = ("trades", "book_deltas", "book_snapshots", "book_ticker")
@@ -80,10 +81,16 @@ def coverage_json(report: Coverage) -> dict[str, Any]:
         "exchange": report.exchange,
         "symbol": report.symbol,
         "hours": [
-            {"hour": when(h.hour_ns), "rows": h.rows, "gaps": [_gap_json(g) for g in h.gaps]}
+            {
+                "hour": when(h.hour_ns),
+                "rows": h.rows,
+                "gaps": [_gap_json(g) for g in h.gaps],
+                "problems": h.problems,
+            }
             for h in report.hours
         ],
         "gaps": [_gap_json(g) for g in report.gaps],
+        "problems": report.problems,
     }
 
 
@@ -98,7 +105,8 @@ def coverage_table(report: Coverage) -> Table:
     table.add_column("gaps")
     for h in report.hours:
         cells = [count(h.rows[n]) if n in h.rows else "—" for n in TABLE_ORDER]
-        reasons = ", ".join(sorted({g["reason"] for g in h.gaps})) or ("no data" if not h.rows else "")
+        reasons = ", ".join([*h.problems, *sorted({g["reason"] for g in h.gaps})])
+        reasons = reasons or ("no data" if not h.rows else "")
         table.add_row(when(h.hour_ns)[:13] + ":00", *cells, reasons)
     n = len(report.gaps)
     table.caption = f"{n} gap{'s' if n != 1 else ''} in all" if n else "no gaps"
@@ -184,3 +192,21 @@ def frame_table(frame: pl.DataFrame, title: str) -> Table:
     for row in frame.iter_rows():
         table.add_row(*["" if v is None else str(v) for v in row])
     return table
+
+
+def repair_lines(done: Quarantine) -> list[str]:
+    """What `--repair` did, one line per file, then where to find it."""
+    lines = [f"moved {src} to {dst}" for src, dst in done.moved]
+    lines += [f"removed the manifest entry of {path} (the file was gone)" for path in done.dropped]
+    if done.moved:
+        lines.append(f"moved files are in {done.folder}; import their sources again to restore the hours")
+    return lines
+
+
+def repair_json(done: Quarantine) -> dict[str, Any]:
+    """What `--repair` did, as plain data."""
+    return {
+        "quarantine": str(done.folder) if done.moved else None,
+        "moved": [{"from": str(src), "to": str(dst)} for src, dst in done.moved],
+        "dropped": [str(path) for path in done.dropped],
+    }

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
-from fxcli.store import manifest, parts
+from fxcli.store import manifest, parts, repair
 from fxcli.store.layout import Layout
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
@@ -207,11 +207,10 @@ def test_reconcile_deletes_files_a_crash_left_superseded(tmp_path: Path) -> None
         pq.write_table(single.to_arrow(), folder / parts.part_name(23, i, i))
     ids_before_repair = scanned_ids(tmp_path)
 
-    changed = manifest.reconcile(folder, "exchange_ts_ns", 1)
+    repair.reconcile(folder, SPECS[Table.TRADES])
 
     assert merged.exists()
     assert ids_before_repair == list(range(8))
-    assert len(changed["superseded"]) == 8
     assert names(folder) == [merged.name]
     assert_consistent(folder)
 
@@ -285,7 +284,7 @@ def test_meta_is_merged_into_the_manifest_and_kept_across_compaction_and_repair(
     kept = manifest.load(folder).meta
     (folder / "_manifest.json").write_text("{ damaged")
 
-    manifest.reconcile(folder, "exchange_ts_ns", 1)
+    repair.reconcile(folder, SPECS[Table.TRADES])
 
     assert names(folder) == (["23.parquet"] if compact else names(folder))
     assert kept == {"contract_size": 0.01, "unit": "base"}
@@ -327,7 +326,7 @@ def test_inspect_presents_an_hour_in_parts_as_one_hour(tmp_path: Path) -> None:
     assert len(names(folder)) == 4  # 1-8 merged, 9, 10, 11
     assert (summary.files, summary.rows) == (1, 55)
     assert (hour.hour_ns, hour.rows) == (HOUR0, {"trades": 55})
-    assert verify(tmp_path) == []
+    assert verify(tmp_path).findings == []
 
 
 def test_scan_of_a_range_in_an_hour_with_parts_reads_only_that_range(tmp_path: Path) -> None:

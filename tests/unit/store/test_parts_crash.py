@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from fxcli.model.units import NS_PER_S
-from fxcli.store import manifest, parts
+from fxcli.store import manifest, parts, repair
 from fxcli.store.reader import StoreReader
-from fxcli.store.schema import Table
+from fxcli.store.schema import SPECS, Table
 
 pytestmark = pytest.mark.slow
 
@@ -63,18 +63,31 @@ def write_file(payload, path):  # the temp file of a part, a merged part or a co
     w.write_durably(payload, path)
 
 real_commit, real_save, real_unlink = w.StoreWriter._commit, manifest.save, pathlib.Path.unlink
+real_place = w.StoreWriter._place
 
-def commit(self, folder, book, changes, **kw):  # the new files are published, the manifest not saved
+def commit(self, folder, book, changes, **kw):  # parts published, the manifest not saved
     where.kind = kind_of([n for c in changes for n in c.entries])
-    hit(where.kind + "-published")
+    if where.kind != "compact":
+        hit(where.kind + "-published")
     try:
         real_commit(self, folder, book, changes, **kw)
     finally:
         where.kind = None
 
-def save(folder, book):  # saved, the superseded files not yet deleted
+def place(self, folder, book, changes):  # a compacted hour: pending entry saved, then renamed
+    where.placing = True
+    try:
+        real_place(self, folder, book, changes)
+    finally:
+        where.placing = False
+    if any(c.staged for c in changes):
+        hit("compact-published")
+
+def save(folder, book):  # saved, the superseded files not yet deleted (or: the pending entry saved)
     real_save(folder, book)
-    if getattr(where, "kind", None):
+    if getattr(where, "placing", False):
+        hit("compact-pending")
+    elif getattr(where, "kind", None):
         hit(where.kind + "-saved")
 
 def unlink(self, missing_ok=False):  # some superseded files deleted, not all
@@ -82,7 +95,7 @@ def unlink(self, missing_ok=False):  # some superseded files deleted, not all
     if getattr(where, "kind", None) and parts.parse_name(self.name):
         hit(where.kind + "-unlinked")
 
-w.StoreWriter._commit, manifest.save, pathlib.Path.unlink = commit, save, unlink
+w.StoreWriter._commit, w.StoreWriter._place, manifest.save, pathlib.Path.unlink = commit, place, save, unlink
 
 def flush(i):
     at = BOUNDARY_NS - 20 * NS_PER_S + i * NS_PER_S
@@ -125,7 +138,7 @@ def assert_prefix(ids: list[int]) -> int:
 def assert_repaired(root: Path) -> None:
     folders = {p.parent for p in root.rglob("*.parquet")}
     for folder in folders:
-        manifest.reconcile(folder, "exchange_ts_ns", 1)  # what the next reader or writer does first
+        repair.reconcile(folder, SPECS[Table.TRADES])  # what the next writer does first
         book = manifest.load(folder)
         on_disk = sorted(p.name for p in folder.glob("*.parquet"))
         live = sorted(p.name for hour in parts.folder_hours(folder).values() for p in hour.live)
@@ -156,6 +169,7 @@ def finish_and_check(root: Path, start: int) -> None:
         "merge-saved@2",  # manifest saved, inputs not deleted
         "merge-unlinked@3",  # some inputs deleted
         "write-compact@1",  # mid compaction of the hour that closed
+        "compact-pending@1",  # the new HH.parquet's entry saved as pending, the file not renamed
         "compact-published@1",  # HH.parquet replaced, manifest not saved, parts on disk
         "compact-saved@1",  # manifest saved, parts not deleted
         "compact-unlinked@4",  # some parts deleted

@@ -6,14 +6,16 @@ import os
 import threading
 from pathlib import Path
 
+import msgspec
 import polars as pl
 import pytest
 
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
-from fxcli.store import manifest
+from fxcli.store import manifest, repair
 from fxcli.store.layout import Layout
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import SPECS, Table
+from fxcli.store.survey import Status
 from fxcli.store.writer import (
     StoreError,
     StoreWriter,
@@ -198,29 +200,53 @@ def test_writer_rejects_unsafe_symbol_names(tmp_path: Path) -> None:
         writer.submit(WriteBatch("ex", "../x", Table.TRADES, trades([HOUR0])))
 
 
-def test_reconcile_rebuilds_entry_for_file_renamed_after_last_manifest_write(tmp_path: Path) -> None:
+def test_reconcile_never_rebuilds_a_listed_entry_from_the_file_itself(tmp_path: Path) -> None:
+    """D1: a listed file whose bytes changed (size and mtime too) is damaged, not re-listed."""
     with StoreWriter(tmp_path) as writer:
         writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 1])), block=True)
     path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
-    # What a crash between the rename and the manifest update leaves: a newer file, an older entry.
+    listed = manifest.load(path.parent).files["23.parquet"]
     write_durably(encode_parquet(trades([HOUR0 + 1, HOUR0 + 2]), SPECS[Table.TRADES]), path)
+
+    found = repair.reconcile(path.parent, SPECS[Table.TRADES])
+
+    assert [(f.path.name, f.status) for f in found.problems] == [("23.parquet", Status.DAMAGED)]
+    assert manifest.load(path.parent).files["23.parquet"] == listed
+
+
+def test_reconcile_lists_the_file_a_writer_renamed_after_saving_it_as_pending(tmp_path: Path) -> None:
+    """The crash window between a compacted hour's rename and its manifest update."""
+    with StoreWriter(tmp_path) as writer:
+        writer.submit(WriteBatch("ex", "SYM", Table.TRADES, trades([HOUR0 + 1])), block=True)
+    path = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0)
+    payload = encode_parquet(trades([HOUR0 + 1, HOUR0 + 2]), SPECS[Table.TRADES])
+    book = manifest.load(path.parent)
+    write_durably(payload, path)
+    book.pending["23.parquet"] = msgspec.structs.replace(
+        book.files["23.parquet"], sha256=manifest.sha256_file(path), bytes=len(payload), rows=2
+    )
+    manifest.save(path.parent, book)  # what the writer saved before the rename; then it died
     stale = path.parent / f".{path.name}{manifest.TMP_MARK}999999999"
     stale.write_bytes(b"half a file")
 
-    changed = manifest.reconcile(path.parent, "exchange_ts_ns", 1)
+    found = repair.reconcile(path.parent, SPECS[Table.TRADES])
 
-    assert changed["rebuilt"] == ["23.parquet"]
-    assert changed["temps_removed"] == 1
-    entry = manifest.load(path.parent).files["23.parquet"]
-    assert entry.rows == 2
-    assert entry.sha256 == manifest.sha256_file(path)
+    assert not found.problems
+    assert not stale.exists()
+    after = manifest.load(path.parent)
+    assert after.files["23.parquet"].sha256 == manifest.sha256_file(path)
+    assert after.files["23.parquet"].rows == 2
+    assert not after.pending
+    assert StoreReader(tmp_path).scan("ex", "SYM", Table.TRADES).collect().height == 2
 
 
 def test_reconcile_keeps_temp_file_of_a_live_writer(tmp_path: Path) -> None:
-    live = tmp_path / f".23.parquet{manifest.TMP_MARK}{os.getpid()}"
+    folder = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0).parent
+    folder.mkdir(parents=True)
+    live = folder / f".23.parquet{manifest.TMP_MARK}{os.getpid()}"
     live.write_bytes(b"being written")
 
-    manifest.reconcile(tmp_path, "exchange_ts_ns", 1)
+    repair.reconcile(folder, SPECS[Table.TRADES])
 
     assert live.exists()
 
@@ -254,6 +280,8 @@ def test_gap_files_written_before_received_ts_existed_read_and_merge_with_it_nul
     folder = tmp_path / "mexc-spot" / "AUSDT" / "gaps" / "2024-08-08"
     folder.mkdir(parents=True)
     old.write_parquet(folder / "23.parquet")  # the four columns of schema 1 before the new one
+    entry = manifest.entry_for(folder / "23.parquet", "start_ns", 1)
+    manifest.save(folder, manifest.Manifest(files={"23.parquet": entry}))  # listed, as fx listed it
     new = pl.DataFrame(
         {
             "start_ns": [HOUR0 + 10],

@@ -15,6 +15,7 @@ from fxcli.exchange.binance_capture import BinanceCapture, estimate_skew_ns
 from fxcli.exchange.captures import cryptofeed, hftbacktest, tardis
 from fxcli.exchange.captures.issues import Issues
 from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Record, first_line
+from fxcli.store.layout import check_name
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
 
@@ -176,7 +177,8 @@ def import_binance(
             market = _market(inp, override)
             issues = Issues(", ".join(f.name for f in inp.files))
             report = FileReport([str(f) for f in inp.files], inp.format, market.value, issues=issues)
-            capture = BinanceCapture(market, issues, skew_ns=estimate_skew_ns(_records(inp, None), market))
+            skew_ns = estimate_skew_ns(_records(inp, None), market)
+            capture = BinanceCapture(market, issues, skew_ns=skew_ns, check_name=check_name)
             for item in capture.feed(_records(inp, progress)):
                 batcher.add(item, report)
             for item in capture.finish():
@@ -205,7 +207,7 @@ def import_tardis(
         for path in paths:
             issues = Issues(path.name)
             report = FileReport([str(path)], "tardis", issues=issues)
-            for item in tardis.read(path, issues, _increments(progress)):
+            for item in tardis.read(path, issues, _increments(progress), check_name=check_name):
                 batcher.add(item, report)
             batcher.flush()
             reports.append(report)

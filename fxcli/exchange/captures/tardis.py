@@ -10,8 +10,9 @@ Non-numeric trade ids (BitMEX UUIDs) are not kept: `trade_id` is an integer colu
 
 A row is skipped (counted, with its line number) when a time is outside 2000..2100 or a numeric
 trade id outside 0..int64 (limits.py), a price is not a finite number > 0 or an amount not a finite
-number >= 0, or `is_snapshot` is not true/false. An empty price in a book snapshot or quote means
-"no level there", as tardis writes it.
+number >= 0, `is_snapshot` is not true/false, or the exchange or symbol is not a name the store can
+hold (`check_name`, e.g. '../x', or the reserved `raw`). An empty price in a book snapshot or quote
+means "no level there", as tardis writes it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from fxcli.exchange.captures.issues import Issues
-from fxcli.exchange.captures.limits import EARLIEST_US, LATEST_US, WINDOW_TEXT, id_problem
+from fxcli.exchange.captures.limits import EARLIEST_US, LATEST_US, WINDOW_TEXT, NameCheck, id_problem
 from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, numbered_lines
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Gap, GapReason, Level, Trade
 from fxcli.model.units import NS_PER_US
@@ -155,12 +156,18 @@ class _L2Chain:
         self.key, self.bids, self.asks = None, [], []
 
 
-def read(path: Path, issues: Issues, progress: Progress | None = None) -> Iterator[Decoded]:
-    """Events of one tardis CSV file in file order; bad rows are counted in `issues`."""
+def read(
+    path: Path, issues: Issues, progress: Progress | None = None, *, check_name: NameCheck | None = None
+) -> Iterator[Decoded]:
+    """Events of one tardis CSV file in file order; bad rows are counted in `issues`.
+
+    `check_name` (the store's rule for folder names) vets each exchange and symbol once.
+    """
     lines = numbered_lines(path, progress)
     kind: Kind | None = None
     width = 0
     chains: dict[tuple[str, str], _L2Chain] = {}
+    good_names: set[tuple[str, str]] = set()
     for line_no, line, error in lines:
         if line is None:
             issues.skip(line_no, error)
@@ -180,6 +187,10 @@ def read(path: Path, issues: Issues, progress: Progress | None = None) -> Iterat
             continue
         try:
             exchange, symbol = cols[0].decode(), cols[1].decode()
+            if (exchange, symbol) not in good_names and check_name is not None:
+                check_name("exchange", exchange)
+                check_name("symbol", symbol)
+                good_names.add((exchange, symbol))
             ts_ns, local_ns = _time_ns(cols[2], "timestamp"), _time_ns(cols[3], "local_timestamp")
             if kind is Kind.TRADES:
                 side = {b"buy": 1, b"sell": -1}.get(cols[5])

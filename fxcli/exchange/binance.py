@@ -12,6 +12,7 @@ from typing import Annotated
 
 import msgspec
 
+from fxcli.exchange.captures.limits import EARLIEST_MS, INT64_MAX, LATEST_MS, explain_bounds
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Trade
 from fxcli.model.units import NS_PER_MS
 
@@ -43,9 +44,15 @@ IGNORED_STREAMS = frozenset({"kline_1m", "kline_1s", "kline_5m", "kline_1h", "mi
 
 
 # Decimal strings are parsed by msgspec (strict=False turns "61837.63" into a float); it rounds
-# exactly as float() does, and the bounds reject NaN, infinities and negative values.
+# exactly as float() does. Every value is range-checked by the decoder itself, in C, as it parses
+# (see captures/limits.py): the bounds reject NaN, infinities, negative quantities, prices <= 0,
+# ids outside int64, and times outside 2000..2100, so a frame that decodes can be stored.
 Num = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
-Levels = list[tuple[Num, Num]]
+Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
+Levels = list[tuple[Price, Num]]
+Id = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+PrevId = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX - 1)]  # from_version = pu + 1 must fit too
+TimeMs = Annotated[int, msgspec.Meta(ge=EARLIEST_MS, lt=LATEST_MS)]
 
 
 class _Envelope(msgspec.Struct):
@@ -55,50 +62,50 @@ class _Envelope(msgspec.Struct):
 
 class _Trade(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
-    trade_id: int = msgspec.field(name="t")
-    price: Num = msgspec.field(name="p")
+    trade_id: Id = msgspec.field(name="t")
+    price: Price = msgspec.field(name="p")
     qty: Num = msgspec.field(name="q")
-    trade_ms: int = msgspec.field(name="T")
+    trade_ms: TimeMs = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
 
 class _AggTrade(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
-    agg_id: int = msgspec.field(name="a")
-    price: Num = msgspec.field(name="p")
+    agg_id: Id = msgspec.field(name="a")
+    price: Price = msgspec.field(name="p")
     qty: Num = msgspec.field(name="q")
-    trade_ms: int = msgspec.field(name="T")
+    trade_ms: TimeMs = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
 
 class _BookTicker(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
-    update_id: int = msgspec.field(name="u")
-    bid: Num = msgspec.field(name="b")
+    update_id: Id = msgspec.field(name="u")
+    bid: Price = msgspec.field(name="b")
     bid_qty: Num = msgspec.field(name="B")
-    ask: Num = msgspec.field(name="a")
+    ask: Price = msgspec.field(name="a")
     ask_qty: Num = msgspec.field(name="A")
-    tx_ms: int | None = msgspec.field(default=None, name="T")
-    event_ms: int | None = msgspec.field(default=None, name="E")
+    tx_ms: TimeMs | None = msgspec.field(default=None, name="T")
+    event_ms: TimeMs | None = msgspec.field(default=None, name="E")
 
 
 class _Depth(msgspec.Struct):
     symbol: str = msgspec.field(name="s")
-    event_ms: int = msgspec.field(name="E")
-    first_id: int = msgspec.field(name="U")
-    last_id: int = msgspec.field(name="u")
+    event_ms: TimeMs = msgspec.field(name="E")
+    first_id: Id = msgspec.field(name="U")
+    last_id: Id = msgspec.field(name="u")
     bids: Levels = msgspec.field(name="b")
     asks: Levels = msgspec.field(name="a")
-    tx_ms: int | None = msgspec.field(default=None, name="T")
-    prev_id: int | None = msgspec.field(default=None, name="pu")
+    tx_ms: TimeMs | None = msgspec.field(default=None, name="T")
+    prev_id: PrevId | None = msgspec.field(default=None, name="pu")
 
 
 class _Snapshot(msgspec.Struct):
-    last_update_id: int = msgspec.field(name="lastUpdateId")
+    last_update_id: Id = msgspec.field(name="lastUpdateId")
     bids: Levels
     asks: Levels
-    tx_ms: int | None = msgspec.field(default=None, name="T")
-    event_ms: int | None = msgspec.field(default=None, name="E")
+    tx_ms: TimeMs | None = msgspec.field(default=None, name="T")
+    event_ms: TimeMs | None = msgspec.field(default=None, name="E")
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
@@ -140,7 +147,7 @@ price=61837.63, qty=0.02, side=-1, trade_id=3735683259)
             raise DecodeError(f"unknown stream type {envelope.stream!r}")
         data = decoder.decode(envelope.data)
     except msgspec.DecodeError as exc:
-        raise DecodeError(f"bad frame: {exc}") from None
+        raise DecodeError(f"bad frame: {explain_bounds(str(exc))}") from None
     except RecursionError:  # msgspec's answer to absurdly nested JSON
         raise DecodeError("bad frame: nested too deeply") from None
     if isinstance(data, _Trade | _AggTrade):
@@ -192,7 +199,7 @@ def decode_snapshot(payload: bytes | str, received_ts_ns: int, symbol: str, mark
     try:
         data = _snapshot.decode(payload)
     except msgspec.DecodeError as exc:
-        raise DecodeError(f"bad depth snapshot: {exc}") from None
+        raise DecodeError(f"bad depth snapshot: {explain_bounds(str(exc))}") from None
     except RecursionError:
         raise DecodeError("bad depth snapshot: nested too deeply") from None
     venue_ms = data.tx_ms if data.tx_ms is not None else data.event_ms

@@ -6,6 +6,7 @@ becomes an `import_hole` Gap. Frames without a venue time (spot bookTicker, spot
 get the receive time shifted by the capture's median receive-minus-exchange skew, and are marked.
 A snapshot with an estimated time is held back until the diff that bridges it is applied, and then
 placed 1 ns before that diff, so a replay in exchange-time order rebuilds the same book.
+A frame whose symbol the store cannot hold as a folder name (`check_name`) is a skipped line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from fxcli.exchange.binance import DecodeError, IgnoredStreamError, Market, decode_snapshot, decode_stream
 from fxcli.exchange.captures.issues import Issues
+from fxcli.exchange.captures.limits import NameCheck
 from fxcli.exchange.captures.source import Decoded, Record
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, GapReason, Trade
 from fxcli.model.sync import BookSync
@@ -43,7 +45,13 @@ class BinanceCapture:
     """Turns the records of one capture into events; collects what it skipped in `issues`."""
 
     def __init__(
-        self, market: Market, issues: Issues, *, skew_ns: int = 0, symbol: str | None = None
+        self,
+        market: Market,
+        issues: Issues,
+        *,
+        skew_ns: int = 0,
+        symbol: str | None = None,
+        check_name: NameCheck | None = None,
     ) -> None:
         self.market = market
         self.exchange = market.value
@@ -54,6 +62,8 @@ class BinanceCapture:
         self._last_trade: dict[str, Trade] = {}
         self._held: dict[str, BookSnapshot] = {}
         self._last_ts_ns = 0
+        self._check_name = check_name
+        self._good_names: set[str] = set()
 
     def _sync(self, symbol: str) -> BookSync:
         sync = self.syncs.get(symbol)
@@ -86,8 +96,20 @@ class BinanceCapture:
             for gap in sync.finish(self._last_ts_ns):
                 yield Decoded(self.exchange, symbol, gap)
 
+    def _check_symbol(self, symbol: str) -> None:
+        """Raise DecodeError if the store cannot hold `symbol`; callers skip names already in
+        `_good_names` (an inline set lookup: this runs once per frame)."""
+        if self._check_name is not None:
+            try:
+                self._check_name("symbol", symbol)
+            except ValueError as exc:
+                raise DecodeError(str(exc)) from None
+        self._good_names.add(symbol)
+
     def _stream(self, record: Record) -> Iterator[Decoded]:
         event = decode_stream(record.payload, record.received_ts_ns, self.market)
+        if event.symbol not in self._good_names:
+            self._check_symbol(event.symbol)
         if isinstance(event, BookTicker):
             if event.exchange_ts_ns:
                 yield Decoded(self.exchange, event.symbol, event)
@@ -153,6 +175,8 @@ class BinanceCapture:
         symbol = record.symbol or self.default_symbol or self._only_symbol()
         if symbol is None:
             raise DecodeError("depth snapshot before any frame names its symbol")
+        if symbol not in self._good_names:
+            self._check_symbol(symbol)
         snapshot = decode_snapshot(record.payload, record.received_ts_ns, symbol, self.market)
         yield from self._emit(symbol, self._sync(symbol).on_snapshot(snapshot))
 

@@ -19,9 +19,14 @@ _STORE_FILE = re.compile(r"^(\d\d)\.(?:p\d+-\d+\.)?parquet$")  # an hour, or a p
 
 
 def check_name(kind: str, value: str) -> str:
-    """Return `value` if it is safe as one path component (exchange or symbol name), else raise."""
+    """Return `value` if it is safe as one path component (exchange or symbol name), else raise.
+
+    A symbol may not be `raw`: `<exchange>/raw` holds the raw frames (raw.py), not a symbol.
+    """
     if not _NAME.match(value):
         raise ValueError(f"{kind} {value!r} is not a valid name (letters, digits, '.', '_', '-')")
+    if kind == "symbol" and value == "raw":
+        raise ValueError(f"symbol {value!r} is a reserved name (the folder of raw frames)")
     return value
 
 

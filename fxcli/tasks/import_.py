@@ -14,7 +14,8 @@ from fxcli.exchange.binance import Market, detect_market
 from fxcli.exchange.binance_capture import BinanceCapture, estimate_skew_ns
 from fxcli.exchange.captures import cryptofeed, hftbacktest, tardis
 from fxcli.exchange.captures.issues import Issues
-from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Record, first_line
+from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Record, first_line, first_lines
+from fxcli.store.layout import check_name
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
 
@@ -143,6 +144,11 @@ def _binance_inputs(paths: Iterable[Path]) -> list[_Input]:
         group = [g for g in group if ".ws." in g.name or ".http." in g.name] or [path]
         claimed.update(g.resolve() for g in group)
         inputs.append(_Input(sorted(group), fmt, cryptofeed.venue(path)))
+    for inp in inputs:
+        # Lazy readers: this reads up to the first data line, not the file.
+        if next(_records(inp, None), None) is None:
+            names = ", ".join(str(f) for f in inp.files)
+            raise CaptureError(f"{names}: no data rows (no stream frames or depth snapshots)")
     return inputs
 
 
@@ -176,7 +182,8 @@ def import_binance(
             market = _market(inp, override)
             issues = Issues(", ".join(f.name for f in inp.files))
             report = FileReport([str(f) for f in inp.files], inp.format, market.value, issues=issues)
-            capture = BinanceCapture(market, issues, skew_ns=estimate_skew_ns(_records(inp, None), market))
+            skew_ns = estimate_skew_ns(_records(inp, None), market)
+            capture = BinanceCapture(market, issues, skew_ns=skew_ns, check_name=check_name)
             for item in capture.feed(_records(inp, progress)):
                 batcher.add(item, report)
             for item in capture.finish():
@@ -197,6 +204,8 @@ def import_tardis(
         if not tardis.looks_like(line) or tardis.kind_of(line) is None:
             shown = line[:60].decode("utf-8", "replace")
             raise CaptureError(f"{path}:1: not a tardis CSV fx imports (header {shown!r})")
+        if len(first_lines(path, 2)) < 2:
+            raise CaptureError(f"{path}: no data rows (only the header)")
     ensure_writable(data_dir)
     started = time.perf_counter()
     reports: list[FileReport] = []
@@ -205,7 +214,7 @@ def import_tardis(
         for path in paths:
             issues = Issues(path.name)
             report = FileReport([str(path)], "tardis", issues=issues)
-            for item in tardis.read(path, issues, _increments(progress)):
+            for item in tardis.read(path, issues, _increments(progress), check_name=check_name):
                 batcher.add(item, report)
             batcher.flush()
             reports.append(report)

@@ -160,3 +160,55 @@ def test_import_tardis_rejects_binance_capture(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "not a tardis CSV" in one_line_error(result)
+
+
+TARDIS_HEADER = b"exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+TARDIS_ROW = (
+    b"bitmex,XBTUSD,1583020803145000,1583020803307160,ccc3c1fa-212c-e8b0-1706-9b9c4f3d5ecf,sell,8531.5,2152\n"
+)
+CRYPTOFEED_CONNECT = b"wss://stream.binance.com:9443/stream?streams=nknusdt@aggTrade <-> 1633998512.0\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "content", "expected"),
+    [
+        ("tardis", "t_hdr.csv", TARDIS_HEADER, "t_hdr.csv: no data rows (only the header)"),
+        ("tardis", "t_blank.csv", TARDIS_HEADER + b"\n\n", "t_blank.csv: no data rows (only the header)"),
+        (
+            "binance",
+            "BINANCE.ws.1.0",
+            CRYPTOFEED_CONNECT,
+            "BINANCE.ws.1.0: no data rows (no stream frames or depth snapshots)",
+        ),
+        ("binance", "blank.txt", b"\n\n", "blank.txt: empty file"),
+    ],
+    ids=["I46-tardis-header-only", "tardis-header-and-blank-lines", "cryptofeed-connect-only", "hft-blank"],
+)
+def test_import_file_with_no_data_rows_is_bad_input_in_every_format(
+    tmp_path: Path, command: str, name: str, content: bytes, expected: str
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_bytes(content)
+    root = tmp_path / "data"
+
+    result = run_fx("import", command, str(folder / name), "--data-dir", str(root))
+
+    assert result.returncode == 2
+    assert one_line_error(result).endswith(expected)
+    assert not root.exists()
+
+
+def test_import_tardis_header_only_file_among_good_ones_refuses_the_run_before_storing(
+    tmp_path: Path,
+) -> None:
+    good, empty = tmp_path / "good.csv", tmp_path / "t_hdr.csv"
+    good.write_bytes(TARDIS_HEADER + TARDIS_ROW)
+    empty.write_bytes(TARDIS_HEADER)
+    root = tmp_path / "data"
+
+    result = run_fx("import", "tardis", str(good), str(empty), "--data-dir", str(root))
+
+    assert result.returncode == 2
+    assert "t_hdr.csv: no data rows (only the header)" in one_line_error(result)
+    assert not root.exists()

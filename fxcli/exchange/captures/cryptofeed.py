@@ -4,7 +4,8 @@
     1633998523.957215: {"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1633998523963,...}}
     https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000 -> 1633998512.320639: {"lastUpdateId":...}
 
-Receive times are Unix seconds printed by Python's `str(float)`; they are parsed as decimal text.
+Receive times are Unix seconds printed by Python's `str(float)`; they are parsed as decimal text,
+and one outside 2000..2100 (see limits.py) makes the line an error record.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fxcli.exchange.binance import Market
+from fxcli.exchange.captures.limits import EARLIEST_NS, LATEST_NS, WINDOW_TEXT
 from fxcli.exchange.captures.source import Progress, Record, numbered_lines
 from fxcli.model.units import seconds_str_to_ns
 
@@ -71,7 +73,7 @@ def read(path: Path, progress: Progress | None = None) -> Iterator[Record]:
             continue
         ws = WS_LINE.match(line)
         if ws is not None:
-            yield Record(line_no, seconds_str_to_ns(ws.group(1).decode()), "stream", ws.group(2))
+            yield _record(line_no, ws.group(1), "stream", ws.group(2))
             continue
         http = HTTP_LINE.match(line)
         if http is not None:
@@ -79,12 +81,15 @@ def read(path: Path, progress: Progress | None = None) -> Iterator[Record]:
             if b"/depth" not in url:
                 continue  # exchangeInfo and other REST answers hold no ticks
             symbol = SYMBOL_PARAM.search(url)
-            yield Record(
-                line_no,
-                seconds_str_to_ns(ts.decode()),
-                "snapshot",
-                body,
-                symbol.group(1).decode().upper() if symbol else None,
-            )
+            yield _record(line_no, ts, "snapshot", body, symbol.group(1).decode().upper() if symbol else None)
             continue
         yield Record(line_no, 0, "error", b"not a cryptofeed capture line")
+
+
+def _record(line_no: int, seconds: bytes, kind: str, payload: bytes, symbol: str | None = None) -> Record:
+    """The line's record, or an error record if its receive time cannot be stored."""
+    text = seconds.decode()
+    ts = seconds_str_to_ns(text)
+    if not EARLIEST_NS <= ts < LATEST_NS:
+        return Record(line_no, 0, "error", f"local time {text} s is outside {WINDOW_TEXT}".encode())
+    return Record(line_no, ts, kind, payload, symbol)

@@ -116,11 +116,22 @@ def numbered_lines(path: Path, progress: Progress | None = None) -> Iterator[tup
             yield line_no + 1, pending.rstrip(b"\r"), ""
 
 
-def first_line(path: Path) -> bytes:
-    """The first non-empty line of a capture (decompressed), for format sniffing."""
+def first_lines(path: Path, count: int) -> list[bytes]:
+    """The first `count` non-empty lines of a capture (decompressed), fewer if it has fewer."""
+    found: list[bytes] = []
     for _, line, error in numbered_lines(path):
         if error:
             raise CaptureError(f"{path}: {error}")
         if line and line.strip():
-            return line
-    raise CaptureError(f"{path}: empty file")
+            found.append(line)
+            if len(found) == count:
+                break
+    return found
+
+
+def first_line(path: Path) -> bytes:
+    """The first non-empty line of a capture (decompressed), for format sniffing."""
+    lines = first_lines(path, 1)
+    if not lines:
+        raise CaptureError(f"{path}: empty file")
+    return lines[0]

@@ -7,6 +7,12 @@
 Incremental L2 carries no venue versions, so each update gets the next number of a chain that
 starts at its snapshot; a snapshot arriving after updates means tardis reconnected (a `resync` Gap).
 Non-numeric trade ids (BitMEX UUIDs) are not kept: `trade_id` is an integer column.
+
+A row is skipped (counted, with its line number) when a time is outside 2000..2100 or a numeric
+trade id outside 0..int64 (limits.py), a price is not a finite number > 0 or an amount not a finite
+number >= 0, `is_snapshot` is not true/false, or the exchange or symbol is not a name the store can
+hold (`check_name`, e.g. '../x', or the reserved `raw`). An empty price in a book snapshot or quote
+means "no level there", as tardis writes it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from fxcli.exchange.captures.issues import Issues
+from fxcli.exchange.captures.limits import EARLIEST_US, LATEST_US, WINDOW_TEXT, NameCheck, id_problem
 from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, numbered_lines
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Gap, GapReason, Level, Trade
 from fxcli.model.units import NS_PER_US
@@ -54,15 +61,55 @@ def looks_like(first: bytes) -> bool:
     return tuple(first.strip().split(b",")[:4]) == COMMON
 
 
+INF, NAN = float("inf"), float("nan")
+SNAPSHOT_FLAGS = {b"true": True, b"false": False}
+
+
+def _number(text: bytes, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text.decode()!r} is not a number") from None
+
+
 def _price(text: bytes) -> float:
-    value = float(text) if text else float("nan")
-    if value < 0 or value == float("inf"):
-        raise ValueError(f"bad number {text.decode()!r}")
+    """A price: a finite number > 0 (NaN fails the comparison too)."""
+    value = _number(text, "price")
+    if not 0.0 < value < INF:
+        raise ValueError(f"price {text.decode()!r} is not a finite number > 0")
     return value
 
 
+def _level_price(text: bytes) -> float:
+    """A price in a book snapshot or quote, where an empty field means no level (NaN)."""
+    return _price(text) if text else NAN
+
+
 def _amount(text: bytes) -> float:
-    return _price(text) if text else 0.0
+    """An amount: a finite number >= 0; an empty field is 0."""
+    value = _number(text, "amount") if text else 0.0
+    if not 0.0 <= value < INF:
+        raise ValueError(f"amount {text.decode()!r} is not a finite number >= 0")
+    return value
+
+
+def _time_ns(text: bytes, what: str) -> int:
+    """A tardis time in microseconds as ns; one outside 2000..2100 raises ValueError."""
+    value = int(text)
+    if not EARLIEST_US <= value < LATEST_US:
+        raise ValueError(f"{what} {value} us is outside {WINDOW_TEXT}")
+    return value * NS_PER_US
+
+
+def _trade_id(text: bytes) -> int | None:
+    """A numeric trade id (0..int64), or None for a non-numeric one such as a BitMEX UUID."""
+    if not (text[1:] if text.startswith(b"-") else text).isdigit():
+        return None
+    value = int(text)
+    problem = id_problem("trade id", value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class _L2Chain:
@@ -109,12 +156,18 @@ class _L2Chain:
         self.key, self.bids, self.asks = None, [], []
 
 
-def read(path: Path, issues: Issues, progress: Progress | None = None) -> Iterator[Decoded]:
-    """Events of one tardis CSV file in file order; bad rows are counted in `issues`."""
+def read(
+    path: Path, issues: Issues, progress: Progress | None = None, *, check_name: NameCheck | None = None
+) -> Iterator[Decoded]:
+    """Events of one tardis CSV file in file order; bad rows are counted in `issues`.
+
+    `check_name` (the store's rule for folder names) vets each exchange and symbol once.
+    """
     lines = numbered_lines(path, progress)
     kind: Kind | None = None
     width = 0
     chains: dict[tuple[str, str], _L2Chain] = {}
+    good_names: set[tuple[str, str]] = set()
     for line_no, line, error in lines:
         if line is None:
             issues.skip(line_no, error)
@@ -134,12 +187,16 @@ def read(path: Path, issues: Issues, progress: Progress | None = None) -> Iterat
             continue
         try:
             exchange, symbol = cols[0].decode(), cols[1].decode()
-            ts_ns, local_ns = int(cols[2]) * NS_PER_US, int(cols[3]) * NS_PER_US
+            if (exchange, symbol) not in good_names and check_name is not None:
+                check_name("exchange", exchange)
+                check_name("symbol", symbol)
+                good_names.add((exchange, symbol))
+            ts_ns, local_ns = _time_ns(cols[2], "timestamp"), _time_ns(cols[3], "local_timestamp")
             if kind is Kind.TRADES:
                 side = {b"buy": 1, b"sell": -1}.get(cols[5])
                 if side is None:
                     raise ValueError(f"side {cols[5].decode()!r} is not buy or sell")
-                trade_id = int(cols[4]) if cols[4].isdigit() else None
+                trade_id = _trade_id(cols[4])
                 trade = Trade(ts_ns, local_ns, symbol, _price(cols[6]), _amount(cols[7]), side, trade_id)
                 yield Decoded(exchange, symbol, trade)
             elif kind is Kind.QUOTES:
@@ -147,26 +204,29 @@ def read(path: Path, issues: Issues, progress: Progress | None = None) -> Iterat
                     ts_ns,
                     local_ns,
                     symbol,
-                    _price(cols[6]),
+                    _level_price(cols[6]),
                     _amount(cols[7]),
-                    _price(cols[5]),
+                    _level_price(cols[5]),
                     _amount(cols[4]),
                 )
                 yield Decoded(exchange, symbol, ticker)
             elif kind is Kind.SNAPSHOT:
-                levels = [(_price(cols[i]), _amount(cols[i + 1])) for i in range(4, width, 2)]
+                levels = [(_level_price(cols[i]), _amount(cols[i + 1])) for i in range(4, width, 2)]
                 asks = [lv for lv in levels[0::2] if lv[0] == lv[0]]
                 bids = [lv for lv in levels[1::2] if lv[0] == lv[0]]
                 snap = BookSnapshot(ts_ns, local_ns, symbol, bids, asks, 0, f"tardis_top{len(levels) // 2}")
                 yield Decoded(exchange, symbol, snap)
             else:
+                is_snapshot = SNAPSHOT_FLAGS.get(cols[4])
+                if is_snapshot is None:
+                    raise ValueError(f"is_snapshot {cols[4].decode()!r} is not true or false")
                 if cols[5] not in (b"bid", b"ask"):
                     raise ValueError(f"side {cols[5].decode()!r} is not bid or ask")
                 chain = chains.get((exchange, symbol))
                 if chain is None:
                     chain = chains[(exchange, symbol)] = _L2Chain(exchange, symbol)
                 level = (_price(cols[6]), _amount(cols[7]))
-                yield from chain.add(ts_ns, local_ns, cols[4] == b"true", cols[5] == b"bid", level)
+                yield from chain.add(ts_ns, local_ns, is_snapshot, cols[5] == b"bid", level)
         except (ValueError, UnicodeDecodeError) as exc:
             issues.skip(line_no, str(exc))
     if kind is None:

@@ -82,7 +82,11 @@ def test_decode_snapshot_has_version_and_rest_source() -> None:
     [
         ("{not json", "bad frame"),
         ('{"stream":"btcusdt@trade","data":{"e":"trade"}}', "bad frame"),
-        (SPOT_TRADE.replace('"61837.63000000"', '"NaN"'), r"Expected `float` >= 0.0 - at `\$.p`"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"NaN"'), r"Expected `float` > 0.0 - at `\$.p`"),
+        (SPOT_TRADE.replace('"61837.63000000"', '"0"'), r"Expected `float` > 0.0 - at `\$.p`"),
+        (SPOT_TRADE.replace('"t":3735683259', '"t":-1'), r"Expected `int` >= 0 - at `\$.t`"),
+        (SPOT_TRADE.replace('"t":3735683259', '"t":9223372036854775808'), r"\(int64\) - at `\$.t`"),
+        (SPOT_TRADE.replace('"T":1723161255342', '"T":1723161255'), r"\(2000-01-01 in ms\) - at `\$.T`"),
         (SPOT_TRADE.replace('"0.02000000"', '"-1"'), r"Expected `float` >= 0.0 - at `\$.q`"),
         (SPOT_TRADE.replace('"61837.63000000"', '"1e999"'), r"Number out of range - at `\$.p`"),
         (SPOT_TRADE.replace('"61837.63000000"', '"inf"'), r"Expected `float` <= 1e\+300"),
@@ -99,10 +103,10 @@ def test_decode_bad_frames_raise_decode_error_saying_why(frame: str, message: st
 
 
 def test_decode_futures_snapshot_version_lets_event_ending_at_last_update_id_bridge() -> None:
-    snap = decode_snapshot('{"lastUpdateId":100,"T":1,"bids":[],"asks":[]}', 9, "X", Market.USDM)
+    snap = decode_snapshot('{"lastUpdateId":100,"T":1723161256298,"bids":[],"asks":[]}', 9, "X", Market.USDM)
 
     assert snap.version == 99
-    assert snap.exchange_ts_ns == 1_000_000
+    assert snap.exchange_ts_ns == 1_723_161_256_298_000_000
 
 
 def test_decode_accepts_numbers_as_well_as_decimal_strings() -> None:

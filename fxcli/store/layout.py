@@ -4,9 +4,8 @@ hour's parts `<HH>.p<lo>-<hi>.parquet` while it is being appended to, see parts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fxcli.errors import FxError
@@ -15,7 +14,6 @@ from fxcli.store.schema import Table
 
 MANIFEST_NAME = "_manifest.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_STORE_FILE = re.compile(r"^(\d\d)\.(?:p\d+-\d+\.)?parquet$")  # an hour, or a part of one (parts.py)
 
 
 def check_name(kind: str, value: str) -> str:
@@ -41,26 +39,6 @@ def _listing(folder: Path) -> list[Path]:
 def hour_start_ns(ts_ns: int) -> int:
     """Start of the UTC hour that contains `ts_ns`."""
     return ts_ns - ts_ns % NS_PER_HOUR
-
-
-@dataclass(frozen=True)
-class StoredHour:
-    """One UTC hour of one table in a date folder: the names of its files (compacted and parts)."""
-
-    folder: Path
-    hour_ns: int
-    hour: int  # 0-23 within the folder's date
-    names: tuple[str, ...]
-
-    @property
-    def has_parts(self) -> bool:
-        """True while rows appended since the last compaction sit in part files."""
-        return any(name != f"{self.hour:02d}.parquet" for name in self.names)
-
-    @property
-    def base_path(self) -> Path:
-        """The compacted file of this hour (it may not exist yet while the hour has only parts)."""
-        return self.folder / f"{self.hour:02d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -97,31 +75,3 @@ class Layout:
         if not folder.is_dir():
             return []
         return sorted(p for p in _listing(folder) if p.is_dir())
-
-    def hours(
-        self,
-        exchange: str,
-        symbol: str,
-        table: Table,
-        start_ns: int | None = None,
-        end_ns: int | None = None,
-    ) -> Iterator[StoredHour]:
-        """Stored hours of one table, oldest first, pruned by path to `[start_ns, end_ns]`."""
-        for date_dir in self.date_dirs(exchange, symbol, table):
-            try:
-                day = datetime.strptime(date_dir.name, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                continue
-            by_hour: dict[int, list[str]] = {}
-            for path in _listing(date_dir):
-                match = _STORE_FILE.match(path.name)
-                if match:
-                    by_hour.setdefault(int(match.group(1)), []).append(path.name)
-            for hour in sorted(by_hour):
-                moment = day + timedelta(hours=hour)
-                hour_ns = int(moment.timestamp()) * NS_PER_S
-                if start_ns is not None and hour_ns + NS_PER_HOUR <= start_ns:
-                    continue
-                if end_ns is not None and hour_ns > end_ns:
-                    continue
-                yield StoredHour(date_dir, hour_ns, hour, tuple(sorted(by_hour[hour])))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fxcli.errors import FxError
-from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.model.units import NS_PER_S
 from fxcli.store.schema import Table
 
 MANIFEST_NAME = "_manifest.json"
@@ -34,11 +34,6 @@ def _listing(folder: Path) -> list[Path]:
         return list(folder.iterdir())
     except OSError as exc:
         raise FxError(f"{folder}: cannot list: {exc.strerror or exc}") from None
-
-
-def hour_start_ns(ts_ns: int) -> int:
-    """Start of the UTC hour that contains `ts_ns`."""
-    return ts_ns - ts_ns % NS_PER_HOUR
 
 
 @dataclass(frozen=True)

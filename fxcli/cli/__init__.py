@@ -57,9 +57,9 @@ def main() -> None:
     except Exception as exc:
         if is_debug():
             raise
-        from fxcli.store.reader import blame
+        from fxcli.tasks import damaged_file
 
-        if damaged := blame(exc):  # a stored file that fails only when its pages are decoded
+        if damaged := damaged_file(exc):  # a stored file that fails only when its pages are decoded
             sys.stderr.write(f"fx: error: {damaged}\n")
             sys.exit(EXIT_BAD_INPUT)
         sys.stderr.write(

@@ -4,7 +4,6 @@ what a writer that died left behind; `quarantine` moves damage aside for `fx ins
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +25,7 @@ def reconcile(folder: Path, spec: TableSpec) -> FolderSurvey:
     found = survey(folder, spec)
     book = found.manifest
     changed = bool(book.pending) or not found.sound
-    for tmp in found.temps:
-        changed |= _remove_if_dead(tmp)
+    manifest.remove_stale_temps(folder)
     kept: list[Finding] = []
     for finding in found.findings:
         if finding.status is Status.SUPERSEDED:
@@ -49,26 +47,7 @@ def reconcile(folder: Path, spec: TableSpec) -> FolderSurvey:
         manifest.save(folder, book)
     found.findings = kept
     found.sound = True
-    found.temps = []
     return found
-
-
-def _remove_if_dead(tmp: Path) -> bool:
-    pid_text = tmp.name.rsplit(manifest.TMP_MARK, 1)[-1]
-    if not pid_text.isdigit() or _pid_alive(int(pid_text)):
-        return False
-    tmp.unlink(missing_ok=True)
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass

@@ -81,7 +81,6 @@ class FolderSurvey:
     manifest: Manifest
     sound: bool  # the manifest was read from a sound file (False: missing or not JSON)
     findings: list[Finding] = field(default_factory=list)
-    temps: list[Path] = field(default_factory=list)  # writers' temp files (live or left by a crash)
 
     @property
     def readable(self) -> list[Finding]:
@@ -130,10 +129,8 @@ def survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurv
     for name in names:
         if name in (MANIFEST_NAME, ".lock"):
             continue
-        if manifest.TMP_MARK in name and name.startswith("."):
-            result.temps.append(folder / name)
-        elif name.startswith("."):
-            continue  # hidden files (editor or OS droppings) are no store files
+        if name.startswith("."):
+            continue  # writers' temp files (live, or left by a crash), hidden droppings of other tools
         elif (parsed := parts.parse_name(name)) is None or parsed[0] > 23:
             result.findings.append(Finding(folder / name, Status.STRAY, detail="not a store file name"))
         else:

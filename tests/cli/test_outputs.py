@@ -211,6 +211,21 @@ def test_create_with_variants_dir_a_file_exits_2_naming_it(tmp_path: Path) -> No
     assert afile.read_text() == "keep"
 
 
+def test_stream_out_onto_a_file_exits_2_before_the_session(sample_store: Path, tmp_path: Path) -> None:
+    """Checked when the stream starts, not when a session that cannot be run again ends."""
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+
+    result = run_fx(
+        "stream", "momentum_scalper", "--replay", str(sample_store), "--symbols", "BTCUSDT", "--headless",
+        "--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"),
+        "--out", str(afile),
+    )  # fmt: skip
+
+    assert error_line(result) == f"{afile}: is a file, not a folder"
+    assert result.stdout == ""
+
+
 # --- stdout --------------------------------------------------------------------------------------------
 
 

@@ -7,8 +7,13 @@ file, and 10,000 variants took minutes (bench/variants.py prints the times).
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from fxcli.engine.variants import load_folder
 from tests.conftest import run_fx
 
 VARIANTS = 10_000
@@ -24,12 +29,39 @@ def header_line(i: int) -> int:
     return HEADER_OFFSET + k * BLOCK_LINES + 2
 
 
-def write_folder(folder: Path, last_block: str = "") -> None:
-    """Variants 0..5999 in a.toml, 6000..9999 in b.toml, then `last_block` at the end of b.toml."""
+def write_folder(folder: Path, last_block: str = "", variants: int = VARIANTS) -> None:
+    """Variants 0..5999 in a.toml, the rest in b.toml, then `last_block` at the end of b.toml."""
     folder.mkdir(exist_ok=True)
-    blocks = [BLOCK.format(i=i, span=i % 200 + 1) for i in range(VARIANTS)]
+    blocks = [BLOCK.format(i=i, span=i % 200 + 1) for i in range(variants)]
     (folder / "a.toml").write_text("schema = 1\n\n" + "".join(blocks[:IN_FIRST_FILE]))
     (folder / "b.toml").write_text("schema = 1\n\n" + "".join(blocks[IN_FIRST_FILE:]) + last_block)
+
+
+def toml_parsed(folder: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Characters handed to the TOML parser while the folder is loaded (the real parser runs)."""
+    parse, handed = tomllib.loads, [0]
+
+    def counting(text: str) -> dict[str, Any]:
+        handed[0] += len(text)
+        return parse(text)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tomllib, "loads", counting)
+        load_folder(folder)
+    return handed[0]
+
+
+def test_the_toml_parsed_grows_with_the_folder_not_with_its_square(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """V23 without a clock: doubling the variants doubles the parsing (it quadrupled: every variant
+    re-parsed every header of its file)."""
+    write_folder(tmp_path / "small", variants=1_000)
+    write_folder(tmp_path / "large", variants=2_000)
+
+    ratio = toml_parsed(tmp_path / "large", monkeypatch) / toml_parsed(tmp_path / "small", monkeypatch)
+
+    assert ratio < 2.2
 
 
 def test_validate_of_10000_variants_names_the_line_of_each_problem(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
 from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors, write_stdout
+from fxcli.outfile import output_file
 
 if TYPE_CHECKING:
     import polars as pl
@@ -149,8 +150,6 @@ def _emit(frame: pl.DataFrame, fmt: Format, out: Path | None, json_out: bool, ti
         write_stdout(frame.write_csv())
     elif fmt in (Format.CSV, Format.PARQUET):
         assert out is not None
-        from fxcli.outfile import output_file
-
         with reporting_errors(), output_file(out) as handle:
             if fmt is Format.CSV:
                 frame.write_csv(handle)

@@ -64,7 +64,9 @@ def writing_stdout() -> Iterator[None]:
 
 
 def write_stdout(text: str) -> None:
-    """Text on stdout, flushed; a closed stdout (`>&-`) is exit 2: the output asked for is lost."""
+    """Text on stdout, flushed; a closed stdout (`>&-`) is exit 2 when there is text to lose."""
+    if not text:
+        return
     if sys.stdout is None:
         fail("stdout is closed: nothing written")
     with writing_stdout():

@@ -236,6 +236,15 @@ def test_json_to_a_closed_stdout_exits_2(sample_store: Path) -> None:
     assert error_line(result) == "stdout is closed: nothing written"
 
 
+def test_a_command_with_nothing_for_stdout_runs_with_it_closed() -> None:
+    result = run_fx(
+        "variants", "validate", "--variants-dir", str(REPO / "variants"), preexec_fn=_close_stdout
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith(": all valid\n")
+
+
 @pytest.mark.parametrize(
     "args",
     [("inspect", "--json"), ("inspect",), ("inspect", "trades", "BTCUSDT", "--format", "csv")],

@@ -83,6 +83,7 @@ def time_fx(
                 [sys.executable, "-m", "fxcli", *command, "--variants-dir", str(folder)],
                 capture_output=True,
                 text=True,
+                cwd=folder,  # not the checkout: `python -m` imports the fxcli of the current folder first
                 env=env,
                 timeout=timeout_s,
                 check=False,

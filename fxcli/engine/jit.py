@@ -63,7 +63,8 @@ def cache_dir() -> Path | None:
     given = os.environ.get("NUMBA_CACHE_DIR", "")
     if given:
         return Path(given) if _is_writable(Path(given)) else None
-    for folder in (_user_cache(), _private_temp()):
+    for candidate in (_user_cache, _private_temp):  # the temp folder only when the first fails
+        folder = candidate()
         if folder is not None and _is_writable(folder):
             return folder
     return None

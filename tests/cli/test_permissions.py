@@ -240,3 +240,4 @@ def test_compute_out_in_a_read_only_folder_exits_2(sample_store: Path, service: 
 
     assert message == f"{results / 'BTCUSDT'}: cannot create the folder: Permission denied"
     assert "kernels._bounds" in service.kernels_cached_in(home / ".cache" / "fx" / "numba")
+    assert list((service.work / "tmp").iterdir()) == []

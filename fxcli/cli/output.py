@@ -59,6 +59,8 @@ def writing_stdout() -> Iterator[None]:
     """A stdout that fails to take the output (/dev/full, an I/O error) is exit 2, not an internal error."""
     try:
         yield
+    except BrokenPipeError:
+        raise  # the reader has gone (`| head`): Click exits 1 without a word, as before
     except OSError as exc:
         fail(f"stdout: cannot write: {exc.strerror or exc}")
 

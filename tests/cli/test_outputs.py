@@ -83,6 +83,12 @@ def _stdout_to_dev_full() -> None:
     os.dup2(os.open("/dev/full", os.O_WRONLY), 1)
 
 
+def _stdout_to_a_pipe_nobody_reads() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    os.dup2(write_end, 1)
+
+
 def _cap_file_size(limit_bytes: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write (EFBIG), do not kill the process
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
@@ -254,6 +260,22 @@ def test_output_to_a_full_stdout_exits_2(sample_store: Path, args: tuple[str, ..
     result = run_fx(*args, "--data-dir", str(sample_store), preexec_fn=_stdout_to_dev_full)
 
     assert error_line(result) == f"stdout: cannot write: {os.strerror(errno.ENOSPC)}"
+
+
+def test_a_reader_that_left_ends_fx_quietly(sample_store: Path) -> None:
+    """`fx ... | head`: a broken pipe is not an error to report (Click exits 1 without a word)."""
+    result = run_fx(
+        "inspect",
+        "trades",
+        "BTCUSDT",
+        "--format",
+        "json",
+        "--data-dir",
+        str(sample_store),
+        preexec_fn=_stdout_to_a_pipe_nobody_reads,
+    )
+
+    assert (result.returncode, result.stderr) == (1, "")
 
 
 # --- a full disk ---------------------------------------------------------------------------------------

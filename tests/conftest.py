@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def run_fx(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `fx` console entry point in a subprocess (what a user runs)."""
+    """Run the real `fx` console entry point in a subprocess (what a user runs); `preexec_fn` runs in
+    the child before fx starts (a umask, a resource limit, a closed stdout)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -42,4 +47,14 @@ def run_fx(
         env=full_env,
         timeout=300,
         check=False,
+        preexec_fn=preexec_fn,
     )
+
+
+def error_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The message of a failed run: exit `code`, and one `fx: error: ...` line on stderr."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fx: error: "), result.stderr
+    return lines[0].removeprefix("fx: error: ")

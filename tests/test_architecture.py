@@ -12,10 +12,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "fxcli"
 
 # What each part of fxcli may import from fxcli (itself always allowed).
-BASE = {"errors", "toml_source"}
+BASE = {"errors", "toml_source", "outfile"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "toml_source": {"errors"},
+    "outfile": {"errors"},
     "model": BASE,
     "store": BASE | {"model"},
     "exchange": BASE | {"model"},

@@ -9,7 +9,7 @@ import typer
 
 from fxcli import __version__
 from fxcli.cli import backtest, doctor, import_, inspect, record, stream, variants
-from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_INTERNAL, is_debug
+from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_INTERNAL, is_debug, write_stdout
 
 app = typer.Typer(
     name="fx",
@@ -32,7 +32,7 @@ app.command(name="stream")(stream.stream)
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"fx {__version__}\n")
+        write_stdout(f"fx {__version__}\n")
         raise typer.Exit(0)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, StrategiesDir, To, VariantsDir
-from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr, write_stdout
 
 if TYPE_CHECKING:
     from fxcli.tasks.stream import Comparison
@@ -110,10 +109,11 @@ def backtest(
     if chart:
         from fxcli.ui.charts import backtest_chart
 
-        for run in report.runs:
-            folder = report.out_dir / run.symbol if len(report.runs) > 1 else report.out_dir
-            title = f"{report.strategy.name} on {run.exchange} {run.symbol}"
-            charts.append(str(backtest_chart(run.result, folder / "chart.png", title)))
+        with reporting_errors():
+            for run in report.runs:
+                folder = report.out_dir / run.symbol if len(report.runs) > 1 else report.out_dir
+                title = f"{report.strategy.name} on {run.exchange} {run.symbol}"
+                charts.append(str(backtest_chart(run.result, folder / "chart.png", title)))
     if json_out:
         verdict = {"compare_stream": asdict(parity)} if parity is not None else {}
         print_json({**report.summary, "out_dir": str(report.out_dir), "charts": charts, **verdict})
@@ -136,6 +136,6 @@ def _parity_verdict(parity: Comparison | None, *, quiet: bool) -> None:
     if parity is None:
         return
     if not quiet:
-        sys.stdout.write(parity.message + "\n")
+        write_stdout(parity.message + "\n")
     if not parity.agree:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
-from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors
+from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors, write_stdout
 from fxcli.errors import FxError
+from fxcli.outfile import output_file
 
 if TYPE_CHECKING:
     import polars as pl
@@ -173,14 +174,15 @@ def _emit(frame: pl.DataFrame, fmt: Format, out: Path | None, json_out: bool, ti
         fail("--format parquet needs --out FILE")
     if fmt is Format.JSON:
         print_json(frame.with_columns(frame["time"].dt.to_string("%Y-%m-%dT%H:%M:%S%.9fZ")).to_dicts())
-    elif fmt is Format.CSV:
-        if out is None:
-            sys.stdout.write(frame.write_csv())
-        else:
-            frame.write_csv(out)
-    elif fmt is Format.PARQUET:
+    elif fmt is Format.CSV and out is None:
+        write_stdout(frame.write_csv())
+    elif fmt in (Format.CSV, Format.PARQUET):
         assert out is not None
-        frame.write_parquet(out, compression="zstd")
+        with reporting_errors(), output_file(out) as handle:
+            if fmt is Format.CSV:
+                frame.write_csv(handle)
+            else:
+                frame.write_parquet(handle, compression="zstd")
     else:
         from fxcli.ui.inspect import frame_table
 

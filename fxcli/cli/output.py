@@ -54,16 +54,39 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """A stdout that fails to take the output (/dev/full, an I/O error) is exit 2, not an internal error."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader has gone (`| head`): Click exits 1 without a word, as before
+    except OSError as exc:
+        fail(f"stdout: cannot write: {exc.strerror or exc}")
+
+
+def write_stdout(text: str) -> None:
+    """Text on stdout, flushed; a closed stdout (`>&-`) is exit 2 when there is text to lose."""
+    if not text:
+        return
+    if sys.stdout is None:
+        fail("stdout is closed: nothing written")
+    with writing_stdout():
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
 def print_json(payload: Any) -> None:
     """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
+    write_stdout(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
 
 
 def render(*items: RenderableType) -> None:
-    """Rich renderables on stdout."""
+    """Rich renderables on stdout (rich drops them when stdout is closed)."""
     console = stdout()
-    for item in items:
-        console.print(item)
+    with writing_stdout():
+        for item in items:
+            console.print(item)
 
 
 def is_debug() -> bool:

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
-from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+from fxcli.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECK_FAILED,
+    print_json,
+    render,
+    reporting_errors,
+    stderr,
+    write_stdout,
+)
 
 if TYPE_CHECKING:
     from fxcli.tasks.variants import Progress
@@ -133,7 +141,7 @@ def _written(json_out: bool, job: Callable[[], object]) -> None:
     if json_out:
         print_json(written_json(done))
     else:
-        sys.stdout.write(written_line(done) + "\n")
+        write_stdout(written_line(done) + "\n")
 
 
 @app.command()
@@ -214,8 +222,7 @@ def validate(variants_dir: VariantsDir = None, json_out: Json = False) -> None:
     if json_out:
         print_json(validation_json(result))
     else:
-        for problem in result.problems:
-            sys.stdout.write(f"{problem}\n")
+        write_stdout("".join(f"{problem}\n" for problem in result.problems))
         sys.stderr.write(f"fx: {validation_summary(result)}\n")
     if result.problems:
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -284,7 +291,7 @@ def compute(
     else:
         render(compute_table(report))
         if report.check is not None:
-            sys.stdout.write(check_line(report.check) + "\n")
+            write_stdout(check_line(report.check) + "\n")
     if report.files:
         n = len(report.files)
         sys.stderr.write(f"fx: wrote {n} file{'s' if n != 1 else ''} under {out / report.symbol}\n")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from fxcli.engine.jit import njit
 from fxcli.engine.ticks import Ticks
 from fxcli.model.units import NS_PER_S
 
@@ -34,7 +34,7 @@ class Bounds:
         return self.lo > 0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _bounds(ts, is_trade, trade_ts, t1, t2, lo, hi):  # type: ignore[no-untyped-def]
     # One linear merge: ts never decreases, so both edges only move forward (a binary search per
     # row, as np.searchsorted does, costs ~40 ns a row on 10M rows).
@@ -87,7 +87,7 @@ def _no_trades(ticks: Ticks, b: Bounds) -> np.ndarray | None:
     return None if len(b.trade_price) else np.full(len(ticks), np.nan)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _sums(lo, hi, price, qty, what, first, second):  # type: ignore[no-untyped-def]
     # Replays the streaming window: trades enter (up to hi), then leave (up to lo); an emptied
     # window restarts from exact zeros. `what`: 0 both raw sums, 1 volume, 2 VWAP (NaN uncovered).
@@ -146,7 +146,7 @@ def window_vwap(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _end_price(lo, hi, price, first, out):  # type: ignore[no-untyped-def]
     for i in range(len(lo)):
         if 0 < lo[i] < hi[i]:
@@ -163,7 +163,7 @@ def window_first_last(ticks: Ticks, t1_ns: int, t2_ns: int, *, first: bool) -> n
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _extremum(lo, hi, price, sign, out, dq):  # type: ignore[no-untyped-def]
     # Monotonic deque of trade indices; `sign` 1 for max, -1 for min.
     n = len(lo)
@@ -251,7 +251,7 @@ def momentum(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _carry(is_trade, per_trade, out):  # type: ignore[no-untyped-def]
     value = np.nan
     k = 0
@@ -276,7 +276,7 @@ def carried(ticks: Ticks, per_trade: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _ema(values, span, out):  # type: ignore[no-untyped-def]
     n = len(values)
     out[: min(span - 1, n)] = np.nan
@@ -300,7 +300,7 @@ def ema(values: np.ndarray, span: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _sma(values, period, out):  # type: ignore[no-untyped-def]
     n = len(values)
     out[: min(period - 1, n)] = np.nan
@@ -320,7 +320,7 @@ def sma(values: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _rsi(values, period, out):  # type: ignore[no-untyped-def]
     n = len(values)
     out[: min(period, n)] = np.nan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -77,11 +78,18 @@ def indicator(name: str, params: type[IndicatorParams]) -> Callable[[type[Any]],
 
 def load_all() -> dict[str, Spec]:
     """Import every indicator module once; returns the filled registry."""
+    _import_indicators()
+    return REGISTRY
+
+
+@functools.cache
+def _import_indicators() -> None:
+    # Once per process: listing the package on every call cost ~1 ms, and validating a variant calls
+    # this three times.
     from fxcli.engine import indicators
 
     for module in pkgutil.iter_modules(indicators.__path__):
         importlib.import_module(f"{indicators.__name__}.{module.name}")
-    return REGISTRY
 
 
 def get(name: str) -> Spec:

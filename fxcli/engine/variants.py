@@ -307,13 +307,14 @@ def _key_on_line(text: str, line: int) -> str:
 def parse_text(path: Path, text: str, data: dict[str, Any]) -> SourceFile:
     """Check the file's shape and every table in it."""
     source = SourceFile(path, text, data)
+    where = TextIndex.of(text)
     schema = data.get("schema")
     if schema is None:
         source.problems.append(
             Problem(path, 1, "schema", "missing: a variants file starts with `schema = 1`")
         )
     elif schema != SCHEMA_VERSION or isinstance(schema, bool):
-        line = key_line(text, (), "schema") or 1
+        line = where.key_line((), "schema") or 1
         source.problems.append(
             Problem(
                 path, line, "schema", f"{schema!r} is not supported (this fx reads schema = {SCHEMA_VERSION})"
@@ -324,12 +325,12 @@ def parse_text(path: Path, text: str, data: dict[str, Any]) -> SourceFile:
         if name == "schema":
             continue
         if isinstance(value, dict):
-            source.entries.append(parse_entry(path, text, name, value))
+            source.entries.append(parse_entry(path, where, name, value))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             source.problems.append(
                 Problem(
                     path,
-                    _array_header_line(text, name),
+                    where.arrays.get((name,)),
                     name,
                     f"a variant is one [{name}] table, not [[{name}]]",
                 )
@@ -338,7 +339,7 @@ def parse_text(path: Path, text: str, data: dict[str, Any]) -> SourceFile:
             source.problems.append(
                 Problem(
                     path,
-                    key_line(text, (), name),
+                    where.key_line((), name),
                     name,
                     "unexpected top-level key: a file holds `schema = 1` and [name] tables",
                 )
@@ -346,19 +347,19 @@ def parse_text(path: Path, text: str, data: dict[str, Any]) -> SourceFile:
     return source
 
 
-def parse_entry(path: Path, text: str, name: str, table: dict[str, Any]) -> Entry:
+def parse_entry(path: Path, where: TextIndex, name: str, table: dict[str, Any]) -> Entry:
     """Validate one `[name]` table; problems carry the line of the offending key."""
-    header = header_line(text, name)
+    header = where.header_line(name)
     try:
         variant = Variant.model_validate({"name": name, **table})
     except ValidationError as exc:
-        problems = _entry_problems(path, text, name, header, table, exc)
+        problems = _entry_problems(path, where, name, header, table, exc)
         return Entry(name, path, header, table, None, problems)
     return Entry(name, path, header, table, variant, [])
 
 
 def _entry_problems(
-    path: Path, text: str, name: str, header: int | None, table: dict[str, Any], exc: ValidationError
+    path: Path, where: TextIndex, name: str, header: int | None, table: dict[str, Any], exc: ValidationError
 ) -> list[Problem]:
     found: list[tuple[str, str]] = []
     for error in exc.errors():
@@ -384,7 +385,7 @@ def _entry_problems(
     problems = []
     for key, message in found:
         parts = [p for p in re.split(r"[.\[\]]", key) if p] if key else []
-        line = (key_line(text, (name,), *parts[:2]) if parts else None) or header
+        line = (where.key_line((name,), *parts[:2]) if parts else None) or header
         problems.append(Problem(path, line, f"{name}.{key}" if key else name, message))
     return sorted(problems, key=lambda p: p.line or 0)
 
@@ -395,7 +396,13 @@ _HEADER = re.compile(r"^\s*\[(?!\[)\s*(?P<key>[^\[\]#]+?)\s*\]\s*(#.*)?$")
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*(?P<key>[^\[\]#]+?)\s*\]\]\s*(#.*)?$")
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*$")
+_ASSIGNMENT = re.compile(r"^\s*(?P<key>[^=#]+?)\s*=")
+
+
 def _parse_key(key: str) -> tuple[str, ...] | None:
+    if _BARE_KEY.match(key):  # most keys: no TOML parse needed
+        return tuple(part.strip() for part in key.split("."))
     try:
         node: Any = tomllib.loads(f"{key} = 0")
     except tomllib.TOMLDecodeError:
@@ -412,58 +419,56 @@ def _header_path(line: str) -> tuple[str, ...] | None:
     return _parse_key(found.group("key")) if found else None
 
 
-def header_line(text: str, name: str) -> int | None:
-    """1-based line of the `[name]` header (or of the first `[name.x]` header), or None."""
-    first_sub = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        path = _header_path(line)
-        if path == (name,):
-            return number
-        if path and path[0] == name and first_sub is None:
-            first_sub = number
-    return first_sub
+@dataclass(frozen=True)
+class TextIndex:
+    """Where each header and each key of a file is, found in one pass over its text: a file of
+    100,000 variants is read once, not once per variant."""
 
+    headers: dict[tuple[str, ...], int]  # first line of each `[a.b]` / `[[a.b]]` header
+    arrays: dict[tuple[str, ...], int]  # first line of each `[[a.b]]` header
+    first_under: dict[str, int]  # first header line whose path starts with this name
+    keys: dict[tuple[str, ...], int]  # first line setting each full key path (table + key)
 
-def _array_header_line(text: str, name: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        found = _ARRAY_HEADER.match(line)
-        if found and _parse_key(found.group("key")) == (name,):
-            return number
-    return None
+    @classmethod
+    def of(cls, text: str) -> TextIndex:
+        """Index the headers and the `key = value` lines of `text`."""
+        where = cls({}, {}, {}, {})
+        current: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            path = _header_path(line)
+            if path is not None:
+                current = path
+                where.headers.setdefault(path, number)
+                if path:
+                    where.first_under.setdefault(path[0], number)
+                if _ARRAY_HEADER.match(line):
+                    where.arrays.setdefault(path, number)
+                continue
+            assign = _ASSIGNMENT.match(line)
+            lhs = _parse_key(assign.group("key")) if assign else None
+            if lhs:
+                where.keys.setdefault(current + lhs, number)
+        return where
 
+    def header_line(self, name: str) -> int | None:
+        """1-based line of the `[name]` header (or of the first `[name.x]` header), or None."""
+        return self.headers.get((name,)) or self.first_under.get(name)
 
-def key_line(text: str, table: tuple[str, ...], *key: str | int) -> int | None:
-    """1-based line where `key` (e.g. "params", "recent") of `table` is set, or None.
+    def key_line(self, table: tuple[str, ...], *key: str | int) -> int | None:
+        """1-based line where `key` (e.g. "params", "recent") of `table` is set, or None.
 
-    Finds `params = {...}`, `params.recent = ...` and `recent = ...` under `[name.params]`; for a
-    nested key inside an inline table the line of the outer key is the answer (inline tables are
-    one line in TOML).
-    """
-    names = [k for k in key if isinstance(k, str)]
-    if not names:
-        return None
-    current: tuple[str, ...] = ()
-    fallback = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        path = _header_path(line)
-        if path is not None:
-            current = path
-            continue
-        assign = re.match(r"^\s*(?P<key>[^=#]+?)\s*=", line)
-        if assign is None:
-            continue
-        lhs = _parse_key(assign.group("key"))
-        if lhs is None:
-            continue
-        full = current + lhs
-        if full[: len(table)] != table:
-            continue
-        rest = list(full[len(table) :])
-        if rest == names[: len(rest)] and rest:
-            if len(rest) == len(names):
-                return number
-            fallback = fallback or number
-    return fallback
+        Finds `params = {...}`, `params.recent = ...` and `recent = ...` under `[name.params]`; for a
+        nested key inside an inline table the line of the outer key is the answer (inline tables are
+        one line in TOML).
+        """
+        names = tuple(k for k in key if isinstance(k, str))
+        if not names:
+            return None
+        exact = self.keys.get(table + names)
+        if exact is not None:
+            return exact
+        outer = [self.keys.get(table + names[:n]) for n in range(1, len(names))]
+        return min((line for line in outer if line is not None), default=None)
 
 
 # --- editing the raw text ----------------------------------------------------------------------------
@@ -559,7 +564,7 @@ def render_block(variant: Variant, old_lines: Sequence[str] = ()) -> list[str]:
             section = path[1] if len(path) > 1 else ""
             key = section
         else:
-            assign = re.match(r"^\s*(?P<key>[^=#]+?)\s*=", line)
+            assign = _ASSIGNMENT.match(line)
             lhs = _parse_key(assign.group("key")) if assign else None
             key = section or (lhs[0] if lhs else "")
         if key:

@@ -40,7 +40,7 @@ from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError
 from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
-from fxcli.store import manifest
+from fxcli.outfile import make_folder, output_file, write_output
 from fxcli.store.access import exchange_of
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
@@ -502,15 +502,13 @@ def write_outputs(report: BacktestReport) -> None:
     import polars as pl
 
     out = report.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FxError(f"cannot create {out}: {exc.strerror}") from None
+    make_folder(out)
     for r in report.runs:
         folder = out / r.symbol if len(report.runs) > 1 else out
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         rows = trade_rows(r.result.trades)
-        pl.DataFrame(rows, infer_schema_length=None).write_parquet(folder / "trades.parquet")
+        with output_file(folder / "trades.parquet") as handle:
+            pl.DataFrame(rows, infer_schema_length=None).write_parquet(handle)
         transitions = [
             {
                 "ts_ns": t.ts_ns,
@@ -522,7 +520,7 @@ def write_outputs(report: BacktestReport) -> None:
             }
             for t in r.result.transitions
         ]
-        pl.DataFrame(
+        transitions_frame = pl.DataFrame(
             transitions,
             schema={
                 "ts_ns": pl.Int64,
@@ -532,10 +530,12 @@ def write_outputs(report: BacktestReport) -> None:
                 "group": pl.String,
                 "values": pl.String,
             },
-        ).write_parquet(folder / "transitions.parquet")
+        )
+        with output_file(folder / "transitions.parquet") as handle:
+            transitions_frame.write_parquet(handle)
         equity = np.array([p.equity for p in r.result.equity], dtype=np.float64)
         peak = np.maximum.accumulate(equity) if len(equity) else equity
-        pl.DataFrame(
+        equity_frame = pl.DataFrame(
             {
                 "ts_ns": [p.ts_ns for p in r.result.equity],
                 "balance": [p.balance for p in r.result.equity],
@@ -550,6 +550,8 @@ def write_outputs(report: BacktestReport) -> None:
                 "price": pl.Float64,
                 "drawdown_pct": pl.Float64,
             },
-        ).write_parquet(folder / "equity.parquet")
+        )
+        with output_file(folder / "equity.parquet") as handle:
+            equity_frame.write_parquet(handle)
     text = json.dumps(report.summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    manifest.write_atomic(out / "summary.json", text.encode())
+    write_output(out / "summary.json", text.encode())

@@ -30,6 +30,7 @@ from fxcli.live.session import Session, Source, live_source, playback_source
 from fxcli.live.tuning import live_process
 from fxcli.model.events import Event
 from fxcli.model.units import ns_to_iso, parse_window
+from fxcli.outfile import make_folder
 from fxcli.settings import Settings
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
@@ -203,6 +204,8 @@ def plan(
             raise FxError("give --symbol or --symbols")
     spec = load_strategy(resolve_strategy(strategy, strategies_dir))
     indicators = resolve_indicators(spec, variants_dir)
+    if out_dir is not None:
+        make_folder(out_dir)  # now, rather than after a session that could not be run again
     if replay_dir is not None:
         window = parse_window(options.start, options.end)
         exchange_name, symbols, streams, gaps = _replay_streams(replay_dir, symbols, exchange, *window)

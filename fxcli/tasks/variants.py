@@ -8,12 +8,9 @@ same events and compares it with the batch twins row by row.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +31,7 @@ from fxcli.engine.variants import (
 )
 from fxcli.errors import FxError, NothingFoundError
 from fxcli.model.units import NS_PER_MS, NS_PER_S, parse_window
+from fxcli.outfile import make_folder, output_file, write_output
 from fxcli.store.access import exchange_of, open_reader
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
@@ -235,17 +233,8 @@ def _save(path: Path, new_text: str, expected: dict[str, Any]) -> None:
         raise VariantError(
             f"{path}: could not rewrite it in place without touching other tables; edit it by hand"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(new_text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    make_folder(path.parent)
+    write_output(path, new_text.encode("utf-8"))
 
 
 def _without(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -643,17 +632,6 @@ def compute(
     return report
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _frame(computed: Computed, name: str) -> Any:
     import polars as pl
 
@@ -672,7 +650,9 @@ def write_parquet(computed: Computed, out_dir: Path) -> list[Path]:
     files = []
     for v in computed.variants:
         path = out_dir / computed.symbol / f"{v.name}.parquet"
-        _atomic(path, partial(_frame(computed, v.name).write_parquet, compression="zstd"))
+        make_folder(path.parent)
+        with output_file(path) as handle:
+            _frame(computed, v.name).write_parquet(handle, compression="zstd")
         files.append(path)
     return files
 
@@ -691,6 +671,8 @@ def write_csv(computed: Computed, out_dir: Path) -> list[Path]:
         )
         for (day,), part in frame.partition_by("date", as_dict=True, maintain_order=True).items():
             path = out_dir / computed.symbol / str(day) / f"{v.name}_values.csv"
-            _atomic(path, part.drop("date").write_csv)
+            make_folder(path.parent)
+            with output_file(path) as handle:
+                part.drop("date").write_csv(handle)
             files.append(path)
     return files

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fxcli.outfile import output_file
+
 if TYPE_CHECKING:
     from fxcli.backtest.runner import RunResult
 
@@ -48,6 +50,9 @@ def backtest_chart(result: RunResult, path: Path, title: str) -> Path:
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with output_file(path) as handle:
+            fig.savefig(handle, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     return path

@@ -10,23 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_store_damage import BACKTEST, HOUR, SAMPLE, one_error_line
-from tests.conftest import run_fx
+from tests.cli.test_store_damage import BACKTEST, HOUR
+from tests.conftest import error_line
 from tests.other_user import run_fx_as_other
 
 
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("imported") / "data"
-    result = run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root))
-    assert result.returncode == 0, result.stderr
-    return root
-
-
 @pytest.fixture
-def store(imported: Path, tmp_path: Path) -> Iterator[Path]:
+def store(sample_store: Path, tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "data"
-    shutil.copytree(imported, root)
+    shutil.copytree(sample_store, root)
     yield root
     for folder, dirs, files in os.walk(root):  # let pytest clean up whatever a test locked
         for name in dirs + files:
@@ -85,8 +77,7 @@ def test_a_file_the_user_may_not_read_is_named(store: Path, tmp_path: Path) -> N
     assert verify.returncode == 1
     assert f"fx: verify: {store / HOUR}: unreadable (permission denied)" in verify.stderr
     for result in (trades, backtest):
-        assert result.returncode == 2, result.stderr
-        assert f"{store / HOUR}: unreadable (permission denied)" in one_error_line(result.stderr)
+        assert f"{store / HOUR}: unreadable (permission denied)" in error_line(result)
 
 
 def test_a_manifest_the_user_may_not_read_is_named(store: Path) -> None:
@@ -98,8 +89,7 @@ def test_a_manifest_the_user_may_not_read_is_named(store: Path) -> None:
     overview = run_fx_as_other("inspect", *data)
     verify = run_fx_as_other("inspect", "--verify", *data)
 
-    assert overview.returncode == 2
-    assert f"{book}: cannot read: Permission denied" in one_error_line(overview.stderr)
+    assert f"{book}: cannot read: Permission denied" in error_line(overview)
     assert verify.returncode == 1
     assert f"fx: verify: {book.parent}: unreadable ({book}: cannot read: Permission denied)" in verify.stderr
     assert "book_deltas" not in verify.stderr  # the other tables were checked and are fine
@@ -114,7 +104,6 @@ def test_a_table_folder_the_user_may_not_list_is_named(store: Path) -> None:
     overview = run_fx_as_other("inspect", *data)
     verify = run_fx_as_other("inspect", "--verify", *data)
 
-    assert overview.returncode == 2
-    assert f"{folder}: cannot list: Permission denied" in one_error_line(overview.stderr)
+    assert f"{folder}: cannot list: Permission denied" in error_line(overview)
     assert verify.returncode == 1
     assert f"fx: verify: {folder}: unreadable (cannot list: Permission denied)" in verify.stderr

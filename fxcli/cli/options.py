@@ -6,6 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click import Parameter
+
+
+def option_name(param: Parameter) -> str:
+    """`--latency-ms` for an option (its long name), `SYMBOL` for an argument."""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return max(longs, key=len) if longs else (param.name or "value").upper()
+
 
 DataDir = Annotated[
     Path | None,

@@ -25,6 +25,11 @@ class NothingFoundError(FxError):
     exit_code = NOT_FOUND
 
 
+def not_utf8(path: object, exc: UnicodeDecodeError) -> str:
+    """The message for a file that is not UTF-8 text, with the first byte that is not."""
+    return f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} cannot be decoded)"
+
+
 def one_line(message: str) -> str:
     """`message` on one line: whitespace runs (newlines too) become one space, other control
     characters are escaped as repr() would, so a path can never move the cursor or split a line."""

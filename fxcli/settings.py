@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 from fxcli.model.limits import has_control_characters
 
 CONFIG_ENV = "FX_CONFIG"
@@ -129,6 +129,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise FxError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FxError(not_utf8(path, exc)) from None
     except OSError as exc:
         raise FxError(f"{path}: {exc.strerror}") from None
 

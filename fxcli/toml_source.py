@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 
@@ -61,6 +61,8 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FxError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise FxError(not_utf8(path, exc)) from None
     except OSError as exc:
         raise FxError(f"{path}: {exc.strerror}") from None
     try:

@@ -37,7 +37,7 @@ from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
 from fxcli.engine.variants import VariantError, load_folder
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.store import manifest
@@ -111,13 +111,18 @@ def read_events(path: Path) -> dict[str, list[int]]:
     onsets: dict[str, list[int]] = {}
     with handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"symbol", "time"} <= set(reader.fieldnames):
-            raise FxError(f"{path}:1: expected a header with columns symbol,time")
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                onsets.setdefault(row["symbol"].strip().upper(), []).append(parse_time_ns(row["time"]))
-            except (ValueError, AttributeError) as exc:
-                raise FxError(f"{path}:{line_no}: time: {exc}") from None
+        try:
+            if reader.fieldnames is None or not {"symbol", "time"} <= set(reader.fieldnames):
+                raise FxError(f"{path}:1: expected a header with columns symbol,time")
+            for line_no, row in enumerate(reader, start=2):
+                try:
+                    onsets.setdefault(row["symbol"].strip().upper(), []).append(parse_time_ns(row["time"]))
+                except (ValueError, AttributeError) as exc:
+                    raise FxError(f"{path}:{line_no}: time: {exc}") from None
+        except UnicodeDecodeError as exc:  # decoded as it is read: the bad byte may be on any line
+            raise FxError(not_utf8(path, exc)) from None
+        except csv.Error as exc:
+            raise FxError(f"{path}:{reader.line_num}: {exc}") from None
     return onsets
 
 

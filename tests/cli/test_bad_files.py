@@ -1,0 +1,173 @@
+"""Files and folders that are not what they must be are one `fx: error:` line, exit 2 (issue 11:
+D10, D16, D17, D19): nonsense values in strategy and variant files (file:line: key), a variant of the
+wrong type in a strategy's role, files that are not UTF-8 text, folders that are files or empty.
+Case ids are those of docs/reliability-probe.md."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, run_fx
+
+SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
+STRATEGY = REPO / "strategies" / "momentum_scalper.toml"
+VARIANTS = ("--variants-dir", str(REPO / "variants"))
+NOT_UTF8 = b"\x8f\xa0schema = 1\n"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("files") / "data"
+    assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root)).returncode == 0
+    return root
+
+
+def error_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The one line a refused command prints."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fx: error: "), result.stderr
+    return lines[0]
+
+
+def strategy_with(tmp_path: Path, old: str, new: str) -> Path:
+    """The demo strategy with its first `old` replaced by `new`."""
+    text = STRATEGY.read_text()
+    assert old in text
+    path = tmp_path / "strategy.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def backtest(store: Path, tmp_path: Path, strategy: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_fx(
+        "backtest", str(strategy), "-s", "BTCUSDT", *VARIANTS, "--data-dir", str(store),
+        "--out", str(tmp_path), "--no-chart", *extra,
+    )  # fmt: skip
+
+
+# --- files that are not UTF-8 text ---------------------------------------------------------------------
+
+
+def test_backtest_binary_strategy_file(store: Path, tmp_path: Path) -> None:  # S2
+    strategy = tmp_path / "binary.toml"
+    strategy.write_bytes(NOT_UTF8)
+
+    line = error_line(backtest(store, tmp_path, strategy))
+
+    assert line == f"fx: error: {strategy}: not UTF-8 text (byte 0x8f cannot be decoded)"
+
+
+def test_stream_binary_strategy_file(store: Path, tmp_path: Path) -> None:  # LS14
+    strategy = tmp_path / "binary.toml"
+    strategy.write_bytes(NOT_UTF8)
+
+    result = run_fx(
+        "stream", str(strategy), "--replay", str(store), "--symbols", "BTCUSDT", *VARIANTS, "--headless",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+
+    assert error_line(result) == f"fx: error: {strategy}: not UTF-8 text (byte 0x8f cannot be decoded)"
+
+
+def test_backtest_binary_events_file(store: Path, tmp_path: Path) -> None:  # BT29
+    events = tmp_path / "events_bad.csv"
+    events.write_bytes(b"symbol,time\n\xff\xfe\x00garbage\n")
+
+    result = backtest(store, tmp_path, STRATEGY, "--events", str(events))
+
+    assert error_line(result) == f"fx: error: {events}: not UTF-8 text (byte 0xff cannot be decoded)"
+
+
+def test_binary_fx_config_file(tmp_path: Path) -> None:  # CF4
+    config = tmp_path / "binary.toml"
+    config.write_bytes(b"\x9f" + NOT_UTF8)
+
+    result = run_fx("inspect", cwd=tmp_path, env={"FX_CONFIG": str(config)})
+
+    assert error_line(result) == f"fx: error: {config}: not UTF-8 text (byte 0x9f cannot be decoded)"
+
+
+def test_binary_fx_toml_in_the_working_folder(tmp_path: Path) -> None:  # CF15
+    (tmp_path / "fx.toml").write_bytes(b"\x9f" + NOT_UTF8)
+
+    result = run_fx("variants", "list", cwd=tmp_path)
+
+    assert error_line(result) == "fx: error: fx.toml: not UTF-8 text (byte 0x9f cannot be decoded)"
+
+
+# --- folders -----------------------------------------------------------------------------------------------
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path) -> None:  # C2
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+
+    result = run_fx("inspect", "--data-dir", str(afile))
+
+    assert error_line(result) == f"fx: error: --data-dir {afile}: not a directory"
+
+
+def test_data_dir_empty_in_fx_config(tmp_path: Path) -> None:  # CF8
+    config = tmp_path / "cfg.toml"
+    config.write_text('data_dir = ""\n')
+
+    result = run_fx("inspect", cwd=tmp_path, env={"FX_CONFIG": str(config)})
+
+    assert error_line(result) == f"fx: error: {config}: data_dir: is empty (leave it unset for the default)"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("", "FX_DATA_DIR: data_dir: is empty (leave it unset for the default)", id="CF17"),
+        pytest.param(
+            "\x1b[31mred\x07",
+            r"FX_DATA_DIR: data_dir: '\x1b[31mred\x07': control characters in a folder name",
+            id="CF19",
+        ),
+    ],
+)
+def test_data_dir_from_the_environment_empty_or_with_control_characters(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    result = run_fx("inspect", cwd=tmp_path, env={"FX_DATA_DIR": value})
+
+    assert error_line(result) == f"fx: error: {expected}"
+
+
+def test_data_dir_option_empty(tmp_path: Path) -> None:
+    result = run_fx("inspect", "--data-dir", "", cwd=tmp_path)
+
+    assert error_line(result) == "fx: error: --data-dir is empty (leave it unset for the default)"
+
+
+def test_variants_dir_that_is_a_file(tmp_path: Path) -> None:  # V30
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+
+    result = run_fx("variants", "list", "--variants-dir", str(afile))
+
+    assert error_line(result) == f"fx: error: --variants-dir {afile}: not a directory"
+
+
+def test_variants_dir_from_the_environment_that_is_a_file(tmp_path: Path) -> None:  # CF24
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+
+    result = run_fx("variants", "list", cwd=tmp_path, env={"FX_VARIANTS_DIR": str(afile)})
+
+    assert error_line(result) == f"fx: error: FX_VARIANTS_DIR: variants_dir: {afile}: not a directory"
+
+
+def test_variants_list_that_finds_nothing_exits_1(tmp_path: Path) -> None:
+    result = run_fx("variants", "list", "--type", "CLOSE_ORDER", "--indicator", "EMA", *VARIANTS)
+
+    assert (
+        error_line(result, 1)
+        == f"fx: error: no variants match --indicator EMA --type CLOSE_ORDER in {REPO / 'variants'}"
+    )

@@ -29,7 +29,7 @@ def key_line(text: str, path: Sequence[str | int]) -> int | None:
     section: tuple[str, ...] = ()
     array_seen: dict[str, int] = {}
     names = [p for p in path if isinstance(p, str)]
-    index = next((p for p in path if isinstance(p, int)), None)
+    index = path[1] if len(path) > 1 and isinstance(path[1], int) else None  # s1[2]: the 3rd [[s1]]
     best: int | None = None
     for number, line in enumerate(lines, start=1):
         header = _HEADER.match(line)
@@ -53,6 +53,15 @@ def key_line(text: str, path: Sequence[str | int]) -> int | None:
         if not section and len(names) >= 1 and _key_pattern(names[0]).match(line):
             best = best or number
     return best
+
+
+def located(path: Path, key: Sequence[str | int]) -> str:
+    """`file:line` of `key` in a TOML file (just `file` when the line cannot be found)."""
+    try:
+        line = key_line(path.read_text(encoding="utf-8"), key)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return f"{path}:{line}" if line else str(path)
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:

@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fxcli.model.limits import Finite
+
 
 class Op(StrEnum):
     """Comparison operators of a condition."""
@@ -45,10 +47,10 @@ class Condition(BaseModel):
 
     indicator: str = Field(description="A variant name, an indicator name, or UNREALIZED_PNL_PCT.")
     op: Op = Field(description="gte, lte, gt, lt, eq, between or allowed.")
-    value: float | None = Field(None, description="Threshold for gte/lte/gt/lt/eq.")
-    min: float | None = Field(None, description="Lower bound (inclusive) for between.")
-    max: float | None = Field(None, description="Upper bound (inclusive) for between.")
-    values: list[float] | None = Field(None, description="Accepted values for allowed.")
+    value: Finite | None = Field(None, description="Threshold for gte/lte/gt/lt/eq (finite).")
+    min: Finite | None = Field(None, description="Lower bound (inclusive) for between (finite).")
+    max: Finite | None = Field(None, description="Upper bound (inclusive) for between (finite).")
+    values: list[Finite] | None = Field(None, description="Accepted values for allowed (finite).")
 
     @model_validator(mode="after")
     def _operands_match_op(self) -> Condition:

@@ -46,7 +46,7 @@ from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
 from fxcli.strategy.machine import StrategyMachine
-from fxcli.strategy.spec import StrategySpec, load_strategy
+from fxcli.strategy.spec import StrategySpec, check_variant_types, load_strategy
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
 MARKET_TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
@@ -137,11 +137,17 @@ def resolve_strategy(name_or_path: str, strategies_dir: Path) -> Path:
     raise FxError(f"strategy {name_or_path!r}: no such file or name in {strategies_dir}{hint}")
 
 
-def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str, str, IndicatorParams]]:
-    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults."""
+def resolve_indicators(
+    spec: StrategySpec, variants_dir: Path, source: Path | None = None
+) -> list[tuple[str, str, IndicatorParams]]:
+    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults.
+
+    A risk, stop-loss or take-profit variant of the wrong type is an error naming `source`'s line.
+    """
     catalog = load_folder(variants_dir)
     specs = load_all()
     resolved = []
+    types: dict[str, str] = {}
     for name in sorted(spec.indicator_names()):
         if name.upper() in specs and name not in catalog.entries:
             resolved.append((name, name.upper(), specs[name.upper()].params()))
@@ -151,6 +157,8 @@ def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str
         except VariantError as exc:
             raise FxError(f"strategy {spec.name}: {exc}") from None
         resolved.append((name, variant.indicator, variant.indicator_params()))
+        types[name] = variant.type.value
+    check_variant_types(spec, types, source)
     return resolved
 
 
@@ -202,7 +210,7 @@ def run_symbol(
 ) -> SymbolRun:
     """Backtest one symbol; raises FxError on an unknown symbol, an empty window or a gapped one."""
     spec = load_strategy(spec_path)
-    indicators = resolve_indicators(spec, variants_dir)
+    indicators = resolve_indicators(spec, variants_dir, spec_path)
     lo, hi = parse_window(options.start, options.end)
     reader = StoreReader(data_dir)
     exchange = exchange_of(reader, symbol, exchange, error=FxError)
@@ -330,7 +338,7 @@ def backtest(
     spec_path = resolve_strategy(strategy, strategies_dir)
     spec = load_strategy(spec_path)
     onsets = read_events(events_file) if events_file is not None else {}
-    resolve_indicators(spec, variants_dir)  # fail fast, before any process starts
+    resolve_indicators(spec, variants_dir, spec_path)  # fail fast, before any process starts
     work = [(spec_path, s, exchange, data_dir, variants_dir, options) for s in dict.fromkeys(symbols)]
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:

@@ -201,8 +201,9 @@ def plan(
             raise FxError("--from / --to select a window of a --replay")
         if not symbols:
             raise FxError("give --symbol or --symbols")
-    spec = load_strategy(resolve_strategy(strategy, strategies_dir))
-    indicators = resolve_indicators(spec, variants_dir)
+    spec_path = resolve_strategy(strategy, strategies_dir)
+    spec = load_strategy(spec_path)
+    indicators = resolve_indicators(spec, variants_dir, spec_path)
     if replay_dir is not None:
         window = parse_window(options.start, options.end)
         exchange_name, symbols, streams, gaps = _replay_streams(replay_dir, symbols, exchange, *window)

@@ -50,6 +50,110 @@ def backtest(store: Path, tmp_path: Path, strategy: Path, *extra: str) -> subpro
     )  # fmt: skip
 
 
+# --- strategy files ----------------------------------------------------------------------------------
+
+FIRST_S1 = 'indicator = "momentum_10s"\nop = "gte"\nvalue = 0.0005'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "value = 0.0005", "value = nan", ":21: s1[0].value: Input should be a finite number", id="S9"
+        ),
+        pytest.param(
+            "value = 0.0005", "value = inf", ":21: s1[0].value: Input should be a finite number", id="S10"
+        ),
+        pytest.param(
+            "value = 0.0005", "value = -inf", ":21: s1[0].value: Input should be a finite number", id="S11"
+        ),
+        pytest.param(
+            FIRST_S1,
+            'indicator = "momentum_10s"\nop = "between"\nmin = nan\nmax = 1.0',
+            ":21: s1[0].min: Input should be a finite number",
+            id="S27",
+        ),
+        pytest.param(
+            FIRST_S1,
+            'indicator = "momentum_10s"\nop = "allowed"\nvalues = [1.0, nan]',
+            ":21: s1[0].values[1]: Input should be a finite number",
+            id="S27-allowed",
+        ),
+        pytest.param(
+            'risk_variant = "risk_rsi"',
+            'risk_variant = "risk_rsi"\nrisk_points = [[20, 1.2], [nan, 1.0]]',
+            ":11: sizing.risk_points[1][0]: Input should be a finite number",
+            id="S30",
+        ),
+        pytest.param(
+            "cooldown_s = 20",
+            "cooldown_s = inf",
+            ":5: cooldown_s: Input should be less than or equal to",
+            id="cooldown-inf",
+        ),
+    ],
+)
+def test_strategy_nonsense_values_name_file_line_and_key(
+    store: Path, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    strategy = strategy_with(tmp_path, old, new)
+
+    line = error_line(backtest(store, tmp_path, strategy))
+
+    assert f"fx: error: {strategy}{expected}" in line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            'risk_variant = "risk_rsi"',
+            'risk_variant = "pump_10s"',
+            ":10: sizing.risk_variant: 'pump_10s' is a GENERAL variant; risk_variant takes a RISK variant",
+            id="S31",
+        ),
+        pytest.param(
+            "sl_buffer_pct = 0.05",
+            'sl_buffer_pct = 0.05\nstop_loss_variant = "risk_rsi"',
+            ":15: exits.stop_loss_variant: 'risk_rsi' is a RISK variant; "
+            "stop_loss_variant takes a STOP_LOSS variant",
+            id="D10-stop-loss",
+        ),
+        pytest.param(
+            "tp_pct = 0.08",
+            'tp_pct = 0.08\ntake_profit_variant = "stop_min_60s"',
+            ":16: exits.take_profit_variant: 'stop_min_60s' is a STOP_LOSS variant; "
+            "take_profit_variant takes a TAKE_PROFIT variant",
+            id="D10-take-profit",
+        ),
+    ],
+)
+def test_strategy_role_needs_a_variant_of_its_type(
+    store: Path, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    strategy = strategy_with(tmp_path, old, new)
+
+    streamed = run_fx(
+        "stream", str(strategy), "--replay", str(store), "--symbols", "BTCUSDT", *VARIANTS, "--headless",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+
+    for result in (backtest(store, tmp_path, strategy), streamed):
+        assert error_line(result) == f"fx: error: {strategy}{expected}"
+
+
+def test_strategy_roles_of_the_right_type_run(store: Path, tmp_path: Path) -> None:
+    strategy = strategy_with(
+        tmp_path,
+        "tp_pct = 0.08",
+        'tp_pct = 0.08\nstop_loss_variant = "stop_min_60s"\ntake_profit_variant = "target_max_60s"',
+    )
+
+    result = backtest(store, tmp_path, strategy)
+
+    assert result.returncode == 0, result.stderr
+
+
 # --- files that are not UTF-8 text ---------------------------------------------------------------------
 
 

@@ -275,3 +275,128 @@ def test_variants_list_that_finds_nothing_exits_1(tmp_path: Path) -> None:
         error_line(result, 1)
         == f"fx: error: no variants match --indicator EMA --type CLOSE_ORDER in {REPO / 'variants'}"
     )
+
+
+# --- variant files and parameters --------------------------------------------------------------------------
+
+BIG = """schema = 1
+
+[vol_inf]
+indicator = "VOLUME"
+type = "GENERAL"
+params = { window = [60, 0] }
+
+[vol_inf2]
+indicator = "VOLUME"
+type = "GENERAL"
+params = { window = [inf, 0] }
+
+[vol_big]
+indicator = "VOLUME"
+type = "GENERAL"
+params = { window = [1e12, 0] }
+"""
+
+
+def variants_dir(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "variants"
+    folder.mkdir()
+    (folder / "big.toml").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            BIG + "\n[vc_inf]\nindicator = 'VELOCITY_CASCADE'\ntype = 'GENERAL'\nparams = { long_s = inf }\n",
+            "big.toml:21: vc_inf.params.long_s: Input should be less than or equal to 1000000000",
+            id="V7",
+        ),
+        pytest.param(
+            BIG + "\n[ema_big]\nindicator = 'EMA'\ntype = 'PRICE'\nparams = { span = 1e12 }\n",
+            "big.toml:21: ema_big.params.span: Input should be less than or equal to 1000000000",
+            id="V11",
+        ),
+        pytest.param(
+            BIG, "big.toml:16: vol_big.params.window: window (1e+12, 0) reaches back more than", id="V12"
+        ),
+    ],
+)
+def test_variants_validate_refuses_windows_and_spans_the_engine_cannot_hold(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    folder = variants_dir(tmp_path, text)
+
+    result = run_fx("variants", "validate", "--variants-dir", str(folder))
+
+    assert result.returncode == 2
+    assert expected in result.stdout
+    assert (
+        "big.toml:11: vol_inf2.params.window: window (inf, 0) reaches back more than 1e+09 s" in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        pytest.param("[inf,0]", "window (inf, 0) reaches back more than 1e+09 s", id="VC11"),
+        pytest.param("[1e300,0]", "window (1e+300, 0) reaches back more than 1e+09 s", id="VC32"),
+    ],
+)
+def test_variants_create_refuses_windows_the_engine_cannot_hold(
+    tmp_path: Path, window: str, expected: str
+) -> None:
+    folder = tmp_path / "variants"
+
+    result = run_fx(
+        "variants",
+        "create",
+        "v1",
+        "-i",
+        "VOLUME",
+        "-t",
+        "GENERAL",
+        "-p",
+        f"window={window}",
+        "--variants-dir",
+        str(folder),
+    )
+
+    assert error_line(result) == f"fx: error: --param window: {expected} (~31 years)"
+    assert not (folder / "custom.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            ("variants", "compute", "vol_inf2", "-s", "BTCUSDT"),
+            ":11: vol_inf2.params.window",
+            id="VB_vol_inf2",
+        ),
+        pytest.param(
+            ("variants", "compute", "vol_inf", "vol_inf2", "-s", "BTCUSDT", "--check"),
+            ":11: vol_inf2.params.window",
+            id="VB_vol_inf",
+        ),
+        pytest.param(
+            ("variants", "compute", "vol_big", "-s", "BTCUSDT"), ":16: vol_big.params.window", id="VB_vol_big"
+        ),
+        pytest.param(
+            ("inspect", "indicators", "BTCUSDT", "-v", "vol_inf2"),
+            ":11: vol_inf2.params.window",
+            id="VB_ind_inf",
+        ),
+    ],
+)
+def test_commands_that_load_a_variant_refuse_its_impossible_window(
+    store: Path, tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    folder = variants_dir(tmp_path, BIG)
+
+    result = run_fx(
+        *args, "--data-dir", str(store), "--variants-dir", str(folder), "--out", str(tmp_path / "out")
+    )
+
+    assert error_line(result).startswith(f"fx: error: {folder / 'big.toml'}{expected}: window (")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import unicodedata
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fxcli.errors import FxError, not_utf8
-from fxcli.model.limits import has_control_characters
 
 CONFIG_ENV = "FX_CONFIG"
 DEFAULT_CONFIG = Path("fx.toml")
@@ -54,7 +54,7 @@ def folder_problem(text: str) -> str | None:
     """Why `text` cannot name a folder fx reads or writes ('' would silently mean the current one)."""
     if not text.strip():
         return "is empty (leave it unset for the default)"
-    if has_control_characters(text):
+    if any(unicodedata.category(ch) == "Cc" for ch in text):  # a newline, an escape: never a sane name
         return f"{text!r}: control characters in a folder name"
     if Path(text).exists() and not Path(text).is_dir():
         return f"{text}: not a directory"

@@ -15,7 +15,7 @@ MAX_CONNECTIONS = 1000  # more sockets than a venue lets one client open
 
 def _flush_seconds(param: typer.CallbackParam, value: float | None) -> float | None:
     """A flush period in (0, MAX_FLUSH_S] (checked on use: the recorder's module is heavy to import)."""
-    from fxcli.live.record import MAX_FLUSH_S
+    from fxcli.tasks.record import MAX_FLUSH_S
 
     checked: float | None = number_in(0.0, MAX_FLUSH_S, low_open=True)(param, value)
     return checked

@@ -14,17 +14,10 @@ True
 from __future__ import annotations
 
 import math
-import unicodedata
-from typing import Annotated
-
-from pydantic import Field
 
 INT64_MAX = 2**63 - 1
 MAX_SECONDS = 1e9  # any duration or time window, in seconds (1e18 ns: int64 with room for now - span)
 MAX_COUNT = 10**9  # trades or book levels an indicator spans (EMA span, SMA period, ...)
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-"""A number read from a file that must be finite (a NaN threshold could never be crossed)."""
 
 
 def _number(value: float) -> str:
@@ -64,8 +57,3 @@ def out_of_range(
     if isinstance(value, float) and not math.isfinite(value) and (low is None or high is None):
         wanted = f"finite and {wanted}"
     return f"must be {wanted}, got {_number(value)}"
-
-
-def has_control_characters(text: str) -> bool:
-    """True if `text` holds a control character (a newline, an escape, ...): never part of a sane path."""
-    return any(unicodedata.category(ch) == "Cc" for ch in text)

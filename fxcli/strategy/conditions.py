@@ -13,10 +13,12 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fxcli.model.limits import Finite
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A number from a strategy file that must be finite (a NaN threshold could never be crossed)."""
 
 
 class Op(StrEnum):

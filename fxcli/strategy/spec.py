@@ -32,8 +32,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fxcli.errors import FxError
-from fxcli.model.limits import MAX_SECONDS, Finite
-from fxcli.strategy.conditions import Condition
+from fxcli.model.limits import MAX_SECONDS
+from fxcli.strategy.conditions import Condition, Finite
 from fxcli.toml_source import located, read_toml, validation_message
 
 SCHEMA_VERSION = 1

@@ -44,9 +44,9 @@ def number_in(
     return check
 
 
-def seconds(*, zero: bool = False) -> Callable[[typer.CallbackParam, Any], Any]:
-    """A duration in seconds: positive (or zero, if `zero`), finite, at most `MAX_SECONDS`."""
-    return number_in(0.0, MAX_SECONDS, low_open=not zero)
+def seconds() -> Callable[[typer.CallbackParam, Any], Any]:
+    """A duration in seconds: positive, finite, at most `MAX_SECONDS`."""
+    return number_in(0.0, MAX_SECONDS, low_open=True)
 
 
 def count(low: int = 1, high: int = INT64_MAX) -> Callable[[typer.CallbackParam, Any], Any]:

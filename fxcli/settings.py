@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+import unicodedata
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 
 CONFIG_ENV = "FX_CONFIG"
 DEFAULT_CONFIG = Path("fx.toml")
@@ -49,6 +50,17 @@ def check_url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def folder_problem(text: str) -> str | None:
+    """Why `text` cannot name a folder fx reads or writes ('' would silently mean the current one)."""
+    if not text.strip():
+        return "is empty (leave it unset for the default)"
+    if any(unicodedata.category(ch) == "Cc" for ch in text):  # a newline, an escape: never a sane name
+        return f"{text!r}: control characters in a folder name"
+    if Path(text).exists() and not Path(text).is_dir():
+        return f"{text}: not a directory"
+    return None
+
+
 class Settings(BaseModel):
     """Everything fx reads from the environment or a config file."""
 
@@ -70,6 +82,15 @@ class Settings(BaseModel):
         description="Proxy for every venue connection (http, https, socks5, socks5h); unset: none, "
         "whatever http_proxy / https_proxy / all_proxy say.",
     )
+
+    @field_validator("data_dir", "variants_dir", "strategies_dir", mode="before")
+    @classmethod
+    def _folder(cls, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            problem = folder_problem(str(value))
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("mexc_spot_ws_url", "mexc_futures_ws_url")
     @classmethod
@@ -108,6 +129,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise FxError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FxError(not_utf8(path, exc)) from None
     except OSError as exc:
         raise FxError(f"{path}: {exc.strerror}") from None
 

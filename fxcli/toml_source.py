@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 
@@ -29,7 +29,7 @@ def key_line(text: str, path: Sequence[str | int]) -> int | None:
     section: tuple[str, ...] = ()
     array_seen: dict[str, int] = {}
     names = [p for p in path if isinstance(p, str)]
-    index = next((p for p in path if isinstance(p, int)), None)
+    index = path[1] if len(path) > 1 and isinstance(path[1], int) else None  # s1[2]: the 3rd [[s1]]
     best: int | None = None
     for number, line in enumerate(lines, start=1):
         header = _HEADER.match(line)
@@ -55,12 +55,23 @@ def key_line(text: str, path: Sequence[str | int]) -> int | None:
     return best
 
 
+def located(path: Path, key: Sequence[str | int]) -> str:
+    """`file:line` of `key` in a TOML file (just `file` when the line cannot be found)."""
+    try:
+        line = key_line(path.read_text(encoding="utf-8"), key)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return f"{path}:{line}" if line else str(path)
+
+
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Parsed content and raw text of a TOML file; syntax errors name file and line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FxError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise FxError(not_utf8(path, exc)) from None
     except OSError as exc:
         raise FxError(f"{path}: {exc.strerror}") from None
     try:

@@ -40,7 +40,15 @@ import numpy as np
 
 from fxcli.backtest import runner
 from fxcli.backtest.fills import Costs, Fill, Quote
-from fxcli.backtest.runner import EquityPoint, RunResult, TradeRecord, _Book, _execute, _force_close
+from fxcli.backtest.runner import (
+    EquityPoint,
+    RunResult,
+    TradeRecord,
+    _Book,
+    _execute,
+    _force_close,
+    settle_at_end,
+)
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -336,7 +344,8 @@ class _Replay:
         state = self.state(n - 1) if needs_book else self._top(MarketState(self.symbol), n - 1)
         values = self.values(n - 1)
         if at_end is not None:
-            _execute(at_end, machine, self.book, state, self.costs, values, result)
+            last_event_ns = int(self.tape.raw_ts[-1])
+            settle_at_end(at_end, last_event_ns, machine, self.book, state, self.costs, values, result)
         if self.book.entry is not None:
             _force_close(machine, self.book, state, self.costs, values, result)
         result.last_ts_ns = state.now_ns

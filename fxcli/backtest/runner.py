@@ -2,7 +2,9 @@
 
 The same `Pipeline` and `StrategyMachine` objects serve `fx stream`; only the executor differs.
 An order decided at t waits until the first event after t + latency, and executes against the
-book as it was just before that event. An open position is closed at the last event
+book as it was just before that event; one due after the last event of the data never executes (an
+entry is rejected as `past the end of the data`: no fill at a price the order could not have had).
+An open position is closed at the last event
 (`end_of_data`), as freqtrade does, and flagged in the trade list.
 
 Book gaps (`BOOK_GAP_REASONS`: a version jump, a resync, a lost connection) hide the book: from the
@@ -29,6 +31,7 @@ from fxcli.strategy.spec import StrategySpec
 
 END_OF_DATA = "end_of_data"
 BOOK_UNKNOWN = "book unknown"
+PAST_THE_DATA = "past the end of the data"
 OPEN_NS = 2**63 - 1  # a book gap whose end is not known yet
 
 
@@ -144,6 +147,7 @@ class Runner:
         self._next_equity = 0
         self._hidden_until: int | None = None  # inside a book gap: until the first event after this
         self._started = False
+        self._last_event_ns = 0  # the exchange time of the last event: a pending order due later expires
 
     def on_gap(self, gap: Gap) -> None:
         """A stored gap reached in a replay (or a live one closed): a book gap hides the book until
@@ -169,6 +173,7 @@ class Runner:
 
     def on_event(self, event: MarketEvent) -> None:
         """Fill what is due, update the indicators, let the strategy decide."""
+        self._last_event_ns = event.exchange_ts_ns
         hidden = self._hidden_until
         if hidden is not None:
             if event.exchange_ts_ns > hidden:
@@ -217,7 +222,9 @@ class Runner:
         """Execute what is pending, close an open position at the book (`end_of_data`), and return."""
         machine, book, state, result = self.machine, self.account, self.state, self.result
         if self._pending is not None:
-            _execute(self._pending, machine, book, state, self.costs, self.values, result)
+            settle_at_end(
+                self._pending, self._last_event_ns, machine, book, state, self.costs, self.values, result
+            )
             self._pending = None
         if book.entry is not None:
             _force_close(machine, book, state, self.costs, self.values, result)
@@ -288,6 +295,26 @@ def _execute(
         return
     _close(book, fill, intent.reason, result)
     machine.on_fill(fill.ts_ns, fill.price, fill.qty, values)
+
+
+def settle_at_end(
+    pending: tuple[Intent, Quote, int],
+    last_event_ns: int,
+    machine: StrategyMachine,
+    book: _Book,
+    state: MarketState,
+    costs: Costs,
+    values: dict[str, float],
+    result: RunResult,
+) -> None:
+    """An order still pending when the data ends: executed if it was due at the last event, else it
+    expires unfilled (an entry is rejected; a close leaves the position to the end-of-data close)."""
+    intent, _, due_ns = pending
+    if due_ns <= last_event_ns:
+        _execute(pending, machine, book, state, costs, values, result)
+    elif intent.action == "open":
+        result.rejected.append((state.now_ns, PAST_THE_DATA))
+        machine.on_reject(state.now_ns, PAST_THE_DATA)
 
 
 def _close(book: _Book, fill: Fill, reason: str, result: RunResult) -> None:

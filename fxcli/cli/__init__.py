@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+import warnings
+from typing import Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import BadParameter, ClickException, MissingParameter, NoArgsIsHelpError
 
 from fxcli import __version__
 from fxcli.cli import backtest, doctor, import_, inspect, record, stream, variants
+from fxcli.cli.options import option_name
 from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_INTERNAL, is_debug, write_stdout
+from fxcli.errors import FxError, one_line
 
 app = typer.Typer(
     name="fx",
@@ -45,13 +49,40 @@ def root(
     """fx: import, inspect and research tick data."""
 
 
+def _usage_error(exc: ClickException) -> str:
+    """A command-line parsing error as fx says it: `--depth: ...`, no usage block, no 'Try ...'."""
+    if isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and exc.param is not None:
+        return f"{option_name(exc.param)}: {exc.message.removeprefix('Value error, ')}"
+    return exc.format_message()
+
+
+def _quiet_numpy() -> None:
+    """Floating-point warnings (inf - inf in a metric) say nothing a user can act on: never print them."""
+    if not is_debug():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(numpy|fxcli)(\.|$)")
+
+
+def _exit_with_error(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"fx: error: {one_line(message)}\n")
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console-script entry point: never lets a traceback reach the user unless FX_DEBUG=1."""
+    """Console-script entry point: every error is one `fx: error:` line (bad input, exit 2) or one
+    `fx: internal error:` line (exit 3); a traceback reaches the user only with FX_DEBUG=1."""
+    _quiet_numpy()
     try:
-        app()
+        code = app(standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except FxError as exc:  # an option's value refused while the command line is read
+        _exit_with_error(str(exc), exc.exit_code)
+    except NoArgsIsHelpError as exc:  # `fx` or `fx import` alone: the help, as Click shows it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # unknown option, bad choice, missing argument, unreadable file
+        _exit_with_error(_usage_error(exc), EXIT_BAD_INPUT)
+    except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("fx: interrupted\n")
         sys.exit(130)
     except Exception as exc:
@@ -60,9 +91,10 @@ def main() -> None:
         from fxcli.tasks import damaged_file
 
         if damaged := damaged_file(exc):  # a stored file that fails only when its pages are decoded
-            sys.stderr.write(f"fx: error: {damaged}\n")
-            sys.exit(EXIT_BAD_INPUT)
+            _exit_with_error(damaged, EXIT_BAD_INPUT)
         sys.stderr.write(
-            f"fx: internal error: {type(exc).__name__}: {exc} (run with FX_DEBUG=1 for the traceback)\n"
+            f"fx: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(run with FX_DEBUG=1 for the traceback)\n"
         )
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

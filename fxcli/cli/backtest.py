@@ -8,8 +8,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, StrategiesDir, To, VariantsDir
+from fxcli.cli.options import (
+    MAX_SPEED,
+    MIN_SPEED,
+    Balance,
+    DataDir,
+    Exchange,
+    FeeBps,
+    From,
+    Json,
+    LatencyMs,
+    SlippageBps,
+    StrategiesDir,
+    To,
+    VariantsDir,
+    count,
+    number_in,
+)
 from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr, write_stdout
+from fxcli.model.limits import MAX_SECONDS
 
 if TYPE_CHECKING:
     from fxcli.tasks.stream import Comparison
@@ -23,19 +40,20 @@ def backtest(
         list[str] | None, typer.Option("--symbol", "-s", help="Symbol to test (repeatable).")
     ] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Parallel processes for several symbols.")] = 1,
+    jobs: Annotated[int, typer.Option(callback=count(), help="Parallel processes for several symbols.")] = 1,
     exchange: Exchange = None,
     start: From = None,
     end: To = None,
-    balance: Annotated[float, typer.Option(min=0.0, help="Starting balance in quote (USDT).")] = 10_000.0,
-    fee_bps: Annotated[float, typer.Option(min=0.0, help="Taker fee in bps of notional.")] = 10.0,
-    latency_ms: Annotated[float, typer.Option(min=0.0, help="Decision-to-execution latency.")] = 50.0,
-    slippage_bps: Annotated[
-        float, typer.Option(min=0.0, help="Slippage when only the last trade is known.")
-    ] = 5.0,
+    balance: Balance = 10_000.0,
+    fee_bps: FeeBps = 10.0,
+    latency_ms: LatencyMs = 50.0,
+    slippage_bps: SlippageBps = 5.0,
     speed: Annotated[
         float | None,
-        typer.Option(min=0.001, help="Pace the replay at X times real time, with a live status line."),
+        typer.Option(
+            callback=number_in(MIN_SPEED, MAX_SPEED),
+            help="Pace the replay at X times real time, with a live status line.",
+        ),
     ] = None,
     allow_gaps: Annotated[
         bool, typer.Option(help="Run a window that overlaps recorded gaps (flagged).")
@@ -54,7 +72,8 @@ def backtest(
         typer.Option(help="CSV symbol,time of pump onsets: lag, capture, adverse excursion, false alarms."),
     ] = None,
     event_horizon_s: Annotated[
-        float, typer.Option(min=1.0, help="How long after an onset is the event.")
+        float,
+        typer.Option(callback=number_in(1.0, MAX_SECONDS), help="How long after an onset is the event."),
     ] = 600.0,
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json, Proxy
+from fxcli.cli.options import DataDir, Json, Proxy, number_in
 from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors
+
+MAX_TIMEOUT_S = 600.0
 
 
 def doctor(
@@ -21,7 +23,13 @@ def doctor(
     rest_url: Annotated[
         str | None, typer.Option("--rest-url", help="REST base URL to check (needs --exchange).")
     ] = None,
-    timeout_s: Annotated[float, typer.Option(help="Seconds to wait for each venue's time endpoint.")] = 3.0,
+    timeout_s: Annotated[
+        float,
+        typer.Option(
+            callback=number_in(0.0, MAX_TIMEOUT_S, low_open=True),
+            help="Seconds to wait for each venue's time endpoint (at most 600).",
+        ),
+    ] = 3.0,
     proxy: Proxy = None,
     data_dir: DataDir = None,
     json_out: Json = False,

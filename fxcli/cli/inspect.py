@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
+from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir, count, number_in, seconds
 from fxcli.cli.output import EXIT_CHECK_FAILED, fail, print_json, render, reporting_errors, write_stdout
 from fxcli.errors import FxError
 from fxcli.outfile import output_file
@@ -22,6 +22,8 @@ app = typer.Typer(
     "indicator values.",
     invoke_without_command=True,
 )
+
+MAX_OUTLIER_PCT = 1000.0  # a trade 10x its neighbours' median: beyond it no flag is an outlier rule
 
 Symbol = Annotated[str, typer.Argument(help="Symbol as stored, e.g. BTCUSDT.", show_default=False)]
 
@@ -36,7 +38,10 @@ class Format(StrEnum):
 
 
 Limit = Annotated[
-    int | None, typer.Option("--limit", "-n", help="At most this many rows (default 50 for tables).")
+    int | None,
+    typer.Option(
+        "--limit", "-n", callback=count(), help="At most this many rows, 1 or more (default 50 for tables)."
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or parquet.")]
 Out = Annotated[
@@ -142,10 +147,14 @@ def quality(
     start: From = None,
     end: To = None,
     outlier_pct: Annotated[
-        float, typer.Option(help="Flag trades this many % away from the rolling median of 101 trades.")
+        float,
+        typer.Option(
+            callback=number_in(0.0, MAX_OUTLIER_PCT, low_open=True),
+            help="Flag trades this many % away from the rolling median of 101 trades.",
+        ),
     ] = 2.0,
     silence_s: Annotated[
-        float, typer.Option(help="Report stretches longer than this without a trade.")
+        float, typer.Option(callback=seconds(), help="Report stretches longer than this without a trade.")
     ] = 60.0,
     data_dir: DataDir = None,
     json_out: Json = False,
@@ -222,7 +231,7 @@ def book(
     exchange: Exchange = None,
     start: From = None,
     end: To = None,
-    depth: Annotated[int, typer.Option(min=1, max=50, help="Levels per side.")] = 5,
+    depth: Annotated[int, typer.Option(callback=count(1, 50), help="Levels per side, 1 to 50.")] = 5,
     limit: Limit = None,
     fmt: FormatOpt = Format.TABLE,
     out: Out = None,

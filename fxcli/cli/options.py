@@ -1,11 +1,84 @@
-"""Options shared by many commands, declared once."""
+"""Options shared by many commands, declared once, and the checks every option value goes through.
+
+A value that parses but makes no sense (a negative limit, an infinite latency, a NaN fee, an empty
+folder name) is refused here, while the command line is read: one `fx: error:` line naming the
+option, exit 2, before anything runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer._click import Parameter
+
+from fxcli.errors import FxError
+from fxcli.model.limits import INT64_MAX, MAX_SECONDS, out_of_range
+
+MAX_BALANCE = 1e12  # quote currency: beyond it sums of fees and P&L lose their cents
+MAX_BPS = 10_000.0  # 100 % of the notional
+MIN_SPEED, MAX_SPEED = 0.001, 1e9  # replay pace, in multiples of the recorded pace
+
+
+def option_name(param: Parameter) -> str:
+    """`--latency-ms` for an option (its long name), `SYMBOL` for an argument."""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return max(longs, key=len) if longs else (param.name or "value").upper()
+
+
+def number_in(
+    low: float | None, high: float | None, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[typer.CallbackParam, Any], Any]:
+    """An option callback that lets through a finite number in the interval (or no value at all)."""
+
+    def check(param: typer.CallbackParam, value: Any) -> Any:
+        if value is None:
+            return None
+        problem = out_of_range(value, low, high, low_open=low_open, high_open=high_open)
+        if problem:
+            raise FxError(f"{option_name(param)} {problem}")
+        return value
+
+    return check
+
+
+def seconds() -> Callable[[typer.CallbackParam, Any], Any]:
+    """A duration in seconds: positive, finite, at most `MAX_SECONDS`."""
+    return number_in(0.0, MAX_SECONDS, low_open=True)
+
+
+def count(low: int = 1, high: int = INT64_MAX) -> Callable[[typer.CallbackParam, Any], Any]:
+    """A whole number of things (rows, processes, levels) that fits int64."""
+    return number_in(low, high)
+
+
+def utf8_text(param: Parameter, value: Any) -> Any:
+    """An option callback for text fx writes into a UTF-8 file (a description): bytes of another
+    encoding in the command line (Python keeps them as lone surrogates) cannot be written."""
+    for text in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FxError(f"{option_name(param)} {text!r}: not UTF-8 text") from None
+    return value
+
+
+def _folder(option: str) -> Callable[[str], Path]:
+    """Parse a folder option from its raw text (a Path would turn '' into '.': the current folder)."""
+
+    def parse(text: str) -> Path:
+        from fxcli.settings import folder_problem
+
+        problem = folder_problem(text)
+        if problem:
+            raise FxError(f"{option} {problem}")
+        return Path(text)
+
+    return parse
+
 
 DataDir = Annotated[
     Path | None,
@@ -13,6 +86,7 @@ DataDir = Annotated[
         "--data-dir",
         help="Store root (default ./data; also FX_DATA_DIR or data_dir in fx.toml).",
         show_default=False,
+        parser=_folder("--data-dir"),
     ),
 ]
 VariantsDir = Annotated[
@@ -21,6 +95,7 @@ VariantsDir = Annotated[
         "--variants-dir",
         help="Folder of variant files (default ./variants; also FX_VARIANTS_DIR or variants_dir in fx.toml).",
         show_default=False,
+        parser=_folder("--variants-dir"),
     ),
 ]
 StrategiesDir = Annotated[
@@ -29,6 +104,7 @@ StrategiesDir = Annotated[
         "--strategies-dir",
         help="Folder of strategy files (default ./strategies; FX_STRATEGIES_DIR; strategies_dir in fx.toml).",
         show_default=False,
+        parser=_folder("--strategies-dir"),
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
@@ -49,4 +125,33 @@ Proxy = Annotated[
         "proxies in the environment are never used.",
         show_default=False,
     ),
+]
+
+Balance = Annotated[
+    float,
+    typer.Option(
+        callback=number_in(0.0, MAX_BALANCE, low_open=True),
+        help=f"Starting (paper) balance per symbol, in quote (USDT); in (0, {MAX_BALANCE:g}].",
+    ),
+]
+FeeBps = Annotated[
+    float,
+    typer.Option(callback=number_in(0.0, MAX_BPS), help="Taker fee in bps of notional, 0 to 10000."),
+]
+LatencyMs = Annotated[
+    float,
+    typer.Option(
+        callback=number_in(0.0, MAX_SECONDS * 1000),
+        help="Decision-to-execution latency; an order due after the last event is not filled.",
+    ),
+]
+SlippageBps = Annotated[
+    float,
+    typer.Option(
+        callback=number_in(0.0, MAX_BPS), help="Slippage when only the last trade is known, 0 to 10000."
+    ),
+]
+RotateAfterS = Annotated[
+    float | None,
+    typer.Option(callback=seconds(), hidden=True, help="Rotate connections this often (testing)."),
 ]

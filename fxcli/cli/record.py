@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Proxy
+from fxcli.cli.options import DataDir, Proxy, RotateAfterS, count, number_in, seconds
 from fxcli.cli.output import fail, reporting_errors, stderr
+
+MAX_CONNECTIONS = 1000  # more sockets than a venue lets one client open
+
+
+def _flush_seconds(param: typer.CallbackParam, value: float | None) -> float | None:
+    """A flush period in (0, MAX_FLUSH_S] (checked on use: the recorder's module is heavy to import)."""
+    from fxcli.tasks.record import MAX_FLUSH_S
+
+    checked: float | None = number_in(0.0, MAX_FLUSH_S, low_open=True)(param, value)
+    return checked
+
 
 WsUrl = Annotated[
     str | None,
@@ -38,23 +49,32 @@ def record(
     proxy: Proxy = None,
     connections: Annotated[
         int | None,
-        typer.Option(help="Spread subscriptions over at most N connections (default: as few as fit)."),
+        typer.Option(
+            callback=count(1, MAX_CONNECTIONS),
+            help="Spread subscriptions over at most N connections (default: as few as fit).",
+        ),
     ] = None,
     channels: Annotated[
         str, typer.Option(help="What to subscribe per symbol: trades, depth, top, ticker (comma-separated).")
     ] = "trades,depth",
     flush_s: Annotated[
         float,
-        typer.Option(help="Seconds between flushes of raw frames (a kill -9 loses at most about this)."),
+        typer.Option(
+            callback=_flush_seconds,
+            help="Seconds between flushes of raw frames (a kill -9 loses at most about this).",
+        ),
     ] = 1.0,
     table_flush_s: Annotated[
         float | None,
         typer.Option(
+            callback=_flush_seconds,
             help="Seconds between writes of the Parquet tables (default: --flush-s); longer costs less CPU.",
             show_default=False,
         ),
     ] = None,
-    stats_s: Annotated[float, typer.Option(help="Seconds between stats lines with --headless.")] = 10.0,
+    stats_s: Annotated[
+        float, typer.Option(callback=seconds(), help="Seconds between stats lines with --headless.")
+    ] = 10.0,
     headless: Annotated[
         bool,
         typer.Option(
@@ -62,9 +82,7 @@ def record(
             help="JSON lines on stdout instead of a status line (implied when not on a terminal).",
         ),
     ] = False,
-    rotate_after_s: Annotated[
-        float | None, typer.Option(hidden=True, help="Rotate connections this often (testing).")
-    ] = None,
+    rotate_after_s: RotateAfterS = None,
 ) -> None:
     """Record a MEXC venue: raw frames, then trades, book diffs, snapshots and gaps, until SIGINT/SIGTERM.
 

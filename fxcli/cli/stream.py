@@ -7,8 +7,24 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, From, Proxy, StrategiesDir, To, VariantsDir
+from fxcli.cli.options import (
+    MAX_SPEED,
+    MIN_SPEED,
+    Balance,
+    DataDir,
+    FeeBps,
+    From,
+    LatencyMs,
+    Proxy,
+    RotateAfterS,
+    SlippageBps,
+    StrategiesDir,
+    To,
+    VariantsDir,
+    number_in,
+)
 from fxcli.cli.output import render, reporting_errors, stderr, stdout
+from fxcli.model.limits import MAX_SECONDS
 
 
 def stream(
@@ -46,9 +62,7 @@ def stream(
         typer.Option(help="REST base URL (default: the venue's; also fx.toml / FX_MEXC_*_REST_URL)."),
     ] = None,
     proxy: Proxy = None,
-    rotate_after_s: Annotated[
-        float | None, typer.Option(hidden=True, help="Rotate connections this often (testing).")
-    ] = None,
+    rotate_after_s: RotateAfterS = None,
     replay: Annotated[
         Path | None,
         typer.Option(
@@ -57,20 +71,23 @@ def stream(
     ] = None,
     speed: Annotated[
         float | None,
-        typer.Option(min=0.001, help="With --replay: pace at X times the recorded pace (default: at once)."),
+        typer.Option(
+            callback=number_in(MIN_SPEED, MAX_SPEED),
+            help="With --replay: pace at X times the recorded pace (default: at once).",
+        ),
     ] = None,
     start: From = None,
     end: To = None,
-    balance: Annotated[
-        float, typer.Option(min=0.0, help="Paper balance per symbol, in quote (USDT).")
-    ] = 10_000.0,
-    fee_bps: Annotated[float, typer.Option(min=0.0, help="Taker fee in bps of notional.")] = 10.0,
-    latency_ms: Annotated[float, typer.Option(min=0.0, help="Decision-to-execution latency.")] = 50.0,
-    slippage_bps: Annotated[
-        float, typer.Option(min=0.0, help="Slippage when only the last trade is known.")
-    ] = 5.0,
+    balance: Balance = 10_000.0,
+    fee_bps: FeeBps = 10.0,
+    latency_ms: LatencyMs = 50.0,
+    slippage_bps: SlippageBps = 5.0,
     every: Annotated[
-        float, typer.Option(min=0.05, help="Seconds between per-symbol snapshots in --headless output.")
+        float,
+        typer.Option(
+            callback=number_in(0.05, MAX_SECONDS),
+            help="Seconds between per-symbol snapshots in --headless output (at least 0.05).",
+        ),
     ] = 1.0,
     out: Annotated[Path, typer.Option(help="The session is written to <out>/<run_id>/ when it ends.")] = Path(
         "results"

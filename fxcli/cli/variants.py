@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir
+from fxcli.cli.options import DataDir, Exchange, From, Json, To, VariantsDir, utf8_text
 from fxcli.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
+    fail,
     print_json,
     render,
     reporting_errors,
@@ -48,7 +49,9 @@ Params = Annotated[
         "Checked against the indicator's parameters.",
     ),
 ]
-Description = Annotated[str | None, typer.Option("--description", "-d", help="What the variant is for.")]
+Description = Annotated[
+    str | None, typer.Option("--description", "-d", callback=utf8_text, help="What the variant is for.")
+]
 File = Annotated[
     Path | None,
     typer.Option("--file", help="File in the variants dir to write into (create: default custom.toml)."),
@@ -98,7 +101,7 @@ def list_(
     variants_dir: VariantsDir = None,
     json_out: Json = False,
 ) -> None:
-    """Every variant of the folder (an invalid file is an error: see validate).
+    """Every variant of the folder (an invalid file is an error: see validate; none at all: exit 1).
 
     Example: fx variants list --type RISK
     """
@@ -112,6 +115,11 @@ def list_(
         print_json(list_json(rows))
     else:
         render(list_table(rows, folder))
+    if not rows:  # an empty answer is "nothing found", as everywhere in fx
+        wanted = " ".join(
+            f"{flag} {value}" for flag, value in (("--indicator", indicator), ("--type", kind)) if value
+        )
+        fail(f"no variants{' match ' + wanted if wanted else ''} in {folder}", EXIT_CHECK_FAILED)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from fxcli.model.limits import MAX_SECONDS
 from fxcli.model.units import NS_PER_S
 
 
@@ -17,6 +18,8 @@ def _check_window(value: tuple[float, float]) -> tuple[float, float]:
     t1, t2 = value
     if not (t1 > t2 >= 0):
         raise ValueError(f"window ({t1:g}, {t2:g}) must have t1 > t2 >= 0 (seconds back from now)")
+    if not t1 <= MAX_SECONDS:  # inf too: time is int64 ns, and `now - t1` must stay a time
+        raise ValueError(f"window ({t1:g}, {t2:g}) reaches back more than {MAX_SECONDS:g} s (~31 years)")
     return value
 
 

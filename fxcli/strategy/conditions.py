@@ -13,8 +13,12 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A number from a strategy file that must be finite (a NaN threshold could never be crossed)."""
 
 
 class Op(StrEnum):
@@ -45,10 +49,10 @@ class Condition(BaseModel):
 
     indicator: str = Field(description="A variant name, an indicator name, or UNREALIZED_PNL_PCT.")
     op: Op = Field(description="gte, lte, gt, lt, eq, between or allowed.")
-    value: float | None = Field(None, description="Threshold for gte/lte/gt/lt/eq.")
-    min: float | None = Field(None, description="Lower bound (inclusive) for between.")
-    max: float | None = Field(None, description="Upper bound (inclusive) for between.")
-    values: list[float] | None = Field(None, description="Accepted values for allowed.")
+    value: Finite | None = Field(None, description="Threshold for gte/lte/gt/lt/eq (finite).")
+    min: Finite | None = Field(None, description="Lower bound (inclusive) for between (finite).")
+    max: Finite | None = Field(None, description="Upper bound (inclusive) for between (finite).")
+    values: list[Finite] | None = Field(None, description="Accepted values for allowed (finite).")
 
     @model_validator(mode="after")
     def _operands_match_op(self) -> Condition:

@@ -24,6 +24,7 @@ Errors name file, key and line: `pump.toml:14: z1[2].op: 'gtee' is not one of 'g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -31,11 +32,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fxcli.errors import FxError
-from fxcli.strategy.conditions import Condition
-from fxcli.toml_source import read_toml, validation_message
+from fxcli.model.limits import MAX_SECONDS
+from fxcli.strategy.conditions import Condition, Finite
+from fxcli.toml_source import located, read_toml, validation_message
 
 SCHEMA_VERSION = 1
 UNREALIZED_PNL_PCT = "UNREALIZED_PNL_PCT"
+ROLES = (  # (table, key, the variant type it takes): a value read as a risk score or a price level
+    ("sizing", "risk_variant", "RISK"),
+    ("exits", "stop_loss_variant", "STOP_LOSS"),
+    ("exits", "take_profit_variant", "TAKE_PROFIT"),
+)
 
 
 class Side(StrEnum):
@@ -69,7 +76,7 @@ class Sizing(BaseModel):
     risk_variant: str | None = Field(
         None, description="RISK variant (0-100) whose value picks the multiplier."
     )
-    risk_points: list[tuple[float, float]] = Field(
+    risk_points: list[tuple[Finite, Finite]] = Field(
         [(20.0, 1.2), (50.0, 1.0), (70.0, 0.55)],
         description="(risk value, multiplier) points, linearly interpolated and flat beyond the ends.",
     )
@@ -112,8 +119,12 @@ class StrategySpec(BaseModel):
     description: str = Field("", description="What the strategy trades and why.")
     side: Side = Field(Side.LONG, description="long or short.")
     signal_timeout_s: float = Field(60.0, gt=0, description="Cancel a signal with no entry after this.")
-    cooldown_s: float = Field(120.0, ge=0, description="Wait after an exit or a cancelled signal.")
-    emergency_cooldown_s: float = Field(900.0, ge=0, description="Wait after an E1 exit before a new S1.")
+    cooldown_s: float = Field(
+        120.0, ge=0, le=MAX_SECONDS, description="Wait after an exit or a cancelled signal."
+    )
+    emergency_cooldown_s: float = Field(
+        900.0, ge=0, le=MAX_SECONDS, description="Wait after an E1 exit before a new S1."
+    )
     require: dict[GroupName, Literal["all", "any"]] = Field(
         {}, description="Per group: all (default) or any."
     )
@@ -154,6 +165,21 @@ class StrategySpec(BaseModel):
             if n
         }
         return names - {UNREALIZED_PNL_PCT}
+
+
+def check_variant_types(spec: StrategySpec, types: Mapping[str, str], path: Path | None = None) -> None:
+    """Raise FxError (`file:line: key: message`) when a role names a variant of another type: a RISK
+    variant (0-100) as a stop-loss reference would put the stop near zero, where it never fires.
+
+    `types` maps variant names to their type; names it does not hold (indicators) are not checked.
+    """
+    for table, key, wanted in ROLES:
+        name = getattr(getattr(spec, table), key)
+        got = types.get(name) if name else None
+        if got is None or got == wanted:
+            continue
+        where = located(path, (table, key)) if path is not None else f"strategy {spec.name}"
+        raise FxError(f"{where}: {table}.{key}: {name!r} is a {got} variant; {key} takes a {wanted} variant")
 
 
 def load_strategy(path: Path) -> StrategySpec:

@@ -37,7 +37,7 @@ from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
 from fxcli.engine.variants import VariantError, load_folder
-from fxcli.errors import FxError
+from fxcli.errors import FxError, not_utf8
 from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.outfile import make_folder, output_file, write_output
@@ -46,7 +46,7 @@ from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
 from fxcli.strategy.machine import StrategyMachine
-from fxcli.strategy.spec import StrategySpec, load_strategy
+from fxcli.strategy.spec import StrategySpec, check_variant_types, load_strategy
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
 MARKET_TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
@@ -111,13 +111,18 @@ def read_events(path: Path) -> dict[str, list[int]]:
     onsets: dict[str, list[int]] = {}
     with handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"symbol", "time"} <= set(reader.fieldnames):
-            raise FxError(f"{path}:1: expected a header with columns symbol,time")
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                onsets.setdefault(row["symbol"].strip().upper(), []).append(parse_time_ns(row["time"]))
-            except (ValueError, AttributeError) as exc:
-                raise FxError(f"{path}:{line_no}: time: {exc}") from None
+        try:
+            if reader.fieldnames is None or not {"symbol", "time"} <= set(reader.fieldnames):
+                raise FxError(f"{path}:1: expected a header with columns symbol,time")
+            for line_no, row in enumerate(reader, start=2):
+                try:
+                    onsets.setdefault(row["symbol"].strip().upper(), []).append(parse_time_ns(row["time"]))
+                except (ValueError, AttributeError) as exc:
+                    raise FxError(f"{path}:{line_no}: time: {exc}") from None
+        except UnicodeDecodeError as exc:  # decoded as it is read: the bad byte may be on any line
+            raise FxError(not_utf8(path, exc)) from None
+        except csv.Error as exc:
+            raise FxError(f"{path}:{reader.line_num}: {exc}") from None
     return onsets
 
 
@@ -132,11 +137,17 @@ def resolve_strategy(name_or_path: str, strategies_dir: Path) -> Path:
     raise FxError(f"strategy {name_or_path!r}: no such file or name in {strategies_dir}{hint}")
 
 
-def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str, str, IndicatorParams]]:
-    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults."""
+def resolve_indicators(
+    spec: StrategySpec, variants_dir: Path, source: Path | None = None
+) -> list[tuple[str, str, IndicatorParams]]:
+    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults.
+
+    A risk, stop-loss or take-profit variant of the wrong type is an error naming `source`'s line.
+    """
     catalog = load_folder(variants_dir)
     specs = load_all()
     resolved = []
+    types: dict[str, str] = {}
     for name in sorted(spec.indicator_names()):
         if name.upper() in specs and name not in catalog.entries:
             resolved.append((name, name.upper(), specs[name.upper()].params()))
@@ -146,6 +157,8 @@ def resolve_indicators(spec: StrategySpec, variants_dir: Path) -> list[tuple[str
         except VariantError as exc:
             raise FxError(f"strategy {spec.name}: {exc}") from None
         resolved.append((name, variant.indicator, variant.indicator_params()))
+        types[name] = variant.type.value
+    check_variant_types(spec, types, source)
     return resolved
 
 
@@ -197,7 +210,7 @@ def run_symbol(
 ) -> SymbolRun:
     """Backtest one symbol; raises FxError on an unknown symbol, an empty window or a gapped one."""
     spec = load_strategy(spec_path)
-    indicators = resolve_indicators(spec, variants_dir)
+    indicators = resolve_indicators(spec, variants_dir, spec_path)
     lo, hi = parse_window(options.start, options.end)
     reader = StoreReader(data_dir)
     exchange = exchange_of(reader, symbol, exchange, error=FxError)
@@ -325,7 +338,7 @@ def backtest(
     spec_path = resolve_strategy(strategy, strategies_dir)
     spec = load_strategy(spec_path)
     onsets = read_events(events_file) if events_file is not None else {}
-    resolve_indicators(spec, variants_dir)  # fail fast, before any process starts
+    resolve_indicators(spec, variants_dir, spec_path)  # fail fast, before any process starts
     work = [(spec_path, s, exchange, data_dir, variants_dir, options) for s in dict.fromkeys(symbols)]
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fxcli.errors import NothingFoundError
 from fxcli.model.book import Applied, OrderBook
@@ -21,6 +21,10 @@ from fxcli.store.verify import Report
 
 if TYPE_CHECKING:
     import polars as pl
+
+    Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+MAX_ROWS = 2**32 - 1  # polars counts rows in uint32: a larger limit is no limit
 
 
 @dataclass
@@ -192,10 +196,12 @@ def quality(
             }
             for r in long.sort("silence_ns", descending=True).head(10).to_dicts()
         ]
+    found = trades.height
     for table in (Table.TRADES, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.BOOK_SNAPSHOTS):
         frame = (
             reader.scan(exchange, symbol, table, lo, hi).select("exchange_ts_ns", "received_ts_ns").collect()
         )
+        found += frame.height
         if table in (Table.BOOK_TICKER, Table.BOOK_SNAPSHOTS):
             estimated = reader.scan(exchange, symbol, table, lo, hi).select("ts_estimated").collect()
             frame = frame.filter(~estimated.get_column("ts_estimated").fill_null(False))
@@ -210,6 +216,8 @@ def quality(
             0, named=True
         )
         q.skew_ms[table.value] = {k: float(v) for k, v in stats.items()}
+    if not found:
+        raise NothingFoundError(f"no data for {symbol} on {exchange} in the window")
     ticker = reader.scan(exchange, symbol, Table.BOOK_TICKER, lo, hi).collect()
     q.crossed_ticker = ticker.filter(pl.col("bid_price") >= pl.col("ask_price")).height
     for _, result, ob in _book_states(reader, exchange, symbol, lo, hi):
@@ -222,6 +230,11 @@ def quality(
     return q
 
 
+def _head(frame: Frame, limit: int | None) -> Frame:
+    """The first `limit` rows (all of them without a limit, or with one polars cannot count to)."""
+    return frame if limit is None or limit > MAX_ROWS else frame.head(limit)
+
+
 def trades(
     data_dir: Path, symbol: str, exchange: str | None, start: str | None, end: str | None, limit: int | None
 ) -> pl.DataFrame:
@@ -231,9 +244,7 @@ def trades(
     lo, hi = parse_window(start, end)
     reader = open_reader(data_dir)
     exchange = exchange_of(reader, symbol, exchange)
-    frame = reader.scan(exchange, symbol, Table.TRADES, lo, hi)
-    if limit is not None:
-        frame = frame.head(limit)
+    frame = _head(reader.scan(exchange, symbol, Table.TRADES, lo, hi), limit)
     out = frame.collect()
     if out.height == 0:
         raise NothingFoundError(f"no trades for {symbol} on {exchange} in the window")
@@ -280,9 +291,7 @@ def book(
     if rows:
         frame = pl.DataFrame(rows, infer_schema_length=None)
     else:
-        frame = reader.scan(exchange, symbol, Table.BOOK_TICKER, lo, hi).collect()
-        if limit is not None:
-            frame = frame.head(limit)
+        frame = _head(reader.scan(exchange, symbol, Table.BOOK_TICKER, lo, hi), limit).collect()
     if frame.height == 0:
         raise NothingFoundError(f"no book data for {symbol} on {exchange} in the window")
     return frame.with_columns(pl.from_epoch("exchange_ts_ns", time_unit="ns").alias("time")).select(
@@ -330,9 +339,7 @@ def indicators(
     computed = compute_values(data_dir, variants, symbol, exchange, start, end, progress=progress)
     ts = computed.ts_ns[computed.first :]
     columns = {v.name: pl.Series(computed.window(v.name), dtype=pl.Float64).fill_nan(None) for v in variants}
-    frame = pl.DataFrame({"exchange_ts_ns": pl.Series(ts, dtype=pl.Int64), **columns})
-    if limit is not None:
-        frame = frame.head(limit)
+    frame = _head(pl.DataFrame({"exchange_ts_ns": pl.Series(ts, dtype=pl.Int64), **columns}), limit)
     return frame.with_columns(pl.from_epoch("exchange_ts_ns", time_unit="ns").alias("time")).select(
         "time", pl.exclude("time")
     )

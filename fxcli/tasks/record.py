@@ -8,7 +8,8 @@ from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Kind
 from fxcli.exchange.connection import assign, plan_channels
 from fxcli.exchange.venues import venue_named
-from fxcli.live.record import MAX_FLUSH_S, RecordConfig, RecordSummary
+from fxcli.live.record import MAX_FLUSH_S as MAX_FLUSH_S  # the limit fx record's --flush-s is checked against
+from fxcli.live.record import RecordConfig, RecordSummary
 from fxcli.live.record import record as record_live
 from fxcli.live.recorder import Notify, Observe
 from fxcli.settings import Settings

@@ -202,8 +202,9 @@ def plan(
             raise FxError("--from / --to select a window of a --replay")
         if not symbols:
             raise FxError("give --symbol or --symbols")
-    spec = load_strategy(resolve_strategy(strategy, strategies_dir))
-    indicators = resolve_indicators(spec, variants_dir)
+    spec_path = resolve_strategy(strategy, strategies_dir)
+    spec = load_strategy(spec_path)
+    indicators = resolve_indicators(spec, variants_dir, spec_path)
     if out_dir is not None:
         make_folder(out_dir)  # now, rather than after a session that could not be run again
     if replay_dir is not None:

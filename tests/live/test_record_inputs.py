@@ -61,7 +61,7 @@ def one_error_line(tmp_path: Path, *args: str, env: dict[str, str] | None = None
             (*SPOT, "--symbols", "BTCUSDT", "--rest-url", "ftp://api.mexc.com"),
             "--rest-url: 'ftp://api.mexc.com' is not a http:// or https:// URL with a host",
         ),
-        ((*SPOT, "--symbols", "BTCUSDT", "--connections", "0"), "--connections must be at least 1, got 0"),
+        ((*SPOT, "--symbols", "BTCUSDT", "--connections", "0"), "--connections must be in [1, 1000], got 0"),
         (
             (*SPOT, "--symbols", ",".join(f"S{i}USDT" for i in range(16)), "--connections", "1"),
             "--connections: 32 channels do not fit in 1 connections of 30 subscriptions each",

@@ -10,13 +10,17 @@ from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
 from fxcli.engine.ticks import Ticks
 from fxcli.engine.windows import Windows
+from fxcli.model.limits import MAX_COUNT
 
 NAN = float("nan")
 
 
 class BookImbalanceParams(IndicatorParams):
     levels: int = Field(
-        5, ge=1, description="Best price levels summed per side; 1 uses the book ticker's quantities."
+        5,
+        ge=1,
+        le=MAX_COUNT,
+        description="Best price levels summed per side; 1 uses the book ticker's quantities.",
     )
 
 

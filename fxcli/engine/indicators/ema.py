@@ -10,10 +10,11 @@ from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
 from fxcli.engine.ticks import Ticks
 from fxcli.engine.windows import Windows
+from fxcli.model.limits import MAX_COUNT
 
 
 class EMAParams(IndicatorParams):
-    span: int = Field(20, ge=1, description="Smoothing span in trades; alpha = 2 / (span + 1).")
+    span: int = Field(20, ge=1, le=MAX_COUNT, description="Smoothing span in trades; alpha = 2 / (span + 1).")
 
 
 @indicator("EMA", EMAParams)

@@ -10,12 +10,15 @@ from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
 from fxcli.engine.ticks import Ticks
 from fxcli.engine.windows import Windows
+from fxcli.model.limits import MAX_COUNT
 
 NAN = float("nan")
 
 
 class RSIParams(IndicatorParams):
-    period: int = Field(14, ge=1, description="Wilder smoothing period, in price changes (trades - 1).")
+    period: int = Field(
+        14, ge=1, le=MAX_COUNT, description="Wilder smoothing period, in price changes (trades - 1)."
+    )
 
 
 @indicator("RSI", RSIParams)

@@ -12,10 +12,11 @@ from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
 from fxcli.engine.ticks import Ticks
 from fxcli.engine.windows import Windows
+from fxcli.model.limits import MAX_COUNT
 
 
 class SMAParams(IndicatorParams):
-    period: int = Field(20, ge=1, description="Number of most recent trades averaged.")
+    period: int = Field(20, ge=1, le=MAX_COUNT, description="Number of most recent trades averaged.")
 
 
 @indicator("SMA", SMAParams)

@@ -10,12 +10,18 @@ from fxcli.engine.registry import Warmup, indicator
 from fxcli.engine.state import MarketState
 from fxcli.engine.ticks import Ticks
 from fxcli.engine.windows import Windows
+from fxcli.model.limits import MAX_SECONDS
 
 
 class VelocityCascadeParams(IndicatorParams):
-    short_s: float = Field(10.0, gt=0, description="Recent window (short_s, 0), in seconds back from now.")
+    short_s: float = Field(
+        10.0, gt=0, le=MAX_SECONDS, description="Recent window (short_s, 0), in seconds back from now."
+    )
     long_s: float = Field(
-        60.0, gt=0, description="Prior window (long_s, short_s), in seconds back from now; > short_s."
+        60.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Prior window (long_s, short_s), in seconds back from now; > short_s.",
     )
 
     @model_validator(mode="after")

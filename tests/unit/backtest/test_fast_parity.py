@@ -289,14 +289,15 @@ HAND_SPECS: dict[str, StrategySpec] = {
         s1=[cond("momentum_10s", "gte", 0.003)],
         z1=[cond("PRICE", "gt", 0)],
     ),
-    # Stop and target from variants (60 s low and high), size from RSI; a short.
+    # Stop and target from the 60 s high and low (indicator names: the shipped STOP_LOSS and
+    # TAKE_PROFIT variants are a long's, low and high), size from RSI; a short.
     "short_variant_exits": make_spec(
         side="short",
         cooldown_s=10,
         sizing={"risk_variant": "risk_rsi", "base_position_pct": 2.0},
         exits={
-            "stop_loss_variant": "target_max_60s",
-            "take_profit_variant": "stop_min_60s",
+            "stop_loss_variant": "MAX_PRICE",
+            "take_profit_variant": "MIN_PRICE",
             "sl_buffer_pct": 0.2,
             "tp_pct": 0.2,
         },

@@ -283,7 +283,7 @@ def old_append(path: Path, frame: Any, spec: Any) -> None:
     import polars as pl
 
     from fxcli.store import manifest
-    from fxcli.store.writer import encode_parquet, write_durably
+    from fxcli.store.encoding import encode_parquet, write_durably
 
     merged = pl.concat([pl.read_parquet(path), frame])
     payload = encode_parquet(merged, spec)
@@ -299,9 +299,9 @@ def time_old_flush(root: Path, old_root: Path, batches: list[Any]) -> tuple[floa
     """CPU and wall seconds of one flush the old way, on hour files grown to what `root` holds."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from fxcli.store.encoding import encode_parquet
     from fxcli.store.reader import StoreReader
     from fxcli.store.schema import SPECS
-    from fxcli.store.writer import encode_parquet
 
     reader, jobs = StoreReader(root), []
     for batch in batches:  # the grown hour as one file, as the old writer kept it (not timed)

@@ -33,8 +33,9 @@ from fxcli.live.ready import ready_or_stopped
 from fxcli.live.recorder import Notify, Observe, Recorder, RecordEvent, RecordStats
 from fxcli.live.signals import until_stopped
 from fxcli.live.tuning import live_process
+from fxcli.store.encoding import write_durably
 from fxcli.store.raw import RawWriter, raw_dir
-from fxcli.store.writer import StoreError, StoreWriter, write_durably
+from fxcli.store.writer import StoreError, StoreWriter
 
 log = logging.getLogger(__name__)
 

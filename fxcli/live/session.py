@@ -189,7 +189,7 @@ async def _stream_and_record(
 ) -> None:
     from fxcli.live.record import RecordError, RecordSession
     from fxcli.live.recorder import Recorder
-    from fxcli.store.writer import write_durably
+    from fxcli.store.encoding import write_durably
 
     router = session.router
     plan = recording.plan(adapter, config)

@@ -213,7 +213,7 @@ def test_create_with_variants_dir_a_file_exits_2_naming_it(tmp_path: Path) -> No
 
     result = run_fx("variants", "create", "v31", "-i", "EMA", "-t", "PRICE", "--variants-dir", str(afile))
 
-    assert error_line(result) == f"{afile}: is a file, not a folder"
+    assert error_line(result) == f"--variants-dir {afile}: not a directory"
     assert afile.read_text() == "keep"
 
 

@@ -24,9 +24,10 @@ from fxcli.live.record import RecordConfig, record
 from fxcli.live.recorder import Recorder
 from fxcli.model.events import BookSnapshot, BookTicker, Trade
 from fxcli.model.frames import RawFrame
+from fxcli.store.encoding import write_durably
 from fxcli.store.raw import RawWriter
 from fxcli.store.schema import Table
-from fxcli.store.writer import StoreWriter, write_durably
+from fxcli.store.writer import StoreWriter
 from fxcli.tasks.record import DEFAULT_KINDS
 from tests.fake_mexc import FakeMexc, Venue
 from tests.fake_mexc.market import SymbolMarket, TradeRecord

@@ -33,6 +33,7 @@ import polars as pl
 from fxcli.model.units import NS_PER_S
 from fxcli.store import manifest, parts
 from fxcli.store import writer as w
+from fxcli.store.encoding import write_durably
 from fxcli.store.schema import SPECS, Table
 
 root, start, stop, kill = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -60,7 +61,7 @@ def write_file(payload, path):  # the temp file of a part, a merged part or a co
             handle.write(payload[: len(payload) // 2])
             handle.flush()
     hit("write-" + kind)
-    w.write_durably(payload, path)
+    write_durably(payload, path)
 
 real_commit, real_save, real_unlink = w.StoreWriter._commit, manifest.save, pathlib.Path.unlink
 real_place = w.StoreWriter._place
@@ -156,7 +157,8 @@ def finish_and_check(root: Path, start: int) -> None:
     assert done.returncode == 0, err.decode()
     assert stored_ids(root) == list(range(FLUSHES * ROWS))
     assert_repaired(root)
-    assert sorted(p.name for p in root.rglob("*.parquet")) == ["00.parquet", "23.parquet"]
+    if start < FLUSHES:  # a writer that wrote compacts what it found; one with nothing to write does not
+        assert sorted(p.name for p in root.rglob("*.parquet")) == ["00.parquet", "23.parquet"]
 
 
 @pytest.mark.parametrize(

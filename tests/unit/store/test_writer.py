@@ -12,18 +12,12 @@ import pytest
 
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
 from fxcli.store import manifest, repair
+from fxcli.store.encoding import encode_parquet, is_sorted_by, write_durably
 from fxcli.store.layout import Layout
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import SPECS, Table
 from fxcli.store.survey import Status
-from fxcli.store.writer import (
-    StoreError,
-    StoreWriter,
-    WriteBatch,
-    encode_parquet,
-    is_sorted_by,
-    write_durably,
-)
+from fxcli.store.writer import StoreError, StoreWriter, WriteBatch
 
 HOUR0 = 1_723_158_000 * NS_PER_S  # 2024-08-08T23:00:00Z
 

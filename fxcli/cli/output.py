@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, one_line
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -24,7 +24,7 @@ EXIT_INTERNAL = 3
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print `fx: error: message` on stderr (one line) and exit with `code`."""
-    sys.stderr.write(f"fx: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"fx: error: {one_line(message)}\n")
     raise typer.Exit(code)
 
 

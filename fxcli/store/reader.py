@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fxcli.errors import FxError
+from fxcli.errors import FxError, one_line
 from fxcli.model.units import NS_PER_HOUR
 from fxcli.store import manifest, parts
 from fxcli.store.layout import Layout
 from fxcli.store.locks import shared_lock
 from fxcli.store.schema import SPECS, Table, TableSpec
-from fxcli.store.survey import PROBLEMS, READABLE, Finding, FolderSurvey, folder_day_ns, survey
+from fxcli.store.survey import PROBLEMS, READABLE, Finding, FolderSurvey, folder_day_ns, read_manifest, survey
 
 if TYPE_CHECKING:
     import polars as pl
@@ -121,24 +121,14 @@ class StoreReader:
     ) -> Iterator[tuple[Path, int, list[Finding]]]:
         """(folder, hour, readable files) of every stored hour overlapping `[start_ns, end_ns]`,
         oldest first; an hour with a problem raises StoreDamagedError."""
-        for folder in self.layout.date_dirs(exchange, symbol, table):
-            day_ns = folder_day_ns(folder)
-            if day_ns is None:
-                continue  # not a date folder: verify reports it
-            if (start_ns is not None and day_ns + 24 * NS_PER_HOUR <= start_ns) or (
-                end_ns is not None and day_ns > end_ns
-            ):
-                continue
+        for folder, day_ns in self._days(exchange, symbol, table, start_ns, end_ns):
             found = self.survey(folder, table)
             by_hour: dict[int, list[Finding]] = {}
             for finding in found.findings:
                 if finding.hour is not None and finding.status in READABLE | PROBLEMS:
                     by_hour.setdefault(finding.hour, []).append(finding)
             for hour in sorted(by_hour):
-                hour_ns = day_ns + hour * NS_PER_HOUR
-                if (start_ns is not None and hour_ns + NS_PER_HOUR <= start_ns) or (
-                    end_ns is not None and hour_ns > end_ns
-                ):
+                if not _overlaps(day_ns + hour * NS_PER_HOUR, NS_PER_HOUR, start_ns, end_ns):
                     continue
                 if problems := found.hour_problems(hour):
                     raise StoreDamagedError(f"{problems[0].describe()}; run fx inspect --verify")
@@ -176,20 +166,19 @@ class StoreReader:
         """The folder metadata (`WriteBatch.meta`) of one table's date folders that overlap
         `[start_ns, end_ns]` (all when None), merged oldest first: a later folder's value wins."""
         merged: dict[str, parts.MetaValue] = {}
-        day_ns = 24 * NS_PER_HOUR
-        for folder in self.layout.date_dirs(exchange, symbol, table):
-            first_ns = folder_day_ns(folder)
-            if first_ns is None:
-                continue
-            if (start_ns is not None and first_ns + day_ns <= start_ns) or (
-                end_ns is not None and first_ns > end_ns
-            ):
-                continue
-            try:
-                merged.update(manifest.load(folder).meta)
-            except OSError as exc:
-                raise FxError(f"{folder}: cannot read its manifest: {exc.strerror or exc}") from None
+        for folder, _ in self._days(exchange, symbol, table, start_ns, end_ns):
+            merged.update(read_manifest(folder)[0].meta)
         return merged
+
+    def _days(
+        self, exchange: str, symbol: str, table: Table, start_ns: int | None, end_ns: int | None
+    ) -> Iterator[tuple[Path, int]]:
+        """(date folder, start of its day) of one table overlapping `[start_ns, end_ns]`, oldest
+        first; a folder that is no date is skipped (verify reports it)."""
+        for folder in self.layout.date_dirs(exchange, symbol, table):
+            day_ns = folder_day_ns(folder)
+            if day_ns is not None and _overlaps(day_ns, 24 * NS_PER_HOUR, start_ns, end_ns):
+                yield folder, day_ns
 
     def _folders(self, exchange: str | None, symbol: str | None) -> Iterator[tuple[str, str, Table, Path]]:
         for ex in [exchange] if exchange else self.layout.exchanges():
@@ -213,6 +202,11 @@ class StoreReader:
         return holders[0]
 
 
+def _overlaps(first_ns: int, span_ns: int, start_ns: int | None, end_ns: int | None) -> bool:
+    """Whether `[first_ns, first_ns + span_ns)` overlaps `[start_ns, end_ns]` (None: unbounded)."""
+    return (start_ns is None or first_ns + span_ns > start_ns) and (end_ns is None or first_ns <= end_ns)
+
+
 _READERS: weakref.WeakSet[StoreReader] = weakref.WeakSet()
 
 
@@ -234,8 +228,7 @@ def blame(exc: BaseException) -> str | None:
             try:
                 pq.read_table(path)
             except Exception as failure:  # any damage pyarrow reports
-                text = " ".join(str(failure).split())
-                return f"{path}: unreadable ({text}); run fx inspect --verify"
+                return f"{path}: unreadable ({one_line(str(failure))}); run fx inspect --verify"
     return None
 
 

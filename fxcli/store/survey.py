@@ -32,8 +32,8 @@ from pathlib import Path
 
 import msgspec
 
-from fxcli.errors import FxError
-from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.errors import FxError, one_line
+from fxcli.model.units import NS_PER_HOUR, NS_PER_S, ns_to_iso
 from fxcli.store import manifest, parts
 from fxcli.store.layout import MANIFEST_NAME
 from fxcli.store.manifest import FileEntry, Manifest
@@ -70,7 +70,7 @@ class Finding:
     def describe(self) -> str:
         """`PATH: status (detail)`, one line."""
         text = f"{self.path}: {self.status.value}"
-        return f"{text} ({_one_line(self.detail)})" if self.detail else text
+        return f"{text} ({one_line(self.detail)})" if self.detail else text
 
 
 @dataclass
@@ -119,7 +119,7 @@ def survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurv
     day_ns = folder_day_ns(folder)
     if day_ns is None:
         raise ValueError(f"{folder} is not a date folder")
-    book, sound = _read_manifest(folder)
+    book, sound = read_manifest(folder)
     result = FolderSurvey(folder, book, sound)
     try:
         names = sorted(p.name for p in folder.iterdir())
@@ -127,11 +127,9 @@ def survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurv
         raise FolderUnreadableError(f"{folder}: cannot list: {exc.strerror or exc}") from None
     candidates: list[str] = []
     for name in names:
-        if name in (MANIFEST_NAME, ".lock"):
-            continue
-        if name.startswith("."):
-            continue  # writers' temp files (live, or left by a crash), hidden droppings of other tools
-        elif (parsed := parts.parse_name(name)) is None or parsed[0] > 23:
+        if name == MANIFEST_NAME or name.startswith("."):
+            continue  # the lock, writers' temp files (live or left by a crash), other tools' droppings
+        if (parsed := parts.parse_name(name)) is None or parsed[0] > 23:
             result.findings.append(Finding(folder / name, Status.STRAY, detail="not a store file name"))
         else:
             candidates.append(name)
@@ -164,7 +162,8 @@ def survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurv
     return result
 
 
-def _read_manifest(folder: Path) -> tuple[Manifest, bool]:
+def read_manifest(folder: Path) -> tuple[Manifest, bool]:
+    """`manifest.load_checked`, with a manifest that cannot be read as FolderUnreadableError."""
     try:
         return manifest.load_checked(folder)
     except OSError as exc:
@@ -201,33 +200,19 @@ def _classify(
             return Finding(path, Status.UNREADABLE, listed, "not a regular file", hour)
         if not os.access(path, os.R_OK):
             return Finding(path, Status.UNREADABLE, listed, "permission denied", hour)
+        same_stat = listed is not None and (info.st_size, info.st_mtime_ns) == (listed.bytes, listed.mtime_ns)
+        if listed is not None and same_stat and not rehash:
+            return _in_hour(Finding(path, Status.OK, listed, hour=hour), bounds)
+        sha = manifest.sha256_file(path) if listed is not None or pending is not None else None
+        if listed is not None and sha == listed.sha256:
+            status = Status.OK if same_stat else Status.TOUCHED
+            return _in_hour(Finding(path, status, _restat(listed, info), hour=hour), bounds)
+        if pending is not None and sha == pending.sha256:
+            return _in_hour(Finding(path, Status.PENDING, _restat(pending, info), hour=hour), bounds)
         if listed is not None:
-            same_stat = info.st_size == listed.bytes and info.st_mtime_ns == listed.mtime_ns
-            if same_stat and not rehash:
-                return _in_hour(Finding(path, Status.OK, listed, hour=hour), bounds)
-            sha = manifest.sha256_file(path)
-            if sha == listed.sha256:
-                status = Status.OK if same_stat else Status.TOUCHED
-                return _in_hour(Finding(path, status, _restat(listed, info), hour=hour), bounds)
-            if pending is not None and sha == pending.sha256:
-                return _in_hour(
-                    Finding(path, Status.PENDING, _restat(pending, info), hour=hour),
-                    bounds,
-                )
-            why = (
-                "size differs from the manifest"
-                if info.st_size != listed.bytes
-                else "sha256 differs from the manifest"
-            )
-            return Finding(path, Status.DAMAGED, listed, why, hour)
-        if pending is not None:
-            if manifest.sha256_file(path) == pending.sha256:
-                return _in_hour(
-                    Finding(path, Status.PENDING, _restat(pending, info), hour=hour),
-                    bounds,
-                )
-            return Finding(path, Status.STRAY, None, "not in the manifest", hour)
-        if parts.parse_name(path.name) == (hour, 0, 0) and found.sound:
+            differs = "size" if info.st_size != listed.bytes else "sha256"
+            return Finding(path, Status.DAMAGED, listed, f"{differs} differs from the manifest", hour)
+        if pending is not None or (parts.parse_name(path.name) == (hour, 0, 0) and found.sound):
             return Finding(path, Status.STRAY, None, "not in the manifest", hour)
         return _adopt(path, hour, bounds, spec)
     except OSError as exc:
@@ -261,15 +246,11 @@ def _in_hour(finding: Finding, bounds: tuple[int, int]) -> Finding:
     lo, hi = bounds
     for ts in (entry.first_ts_ns, entry.last_ts_ns):
         if ts is not None and not lo <= ts < hi:
-            when = datetime.fromtimestamp(ts / NS_PER_S, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-            return replace(finding, status=Status.STRAY, detail=f"holds rows of {when} UTC, outside its hour")
+            detail = f"holds rows of {ns_to_iso(ts)}, outside its hour"
+            return replace(finding, status=Status.STRAY, detail=detail)
     return finding
 
 
 def _is_foreign(finding: Finding) -> bool:
     """A stray file fx never listed: readers skip it rather than refuse the hour."""
     return finding.status is Status.STRAY and finding.entry is None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

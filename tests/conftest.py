@@ -34,10 +34,12 @@ def run_fx(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     preexec_fn: Callable[[], object] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `fx` console entry point in a subprocess (what a user runs); `preexec_fn` runs in
-    the child before fx starts (a umask, a resource limit, a closed stdout)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
+    the child before fx starts (a umask, a resource limit, a closed stdout). FX_* variables and
+    those starting with a prefix in `unset` are not passed on."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("FX_", *unset))}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "fxcli", *args],

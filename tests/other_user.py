@@ -13,8 +13,9 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import run_fx
 
 PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
@@ -35,15 +36,5 @@ def run_fx_as_other(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m fxcli ARGS` as an account bound by file modes (see the module doc)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("FX_", "NUMBA_"))}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "fxcli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full_env,
-        timeout=300,
-        check=False,
-        preexec_fn=_obey_file_modes if is_root() else None,
-    )
+    preexec = _obey_file_modes if is_root() else None
+    return run_fx(*args, cwd=cwd, env=env, preexec_fn=preexec, unset=("NUMBA_",))

@@ -12,9 +12,16 @@ from fxcli.errors import FxError, one_line
 from fxcli.model.units import NS_PER_HOUR
 from fxcli.store import manifest, parts
 from fxcli.store.layout import Layout
-from fxcli.store.locks import shared_lock
 from fxcli.store.schema import SPECS, Table, TableSpec
-from fxcli.store.survey import PROBLEMS, READABLE, Finding, FolderSurvey, folder_day_ns, read_manifest, survey
+from fxcli.store.survey import (
+    PROBLEMS,
+    READABLE,
+    Finding,
+    FolderSurvey,
+    folder_day_ns,
+    read_manifest,
+    settled_survey,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -60,12 +67,7 @@ class StoreReader:
         is looked at again under its shared lock (a writer may have been mid-change)."""
         found = self._surveys.get(folder)
         if found is None:
-            spec = SPECS[table]
-            found = survey(folder, spec)
-            if found.problems:
-                with shared_lock(folder):
-                    found = survey(folder, spec)
-            self._surveys[folder] = found
+            found = self._surveys[folder] = settled_survey(folder, SPECS[table])
         return found
 
     def scan(

@@ -5,7 +5,7 @@ what a writer that died left behind; `quarantine` moves damage aside for `fx ins
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def reconcile(folder: Path, spec: TableSpec) -> FolderSurvey:
             continue
         if finding.status in (Status.TOUCHED, Status.PENDING, Status.ADOPTED) and finding.entry is not None:
             book.files[finding.path.name] = finding.entry
-            finding = Finding(finding.path, Status.OK, finding.entry, hour=finding.hour)
+            finding = replace(finding, status=Status.OK)
             changed = True
         kept.append(finding)
     if not found.sound:

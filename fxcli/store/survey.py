@@ -36,6 +36,7 @@ from fxcli.errors import FxError, one_line
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S, ns_to_iso
 from fxcli.store import manifest, parts
 from fxcli.store.layout import MANIFEST_NAME
+from fxcli.store.locks import shared_lock
 from fxcli.store.manifest import FileEntry, Manifest
 from fxcli.store.schema import SCHEMA_VERSION, TableSpec
 
@@ -160,6 +161,16 @@ def survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurv
             )
         )
     return result
+
+
+def settled_survey(folder: Path, spec: TableSpec, *, rehash: bool = False) -> FolderSurvey:
+    """`survey`, looked at a second time under the folder's shared lock if it found problems: a
+    writer may have been between a rename and its manifest update while we looked without it."""
+    found = survey(folder, spec, rehash=rehash)
+    if not found.problems:
+        return found
+    with shared_lock(folder):
+        return survey(folder, spec, rehash=rehash)
 
 
 def read_manifest(folder: Path) -> tuple[Manifest, bool]:

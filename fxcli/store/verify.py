@@ -13,15 +13,15 @@ from pathlib import Path
 
 from fxcli.errors import FxError
 from fxcli.store.layout import Layout
-from fxcli.store.locks import folder_lock, shared_lock
+from fxcli.store.locks import folder_lock
 from fxcli.store.repair import Quarantine, quarantine
 from fxcli.store.schema import SPECS, Table
 from fxcli.store.survey import (
     Finding,
-    FolderSurvey,
     FolderUnreadableError,
     Status,
     folder_day_ns,
+    settled_survey,
     survey,
 )
 
@@ -55,7 +55,7 @@ def verify(root: Path, *, repair: bool = False) -> Report:
                 report.repaired.move(folder)
             continue
         try:
-            found = _checked(folder, table)
+            found = settled_survey(folder, SPECS[table], rehash=True)
         except FolderUnreadableError as exc:
             report.findings.append(Finding(folder, Status.UNREADABLE, detail=str(exc)))
             continue
@@ -64,15 +64,6 @@ def verify(root: Path, *, repair: bool = False) -> Report:
         if report.repaired is not None and found.problems:
             _repair(folder, table, report.repaired)
     return report
-
-
-def _checked(folder: Path, table: Table) -> FolderSurvey:
-    spec = SPECS[table]
-    found = survey(folder, spec, rehash=True)
-    if not found.problems:
-        return found
-    with shared_lock(folder):  # a writer may have been between a rename and its manifest
-        return survey(folder, spec, rehash=True)
 
 
 def _repair(folder: Path, table: Table, into: Quarantine) -> None:

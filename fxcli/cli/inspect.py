@@ -87,12 +87,13 @@ def summary(
         root = _data_dir(data_dir)
         report = task.verify(root, repair=repair) if verify else None
         try:
-            rows = task.overview(root)
+            seen = task.overview(root)
         except FxError:
             if report is None or report.ok:
                 raise
-            rows = []  # what keeps the overview from being read is among the findings
-        problems = report.lines() if report is not None else task.problems(root)
+            seen = task.Overview([], [])  # what keeps the overview from being read is among the findings
+        rows = seen.tables
+        problems = report.lines() if report is not None else seen.problems
     if json_out:
         payload = overview_json(rows)
         payload["problems"] = problems

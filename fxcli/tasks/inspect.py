@@ -41,11 +41,21 @@ class TableSummary:
     last_ts_ns: int | None = None
 
 
-def overview(data_dir: Path) -> list[TableSummary]:
-    """Every stored exchange/symbol/table, summed from the manifests (files are not opened)."""
+@dataclass
+class Overview:
+    """What `fx inspect` shows: the tables, and the files a read would refuse."""
+
+    tables: list[TableSummary]
+    problems: list[str]  # one line per file, from sizes and mtimes only (verify hashes)
+
+
+def overview(data_dir: Path) -> Overview:
+    """Every stored exchange/symbol/table, summed from the manifests (files are not opened), and
+    the files a read would refuse (missing, damaged by size, stray, unreadable)."""
+    reader = open_reader(data_dir)
     summaries: dict[tuple[str, str, str], TableSummary] = {}
     hours: set[tuple[Path, str]] = set()  # an hour being appended to is one file and its parts
-    for f in open_reader(data_dir).files():
+    for f in reader.files():
         key = (f.exchange, f.symbol, f.table.value)
         s = summaries.get(key) or summaries.setdefault(key, TableSummary(*key))
         hour = (f.path.parent, f.path.name[:2])
@@ -57,19 +67,14 @@ def overview(data_dir: Path) -> list[TableSummary]:
             s.first_ts_ns = min(s.first_ts_ns or f.entry.first_ts_ns, f.entry.first_ts_ns)
         if f.entry.last_ts_ns is not None:
             s.last_ts_ns = max(s.last_ts_ns or f.entry.last_ts_ns, f.entry.last_ts_ns)
-    return [summaries[k] for k in sorted(summaries)]
+    problems = [p.finding.describe() for p in reader.problems()]
+    return Overview([summaries[k] for k in sorted(summaries)], problems)
 
 
 def verify(data_dir: Path, *, repair: bool = False) -> Report:
     """Every stored file hashed against its manifest (`fx inspect --verify`), without changing
     anything; with `repair`, what cannot be trusted is moved into a quarantine folder."""
     return store_verify.verify(open_reader(data_dir).layout.root, repair=repair)
-
-
-def problems(data_dir: Path) -> list[str]:
-    """Files a read would refuse (missing, damaged by size, stray, unreadable), from sizes and
-    mtimes only: what `fx inspect` notices without hashing."""
-    return [p.finding.describe() for p in open_reader(data_dir).problems()]
 
 
 @dataclass

@@ -320,7 +320,7 @@ def test_inspect_presents_an_hour_in_parts_as_one_hour(tmp_path: Path) -> None:
         writer.close(compact=False)
     folder = Layout(tmp_path).hour_path("ex", "SYM", Table.TRADES, HOUR0).parent
 
-    (summary,) = overview(tmp_path)
+    (summary,) = overview(tmp_path).tables
     (hour,) = coverage(tmp_path, "SYM", "ex").hours
 
     assert len(names(folder)) == 4  # 1-8 merged, 9, 10, 11

@@ -282,6 +282,7 @@ def old_append(path: Path, frame: Any, spec: Any) -> None:
     re-encode, fsync, rename, fsync the folder, load and save the manifest."""
     import polars as pl
 
+    from fxcli.outfile import fsync_folder
     from fxcli.store import manifest
     from fxcli.store.encoding import encode_parquet, write_durably
 
@@ -291,7 +292,7 @@ def old_append(path: Path, frame: Any, spec: Any) -> None:
     write_durably(payload, tmp)
     tmp.replace(path)
     book = manifest.load(path.parent)
-    manifest.fsync_dir(path.parent)
+    fsync_folder(path.parent)
     manifest.save(path.parent, book)
 
 

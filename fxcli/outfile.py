@@ -93,7 +93,9 @@ def output_file(path: Path) -> Iterator[BinaryIO]:
                 written.unlink(missing_ok=True)
         raise
     if not in_place:
-        _fsync_folder(target.parent)
+        # The rename is done: only its durability across a power cut depends on this, never an error.
+        with suppress(OSError):
+            fsync_folder(target.parent)
 
 
 def write_output(path: Path, payload: bytes) -> None:
@@ -130,14 +132,13 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
-def _fsync_folder(folder: Path) -> None:
-    # The rename is done: only its durability across a power cut depends on this, so never an error.
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: OSError, target: Path) -> str:

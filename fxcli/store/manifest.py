@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from fxcli.outfile import fsync_folder
 from fxcli.store.layout import MANIFEST_NAME
 
 TMP_MARK = ".tmp-"
@@ -55,15 +56,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename inside `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, payload: bytes) -> None:
     """Write bytes to `path` via a fsynced temp file and a rename: readers see old or new, never half."""
     tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
@@ -72,7 +64,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     tmp.replace(path)
-    fsync_dir(path.parent)
+    fsync_folder(path.parent)
 
 
 def load(folder: Path) -> Manifest:

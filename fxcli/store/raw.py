@@ -39,8 +39,8 @@ import msgspec
 
 from fxcli.model.frames import RawFrame
 from fxcli.model.units import NS_PER_HOUR, NS_PER_S
+from fxcli.outfile import fsync_folder
 from fxcli.store.layout import check_name
-from fxcli.store.manifest import fsync_dir
 from fxcli.store.queued import QueuedThread
 
 log = logging.getLogger(__name__)
@@ -423,7 +423,7 @@ class RawWriter:
         handle.flush()
         self.stats.bytes_written += len(frame)
         if is_new:
-            fsync_dir(path.parent)
+            fsync_folder(path.parent)
         return opened
 
     def _repair(self, path: Path) -> None:

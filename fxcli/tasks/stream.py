@@ -247,8 +247,6 @@ def plan(
             rest_url=rest_url,
             rotate_after_s=rotate_after_s,
         )
-    if rotate_after_s is not None and rotate_after_s <= 0:
-        raise FxError(f"--rotate-after-s must be positive, got {rotate_after_s:g}")
     return StreamPlan(
         mode="live",
         spec=spec,

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES, REPO, run_fx
+from tests.conftest import FIXTURES, REPO, error_line, run_fx
 from tests.other_user import run_fx_as_other
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
@@ -25,16 +25,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The one line a refused command prints: `fx: error: ...`, no usage block, no traceback."""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("fx: error: "), result.stderr
-    return lines[0]
-
-
 def refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert result.returncode == 2, result.stderr
     line = error_line(result)
     for text in expected:
         assert text in line
@@ -85,8 +76,7 @@ def test_inspect_trades_limit_beyond_the_rows_returns_them_all(store: Path, tmp_
 def test_inspect_quality_on_an_empty_window_finds_nothing(store: Path) -> None:  # C52
     result = run_fx("inspect", "quality", "BTCUSDT", "--from", "2099-01-01", "--data-dir", str(store))
 
-    assert result.returncode == 1
-    assert error_line(result) == "fx: error: no data for BTCUSDT on binance in the window"
+    assert error_line(result, 1) == "no data for BTCUSDT on binance in the window"
 
 
 @pytest.mark.parametrize(

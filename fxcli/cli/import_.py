@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json
+from fxcli.cli.options import DataDir, Json, count
 from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
@@ -21,6 +21,15 @@ app = typer.Typer(
 )
 
 Files = Annotated[list[Path], typer.Argument(help="Capture files (plain, .gz or .zst).", show_default=False)]
+MAX_JOBS = 1024
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        callback=count(1, MAX_JOBS),
+        help="Worker processes, 1 to 1024 (default: one per core; 1 imports in this process).",
+        show_default=False,
+    ),
+]
 
 
 def _run(
@@ -64,32 +73,38 @@ def binance(
     ] = None,
     data_dir: DataDir = None,
     json_out: Json = False,
+    jobs: Jobs = None,
 ) -> None:
     """Binance raw WebSocket captures: hftbacktest `<local_ts_ns> <json>` files or cryptofeed files.
 
-    Example: fx import binance btcusdt_20240808.gz
+    Consecutive files of one symbol continue each other's book and trade ids, in any order given.
+
+    Example: fx import binance btcusdt_20240808.gz btcusdt_20240809.gz
     """
     from fxcli.settings import load_settings
-    from fxcli.tasks.import_ import import_binance
+    from fxcli.tasks.import_ import default_jobs, import_binance
 
     with reporting_errors():
         root = load_settings(data_dir=data_dir).data_dir
         _run(
             files,
             json_out,
-            lambda progress: import_binance(files, root, exchange=exchange, progress=progress),
+            lambda progress: import_binance(
+                files, root, exchange=exchange, progress=progress, jobs=jobs or default_jobs()
+            ),
         )
 
 
 @app.command("tardis")
-def tardis(files: Files, data_dir: DataDir = None, json_out: Json = False) -> None:
+def tardis(files: Files, data_dir: DataDir = None, json_out: Json = False, jobs: Jobs = None) -> None:
     """tardis.dev CSV files: trades, incremental_book_L2, book_snapshot_N, quotes.
 
     Example: fx import tardis bitmex_trades_2020-03-01_XBTUSD.csv.gz
     """
     from fxcli.settings import load_settings
-    from fxcli.tasks.import_ import import_tardis
+    from fxcli.tasks.import_ import default_jobs, import_tardis
 
     with reporting_errors():
         root = load_settings(data_dir=data_dir).data_dir
-        _run(files, json_out, lambda progress: import_tardis(files, root, progress=progress))
+        workers = jobs or default_jobs()
+        _run(files, json_out, lambda progress: import_tardis(files, root, progress=progress, jobs=workers))

@@ -7,12 +7,20 @@ get the receive time shifted by the capture's median receive-minus-exchange skew
 A snapshot with an estimated time is held back until the diff that bridges it is applied, and then
 placed 1 ns before that diff, so a replay in exchange-time order rebuilds the same book.
 A frame whose symbol the store cannot hold as a folder name (`check_name`) is a skipped line.
+
+Consecutive files of one capture go through ONE `BinanceCapture` (`begin` starts the next file):
+the book follows its version chain across the file boundary and trade ids must run on, exactly as
+if the files were one. Where the previous file is already stored, `tails` (a `StoredTails`) gives
+the stored book and last trade just before a symbol's first diff and first trade, and the chain goes
+on from there; a first diff that does not continue it is a version jump like any other (a Gap from
+the stored book's time until the next snapshot), a trade id jump an `import_hole` Gap naming the ids.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from fxcli.exchange.binance import DecodeError, IgnoredStreamError, Market, decode_snapshot, decode_stream
 from fxcli.exchange.captures.issues import Issues
@@ -22,6 +30,18 @@ from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, 
 from fxcli.model.sync import BookSync
 
 SKEW_SAMPLES = 2_000
+
+
+class StoredTails(Protocol):
+    """What the store holds of a symbol just before a capture's first diff or trade of it."""
+
+    def book(self, symbol: str, first: BookDelta) -> BookSnapshot | None:
+        """The stored book that `first` would continue (its version below `first`), or None."""
+        ...
+
+    def last_trade(self, symbol: str, first: Trade) -> Trade | None:
+        """The stored trade with the highest id below `first`'s, or None."""
+        ...
 
 
 def estimate_skew_ns(records: Iterable[Record], market: Market) -> int:
@@ -52,6 +72,7 @@ class BinanceCapture:
         skew_ns: int = 0,
         symbol: str | None = None,
         check_name: NameCheck | None = None,
+        tails: StoredTails | None = None,
     ) -> None:
         self.market = market
         self.exchange = market.value
@@ -64,6 +85,13 @@ class BinanceCapture:
         self._last_ts_ns = 0
         self._check_name = check_name
         self._good_names: set[str] = set()
+        self._tails = tails
+        self.last_received_ns = 0  # of the newest record fed: where the next file must start
+
+    def begin(self, issues: Issues) -> None:
+        """The next file of the same capture: its skipped lines go to `issues`; the books, trade ids
+        and the skew go on from the previous file."""
+        self.issues = issues
 
     def _sync(self, symbol: str) -> BookSync:
         sync = self.syncs.get(symbol)
@@ -74,6 +102,8 @@ class BinanceCapture:
     def feed(self, records: Iterable[Record]) -> Iterator[Decoded]:
         """Events of every record, in order; bad records are counted, never raised."""
         for record in records:
+            if record.received_ts_ns > self.last_received_ns:
+                self.last_received_ns = record.received_ts_ns
             if record.kind == "error":
                 self.issues.skip(record.line_no, record.payload.decode())
                 continue
@@ -135,7 +165,14 @@ class BinanceCapture:
             yield from self._trade(event, record)
             return
         assert isinstance(event, BookDelta)
-        yield from self._emit(event.symbol, self._sync(event.symbol).on_delta(event))
+        sync = self.syncs.get(event.symbol)
+        if sync is None:
+            sync = self._sync(event.symbol)
+            stored = self._tails.book(event.symbol, event) if self._tails is not None else None
+            if stored is not None:
+                sync.resume(stored)
+                self._last_ts_ns = max(self._last_ts_ns, stored.exchange_ts_ns)
+        yield from self._emit(event.symbol, sync.on_delta(event))
 
     def _emit(self, symbol: str, events: list[Event]) -> Iterator[Decoded]:
         for out in events:
@@ -152,6 +189,8 @@ class BinanceCapture:
 
     def _trade(self, trade: Trade, record: Record) -> Iterator[Decoded]:
         last = self._last_trade.get(trade.symbol)
+        if last is None and self._tails is not None:
+            last = self._tails.last_trade(trade.symbol, trade)
         if last is not None and last.trade_id is not None and trade.trade_id is not None:
             if trade.trade_id <= last.trade_id:
                 self.issues.skip(record.line_no, f"trade id {trade.trade_id} repeats or goes back")

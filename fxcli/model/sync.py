@@ -45,6 +45,15 @@ class BookSync:
         self._buffer.append(delta)
         return []
 
+    def resume(self, snapshot: BookSnapshot) -> None:
+        """Follow the chain on from a book already stored (the end of the previous capture file):
+        the book becomes `snapshot`, nothing is returned for it (it is stored already), and the
+        next delta either continues its version or breaks the chain (a Gap from the book's time)."""
+        self.book.apply_snapshot(snapshot)
+        self.is_synced = True
+        self._buffer.clear()
+        self._broken_since_ns = None
+
     def on_snapshot(self, snapshot: BookSnapshot) -> list[Event]:
         """Rebase the book on a snapshot and replay buffered deltas that continue it."""
         out: list[Event] = [snapshot]

@@ -1,16 +1,25 @@
-"""`fx import`: public captures into the store, idempotently, with every skipped line accounted for."""
+"""`fx import`: public captures into the store, idempotently, with every skipped line accounted for.
+
+Binance inputs are planned into chains before anything is read in full: inputs of one market whose
+first frames name a common symbol form one chain, read in the order of their first receive time
+(whatever the order on the command line) through one `BinanceCapture`, so a file that starts where
+the previous one ended (within `JOIN_WINDOW_NS`, not before it) continues its book and trade ids. A
+file that overlaps the previous one, or starts long after it, begins a capture of its own, as a
+lone file would. Chains are independent: with `jobs > 1` they import in parallel worker processes
+(import_jobs.py) and the store is the one a one-at-a-time import gives.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import time
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fxcli.errors import FxError
-from fxcli.exchange.binance import Market, detect_market
+from fxcli.exchange.binance import DecodeError, IgnoredStreamError, Market, decode_stream, detect_market
 from fxcli.exchange.binance_capture import BinanceCapture, estimate_skew_ns
 from fxcli.exchange.captures import cryptofeed, hftbacktest, tardis
 from fxcli.exchange.captures.issues import Issues
@@ -18,6 +27,8 @@ from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Reco
 from fxcli.store.layout import check_name
 from fxcli.store.rows import TableRows
 from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
+from fxcli.tasks.import_jobs import UnitsResult, run_units
+from fxcli.tasks.import_tails import JOIN_WINDOW_NS, StoreTails
 
 # Rows held in memory before a batch goes to the writer; flushed only between distinct receive times,
 # so rows of one message never straddle two batches (the writer's multiset merge relies on it).
@@ -59,6 +70,30 @@ class _Input:
     files: list[Path]
     format: str
     market: Market | None = None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An input with what its first frames tell: market, first receive time, symbols named."""
+
+    inp: _Input
+    market: Market
+    first_ns: int
+    symbols: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Inputs of one market that may continue each other (they share a symbol), in receive order."""
+
+    market: Market
+    inputs: tuple[_Planned, ...]
+    symbols: frozenset[str]
+
+
+def default_jobs() -> int:
+    """Worker processes when `--jobs` is not given: one per core."""
+    return os.cpu_count() or 1
 
 
 class _Batcher:
@@ -168,34 +203,125 @@ def import_binance(
     *,
     exchange: str | None = None,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> ImportReport:
     """Import Binance raw captures (hftbacktest `<ns> <json>` lines or cryptofeed files)."""
     _check_files(paths)
     override = _market_named(exchange)
-    inputs = _binance_inputs(paths)
+    chains = plan_chains(_binance_inputs(paths), override)
     ensure_writable(data_dir)
-    started = time.perf_counter()
+    return _report(run_units(chains, data_dir, import_chain, jobs=jobs, progress=progress))
+
+
+def plan_chains(inputs: list[_Input], override: Market | None) -> list[Chain]:
+    """Group inputs into chains: one market, linked by a symbol their first frames name (an input
+    naming none is a chain of its own); chains keep the order of their first input's position."""
+    planned = [_plan(inp, override) for inp in inputs]
+    owner = list(range(len(planned)))  # union-find over inputs
+
+    def root(i: int) -> int:
+        while owner[i] != i:
+            owner[i] = owner[owner[i]]
+            i = owner[i]
+        return i
+
+    first_of: dict[tuple[Market, str], int] = {}
+    for i, item in enumerate(planned):
+        for symbol in item.symbols:
+            j = first_of.setdefault((item.market, symbol), i)
+            owner[root(i)] = root(j)
+    groups: dict[int, list[_Planned]] = {}
+    for i, item in enumerate(planned):
+        groups.setdefault(root(i), []).append(item)
+    chains = []
+    for members in groups.values():
+        ordered = tuple(sorted(members, key=lambda m: (m.first_ns, [str(f) for f in m.inp.files])))
+        chains.append(Chain(members[0].market, ordered, frozenset().union(*(m.symbols for m in members))))
+    return chains
+
+
+def _plan(inp: _Input, override: Market | None) -> _Planned:
+    market = _market(inp, override)
+    first_ns = 0
+    symbols: set[str] = set()
+    for record in itertools.islice(_records(inp, None), SNIFF_RECORDS):
+        if record.kind == "error":
+            continue
+        first_ns = first_ns or record.received_ts_ns
+        if record.symbol is not None:
+            symbols.add(record.symbol)
+        elif record.kind == "stream":
+            try:
+                symbols.add(decode_stream(record.payload, record.received_ts_ns, market).symbol)
+            except (DecodeError, IgnoredStreamError):
+                continue
+    return _Planned(inp, market, first_ns, frozenset(symbols))
+
+
+def import_chain(
+    chain: Chain, writer: StoreWriter, progress: Callable[[int], None] | None
+) -> list[FileReport]:
+    """Import one chain's inputs in order through one capture while each starts where the previous
+    one ended; the stored end of the chain's symbols (import_tails.py) is where a capture goes on."""
+    batcher = _Batcher(writer)
+    tails = StoreTails(writer.layout.root, chain.market.value, chain.symbols)
     reports: list[FileReport] = []
-    with StoreWriter(data_dir) as writer:
-        batcher = _Batcher(writer)
-        for inp in inputs:
-            market = _market(inp, override)
-            issues = Issues(", ".join(f.name for f in inp.files))
-            report = FileReport([str(f) for f in inp.files], inp.format, market.value, issues=issues)
-            skew_ns = estimate_skew_ns(_records(inp, None), market)
-            capture = BinanceCapture(market, issues, skew_ns=skew_ns, check_name=check_name)
-            for item in capture.feed(_records(inp, progress)):
-                batcher.add(item, report)
-            for item in capture.finish():
-                batcher.add(item, report)
-            report.deltas_dropped = sum(sync.dropped for sync in capture.syncs.values())
-            batcher.flush()  # each input's rows reach disk as soon as it is read
-            reports.append(report)
-    return _finish(reports, writer, started)
+    capture: BinanceCapture | None = None
+    for n, planned in enumerate(chain.inputs):
+        inp = planned.inp
+        issues = Issues(", ".join(f.name for f in inp.files))
+        report = FileReport([str(f) for f in inp.files], inp.format, chain.market.value, issues=issues)
+        if capture is not None and _continues(capture, planned):
+            capture.begin(issues)
+        else:
+            if capture is not None:
+                _finish(capture, batcher, reports[-1])
+                writer.drain()  # the next capture's look at the stored tail sees these rows
+            skew_ns = tails.skew_ns(planned.first_ns)
+            if skew_ns is None:
+                # The skew of a capture, not of a file: its samples run on into the files after.
+                later = (r for p in chain.inputs[n:] for r in _records(p.inp, None))
+                skew_ns = estimate_skew_ns(later, chain.market)
+            capture = BinanceCapture(
+                chain.market, issues, skew_ns=skew_ns, check_name=check_name, tails=tails
+            )
+        dropped = _dropped(capture)
+        for item in capture.feed(_records(inp, progress)):
+            batcher.add(item, report)
+        report.deltas_dropped = _dropped(capture) - dropped
+        batcher.flush()  # each input's rows reach disk as soon as it is read
+        reports.append(report)
+    if capture is not None:
+        _finish(capture, batcher, reports[-1])
+    return reports
+
+
+def _continues(capture: BinanceCapture, planned: _Planned) -> bool:
+    """The next file starts where the capture's last one ended: not before (an overlapping file is
+    another recording of the same time) and not long after (another session)."""
+    last = capture.last_received_ns
+    return last <= planned.first_ns <= last + JOIN_WINDOW_NS
+
+
+def _dropped(capture: BinanceCapture) -> int:
+    return sum(sync.dropped for sync in capture.syncs.values())
+
+
+def _finish(capture: BinanceCapture, batcher: _Batcher, report: FileReport) -> None:
+    """The end of a capture: held snapshots and gaps of chains still broken, in its last report."""
+    dropped = _dropped(capture)
+    for item in capture.finish():
+        batcher.add(item, report)
+    report.deltas_dropped += _dropped(capture) - dropped
+    batcher.flush()
 
 
 def import_tardis(
-    paths: list[Path], data_dir: Path, *, progress: Callable[[int], None] | None = None
+    paths: list[Path],
+    data_dir: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> ImportReport:
     """Import tardis.dev CSV files (trades, incremental_book_L2, book_snapshot_N, quotes)."""
     _check_files(paths)
@@ -207,18 +333,20 @@ def import_tardis(
         if len(first_lines(path, 2)) < 2:
             raise CaptureError(f"{path}: no data rows (only the header)")
     ensure_writable(data_dir)
-    started = time.perf_counter()
-    reports: list[FileReport] = []
-    with StoreWriter(data_dir) as writer:
-        batcher = _Batcher(writer)
-        for path in paths:
-            issues = Issues(path.name)
-            report = FileReport([str(path)], "tardis", issues=issues)
-            for item in tardis.read(path, issues, _increments(progress), check_name=check_name):
-                batcher.add(item, report)
-            batcher.flush()
-            reports.append(report)
-    return _finish(reports, writer, started)
+    return _report(run_units(paths, data_dir, import_tardis_file, jobs=jobs, progress=progress))
+
+
+def import_tardis_file(
+    path: Path, writer: StoreWriter, progress: Callable[[int], None] | None
+) -> list[FileReport]:
+    """One tardis CSV file through `writer` (files never continue each other: each is a unit)."""
+    batcher = _Batcher(writer)
+    issues = Issues(path.name)
+    report = FileReport([str(path)], "tardis", issues=issues)
+    for item in tardis.read(path, issues, _increments(progress), check_name=check_name):
+        batcher.add(item, report)
+    batcher.flush()
+    return [report]
 
 
 def _increments(sink: Callable[[int], None] | None) -> Progress | None:
@@ -246,12 +374,12 @@ def _market_named(name: str | None) -> Market | None:
         raise FxError(f"--exchange {name!r} is not one of {choices}") from None
 
 
-def _finish(reports: list[FileReport], writer: StoreWriter, started: float) -> ImportReport:
-    stats = writer.stats
+def _report(result: UnitsResult[FileReport]) -> ImportReport:
+    stats = result.stats
     return ImportReport(
-        inputs=reports,
+        inputs=result.reports,
         rows_in=stats.rows_in,
         rows_added=stats.rows_added,
         files_written=stats.files_written,
-        seconds=time.perf_counter() - started,
+        seconds=result.seconds,
     )

@@ -4,6 +4,7 @@ the later files carry no REST depth snapshot (the collector fetches one only whe
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 SNAPSHOT_MARK = b'{"lastUpdateId"'
@@ -28,7 +29,7 @@ def split_capture(source: Path, cuts: list[int], out_dir: Path) -> list[Path]:
     lines = capture_lines(source)
     bounds = [0, *cuts, len(lines)]
     parts = []
-    for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for n, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         chunk = lines[lo:hi]
         if n > 0:
             chunk = [line for line in chunk if SNAPSHOT_MARK not in line[:40]]

@@ -24,7 +24,10 @@ def table_digests(data_dir: Path) -> dict[str, tuple[int, str]]:
                 if frame.height == 0:
                     continue
                 text = frame.sort(frame.columns, nulls_last=True).write_csv()
-                out[f"{exchange}/{symbol}/{table.value}"] = (frame.height, hashlib.sha256(text.encode()).hexdigest())
+                out[f"{exchange}/{symbol}/{table.value}"] = (
+                    frame.height,
+                    hashlib.sha256(text.encode()).hexdigest(),
+                )
     return out
 
 

@@ -63,6 +63,7 @@ bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/record.py
+	$(BIN)/python bench/import.py
 
 # The .proto files have no package, so protoc writes bare "import X_pb2": sed makes them relative.
 proto: $(STAMP)  ## regenerate fxcli/exchange/mexc_proto/ from ../shared/mexc/proto (pinned grpcio-tools)

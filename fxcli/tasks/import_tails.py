@@ -13,6 +13,14 @@ break. So a file that continues the chain adds its diffs and trades and nothing 
 equals the one a single import of both files gives. Where the stored chain was broken at its end (a
 Gap "no snapshot followed"), the stored book is the one from before the break, the next file's first
 diff does not continue it, and the break stays a Gap until that file's own snapshot.
+
+Estimated exchange times (spot book tickers carry none) use the skew of the stored rows, so they
+equal a single import's too, as long as the first file held the `SKEW_SAMPLES` venue-timed frames the
+estimate takes (any real capture file does; a shorter one had a skew from fewer frames).
+
+What this cannot undo: a file imported BEFORE the one it continues found no stored book, so its
+diffs were dropped under an `import_hole` Gap. Importing the earlier file and then this one again
+adds the diffs, but the Gap row stays: the store merges rows as a multiset and never removes one.
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def test_join_book_replayed_across_the_cut_equals_reference(
 
 def _drop(lines: list[bytes], kind: bytes, count: int) -> tuple[list[bytes], list[dict[str, object]]]:
     """`lines` without the first `count` frames of stream `kind`; returns the dropped frames' data."""
-    kept, dropped = [], []
+    kept: list[bytes] = []
+    dropped: list[dict[str, object]] = []
     for line in lines:
         if len(dropped) < count and kind in line[:80]:
             dropped.append(json.loads(line.split(b" ", 1)[1])["data"])

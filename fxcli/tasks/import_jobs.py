@@ -12,16 +12,21 @@ Why the result equals one-at-a-time import: a unit is self-contained (what must 
 like consecutive files of one symbol, is one unit), the writer merges into an hour as a multiset
 union (commutative, so the order units finish in does not matter), and two workers writing the same
 date folder take its folder lock in turn (locks.py), each re-reading the manifest under the lock.
-A failed unit: the others that are running finish, those not started are cancelled, and the first
-error is raised as it would be in one process (an `FxError` stays one `fx: error:` line). What a
-worker wrote before it failed is whole hour files listed in their manifests, as after a sequential
-import that stopped there; a worker killed mid-write leaves only temp files marked with its pid,
-which readers ignore and the next writer of that folder removes (repair.py).
+Workers are spawned by this process and die with it (Linux: a parent-death signal), so a `kill -9`
+of an import stops its writing as it would in one process. A failed unit: the others that are
+running finish, those not started are cancelled, and the first error is raised as it would be in
+one process (an `FxError` stays one `fx: error:` line). What a worker wrote before it failed is
+whole hour files listed in their manifests, as after a sequential import that stopped there; a
+worker killed mid-write leaves only temp files marked with its pid, which readers ignore and the
+next writer of that folder removes (repair.py).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -82,8 +87,9 @@ def _in_workers(
     jobs: int,
     progress: Callable[[int], None] | None,
 ) -> UnitsResult[R]:
-    # forkserver: no fork of a process with threads (a progress bar's, a writer's) in it.
-    context = multiprocessing.get_context("forkserver")
+    # spawn: no fork of a process with threads (a progress bar's, a writer's) in it, and the workers
+    # are this process's children (a forkserver's would outlive a killed import).
+    context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
     seen = 0
     result: UnitsResult[R] = UnitsResult()
@@ -91,7 +97,7 @@ def _in_workers(
         max_workers=min(jobs, len(units)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(counter,),
+        initargs=(counter, os.getpid()),
     ) as pool:
         futures = [pool.submit(_run_unit, work, unit, data_dir, progress is not None) for unit in units]
         pending: set[Future[Any]] = set(futures)
@@ -121,9 +127,16 @@ def _in_workers(
     return result
 
 
-def _init_worker(counter: Synchronized[int]) -> None:
+def _init_worker(counter: Synchronized[int], parent_pid: int) -> None:
     global _progress
     _progress = counter
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1  # prctl(2): this signal comes when the parent ends
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent ended before the signal was asked for
+        os._exit(1)
 
 
 def _count(n: int) -> None:

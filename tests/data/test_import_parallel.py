@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +169,46 @@ def test_import_jobs_zero_is_one_error_line(shared_data: Path, tmp_path: Path) -
     result = run_fx("import", "binance", str(shared_data / SPOT), "--jobs", "0", "--data-dir", str(tmp_path))
 
     assert "--jobs" in error_line(result)
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = {int(c) for c in (task / "children").read_text().split()}
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found |= {child, *_descendants(child)}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_killed_parallel_import_takes_its_workers_with_it(shared_data: Path, tmp_path: Path) -> None:
+    files = [str(shared_data / SPOT), str(shared_data / USDM)]
+    args = ["import", "binance", *files, "--jobs", "2", "--data-dir", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "fxcli", *args], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    workers: set[int] = set()
+    while len(workers) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        workers = _descendants(proc.pid)  # two workers and the resource tracker
+        time.sleep(0.05)
+    assert len(workers) >= 3, "the import did not start its workers"
+    while not any(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a worker has written: the workers are mid-import
+    assert proc.poll() is None, "the import finished before the kill: the test did not test it"
+
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [w for w in workers if _alive(w)] == []

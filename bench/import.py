@@ -13,6 +13,9 @@ per second:
   into a fresh data dir (still writing the store); hftbacktest: `convert(FILE, opt="t")` without
   an output file (its numba functions compiled by an earlier call).
 
+- parallel: the spot and USD-M captures together, `fx import binance SPOT USDM --jobs CORES`
+  against `--jobs 1`, end to end (two chains: one worker process each, against one process).
+
 Each figure is the best of REPEATS. hftbacktest 2.4.0 runs in bench/.venv-peers (pinned in
 bench/requirements-peers.txt). The sides do different work: hftbacktest fills one numpy event
 array (no book sync, no checks of the version chain or trade ids, no store); fx checks each line
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +45,7 @@ from fxcli.tasks.import_ import import_binance
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work"
 CAPTURE = REPO.parent / "shared" / "data" / "hftbacktest" / "usdm" / "btcusdt_20240808.gz"
+SPOT = REPO.parent / "shared" / "data" / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
 FX = REPO / ".venv" / "bin" / "fx"
 REPEATS = 3
 PEER_TIMEOUT_S = 600
@@ -68,7 +73,7 @@ print("RESULT " + json.dumps({"rows": rows, "seconds": best}))
 """
 
 LAYOUT = Layout(
-    legend="Ratios are fx / hftbacktest lines per second (above 1: fx is faster)",
+    legend="Ratios are fx / its peer in lines per second (above 1: fx is faster)",
     fx_width=18,
     peer_name_width=0,
     peer_width=32,
@@ -103,12 +108,13 @@ def run_peer(
     return answer, wall
 
 
-def fx_end_to_end(capture: Path, work: Path, n: int) -> float:
+def fx_end_to_end(captures: list[Path], work: Path, n: int, jobs: int = 1) -> float:
     """Wall time of `fx import binance` as a subprocess into a fresh data dir."""
-    data_dir = work / f"fx-e2e-{n}"
+    data_dir = work / f"fx-e2e-{n}-{jobs}"
+    files = [str(c) for c in captures]
     start = time.perf_counter()
     done = subprocess.run(
-        [str(FX), "import", "binance", str(capture), "--data-dir", str(data_dir), "--jobs", "1", "--json"],
+        [str(FX), "import", "binance", *files, "--data-dir", str(data_dir), "--jobs", str(jobs), "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -139,6 +145,7 @@ def main() -> None:
     python = peers_python()
     run = Run(LAYOUT, "hftbacktest 2.4.0")
     lines = count_lines(capture)
+    spot_lines = count_lines(SPOT)
     print(f"capture: {capture} ({lines:,} lines, {capture.stat().st_size / 1e6:.1f} MB gzip)")
     WORK.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=WORK, prefix="import-"))
@@ -148,13 +155,19 @@ def main() -> None:
         fx_e2e = peer_e2e = fx_call = float("inf")
         rows = peer_rows = 0
         for n in range(args.repeats):  # the sides alternate, so a busy moment hits both
-            fx_e2e = min(fx_e2e, fx_end_to_end(capture, work, n))
+            fx_e2e = min(fx_e2e, fx_end_to_end([capture], work, n))
             answer, wall = run_peer(python, script, capture, str(work / f"peer-{n}.npz"), 1)
             peer_e2e, peer_rows = min(peer_e2e, wall), answer["rows"]
             seconds, rows = fx_inner(capture, work, n)
             fx_call = min(fx_call, seconds)
         answer, _ = run_peer(python, script, capture, "-", args.repeats)
         peer_call = answer["seconds"]
+        cores = os.cpu_count() or 1
+        both = [SPOT, capture]
+        one_job = many_jobs = float("inf")
+        for n in range(args.repeats):
+            one_job = min(one_job, fx_end_to_end(both, work, n, 1))
+            many_jobs = min(many_jobs, fx_end_to_end(both, work, n, cores))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     figures = [
@@ -174,9 +187,23 @@ def main() -> None:
         )
         for what, fx_s, peer_s in figures
     ]
+    both_lines = lines + spot_lines
+    report.append(
+        Line(
+            "",
+            f"parallel: spot + USD-M captures, --jobs {cores} against --jobs 1, end to end",
+            rate(both_lines / many_jobs, "lines"),
+            "",
+            f"fx --jobs 1: {rate(both_lines / one_job, 'lines')}",
+            f"{one_job / many_jobs:.2f}x",
+            "",
+            None,
+        )
+    )
     details = [
         f"fx: {fx_e2e:.2f} s end to end, {fx_call:.2f} s inner; {rows:,} rows stored",
         f"hftbacktest: {peer_e2e:.2f} s end to end, {peer_call:.2f} s inner; {peer_rows:,} events",
+        f"spot + USD-M: {one_job:.2f} s with --jobs 1, {many_jobs:.2f} s with --jobs {cores}",
     ]
     run.finish(report, details=details, measured_on=cores_and_python())
 

@@ -224,3 +224,41 @@ def test_join_overlapping_copies_import_as_one_file(shared_data: Path, tmp_path:
 
     assert report.skipped == 0
     assert table_digests(tmp_path / "two") == table_digests(tmp_path / "one")
+
+
+def _covered(gaps: list[dict[str, object]]) -> list[tuple[int, int]]:
+    """The union of the gaps' [start, end] spans, as disjoint spans."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted((int(str(g["start_ns"])), int(str(g["end_ns"]))) for g in gaps):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def test_join_chain_broken_before_the_cut_covers_the_same_time_either_way(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    case = CASES["spot"]
+    lines = capture_lines(shared_data / case.path)
+    head, _ = _drop(lines[case.cut - 300 : case.cut], b"@depth", 3)  # a break late in the first file
+    first = write_capture(lines[: case.cut - 300] + head, tmp_path / "part1.gz")
+    second = write_capture(lines[case.cut :], tmp_path / "part2.gz")
+    import_binance([first, second], tmp_path / "together")
+    import_binance([first], tmp_path / "one_by_one")
+    import_binance([second], tmp_path / "one_by_one")
+
+    spans = {
+        how: _covered(_table(tmp_path / how, "binance", Table.GAPS).to_dicts())
+        for how in ("together", "one_by_one")
+    }
+
+    assert len(spans["together"]) == 1
+    assert spans["one_by_one"] == spans["together"]
+    last_ts = _table(tmp_path / "together", "binance", Table.TRADES)["exchange_ts_ns"].max()
+    assert spans["together"][0][1] == last_ts  # unknown from the break to the end: no snapshot followed
+    deltas = [
+        table_digests(tmp_path / how)["binance/BTCUSDT/book_deltas"] for how in ("together", "one_by_one")
+    ]
+    assert deltas[0] == deltas[1]

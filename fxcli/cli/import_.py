@@ -1,4 +1,4 @@
-"""`fx import binance|tardis FILE...`: bring public captures into the store."""
+"""`fx import binance|tardis|binance-vision FILE...`: bring public captures into the store."""
 
 from __future__ import annotations
 
@@ -93,3 +93,34 @@ def tardis(files: Files, data_dir: DataDir = None, json_out: Json = False) -> No
     with reporting_errors():
         root = load_settings(data_dir=data_dir).data_dir
         _run(files, json_out, lambda progress: import_tardis(files, root, progress=progress))
+
+
+@app.command("binance-vision")
+def binance_vision(
+    files: Annotated[
+        list[Path], typer.Argument(help="Archive files (.zip, or the .csv inside one).", show_default=False)
+    ],
+    market: Annotated[
+        str | None,
+        typer.Option(help="spot or usdm; needed only when a file was renamed (else from its columns)."),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="The symbol, needed only when a file was renamed.")
+    ] = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Binance's public archive (data.binance.vision): trades, aggTrades, USD-M bookTicker zips.
+
+    Example: fx import binance-vision BTCUSDT-trades-2024-08-08.zip
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.vision import import_vision
+
+    with reporting_errors():
+        root = load_settings(data_dir=data_dir).data_dir
+        _run(
+            files,
+            json_out,
+            lambda progress: import_vision(files, root, market=market, symbol=symbol, progress=progress),
+        )

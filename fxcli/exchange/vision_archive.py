@@ -203,17 +203,15 @@ class ArchiveClient:
             _write_atomically(stored_sum, checksum_text.encode())
             return Fetched(file, url, local, Status.CACHED)
         part = local.with_name(f"{name}.part")
-        resumed_from = part.stat().st_size if part.is_file() else 0
-        before = resumed_from
-        got = self._attempts(url, lambda: self._get_file(url, part))
-        if got is None:
+        resumed_from = self._attempts(url, lambda: self._get_file(url, part))
+        if resumed_from is None:
             part.unlink(missing_ok=True)
             return Fetched(file, url, local, Status.MISSING)
         _verify(part, expected, url)
         part.replace(local)
         _write_atomically(stored_sum, checksum_text.encode())
-        fetched = local.stat().st_size - before if resumed_from else local.stat().st_size
-        return Fetched(file, url, local, Status.DOWNLOADED, max(fetched, 0), resumed_from)
+        size = local.stat().st_size
+        return Fetched(file, url, local, Status.DOWNLOADED, size - resumed_from, resumed_from)
 
     def _attempts(self, url: str, call: Callable[[], _T | None]) -> _T | None:
         """`call()` until it succeeds, with doubling pauses; None when the server says 404."""
@@ -233,7 +231,9 @@ class ArchiveClient:
                 return None
             return b"".join(self._body(answer, url)).decode("utf-8", "replace")
 
-    def _get_file(self, url: str, part: Path) -> bool | None:
+    def _get_file(self, url: str, part: Path) -> int | None:
+        """Fetch into `part`, continuing it if the server honours Range; the offset the body of the
+        successful answer started at (0: the whole file), None on 404."""
         have = part.stat().st_size if part.is_file() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         with self._request(url, headers) as answer:
@@ -254,7 +254,7 @@ class ArchiveClient:
             with part.open("ab" if resume else "wb") as out:
                 for block in self._body(answer, url):
                     out.write(block)
-        return True
+        return have if resume else 0
 
     def _request(self, url: str, headers: dict[str, str]) -> _Answer:
         return _Answer(self._http, url, headers, self.timeout_s)

@@ -29,6 +29,13 @@ class Faults:
     delay_s: float = 0.0
 
 
+class _Quiet(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (it timed out, or it was told to) is not news."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 class VisionServer:
     """`with VisionServer(folder) as server:` then `server.url`, `server.hits[path]`, `server.faults`."""
 
@@ -47,7 +54,7 @@ class VisionServer:
             def do_GET(self) -> None:
                 owner.serve(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Quiet(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -9,7 +9,7 @@ import typer
 
 from fxcli.cli.options import DataDir, Json, count, seconds
 from fxcli.cli.options import _folder as folder_option
-from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -93,8 +93,6 @@ def binance_vision(
 
     Example: fx download binance-vision --symbol AGIXBTC --from 2022-08-11 --to 2022-08-17
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     from fxcli.settings import load_settings
     from fxcli.tasks.download import download_vision
 
@@ -105,15 +103,7 @@ def binance_vision(
             raise FxError("give the days to fetch: --from YYYY-MM-DD --to YYYY-MM-DD")
         settings = load_settings(data_dir=data_dir, binance_vision_url=base_url, cache_dir=cache_dir)
         console = stderr()
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal or json_out,
-        ) as bar:
+        with byte_progress(console, show=console.is_terminal and not json_out) as bar:
             report = download_vision(
                 [*(symbol or []), *([symbols] if symbols else [])],
                 start,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fxcli.cli.options import DataDir, Json
-from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,20 +26,9 @@ Files = Annotated[list[Path], typer.Argument(help="Capture files (plain, .gz or 
 def _run(
     files: list[Path], json_out: bool, job: Callable[[Callable[[int], None] | None], ImportReport]
 ) -> None:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     console = stderr()
     total = sum(f.stat().st_size for f in files if f.is_file())
-    show = console.is_terminal and not json_out
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not show,
-    ) as bar:
+    with byte_progress(console, show=console.is_terminal and not json_out) as bar:
         task = bar.add_task("importing", total=total)
         report = job(lambda n: bar.advance(task, n))
     from fxcli.ui.import_ import import_table, import_to_json

@@ -79,12 +79,13 @@ def test_download_again_fetches_no_zip_and_adds_nothing(tmp_path: Path) -> None:
     with VisionServer(tmp_path / "archive") as server:
         assert _download(server, tmp_path, last="2022-08-12").returncode == 0
         store = _snapshot(tmp_path / "data")
-        zips_before = server.zip_hits()
+        zips_before, requests_before = server.zip_hits(), sum(server.hits.values())
 
         again = _download(server, tmp_path, "--json", last="2022-08-12")
 
         assert again.returncode == 0, again.stderr
         assert server.zip_hits() == zips_before == 2
+        assert sum(server.hits.values()) == requests_before  # not even the CHECKSUMs are asked for
     report = json.loads(again.stdout)
     assert [f["status"] for f in report["files"]] == ["cached", "cached"]
     assert report["import"]["rows_added"] == 0

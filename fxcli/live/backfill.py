@@ -21,8 +21,10 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from msgspec.structs import replace
 
 from fxcli.exchange.pacing import BreakerOpenError
 from fxcli.exchange.rest import RateLimitedError, RestClient, RestError
@@ -193,6 +195,7 @@ class _Job:
     slot: int
     start_edge: list[Trade]
     task: asyncio.Task[None] | None = None
+    delivered: bool = False
 
 
 @dataclass
@@ -256,12 +259,20 @@ class Backfiller:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            if job is not None:
+            if job is not None and not job.delivered:
                 self._finish(job, [], Backfill.NOT_RECOVERED, "the recorder stopped before the fetch ended")
 
     # ------------------------------------------------------------------ internals
 
     async def _run(self, job: _Job) -> None:
+        try:
+            await self._backfill(job)
+        except Exception as exc:  # whatever went wrong, the gap itself is stored (and the recorder goes on)
+            log.exception("backfill of %s", job.gap.symbol)
+            if not job.delivered:
+                self._finish(job, [], Backfill.NOT_RECOVERED, f"unexpected {type(exc).__name__}: {exc}")
+
+    async def _backfill(self, job: _Job) -> None:
         gap = job.gap
         skew_ms = max(0.0, self.offset_ms() or 0.0)
         start_ms = gap.start_ns // NS_PER_MS
@@ -275,9 +286,6 @@ class Backfiller:
             fetched = await self._fetch(gap.symbol, start_ms, window_end_ms)
         except (RestError, BreakerOpenError) as exc:
             self._finish(job, [], Backfill.NOT_RECOVERED, str(exc))
-            return
-        except Exception as exc:  # whatever went wrong, the gap itself must still be stored
-            self._finish(job, [], Backfill.NOT_RECOVERED, f"unexpected {type(exc).__name__}: {exc}")
             return
         live = [*job.start_edge, *self._tails.get(gap.symbol, ())]
         last_ns = last_ms * NS_PER_MS + NS_PER_MS - 1
@@ -311,6 +319,7 @@ class Backfiller:
         span: tuple[int, int] | None = None,
     ) -> None:
         gap = job.gap
+        job.delivered = True
         if status is Backfill.NOT_RECOVERED:
             note = f"trades not recovered: {why}; {BOOK_NOTE}"
         else:

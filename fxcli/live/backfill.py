@@ -72,11 +72,14 @@ class SpotHistory:
     and asked again (whether the venue answers a full window's oldest or newest trades is not
     documented, so fx never relies on either)."""
 
-    def __init__(self, adapter: SpotTrades) -> None:
+    def __init__(self, adapter: SpotTrades, page: int | None = None) -> None:
+        from fxcli.exchange.mexc_spot import AGG_TRADES_LIMIT
+
         self.adapter = adapter
+        self.page = page or AGG_TRADES_LIMIT  # trades asked per call (the venue's maximum)
 
     async def fetch(self, rest: RestClient, symbol: str, start_ms: int, end_ms: int) -> Fetched:
-        from fxcli.exchange.mexc_spot import AGG_TRADES_LIMIT, AGG_TRADES_SPAN_MS
+        from fxcli.exchange.mexc_spot import AGG_TRADES_SPAN_MS
 
         hours = range(start_ms, end_ms + 1, AGG_TRADES_SPAN_MS + 1)
         todo = [(lo, min(end_ms, lo + AGG_TRADES_SPAN_MS)) for lo in reversed(hours)]
@@ -84,19 +87,19 @@ class SpotHistory:
         crowded: list[int] = []  # milliseconds with more trades than one answer holds
         while todo:
             lo, hi = todo.pop()
-            url = self.adapter.agg_trades_url(symbol, lo, hi, AGG_TRADES_LIMIT)
+            url = self.adapter.agg_trades_url(symbol, lo, hi, self.page)
             body, received = await rest.get(url)
-            page = _decoded(rest, url, self.adapter.decode_agg_trades, body, symbol, received)
-            if len(page) < AGG_TRADES_LIMIT:
-                trades.extend(page)
+            answer = _decoded(rest, url, self.adapter.decode_agg_trades, body, symbol, received)
+            if len(answer) < self.page:
+                trades.extend(answer)
             elif lo == hi:
-                trades.extend(page)
+                trades.extend(answer)
                 crowded.append(lo)
             else:
                 mid = (lo + hi) // 2
                 todo.extend([(mid + 1, hi), (lo, mid)])
         trades.sort(key=lambda t: t.exchange_ts_ns)
-        missing = f"{len(crowded)} ms held more than {AGG_TRADES_LIMIT} trades" if crowded else ""
+        missing = f"{len(crowded)} ms held more than {self.page} trades" if crowded else ""
         return Fetched(trades, start_ms * NS_PER_MS, end_ms * NS_PER_MS, missing)
 
 

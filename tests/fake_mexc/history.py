@@ -35,4 +35,4 @@ def trade_history(venue: FakeMexc, path: str, query: dict[str, str]) -> Answer:
         return HTTPStatus.BAD_REQUEST, {}, refused
     limit = int(query["limit"]) if query.get("limit", "").isdigit() else 500
     window = [t for t in tape if int(start) <= t.time_ms <= int(end)]
-    return HTTPStatus.OK, {}, frames.spot_agg_trades(window[: min(limit, venue.trade_history_limit)])
+    return HTTPStatus.OK, {}, frames.spot_agg_trades(window[: min(limit, 1000)])

@@ -137,7 +137,6 @@ class FakeMexc:
         self.rest_failure_status = HTTPStatus.INTERNAL_SERVER_ERROR
         self.rest_delay_s = 0.0
         self.trade_history_down = False  # aggTrades / deals answer 503 (the rest of REST works)
-        self.trade_history_limit = 1000  # most trades one aggTrades answer holds (the venue's max)
         self.snapshot_delay_s = 0.0  # a depth snapshot is taken at request time, answered this much later
         self.cut_bodies = 0  # the next N REST answers are chunked bodies cut short
         self.network_delay_s = 0.0  # one-way: every frame reaches the client this long after its send time

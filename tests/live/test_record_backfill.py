@@ -56,7 +56,8 @@ def stored_content(trades: pl.DataFrame) -> Counter[tuple[int, float, float, int
 
 
 def trade_gaps(gaps: pl.DataFrame) -> pl.DataFrame:
-    return gaps.filter(pl.col("reason") == "disconnect")
+    """The outages (not the instant between a futures symbol's two subscription acks at the start)."""
+    return gaps.filter(pl.col("reason") == "disconnect", ~pl.col("detail").str.contains("not every channel"))
 
 
 def assert_every_trade_once(
@@ -170,7 +171,7 @@ def test_a_restart_after_a_kill_backfills_the_downtime(tmp_path: Path) -> None:
                 proc.wait()
                 await asyncio.sleep(1.0)  # downtime: the venue goes on trading
                 proc = start_recorder(venue, data_dir, out, "--flush-s", "0.2")
-                await until(lambda: '"event": "backfill"' in out.read_text(), 10.0, "the backfill")
+                await until(lambda: '"event":"backfill"' in out.read_text(), 10.0, "the backfill")
                 await asyncio.sleep(0.5)
                 proc.send_signal(signal.SIGINT)
                 return venue, await wait_exit(proc, 10.0)
@@ -196,12 +197,13 @@ def test_a_restart_after_a_kill_backfills_the_downtime(tmp_path: Path) -> None:
 def test_spot_history_pages_a_busy_window_by_halving_it_until_each_answer_is_whole(page: int) -> None:
     async def scenario() -> tuple[list[int], list[int], int]:
         async with FakeMexc(Venue.SPOT, ["AUSDT"], tick_s=0.005) as venue:
-            venue.trade_history_limit = page  # the venue answers at most this many: a full page is cut
             await asyncio.sleep(0.6)
             tape = venue.trades["AUSDT"]
             lo, hi = tape[0].time_ms, tape[-1].time_ms
             async with RestClient(timeout_s=5.0) as rest:
-                fetched = await SpotHistory(MexcSpot(venue.endpoints)).fetch(rest, "AUSDT", lo, hi)
+                # `page` trades asked per call: a full answer may be cut, its window is split and asked again
+                history = SpotHistory(MexcSpot(venue.endpoints), page)
+                fetched = await history.fetch(rest, "AUSDT", lo, hi)
             made = sorted(t.time_ms for t in tape if lo <= t.time_ms <= hi)
             calls = sum(1 for r in venue.rest_requests if r.startswith("/api/v3/aggTrades"))
             return made, [t.exchange_ts_ns // NS_PER_MS for t in fetched.trades], calls

@@ -277,14 +277,17 @@ class Backfiller:
 
     async def _backfill(self, job: _Job) -> None:
         gap = job.gap
-        skew_ms = max(0.0, self.offset_ms() or 0.0)
+        # The gap ends (local clock) when every channel is subscribed again: later prints come live.
+        # On the venue's clock that is `offset` later; the REST window reaches a margin past it,
+        # where every print has a live copy to match.
+        offset_ns = int((self.offset_ms() or 0.0) * NS_PER_MS)
         start_ms = gap.start_ns // NS_PER_MS
-        last_ms = (gap.end_ns + int(skew_ms * NS_PER_MS)) // NS_PER_MS  # the gap's end on the venue's clock
+        last_ms = (gap.end_ns + offset_ns) // NS_PER_MS
         window_end_ms = last_ms + self.timing.end_margin_ms
         # Live pushes up to the window's end must have arrived before the edge can be matched.
-        local_due_s = (window_end_ms - skew_ms) / 1000 + self.timing.settle_s
+        due_s = gap.end_ns / NS_PER_S + self.timing.end_margin_ms / 1000 + self.timing.settle_s
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), max(0.0, local_due_s - time.time()))
+            await asyncio.wait_for(self._stopping.wait(), max(0.0, due_s - time.time()))
         try:
             fetched = await self._fetch(gap.symbol, start_ms, window_end_ms)
         except (RestError, BreakerOpenError) as exc:

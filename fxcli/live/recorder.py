@@ -441,6 +441,17 @@ class Recorder:
         if trades:
             self._table(gap.symbol).add_backfilled(trades)
             self.counters.backfilled += len(trades)
+            self._pending.append(  # the raw log stays the whole story: what REST gave, as stored
+                {
+                    "slot": slot,
+                    "recv_wall_ns": trades[-1].received_ts_ns,
+                    "kind": "backfill",
+                    "generated": True,
+                    "symbol": gap.symbol,
+                    "gap": [gap.start_ns, gap.end_ns],
+                    "trades": [[t.exchange_ts_ns, t.price, t.qty, t.side, t.trade_id] for t in trades],
+                }
+            )
         self._store_gap(gap, slot)
 
     def _store_gap(self, gap: Gap, slot: int) -> None:

@@ -72,8 +72,11 @@ def assert_every_trade_once(
     assert stored == made, (sum((made - stored).values()), sum((stored - made).values()))
 
 
-def test_an_outage_is_backfilled_once_marked_and_the_gap_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("venue_ahead_ms", [0, -1500])
+def test_an_outage_is_backfilled_once_marked_and_the_gap_says_so(venue_ahead_ms: int, tmp_path: Path) -> None:
     with venue_in_thread(["AUSDT"], tick_s=0.02) as venue:
+        # a venue clock behind ours: its prints up to the gap's end (on our clock) came live, later
+        venue.clock_offset_ms = venue_ahead_ms
         on_venue(venue, outage(venue))
         recording(venue, tmp_path, 4.5, symbols=["AUSDT"], backfill_timing=QUICK)()  # type: ignore[arg-type]
 

@@ -75,8 +75,10 @@ def assert_every_trade_once(
 @pytest.mark.parametrize("venue_ahead_ms", [0, -1500])
 def test_an_outage_is_backfilled_once_marked_and_the_gap_says_so(venue_ahead_ms: int, tmp_path: Path) -> None:
     with venue_in_thread(["AUSDT"], tick_s=0.02) as venue:
-        # a venue clock behind ours: its prints up to the gap's end (on our clock) came live, later
+        # A venue clock behind ours, and pushes 0.5 s in flight: prints of the venue's time up to the
+        # gap's end on *our* clock come live, after the fetch; only the venue's clock tells them apart.
         venue.clock_offset_ms = venue_ahead_ms
+        venue.network_delay_s = 0.5 if venue_ahead_ms else 0.0
         on_venue(venue, outage(venue))
         recording(venue, tmp_path, 4.5, symbols=["AUSDT"], backfill_timing=QUICK)()  # type: ignore[arg-type]
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal, overload
 
 import msgspec
 
@@ -366,23 +366,9 @@ to_version=1111084807)]
         BookSnapshot(exchange_ts_ns=1587442022003000000, received_ts_ns=5, symbol='BTC_USDT', \
 bids=[(6859.0, 120.0)], asks=[(6859.5, 3251.0)], version=96801927, source='rest')
         """
-        try:
-            answer = _rest.decode(body)
-        except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
-            raise ValueError(f"bad MEXC futures depth snapshot: {exc}") from None
-        if not answer.success or answer.data is None:
-            raise ValueError(
-                f"MEXC futures depth snapshot refused: success={answer.success}, code {answer.code}, "
-                f"{answer.message or 'no data'}"
-            )
-        book = answer.data
+        book = _answer_data(_rest, body, "depth snapshot")
         sym = _checked_symbol(symbol)
-        scale = _UNIT
-        if self._scales is not None:
-            found = self._scales.get(sym)
-            if found is None:
-                raise ValueError(f"{sym} has no contract size: its depth would stay in contracts")
-            scale = found
+        scale = self._scale_of(sym, "depth")
         return BookSnapshot(
             exchange_ts_ns=(book.timestamp or 0) * NS_PER_MS,
             received_ts_ns=received_ts_ns,
@@ -392,6 +378,15 @@ bids=[(6859.0, 120.0)], asks=[(6859.5, 3251.0)], version=96801927, source='rest'
             version=book.version,
             source="rest",
         )
+
+    def _scale_of(self, symbol: str, what: str) -> tuple[float, float]:
+        """`symbol`'s contract size as `(n, d)`; (1, 1) in contracts; a symbol without one raises."""
+        if self._scales is None:
+            return _UNIT
+        found = self._scales.get(symbol)
+        if found is None:
+            raise ValueError(f"{symbol} has no contract size: its {what} would stay in contracts")
+        return found
 
     def deals_url(self, symbol: str, limit: int = DEALS_LIMIT) -> str:
         """`<rest>/deals/<SYMBOL>?limit=N`: the venue's most recent `limit` deals (at most 100), all
@@ -410,22 +405,9 @@ bids=[(6859.0, 120.0)], asks=[(6859.5, 3251.0)], version=96801927, source='rest'
         [Trade(exchange_ts_ns=1587442049632000000, received_ts_ns=5, symbol='BTC_USDT', price=6866.5, \
 qty=2096.0, side=1, trade_id=None)]
         """
-        try:
-            answer = _deals_answer.decode(body)
-        except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
-            raise ValueError(f"bad MEXC futures deals answer: {exc}") from None
-        if not answer.success or answer.data is None:
-            raise ValueError(
-                f"MEXC futures deals refused: success={answer.success}, code {answer.code}, "
-                f"{answer.message or 'no data'}"
-            )
+        deals = _answer_data(_deals_answer, body, "deals")
         sym = _checked_symbol(symbol)
-        n, d = _UNIT
-        if self._scales is not None:
-            found = self._scales.get(sym)
-            if found is None:
-                raise ValueError(f"{sym} has no contract size: its deals would stay in contracts")
-            n, d = found
+        n, d = self._scale_of(sym, "deals")
         trades = [
             Trade(
                 deal.trade_ms * NS_PER_MS,
@@ -436,10 +418,29 @@ qty=2096.0, side=1, trade_id=None)]
                 1 if deal.side == 1 else -1,
                 _trade_id(deal.trade_id),
             )
-            for deal in answer.data
+            for deal in deals
         ]
         trades.sort(key=lambda t: t.exchange_ts_ns)  # the venue lists the newest first
         return trades
+
+
+@overload
+def _answer_data(decoder: msgspec.json.Decoder[_RestAnswer], body: bytes, what: str) -> _RestBook: ...
+@overload
+def _answer_data(decoder: msgspec.json.Decoder[_DealsAnswer], body: bytes, what: str) -> list[_Deal]: ...
+def _answer_data(decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    """The `data` of a REST answer `{"success":true,"code":0,"data":...}`; `ValueError` when it is
+    malformed or says `success: false`."""
+    try:
+        answer = decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        raise ValueError(f"bad MEXC futures {what}: {exc}") from None
+    if not answer.success or answer.data is None:
+        raise ValueError(
+            f"MEXC futures {what} refused: success={answer.success}, code {answer.code}, "
+            f"{answer.message or 'no data'}"
+        )
+    return answer.data
 
 
 def ack_confirms(control: Control, requested: Iterable[Channel]) -> bool:

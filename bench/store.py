@@ -126,6 +126,7 @@ def synthetic_trades(rows: int, seed: int) -> pl.DataFrame:
             "qty": qty,
             "side": side,
             "trade_id": trade_id,
+            "backfilled": np.zeros(rows, dtype=bool),
         }
     )
     return frame.cast(pl.Schema(SPECS[Table.TRADES].polars_schema()))

@@ -6,6 +6,8 @@ variants_dir = "/srv/fx/variants"
 mexc_spot_ws_url = "ws://127.0.0.1:8765/ws"   # endpoint overrides; unset means the venue's real ones
 mexc_spot_rest_url = "http://127.0.0.1:8766"
 proxy = "socks5h://127.0.0.1:1080"              # every venue connection through it; unset: none
+binance_vision_url = "https://data.binance.vision" # fx download's archive (a mirror); unset: this one
+cache_dir = "/srv/fx/binance-vision"               # the archive's mirror; unset: ~/.cache/fx/binance-vision
 """
 
 from __future__ import annotations
@@ -83,7 +85,16 @@ class Settings(BaseModel):
         "whatever http_proxy / https_proxy / all_proxy say.",
     )
 
-    @field_validator("data_dir", "variants_dir", "strategies_dir", mode="before")
+    binance_vision_url: str | None = Field(
+        None, description="Base URL of Binance's public archive (unset: https://data.binance.vision)."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder fx download mirrors the archive's paths into "
+        "(unset: $XDG_CACHE_HOME/fx/binance-vision, or ~/.cache/fx/binance-vision).",
+    )
+
+    @field_validator("data_dir", "variants_dir", "strategies_dir", "cache_dir", mode="before")
     @classmethod
     def _folder(cls, value: Any) -> Any:
         if isinstance(value, str | Path):
@@ -97,7 +108,7 @@ class Settings(BaseModel):
     def _ws_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, WS_SCHEMES)
 
-    @field_validator("mexc_spot_rest_url", "mexc_futures_rest_url")
+    @field_validator("mexc_spot_rest_url", "mexc_futures_rest_url", "binance_vision_url")
     @classmethod
     def _rest_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, REST_SCHEMES)

@@ -1,4 +1,4 @@
-"""`fx import binance|tardis FILE...`: bring public captures into the store."""
+"""`fx import binance|tardis|binance-vision FILE...`: bring public captures into the store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fxcli.cli.options import DataDir, Json, count
-from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors, stderr
+from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,20 +35,9 @@ Jobs = Annotated[
 def _run(
     files: list[Path], json_out: bool, job: Callable[[Callable[[int], None] | None], ImportReport]
 ) -> None:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     console = stderr()
     total = sum(f.stat().st_size for f in files if f.is_file())
-    show = console.is_terminal and not json_out
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not show,
-    ) as bar:
+    with byte_progress(console, show=console.is_terminal and not json_out) as bar:
         task = bar.add_task("importing", total=total)
         report = job(lambda n: bar.advance(task, n))
     from fxcli.ui.import_ import import_table, import_to_json
@@ -108,3 +97,34 @@ def tardis(files: Files, data_dir: DataDir = None, json_out: Json = False, jobs:
         root = load_settings(data_dir=data_dir).data_dir
         workers = jobs or default_jobs()
         _run(files, json_out, lambda progress: import_tardis(files, root, progress=progress, jobs=workers))
+
+
+@app.command("binance-vision")
+def binance_vision(
+    files: Annotated[
+        list[Path], typer.Argument(help="Archive files (.zip, or the .csv inside one).", show_default=False)
+    ],
+    market: Annotated[
+        str | None,
+        typer.Option(help="spot or usdm; needed only when a file was renamed (else from its columns)."),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="The symbol, needed only when a file was renamed.")
+    ] = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Binance's public archive (data.binance.vision): trades, aggTrades, USD-M bookTicker zips.
+
+    Example: fx import binance-vision BTCUSDT-trades-2024-08-08.zip
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.vision import import_vision
+
+    with reporting_errors():
+        root = load_settings(data_dir=data_dir).data_dir
+        _run(
+            files,
+            json_out,
+            lambda progress: import_vision(files, root, market=market, symbol=symbol, progress=progress),
+        )

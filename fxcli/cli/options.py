@@ -54,6 +54,16 @@ def count(low: int = 1, high: int = INT64_MAX) -> Callable[[typer.CallbackParam,
     return number_in(low, high)
 
 
+def on_off(param: typer.CallbackParam, value: Any) -> Any:
+    """An option callback for a switch spelled `on` or `off` (any case): True for on."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("on", "off"):
+        raise FxError(f"{option_name(param)} {str(value)[:40]!r}: must be on or off")
+    return text == "on"
+
+
 def utf8_text(param: Parameter, value: Any) -> Any:
     """An option callback for text fx writes into a UTF-8 file (a description): bytes of another
     encoding in the command line (Python keeps them as lone surrogates) cannot be written."""

@@ -15,6 +15,7 @@ from fxcli.errors import FxError, one_line
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.progress import Progress
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -52,6 +53,21 @@ def stderr() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+def byte_progress(console: Console, *, show: bool) -> Progress:
+    """A transient progress bar counting bytes (shown only when `show`: a terminal, no --json)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not show,
+    )
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Proxy, RotateAfterS, count, number_in, seconds
+from fxcli.cli.options import DataDir, Proxy, RotateAfterS, count, number_in, on_off, seconds
 from fxcli.cli.output import fail, reporting_errors, stderr
 
 MAX_CONNECTIONS = 1000  # more sockets than a venue lets one client open
@@ -83,6 +83,15 @@ def record(
         ),
     ] = False,
     rotate_after_s: RotateAfterS = None,
+    backfill: Annotated[
+        str,
+        typer.Option(
+            callback=on_off,
+            metavar="on|off",
+            help="After a gap (downtime, a lost connection), fetch the missed trades over REST and "
+            "store them marked backfilled.",
+        ),
+    ] = "on",
 ) -> None:
     """Record a MEXC venue: raw frames, then trades, book diffs, snapshots and gaps, until SIGINT/SIGTERM.
 
@@ -116,6 +125,7 @@ def record(
             table_flush_s=table_flush_s,
             stats_every_s=stats_s,
             rotate_after_s=rotate_after_s,
+            backfill=bool(backfill),
         )
         is_headless = headless or not console.is_terminal
         output = RecordOutput(headless=is_headless, stats_every_s=stats_s, console=console)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal, overload
 
 import msgspec
 
@@ -38,6 +38,7 @@ cap either (a probe ran 150 contracts on one socket); fx's cap of 50 channels sp
 kinds over 6 sockets, so one dropped or rotated socket resubscribes in at most 50 / 10 = 5 s (3 s with
 a full bucket), and all 300 channels after a venue-wide drop in (300 - 20) / 10 = 28 s, not 54 s."""
 SNAPSHOT_LIMIT: Final = 1000
+DEALS_LIMIT: Final = 100  # `GET /deals/{symbol}?limit=`: "max 100" (the most recent deals only)
 TOP_LEVELS: Final = 20  # `sub.depth.full` limit: 5, 10 or 20
 MAX_FRAME_BYTES: Final = 1 << 20
 
@@ -141,6 +142,15 @@ class _RestAnswer(msgspec.Struct):
     data: _RestBook | None = None
 
 
+class _DealsAnswer(msgspec.Struct):
+    """`GET <rest>/deals/{symbol}`: `{"success":true,"code":0,"data":[{p, v, T, O, M, t}, ...]}`."""
+
+    success: bool = False
+    code: Int64 = 0
+    message: str = ""
+    data: list[_Deal] | None = None
+
+
 class _LooseDealPush(msgspec.Struct):
     """A `push.deal` whose deals are decoded one by one (the rare path after the strict parse failed)."""
 
@@ -169,6 +179,7 @@ _envelope: Final = msgspec.json.Decoder(_Envelope, strict=False)
 _scalar: Final = msgspec.json.Decoder(str | int | float | bool | None)
 _rest: Final = msgspec.json.Decoder(_RestAnswer, strict=False)
 _loose_deals: Final = msgspec.json.Decoder(_LooseDealPush, strict=False)
+_deals_answer: Final = msgspec.json.Decoder(_DealsAnswer, strict=False)
 _one_deal: Final = msgspec.json.Decoder(_Deal, strict=False)
 _items: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _detail: Final = msgspec.json.Decoder(_DetailAnswer, strict=False)
@@ -355,23 +366,9 @@ to_version=1111084807)]
         BookSnapshot(exchange_ts_ns=1587442022003000000, received_ts_ns=5, symbol='BTC_USDT', \
 bids=[(6859.0, 120.0)], asks=[(6859.5, 3251.0)], version=96801927, source='rest')
         """
-        try:
-            answer = _rest.decode(body)
-        except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
-            raise ValueError(f"bad MEXC futures depth snapshot: {exc}") from None
-        if not answer.success or answer.data is None:
-            raise ValueError(
-                f"MEXC futures depth snapshot refused: success={answer.success}, code {answer.code}, "
-                f"{answer.message or 'no data'}"
-            )
-        book = answer.data
+        book = _answer_data(_rest, body, "depth snapshot")
         sym = _checked_symbol(symbol)
-        scale = _UNIT
-        if self._scales is not None:
-            found = self._scales.get(sym)
-            if found is None:
-                raise ValueError(f"{sym} has no contract size: its depth would stay in contracts")
-            scale = found
+        scale = self._scale_of(sym, "depth")
         return BookSnapshot(
             exchange_ts_ns=(book.timestamp or 0) * NS_PER_MS,
             received_ts_ns=received_ts_ns,
@@ -381,6 +378,69 @@ bids=[(6859.0, 120.0)], asks=[(6859.5, 3251.0)], version=96801927, source='rest'
             version=book.version,
             source="rest",
         )
+
+    def _scale_of(self, symbol: str, what: str) -> tuple[float, float]:
+        """`symbol`'s contract size as `(n, d)`; (1, 1) in contracts; a symbol without one raises."""
+        if self._scales is None:
+            return _UNIT
+        found = self._scales.get(symbol)
+        if found is None:
+            raise ValueError(f"{symbol} has no contract size: its {what} would stay in contracts")
+        return found
+
+    def deals_url(self, symbol: str, limit: int = DEALS_LIMIT) -> str:
+        """`<rest>/deals/<SYMBOL>?limit=N`: the venue's most recent `limit` deals (at most 100), all
+        the history it serves; older trades cannot be fetched."""
+        if not 1 <= limit <= DEALS_LIMIT:
+            raise ValueError(f"deals limit {limit} is not in 1..{DEALS_LIMIT}")
+        return f"{self.endpoints.rest_url.rstrip('/')}/deals/{_checked_symbol(symbol)}?limit={limit}"
+
+    def decode_deals(self, body: bytes, symbol: str, received_ts_ns: int) -> list[Trade]:
+        """The trades of a deals answer, oldest first, quantities scaled as the pushes' are (base
+        units with contract sizes); raises `ValueError` if malformed, refused, or a size is missing.
+
+        >>> body = b'{"success":true,"code":0,"data":'
+        >>> body += b'[{"p":6866.5,"v":2096,"T":1,"O":1,"M":2,"t":1587442049632}]}'
+        >>> MexcFutures().decode_deals(body, "BTC_USDT", 5)
+        [Trade(exchange_ts_ns=1587442049632000000, received_ts_ns=5, symbol='BTC_USDT', price=6866.5, \
+qty=2096.0, side=1, trade_id=None)]
+        """
+        deals = _answer_data(_deals_answer, body, "deals")
+        sym = _checked_symbol(symbol)
+        n, d = self._scale_of(sym, "deals")
+        trades = [
+            Trade(
+                deal.trade_ms * NS_PER_MS,
+                received_ts_ns,
+                sym,
+                deal.price,
+                deal.qty * n / d,  # as the pushes
+                1 if deal.side == 1 else -1,
+                _trade_id(deal.trade_id),
+            )
+            for deal in deals
+        ]
+        trades.sort(key=lambda t: t.exchange_ts_ns)  # the venue lists the newest first
+        return trades
+
+
+@overload
+def _answer_data(decoder: msgspec.json.Decoder[_RestAnswer], body: bytes, what: str) -> _RestBook: ...
+@overload
+def _answer_data(decoder: msgspec.json.Decoder[_DealsAnswer], body: bytes, what: str) -> list[_Deal]: ...
+def _answer_data(decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    """The `data` of a REST answer `{"success":true,"code":0,"data":...}`; `ValueError` when it is
+    malformed or says `success: false`."""
+    try:
+        answer = decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        raise ValueError(f"bad MEXC futures {what}: {exc}") from None
+    if not answer.success or answer.data is None:
+        raise ValueError(
+            f"MEXC futures {what} refused: success={answer.success}, code {answer.code}, "
+            f"{answer.message or 'no data'}"
+        )
+    return answer.data
 
 
 def ack_confirms(control: Control, requested: Iterable[Channel]) -> bool:

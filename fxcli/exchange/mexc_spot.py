@@ -30,6 +30,8 @@ VENUE: Final = "mexc-spot"
 ENDPOINTS: Final = Endpoints(ws_url="wss://wbs-api.mexc.com/ws", rest_url="https://api.mexc.com")
 LIMITS: Final = Limits(max_subs_per_conn=30)
 SNAPSHOT_LIMIT: Final = 5000  # the REST maximum; levels beyond it only ever appear through diffs
+AGG_TRADES_LIMIT: Final = 1000  # aggTrades: "Default 500; max 1000."
+AGG_TRADES_SPAN_MS: Final = 3_600_000  # one hour per call: Binance's documented rule, which MEXC's API copies
 MAX_FRAME_BYTES: Final = 1 << 20  # real pushes are < 10 KB; anything this big is not MEXC talking
 
 CHANNEL_FORMATS: Final[dict[Kind, str]] = {
@@ -70,8 +72,18 @@ class _Snapshot(msgspec.Struct):
     timestamp: Millis | None = None
 
 
+class _AggTrade(msgspec.Struct):
+    """One `GET /api/v3/aggTrades` item; MEXC sends `a`, `f` and `l` (ids) as null."""
+
+    price: Num = msgspec.field(name="p")
+    qty: Num = msgspec.field(name="q")
+    trade_ms: Millis = msgspec.field(name="T")
+    is_buyer_maker: bool = msgspec.field(name="m")
+
+
 _reply: Final = msgspec.json.Decoder(_Reply)
 _snapshot: Final = msgspec.json.Decoder(_Snapshot, strict=False)
+_agg_trades: Final = msgspec.json.Decoder(list[_AggTrade], strict=False)
 
 
 class BadFrameError(ValueError):
@@ -189,6 +201,37 @@ asks=[(14.0, 1.0)], version=1112416, source='rest')
             version=data.last_update_id,
             source="rest",
         )
+
+    def agg_trades_url(self, symbol: str, start_ms: int, end_ms: int, limit: int = AGG_TRADES_LIMIT) -> str:
+        """`<rest>/api/v3/aggTrades` for `[start_ms, end_ms]` (both inclusive, and required together);
+        weight 1, at most `AGG_TRADES_LIMIT` trades an answer, a window of at most `AGG_TRADES_SPAN_MS`."""
+        if not 0 <= start_ms <= end_ms or end_ms - start_ms > AGG_TRADES_SPAN_MS or not 1 <= limit <= 1000:
+            raise ValueError(f"aggTrades window {start_ms}..{end_ms} ms, limit {limit}: out of range")
+        base = self.endpoints.rest_url.rstrip("/")
+        symbol = _checked_symbol(symbol)
+        return f"{base}/api/v3/aggTrades?symbol={symbol}&startTime={start_ms}&endTime={end_ms}&limit={limit}"
+
+    def decode_agg_trades(self, body: bytes, symbol: str, received_ts_ns: int) -> list[Trade]:
+        """The trades of an aggTrades answer, oldest first, without ids (MEXC has none there); the
+        aggressor is the seller when the buyer was the maker (`m`). Raises `ValueError` if malformed.
+
+        >>> body = b'[{"a":null,"f":null,"l":null,"p":"46782.67","q":"0.0038",'
+        >>> body += b'"T":1641380483000,"m":false,"M":true}]'
+        >>> MexcSpot().decode_agg_trades(body, "BTCUSDT", 5)
+        [Trade(exchange_ts_ns=1641380483000000000, received_ts_ns=5, symbol='BTCUSDT', price=46782.67, \
+qty=0.0038, side=1, trade_id=None)]
+        """
+        try:
+            items = _agg_trades.decode(body)
+        except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+            raise ValueError(f"bad MEXC spot aggTrades answer: {exc}") from None
+        sym = _checked_symbol(symbol)
+        trades = [
+            Trade(t.trade_ms * NS_PER_MS, received_ts_ns, sym, t.price, t.qty, -1 if t.is_buyer_maker else 1)
+            for t in items
+        ]
+        trades.sort(key=lambda t: t.exchange_ts_ns)  # stable: the venue's order within one ms stays
+        return trades
 
     def _request(self, method: str, channels: list[Channel], req_id: int) -> str:
         if not channels:

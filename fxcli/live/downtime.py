@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fxcli.exchange.adapter import Adapter
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Trade
-from fxcli.model.units import NS_PER_S
+from fxcli.model.units import NS_PER_MS, NS_PER_S
 from fxcli.store.layout import Layout
 from fxcli.store.raw import frame_bytes, raw_tail
 from fxcli.store.reader import StoreReader
@@ -75,3 +75,16 @@ def downtime_starts(data_dir: Path, exchange: str, wanted: Iterable[str], adapte
                 held[symbol] = max(held.get(symbol, at), at)
     quiet = int(records[-1]["recv_wall_ns"]) - QUIET_MARGIN_NS
     return {s: lost[s] if s in lost else held[s] + 1 if s in held else quiet for s in symbols}
+
+
+def stored_trades_from(data_dir: Path, exchange: str, symbol: str, since_ns: int) -> list[Trade]:
+    """The stored trades of `symbol` from the millisecond of `since_ns` on: a restart's downtime gap
+    starts there, and a REST print equal to one of these is a copy, not a missed trade."""
+    first = since_ns - since_ns % NS_PER_MS
+    rows = StoreReader(data_dir).scan(exchange, symbol, Table.TRADES, first).collect()
+    return [
+        Trade(
+            r["exchange_ts_ns"], r["received_ts_ns"], symbol, r["price"], r["qty"], r["side"], r["trade_id"]
+        )
+        for r in rows.iter_rows(named=True)
+    ]

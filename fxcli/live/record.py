@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -25,9 +25,11 @@ from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Channel, Kind
 from fxcli.exchange.booksync import LiveBooks
 from fxcli.exchange.connection import ConnectionManager, ManagerConfig
+from fxcli.exchange.pacing import CircuitBreaker, TokenBucket
 from fxcli.exchange.rest import RestClient
 from fxcli.exchange.venues import ResolvedEndpoints, Venue, unit_meta
-from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts
+from fxcli.live.backfill import Backfiller, BackfillTiming, history_of
+from fxcli.live.downtime import MAX_FLUSH_S, WRITER_QUEUE_S, downtime_starts, stored_trades_from
 from fxcli.live.plan import ConnectionPlan, connection_plan
 from fxcli.live.ready import ready_or_stopped
 from fxcli.live.recorder import Notify, Observe, Recorder, RecordEvent, RecordStats
@@ -40,6 +42,7 @@ from fxcli.store.writer import StoreError, StoreWriter
 log = logging.getLogger(__name__)
 
 CLOCK_EVERY_S = 300.0  # venue clock offset, recorded every few minutes (§5.2 rule 12)
+BACKFILL_PACE = (5, 2.0)  # aggTrades calls: burst, per second (weight 1 of MEXC's 500 per 10 s per endpoint)
 __all__ = ["MAX_FLUSH_S", "RecordConfig", "RecordError", "RecordSession", "RecordSummary", "record"]
 
 
@@ -66,6 +69,8 @@ class RecordConfig:
     writer_queue: int | None = None  # store writer queue length (default: WRITER_QUEUE_S of flushes)
     raw_queue: int | None = None
     proxy: str | None = None  # every venue connection through it (checked: its packages are installed)
+    backfill: bool = True  # fetch the trades of a gap over REST (`--backfill off`: not)
+    backfill_timing: BackfillTiming = field(default_factory=BackfillTiming)
 
     def plan(self, adapter: Adapter, base: ManagerConfig | None) -> ConnectionPlan:
         return connection_plan(
@@ -205,6 +210,7 @@ class RecordSession:
         )
         self.recorder.assign_slots(assignment)
         self.recorder.note_downtime(down_since)
+        self.down_since = down_since
         self.recorder.announce(
             "started",
             self.started_ns,
@@ -273,7 +279,16 @@ async def _record(
     adapter = config.venue.make(config.endpoints.endpoints)
     adapter.decode(b"", 0)  # the first binary frame imports protobuf (25-65 ms): pay it before connecting
     failure: str | None = None
-    async with RestClient(timeout_s=5.0, proxy=config.proxy) as rest:
+    async with (
+        RestClient(timeout_s=5.0, proxy=config.proxy) as rest,
+        # Its own budget and breaker: paging a long outage never delays a book snapshot.
+        RestClient(
+            timeout_s=5.0,
+            proxy=config.proxy,
+            bucket=TokenBucket(*BACKFILL_PACE),
+            breaker=CircuitBreaker("backfill"),
+        ) as backfill_rest,
+    ):
         adapter = await _until_ready(adapter, rest, stop, notify)
         plan = config.plan(adapter, manager_config)
         session = RecordSession(
@@ -285,6 +300,7 @@ async def _record(
             recorder_type=recorder_type,
         )
         recorder = session.recorder
+        backfiller = _backfiller(config, session, adapter, backfill_rest)
         books: LiveBooks | None = None
         if Kind.DEPTH in config.kinds:
             books = LiveBooks(adapter, rest, recorder.on_book_events, symbols=config.symbols)
@@ -298,7 +314,36 @@ async def _record(
             await manager.stop()
             if books is not None:
                 await books.close()  # its last gaps reach the recorder before the last flush
+            if backfiller is not None:
+                await backfiller.close()  # the gaps it holds reach the recorder before the last flush
     return await session.close(failure)
+
+
+def _backfiller(
+    config: RecordConfig, session: RecordSession, adapter: Adapter, rest: RestClient
+) -> Backfiller | None:
+    """The trade backfill of a run that records trades (None with `--backfill off`), primed with
+    where each symbol's stored data stops (a restart's first gap)."""
+    recorder = session.recorder
+    history = history_of(adapter)
+    if Kind.TRADES not in config.kinds or history is None:
+        return None
+    if not config.backfill:
+        recorder.is_backfill_off = True
+        return None
+    backfiller = Backfiller(
+        history,
+        rest,
+        recorder.store_backfilled,
+        recorder.announce,
+        offset_ms=lambda: recorder.clock_offset_ms,
+        timing=config.backfill_timing,
+    )
+    for symbol, since in session.down_since.items():
+        stored = stored_trades_from(config.data_dir, config.venue.name, symbol, since)
+        backfiller.note_start(symbol, since, stored)
+    recorder.backfill = backfiller
+    return backfiller
 
 
 async def _until_ready(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fxcli.exchange.adapter import Channel, Decoded
+from fxcli.exchange.adapter import Channel, Decoded, Kind
 from fxcli.exchange.booksync import BookEvent, LiveBooks
 from fxcli.exchange.status import (
     BreakerChanged,
@@ -33,6 +33,7 @@ from fxcli.exchange.status import (
     StreamGap,
     Subscribed,
 )
+from fxcli.live.backfill import Backfiller, backfill_off
 from fxcli.live.batcher import TableBatcher
 from fxcli.live.dedup import DEDUP_WINDOW_S, RotationCopies
 from fxcli.model.events import BookDelta, BookLost, BookSnapshot, Gap, GapReason, Trade
@@ -102,6 +103,7 @@ class _Counters:
     problems: int = 0
     skipped: int = 0
     trades: int = 0
+    backfilled: int = 0
     gaps: Counter[str] = field(default_factory=Counter)
 
 
@@ -129,6 +131,10 @@ class Recorder:
         self.writer = writer
         self.raw = raw
         self.books: LiveBooks | None = None
+        # Trade backfill after gaps (`fx record`); None with `--backfill off` (`is_backfill_off`) or
+        # when another consumer records (`fx stream --record`).
+        self.backfill: Backfiller | None = None
+        self.is_backfill_off = False
         self.counters = _Counters()
         self.clock_offset_ms: float | None = None
         self.slots = slots
@@ -181,6 +187,8 @@ class Recorder:
                 self._table(event.symbol).add(event)
                 if isinstance(event, Trade):
                     self.counters.trades += 1
+                    if self.backfill is not None:
+                        self.backfill.seen(event)
         if book_events and books is not None:
             books.on_events(book_events, is_overlap=is_overlap)
 
@@ -195,6 +203,8 @@ class Recorder:
         if isinstance(status, GapOpened):
             if self.books is not None:
                 self.books.on_gap_opened(status)
+            if self.backfill is not None and any(c.kind is Kind.TRADES for c in status.channels):
+                self.backfill.note_start(status.symbol, status.start_ns)
             fields = {
                 "slot": slot,
                 "symbol": status.symbol,
@@ -421,6 +431,30 @@ class Recorder:
         return rows
 
     def _gap(self, gap: Gap, slot: int) -> None:
+        """A gap: stored now, or once the backfill has fetched its trades (`store_backfilled`)."""
+        if self.backfill is not None and self.backfill.take(gap, slot):
+            return
+        self._store_gap(backfill_off(gap) if self.is_backfill_off else gap, slot)
+
+    def store_backfilled(self, gap: Gap, slot: int, trades: list[Trade]) -> None:
+        """A gap annotated by the backfill, and the trades it fetched (stored marked backfilled)."""
+        if trades:
+            self._table(gap.symbol).add_backfilled(trades)
+            self.counters.backfilled += len(trades)
+            self._pending.append(  # the raw log stays the whole story: what REST gave, as stored
+                {
+                    "slot": slot,
+                    "recv_wall_ns": trades[-1].received_ts_ns,
+                    "kind": "backfill",
+                    "generated": True,
+                    "symbol": gap.symbol,
+                    "gap": [gap.start_ns, gap.end_ns],
+                    "trades": [[t.exchange_ts_ns, t.price, t.qty, t.side, t.trade_id] for t in trades],
+                }
+            )
+        self._store_gap(gap, slot)
+
+    def _store_gap(self, gap: Gap, slot: int) -> None:
         self._table(gap.symbol).add(gap)
         self.counters.gaps[str(gap.reason)] += 1
         fields = {

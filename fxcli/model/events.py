@@ -36,6 +36,15 @@ class GapReason(StrEnum):
     IMPORT_HOLE = "import_hole"
 
 
+class Backfill(StrEnum):
+    """What a trade backfill over REST made of a gap (the `Gap.backfill` column)."""
+
+    RECOVERED = "recovered"
+    PARTIAL = "partial"
+    NOT_RECOVERED = "not_recovered"
+    OFF = "off"
+
+
 Level = tuple[float, float]
 """One book level: (price, qty)."""
 
@@ -108,6 +117,11 @@ class Gap(msgspec.Struct, frozen=True, gc=False):
     `received_ts_ns` is the recorder's clock when the gap became known (None when unknown, as for
     imports): a replay puts the gap after every event received up to then, so it hides the book
     exactly where the live path learned the book was broken.
+
+    `backfill` says what `fx record` fetched over REST for the gap's trades (None: nothing was
+    tried): `recovered` (every trade of `[backfill_from_ns, backfill_to_ns]`, the whole gap),
+    `partial` (only that span; the venue keeps no more), `not_recovered` (why: in `detail`) or `off`.
+    `backfill_trades` trades were stored, marked backfilled. The book stays unknown either way.
     """
 
     symbol: str
@@ -116,6 +130,10 @@ class Gap(msgspec.Struct, frozen=True, gc=False):
     reason: str
     detail: str = ""
     received_ts_ns: int | None = None
+    backfill: str | None = None
+    backfill_from_ns: int | None = None
+    backfill_to_ns: int | None = None
+    backfill_trades: int | None = None
 
 
 def gap_position(gap: Gap) -> tuple[int, int]:

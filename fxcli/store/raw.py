@@ -9,9 +9,10 @@ Every frame a recorder receives is written here before anything is decoded, one 
 `kind` is "text" (`data` as received) or "binary" (`data` in base64); `overlap_with` names the other
 connection of a make-before-break rotation when the frame may duplicate one of its frames. Lines of
 kind "session" (first line of every file opening: who wrote it, which venue, which URL), "control"
-(connects, acks, rejections, disconnects, gaps, overflow) and "snapshot" (REST book snapshots, with
-`"generated": true`) make a replay self-contained. A frame line is a `RawFrame` encoded as is; the
-other lines are dicts with at least `slot` and `recv_wall_ns`.
+(connects, acks, rejections, disconnects, gaps, overflow), "snapshot" (REST book snapshots, with
+`"generated": true`) and "backfill" (trades fetched over REST after a gap, `"generated": true`, as
+`[exchange_ts_ns, price, qty, side, trade_id]`) make a replay self-contained. A frame line is a
+`RawFrame` encoded as is; the other lines are dicts with at least `slot` and `recv_wall_ns`.
 
 Crash safety: each flush appends one complete zstd frame (with a content checksum) per file, in one
 `write`. A `kill -9` loses at most the flush in progress and leaves every earlier frame readable;

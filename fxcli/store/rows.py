@@ -27,7 +27,7 @@ class TableRows:
     def add(self, event: Event, *, ts_estimated: bool = False) -> None:
         """Append one event's rows to its table (a book message becomes one row per level)."""
         if isinstance(event, Trade):
-            self._trade(event)
+            self._trade(event, False)
         elif isinstance(event, BookDelta):
             self._delta(event)
         elif isinstance(event, BookTicker):
@@ -37,7 +37,12 @@ class TableRows:
         else:
             self._gap(event)
 
-    def _trade(self, t: Trade) -> None:
+    def add_backfilled(self, trades: list[Trade]) -> None:
+        """Trades fetched over REST after a gap: stored with `backfilled` true."""
+        for trade in trades:
+            self._trade(trade, True)
+
+    def _trade(self, t: Trade, backfilled: bool) -> None:
         c = self.columns[Table.TRADES]
         c["exchange_ts_ns"].append(t.exchange_ts_ns)
         c["received_ts_ns"].append(t.received_ts_ns)
@@ -45,6 +50,7 @@ class TableRows:
         c["qty"].append(t.qty)
         c["side"].append(t.side)
         c["trade_id"].append(t.trade_id)
+        c["backfilled"].append(backfilled)
         self.rows += 1
 
     def _levels(
@@ -101,6 +107,10 @@ class TableRows:
         c["reason"].append(g.reason)
         c["detail"].append(g.detail)
         c["received_ts_ns"].append(g.received_ts_ns)
+        c["backfill"].append(g.backfill)
+        c["backfill_from_ns"].append(g.backfill_from_ns)
+        c["backfill_to_ns"].append(g.backfill_to_ns)
+        c["backfill_trades"].append(g.backfill_trades)
         self.rows += 1
 
     def take(self) -> list[tuple[Table, pl.DataFrame]]:

@@ -73,7 +73,16 @@ _TS = (("exchange_ts_ns", "i64"), ("received_ts_ns", "i64"))
 
 SPECS: dict[Table, TableSpec] = {
     Table.TRADES: TableSpec(
-        columns=(*_TS, ("price", "f64"), ("qty", "f64"), ("side", "i8"), ("trade_id", "i64")),
+        # `backfilled`: fetched over REST after a gap, not received live (null in files written
+        # before the column existed, and from imports: live, or as the source had it).
+        columns=(
+            *_TS,
+            ("price", "f64"),
+            ("qty", "f64"),
+            ("side", "i8"),
+            ("trade_id", "i64"),
+            ("backfilled", "bool"),
+        ),
         time_column="exchange_ts_ns",
         sort_keys=("exchange_ts_ns", "received_ts_ns", "trade_id"),
     ),
@@ -119,6 +128,7 @@ SPECS: dict[Table, TableSpec] = {
         sort_keys=("exchange_ts_ns", "received_ts_ns", "update_id"),
     ),
     # `received_ts_ns` (null in files written before it existed): when the recorder learned of the gap.
+    # `backfill*`: what a trade backfill recovered (model `Gap`); null where none was tried.
     Table.GAPS: TableSpec(
         columns=(
             ("start_ns", "i64"),
@@ -126,6 +136,10 @@ SPECS: dict[Table, TableSpec] = {
             ("reason", "str"),
             ("detail", "str"),
             ("received_ts_ns", "i64"),
+            ("backfill", "str"),
+            ("backfill_from_ns", "i64"),
+            ("backfill_to_ns", "i64"),
+            ("backfill_trades", "i64"),
         ),
         time_column="start_ns",
         sort_keys=("start_ns", "end_ns"),

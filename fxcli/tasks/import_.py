@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from fxcli.exchange.captures.issues import Issues
 from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Record, first_line, first_lines
 from fxcli.store.layout import check_name
 from fxcli.store.rows import TableRows
-from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
+from fxcli.store.writer import StoreWriter, WriteBatch, WriterStats, ensure_writable
 from fxcli.tasks.import_jobs import UnitsResult, run_units
 from fxcli.tasks.import_tails import JOIN_WINDOW_NS, StoreTails
 
@@ -275,7 +276,7 @@ def import_chain(
             capture.begin(issues)
         else:
             if capture is not None:
-                _finish(capture, batcher, reports[-1])
+                _end_capture(capture, batcher, reports[-1])
                 writer.drain()  # the next capture's look at the stored tail sees these rows
             skew_ns = tails.skew_ns(planned.first_ns)
             if skew_ns is None:
@@ -292,7 +293,7 @@ def import_chain(
         batcher.flush()  # each input's rows reach disk as soon as it is read
         reports.append(report)
     if capture is not None:
-        _finish(capture, batcher, reports[-1])
+        _end_capture(capture, batcher, reports[-1])
     return reports
 
 
@@ -307,7 +308,7 @@ def _dropped(capture: BinanceCapture) -> int:
     return sum(sync.dropped for sync in capture.syncs.values())
 
 
-def _finish(capture: BinanceCapture, batcher: _Batcher, report: FileReport) -> None:
+def _end_capture(capture: BinanceCapture, batcher: _Batcher, report: FileReport) -> None:
     """The end of a capture: held snapshots and gaps of chains still broken, in its last report."""
     dropped = _dropped(capture)
     for item in capture.finish():
@@ -375,11 +376,19 @@ def _market_named(name: str | None) -> Market | None:
 
 
 def _report(result: UnitsResult[FileReport]) -> ImportReport:
-    stats = result.stats
+    return _summed(result.reports, result.stats, result.seconds)
+
+
+def _finish(reports: list[FileReport], writer: StoreWriter, started: float) -> ImportReport:
+    """The report of an import that ran through one `writer` from `started` (perf_counter)."""
+    return _summed(reports, writer.stats, time.perf_counter() - started)
+
+
+def _summed(reports: list[FileReport], stats: WriterStats, seconds: float) -> ImportReport:
     return ImportReport(
-        inputs=result.reports,
+        inputs=reports,
         rows_in=stats.rows_in,
         rows_added=stats.rows_added,
         files_written=stats.files_written,
-        seconds=result.seconds,
+        seconds=seconds,
     )

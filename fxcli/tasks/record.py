@@ -85,6 +85,7 @@ def plan(
     table_flush_s: float | None = None,
     stats_every_s: float = 10.0,
     rotate_after_s: float | None = None,
+    backfill: bool = True,
 ) -> RecordConfig:
     """Check every input of a run (FxError, exit 2, naming the option or file line) before connecting."""
     venue = venue_named(exchange)
@@ -116,6 +117,7 @@ def plan(
         stats_every_s=stats_every_s,
         rotate_after_s=rotate_after_s,
         proxy=proxy,
+        backfill=backfill,
     )
 
 

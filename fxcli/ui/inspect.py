@@ -67,12 +67,45 @@ def overview_table(rows: list[TableSummary], root: Path) -> Table:
 
 
 def _gap_json(gap: dict[str, Any]) -> dict[str, Any]:
-    return {
+    out = {
         "start": when(gap["start_ns"]),
         "end": when(gap["end_ns"]),
         "reason": gap["reason"],
         "detail": gap["detail"],
     }
+    if gap.get("backfill") is not None:  # what `fx record` fetched of the gap's trades
+        out["backfill"] = gap["backfill"]
+        out["backfill_trades"] = gap.get("backfill_trades")
+        start, end = gap.get("backfill_from_ns"), gap.get("backfill_to_ns")
+        out["trades_recovered"] = None if start is None else {"start": when(start), "end": when(end)}
+    return out
+
+
+BACKFILL_WORDS = {
+    "recovered": "trades recovered",
+    "partial": "trades partly recovered",
+    "not_recovered": "trades not recovered",
+    "off": "trades not fetched",
+}
+
+
+def _gap_label(gap: dict[str, Any]) -> str:
+    """The reason, and what a backfill made of the gap's trades (the book stays missing)."""
+    done = gap.get("backfill")
+    return f"{gap['reason']}: {BACKFILL_WORDS.get(done, done)}" if done is not None else gap["reason"]
+
+
+def _backfill_note(gaps: list[dict[str, Any]]) -> str:
+    """`; backfill: 1 recovered (57 trades), 1 partly (40 trades), 1 not`, or "" if none was tried."""
+    parts = []
+    for status, word in (("recovered", "recovered"), ("partial", "partly"), ("not_recovered", "not")):
+        found = [g for g in gaps if g.get("backfill") == status]
+        if found:
+            trades = sum(g.get("backfill_trades") or 0 for g in found)
+            parts.append(
+                f"{len(found)} {word}" + (f" ({count(trades)} trades)" if status != "not_recovered" else "")
+            )
+    return f"; backfill: {', '.join(parts)}" if parts else ""
 
 
 def coverage_json(report: Coverage) -> dict[str, Any]:
@@ -105,11 +138,11 @@ def coverage_table(report: Coverage) -> Table:
     table.add_column("gaps")
     for h in report.hours:
         cells = [count(h.rows[n]) if n in h.rows else "—" for n in TABLE_ORDER]
-        reasons = ", ".join([*h.problems, *sorted({g["reason"] for g in h.gaps})])
+        reasons = ", ".join([*h.problems, *sorted({_gap_label(g) for g in h.gaps})])
         reasons = reasons or ("no data" if not h.rows else "")
         table.add_row(when(h.hour_ns)[:13] + ":00", *cells, reasons)
     n = len(report.gaps)
-    table.caption = f"{n} gap{'s' if n != 1 else ''} in all" if n else "no gaps"
+    table.caption = f"{n} gap{'s' if n != 1 else ''} in all{_backfill_note(report.gaps)}" if n else "no gaps"
     table.caption_justify = "left"
     return table
 

@@ -33,8 +33,12 @@ from typer._click import Command, Parameter
 from typer.core import TyperGroup
 
 from fxcli.cli import app
+from fxcli.exchange.binance import Market
+from fxcli.exchange.captures.binance_vision import Kind
 from tests.cli.sweep_worker import HANG_S
+from tests.cli.vision_server import VisionServer
 from tests.conftest import FIXTURES, REPO, run_fx
+from tests.data.vision_files import csv_text, day_ms, trade_rows, write_archive
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 FROM, TO = "2024-08-08T23:55:00Z", "2024-08-08T23:55:20Z"
@@ -43,6 +47,7 @@ BAD_VALUES = ["-1", "0", "1e308", str(10**30), "inf", "nan", "", NOT_UTF8]
 WORKERS = 2
 LIVE_S = 0.25
 LIVE = {("record",), ("stream", "live")}
+VISION_DAY = "2024-08-08"
 
 
 # Enters and leaves on nearly every second: fills, the account and the metrics all see the values.
@@ -77,6 +82,7 @@ class Workspace:
     folder: Path
     text_file: Path
     env: dict[str, str]
+    vision_zip: Path  # a Binance archive file, also served by the sweep's archive server
 
 
 @dataclass
@@ -96,7 +102,7 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Workspace:
+def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Workspace]:
     root = tmp_path_factory.mktemp("sweep")
     store = root / "data"
     assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(store)).returncode == 0
@@ -118,7 +124,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Wo
         }
     )
     tardis = shared_data / "nautilus_trader" / "tardis" / "bitmex_trades_XBTUSD.csv"
-    return Workspace(store, root / "strategies", tardis, binary, root / "folder", text_file, env)
+    rows = trade_rows(Market.SPOT, Kind.TRADES, day_ms(VISION_DAY), list(range(1, 200)))
+    text = csv_text(Market.SPOT, Kind.TRADES, rows, header=False)
+    vision_zip = write_archive(root / "archive", Market.SPOT, Kind.TRADES, "BTCUSDT", VISION_DAY, text)
+    with VisionServer(root / "archive") as archive:
+        env["FX_BINANCE_VISION_URL"] = archive.url
+        yield Workspace(
+            store, root / "strategies", tardis, binary, root / "folder", text_file, env, vision_zip
+        )
 
 
 def commands(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Command]]:
@@ -167,7 +180,10 @@ def bases(path: tuple[str, ...], command: Command, ws: Workspace) -> list[Base]:
     base = Base(path, values, flags, copies)
     if path[0] == "import":
         values["data_dir"] = ["data"]
-        values["files"] = [str(SAMPLE if path[1] == "binance" else ws.tardis_csv)]
+        files = {"binance": SAMPLE, "binance-vision": ws.vision_zip}
+        values["files"] = [str(files.get(path[1], ws.tardis_csv))]
+    elif path == ("download", "binance-vision"):
+        values.update(start=[VISION_DAY], end=[VISION_DAY], data_dir=["data"], cache_dir=["cache"])
     elif path == ("variants", "create"):
         values.update(name=["swept_variant"], indicator=["EMA"], kind=["PRICE"])
     elif path == ("variants", "edit"):
@@ -299,7 +315,7 @@ def test_every_valid_command_line_of_the_sweep_runs(sweep: list[dict[str, Any]])
 
     bad = [f"{r['what']}: exit {r['code']}: {r['stderr'][-300:]}" for r in valid if r["code"] != 0]
 
-    assert len(valid) == len({r["what"] for r in valid}) >= 19  # every command, stream twice
+    assert len(valid) == len({r["what"] for r in valid}) >= 21  # every command, stream twice
     assert not bad, "\n".join(bad)
 
 

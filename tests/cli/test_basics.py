@@ -15,6 +15,8 @@ SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 COMMANDS = [
     "import binance",
     "import tardis",
+    "import binance-vision",
+    "download binance-vision",
     "inspect",
     "inspect coverage",
     "inspect quality",

@@ -161,6 +161,27 @@ def futures_rest_depth(
     return f'{{"success":true,"code":0,"data":{data}}}'.encode()
 
 
+def spot_agg_trades(trades: Sequence[TradeRecord]) -> bytes:
+    """`GET /api/v3/aggTrades` answer: MEXC's ids `a`, `f`, `l` are null; `m` is "the buyer was the
+    maker", so a sell-aggressor trade (tradeType 2) has `m` true."""
+    items = [
+        {"a": None, "f": None, "l": None, "p": t.price, "q": t.qty, "T": t.time_ms}
+        | {"m": t.side == 2, "M": True}
+        for t in trades
+    ]
+    return json.dumps(items).encode()
+
+
+def futures_rest_deals(trades: Sequence[TradeRecord], *, contract_size: Decimal = ONE) -> bytes:
+    """`GET /api/v1/contract/deals/{symbol}` answer: newest first, the documented fields only (no id),
+    sizes in contracts."""
+    items = ",".join(
+        f'{{"p":{t.price},"v":{to_contracts(t.qty, contract_size)},"T":{t.side},"O":3,"M":2,"t":{t.time_ms}}}'
+        for t in reversed(trades)
+    )
+    return f'{{"success":true,"code":0,"data":[{items}]}}'.encode()
+
+
 def futures_contract_detail(sizes: Mapping[str, Decimal], symbol: str | None = None) -> bytes:
     """`GET /api/v1/contract/detail` answer: every contract (or, for `?symbol=`, that one as an object,
     or `success: false` when it is unknown), with the fields around `contractSize` that MEXC sends."""

@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 
 from fxcli.exchange.adapter import Endpoints
 from tests.fake_mexc import frames
+from tests.fake_mexc.history import trade_history
 from tests.fake_mexc.market import Diff, SymbolMarket, TradeRecord, merge_diffs, now_ms
 
 HOST = "127.0.0.1"
@@ -135,6 +136,7 @@ class FakeMexc:
         self.rest_failures = 0
         self.rest_failure_status = HTTPStatus.INTERNAL_SERVER_ERROR
         self.rest_delay_s = 0.0
+        self.trade_history_down = False  # aggTrades / deals answer 503 (the rest of REST works)
         self.snapshot_delay_s = 0.0  # a depth snapshot is taken at request time, answered this much later
         self.cut_bodies = 0  # the next N REST answers are chunked bodies cut short
         self.network_delay_s = 0.0  # one-way: every frame reaches the client this long after its send time
@@ -624,6 +626,8 @@ class FakeMexc:
             )
         if path.endswith("/api/v1/contract/detail") and self.venue is Venue.FUTURES:
             return HTTPStatus.OK, {}, frames.futures_contract_detail(self.contract_sizes, query.get("symbol"))
+        if path == "/api/v3/aggTrades" or "/api/v1/contract/deals/" in path:
+            return trade_history(self, path, query)
         if path == "/api/v3/depth" or "/api/v1/contract/depth/" in path:
             spot = path == "/api/v3/depth"
             symbol = query.get("symbol", "") if spot else path.rpartition("/")[2]

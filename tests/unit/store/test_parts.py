@@ -31,6 +31,7 @@ def trades(first_id: int, n: int, start_ns: int, step_ns: int = NS_PER_S // 100)
             "qty": [1.0] * n,
             "side": [1] * n,
             "trade_id": ids,
+            "backfilled": [False] * n,
         },
         schema=SPECS[Table.TRADES].polars_schema(),
     )

@@ -103,7 +103,8 @@ def flush(i):
     ids = list(range(i * ROWS, (i + 1) * ROWS))
     return pl.DataFrame({"exchange_ts_ns": [at + j * 1000 for j in range(ROWS)],
         "received_ts_ns": [at + j * 1000 + 7 for j in range(ROWS)], "price": [100.0] * ROWS,
-        "qty": [0.5] * ROWS, "side": [1] * ROWS, "trade_id": ids}, schema=SPECS[Table.TRADES].polars_schema())
+        "qty": [0.5] * ROWS, "side": [1] * ROWS, "trade_id": ids, "backfilled": [False] * ROWS},
+        schema=SPECS[Table.TRADES].polars_schema())
 
 with w.StoreWriter(root, write_file=write_file) as writer:
     for i in range(start, stop):

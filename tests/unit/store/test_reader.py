@@ -25,6 +25,7 @@ def _fill(root: Path) -> None:
             "qty": [1.0] * 8,
             "side": [1] * 8,
             "trade_id": list(range(8)),
+            "backfilled": [False] * 8,
         },
         schema=SPECS[Table.TRADES].polars_schema(),
     )

@@ -31,6 +31,7 @@ def trades(times: list[int], price: float = 100.0) -> pl.DataFrame:
             "qty": [1.0] * len(times),
             "side": [1] * len(times),
             "trade_id": [None] * len(times),
+            "backfilled": [False] * len(times),
         },
         schema=SPECS[Table.TRADES].polars_schema(),
     )

@@ -90,3 +90,27 @@ def test_sync_finish_after_clean_run_has_no_gap() -> None:
     sync.on_delta(d(11, 12, 200))
 
     assert sync.finish(300) == []
+
+
+def test_sync_resumed_from_a_stored_book_applies_the_bridging_delta_and_emits_no_snapshot() -> None:
+    sync = BookSync("X")
+    sync.resume(snap(10, 100))
+
+    out = sync.on_delta(d(11, 12, 200))
+
+    assert [type(e).__name__ for e in out] == ["BookDelta"]
+    assert sync.book.version == 12
+    assert sync.finish(300) == []  # a whole chain at the end of a source writes no gap
+
+
+def test_sync_resumed_book_not_bridged_is_a_gap_from_the_stored_book_time() -> None:
+    sync = BookSync("X")
+    sync.resume(snap(10, 100))
+
+    out = sync.on_delta(d(14, 15, 200))
+    gaps = sync.finish(900)
+
+    assert out == []
+    assert len(gaps) == 1
+    assert isinstance(gaps[0], Gap)
+    assert (gaps[0].start_ns, gaps[0].end_ns, gaps[0].reason) == (100, 900, GapReason.VERSION_JUMP)

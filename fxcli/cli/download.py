@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json, count, seconds
-from fxcli.cli.options import _folder as folder_option
+from fxcli.cli.options import DataDir, Jobs, Json, count, folder_option, seconds
 from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
@@ -88,6 +87,7 @@ def binance_vision(
     ] = 3,
     data_dir: DataDir = None,
     json_out: Json = False,
+    jobs: Jobs = None,
 ) -> None:
     """Daily and monthly trade files of data.binance.vision for a date range.
 
@@ -95,6 +95,7 @@ def binance_vision(
     """
     from fxcli.settings import load_settings
     from fxcli.tasks.download import download_vision
+    from fxcli.tasks.import_ import default_jobs
 
     with reporting_errors():
         if not start or not end:
@@ -118,6 +119,7 @@ def binance_vision(
                 retries=retries,
                 proxy=settings.proxy,
                 progress=_Bar(bar),
+                jobs=jobs or default_jobs(),
             )
     from fxcli.ui.download import download_table, download_to_json
     from fxcli.ui.import_ import import_table

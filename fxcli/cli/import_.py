@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json, count
+from fxcli.cli.options import DataDir, Jobs, Json
 from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, render, reporting_errors, stderr
 
 if TYPE_CHECKING:
@@ -21,15 +21,6 @@ app = typer.Typer(
 )
 
 Files = Annotated[list[Path], typer.Argument(help="Capture files (plain, .gz or .zst).", show_default=False)]
-MAX_JOBS = 1024
-Jobs = Annotated[
-    int | None,
-    typer.Option(
-        callback=count(1, MAX_JOBS),
-        help="Worker processes, 1 to 1024 (default: one per core; 1 imports in this process).",
-        show_default=False,
-    ),
-]
 
 
 def _run(
@@ -113,18 +104,23 @@ def binance_vision(
     ] = None,
     data_dir: DataDir = None,
     json_out: Json = False,
+    jobs: Jobs = None,
 ) -> None:
     """Binance's public archive (data.binance.vision): trades, aggTrades, USD-M bookTicker zips.
 
     Example: fx import binance-vision BTCUSDT-trades-2024-08-08.zip
     """
     from fxcli.settings import load_settings
+    from fxcli.tasks.import_ import default_jobs
     from fxcli.tasks.vision import import_vision
 
     with reporting_errors():
         root = load_settings(data_dir=data_dir).data_dir
+        workers = jobs or default_jobs()
         _run(
             files,
             json_out,
-            lambda progress: import_vision(files, root, market=market, symbol=symbol, progress=progress),
+            lambda progress: import_vision(
+                files, root, market=market, symbol=symbol, progress=progress, jobs=workers
+            ),
         )

@@ -76,7 +76,7 @@ def utf8_text(param: Parameter, value: Any) -> Any:
     return value
 
 
-def _folder(option: str) -> Callable[[str], Path]:
+def folder_option(option: str) -> Callable[[str], Path]:
     """Parse a folder option from its raw text (a Path would turn '' into '.': the current folder)."""
 
     def parse(text: str) -> Path:
@@ -96,7 +96,7 @@ DataDir = Annotated[
         "--data-dir",
         help="Store root (default ./data; also FX_DATA_DIR or data_dir in fx.toml).",
         show_default=False,
-        parser=_folder("--data-dir"),
+        parser=folder_option("--data-dir"),
     ),
 ]
 VariantsDir = Annotated[
@@ -105,7 +105,7 @@ VariantsDir = Annotated[
         "--variants-dir",
         help="Folder of variant files (default ./variants; also FX_VARIANTS_DIR or variants_dir in fx.toml).",
         show_default=False,
-        parser=_folder("--variants-dir"),
+        parser=folder_option("--variants-dir"),
     ),
 ]
 StrategiesDir = Annotated[
@@ -114,7 +114,7 @@ StrategiesDir = Annotated[
         "--strategies-dir",
         help="Folder of strategy files (default ./strategies; FX_STRATEGIES_DIR; strategies_dir in fx.toml).",
         show_default=False,
-        parser=_folder("--strategies-dir"),
+        parser=folder_option("--strategies-dir"),
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
@@ -164,4 +164,15 @@ SlippageBps = Annotated[
 RotateAfterS = Annotated[
     float | None,
     typer.Option(callback=seconds(), hidden=True, help="Rotate connections this often (testing)."),
+]
+
+
+MAX_JOBS = 1024
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        callback=count(1, MAX_JOBS),
+        help="Worker processes, 1 to 1024 (default: one per core; 1 imports in this process).",
+        show_default=False,
+    ),
 ]

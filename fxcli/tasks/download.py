@@ -95,6 +95,7 @@ def download_vision(
     proxy: str | None = None,
     progress: Progress | None = None,
     today: date | None = None,
+    jobs: int = 1,
 ) -> DownloadReport:
     """Fetch (or find in the cache) every file of `symbols` for `start..end`, then import them."""
     names = _symbols(symbols)
@@ -132,7 +133,7 @@ def download_vision(
         if progress is not None:
             progress.start("importing", sum(p.stat().st_size for p in got))
             bar = progress.advance
-        report.imported = import_vision(got, data_dir, progress=bar)
+        report.imported = import_vision(got, data_dir, progress=bar, jobs=jobs)
     return report
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from fxcli.exchange.captures.issues import Issues
 from fxcli.exchange.captures.source import CaptureError, Decoded, Progress, Record, first_line, first_lines
 from fxcli.store.layout import check_name
 from fxcli.store.rows import TableRows
-from fxcli.store.writer import StoreWriter, WriteBatch, WriterStats, ensure_writable
+from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
 from fxcli.tasks.import_jobs import UnitsResult, run_units
 from fxcli.tasks.import_tails import JOIN_WINDOW_NS, StoreTails
 
@@ -211,7 +210,7 @@ def import_binance(
     override = _market_named(exchange)
     chains = plan_chains(_binance_inputs(paths), override)
     ensure_writable(data_dir)
-    return _report(run_units(chains, data_dir, import_chain, jobs=jobs, progress=progress))
+    return report_of(run_units(chains, data_dir, import_chain, jobs=jobs, progress=progress))
 
 
 def plan_chains(inputs: list[_Input], override: Market | None) -> list[Chain]:
@@ -334,7 +333,7 @@ def import_tardis(
         if len(first_lines(path, 2)) < 2:
             raise CaptureError(f"{path}: no data rows (only the header)")
     ensure_writable(data_dir)
-    return _report(run_units(paths, data_dir, import_tardis_file, jobs=jobs, progress=progress))
+    return report_of(run_units(paths, data_dir, import_tardis_file, jobs=jobs, progress=progress))
 
 
 def import_tardis_file(
@@ -375,16 +374,9 @@ def _market_named(name: str | None) -> Market | None:
         raise FxError(f"--exchange {name!r} is not one of {choices}") from None
 
 
-def _report(result: UnitsResult[FileReport]) -> ImportReport:
-    return _summed(result.reports, result.stats, result.seconds)
-
-
-def _finish(reports: list[FileReport], writer: StoreWriter, started: float) -> ImportReport:
-    """The report of an import that ran through one `writer` from `started` (perf_counter)."""
-    return _summed(reports, writer.stats, time.perf_counter() - started)
-
-
-def _summed(reports: list[FileReport], stats: WriterStats, seconds: float) -> ImportReport:
+def report_of(result: UnitsResult[FileReport]) -> ImportReport:
+    """One report of an import that ran as units (`run_units`)."""
+    reports, stats, seconds = result.reports, result.stats, result.seconds
     return ImportReport(
         inputs=reports,
         rows_in=stats.rows_in,

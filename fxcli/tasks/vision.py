@@ -7,7 +7,6 @@ continuity runs across them (a hole between two days is an `import_hole` Gap).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from fxcli.exchange.captures.issues import Issues
 from fxcli.store.layout import check_name
 from fxcli.store.schema import Table
 from fxcli.store.writer import StoreWriter, WriteBatch, ensure_writable
-from fxcli.tasks.import_ import FileReport, ImportReport, _check_files, _finish
+from fxcli.tasks.import_ import FileReport, ImportReport, _check_files, report_of
+from fxcli.tasks.import_jobs import run_units
 
 EVENT_NAMES = {"trades": "Trade", "book_ticker": "BookTicker"}
 
@@ -74,32 +74,43 @@ def import_vision(
     market: str | None = None,
     symbol: str | None = None,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> ImportReport:
-    """Import archive zips (or their CSVs); market, kind and symbol come from the file names."""
+    """Import archive zips (or their CSVs); market, kind and symbol come from the file names.
+
+    The files of one market, symbol and kind are one unit (read in date order, one trade-id chain);
+    units import in parallel worker processes when `jobs > 1` (`import_jobs.run_units`)."""
     _check_files(paths)
     forced = market_named(market)
-    inputs = sorted(
+    chains: dict[tuple[str, str, str], list[_Input]] = {}
+    for inp in sorted(
         (_inspect(p, forced, symbol) for p in paths), key=lambda i: (*i.key, i.first_day, str(i.path))
-    )
+    ):
+        chains.setdefault(inp.key, []).append(inp)
     ensure_writable(data_dir)
-    started = time.perf_counter()
+    units = [tuple(chain) for chain in chains.values()]
+    return report_of(run_units(units, data_dir, import_chain, jobs=jobs, progress=progress))
+
+
+def import_chain(
+    chain: tuple[_Input, ...], writer: StoreWriter, progress: Callable[[int], None] | None
+) -> list[FileReport]:
+    """The files of one market, symbol and kind, in date order, through `writer` (one unit)."""
     reports: list[FileReport] = []
-    chains: dict[tuple[str, str, str], vision.Continuity] = {}
-    with StoreWriter(data_dir) as writer:
-        for inp in inputs:
-            exchange = inp.layout.market.value
-            issues = Issues(inp.path.name)
-            report = FileReport(
-                [str(inp.path)], f"binance-vision {inp.layout.kind.value}", exchange, issues=issues
-            )
-            report.symbols.add(inp.symbol)
-            chain = chains.setdefault(inp.key, vision.Continuity())
-            for frames in vision.read(inp.path, inp.layout, issues, chain, progress):
-                for table, frame in ((Table(frames.table), frames.rows), (Table.GAPS, frames.gaps)):
-                    if frame.height == 0:
-                        continue
-                    writer.submit(WriteBatch(exchange, inp.symbol, table, frame), block=True)
-                    name = EVENT_NAMES.get(table.value, "Gap")
-                    report.events[name] = report.events.get(name, 0) + frame.height
-            reports.append(report)
-    return _finish(reports, writer, started)
+    continuity = vision.Continuity()
+    for inp in chain:
+        exchange = inp.layout.market.value
+        issues = Issues(inp.path.name)
+        report = FileReport(
+            [str(inp.path)], f"binance-vision {inp.layout.kind.value}", exchange, issues=issues
+        )
+        report.symbols.add(inp.symbol)
+        for frames in vision.read(inp.path, inp.layout, issues, continuity, progress):
+            for table, frame in ((Table(frames.table), frames.rows), (Table.GAPS, frames.gaps)):
+                if frame.height == 0:
+                    continue
+                writer.submit(WriteBatch(exchange, inp.symbol, table, frame), block=True)
+                name = EVENT_NAMES.get(table.value, "Gap")
+                report.events[name] = report.events.get(name, 0) + frame.height
+        reports.append(report)
+    return reports

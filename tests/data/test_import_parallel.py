@@ -212,3 +212,32 @@ def test_killed_parallel_import_takes_its_workers_with_it(shared_data: Path, tmp
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [w for w in workers if _alive(w)] == []
+
+
+def test_archive_zips_import_in_parallel_as_they_do_one_at_a_time(tmp_path: Path) -> None:
+    """Binance archive files: three symbols and kinds (one with a trade-id hole across its two
+    days) in three workers give the store one process gives."""
+    from fxcli.exchange.binance import Market
+    from fxcli.exchange.captures.binance_vision import Kind
+    from fxcli.tasks.vision import import_vision
+    from tests.data.vision_files import csv_text, day_ms, trade_rows, write_archive
+
+    files = []
+    for market, kind, symbol in [
+        (Market.SPOT, Kind.TRADES, "AGIXBTC"),
+        (Market.SPOT, Kind.AGG_TRADES, "ETHBTC"),
+        (Market.USDM, Kind.TRADES, "BTCUSDT"),
+    ]:
+        for day, ids in [("2022-08-14", range(1, 3001)), ("2022-08-15", range(3005, 6001))]:
+            rows = trade_rows(market, kind, day_ms(day), list(ids))
+            text = csv_text(market, kind, rows, header=market is Market.USDM)
+            files.append(write_archive(tmp_path / "archive", market, kind, symbol, day, text))
+    files.reverse()  # the command line's order must not matter either
+
+    one = import_vision(files, tmp_path / "seq", jobs=1)
+    many = import_vision(files, tmp_path / "par", jobs=3)
+
+    expected = (table_digests(tmp_path / "seq"), manifest_entries(tmp_path / "seq"))
+    assert [t for t in expected[0] if t.endswith("gaps")]  # the hole across the two days is there
+    assert (table_digests(tmp_path / "par"), manifest_entries(tmp_path / "par")) == expected
+    assert (_summary(many), many.rows_in, many.rows_added) == (_summary(one), one.rows_in, one.rows_added)

@@ -32,8 +32,15 @@ class LiveSymbol:
         session.feed.histograms.append(self.hist)
         s = session
         self.runner = Runner(
-            s.spec, symbol, s.indicators, s.costs, s.balance, equity_every_ns=EQUITY_EVERY_NS
+            s.spec,
+            symbol,
+            s.indicators,
+            s.costs,
+            s.balance,
+            equity_every_ns=EQUITY_EVERY_NS,
+            clock_ms=s.clock_ms,
         )
+        self.venue_clock = s.venue_clock
         self.result: RunResult | None = None
         self.error: BaseException | None = None
         self._framed_events = 0
@@ -48,6 +55,8 @@ class LiveSymbol:
         runner = self.runner
         on_event, state, hist = runner.on_event, runner.state, self.hist
         transitions = runner.machine.transitions
+        if events:
+            self.venue_clock.observe(t0_ns, events[-1].exchange_ts_ns)
         try:
             for event in events:
                 on_event(event)
@@ -69,6 +78,20 @@ class LiveSymbol:
         now = time.time_ns()
         if now >= self._next_frame_ns and runner.result.events:
             self._offer_frame(now)
+
+    def advance_clock(self, venue_now_ns: int) -> None:
+        """Live: clock ticks up to the venue's time now (from the session's timer); once started."""
+        if self.error is not None or not self.runner.result.events:
+            return
+        transitions = self.runner.machine.transitions
+        try:
+            self.runner.advance_clock(venue_now_ns)
+        except Exception as exc:  # as in on_events: reported by the session
+            self.error = exc
+            self.session.request_stop(f"{self.symbol}: {type(exc).__name__}: {exc}")
+            return
+        if len(transitions) != self._transitions_seen:
+            self._publish(transitions)
 
     def lose_book(self) -> None:
         """The live book broke: the strategy sees no book (and opens nothing) until it is whole again."""

@@ -58,7 +58,7 @@ def clock_interval(param: typer.CallbackParam, value: Any) -> Any:
     """An option callback for a clock interval in ms: 0 (off) or within the engine's bounds."""
     if value is None:
         return None
-    from fxcli.engine.clock import check_clock_ms
+    from fxcli.tasks.backtest import check_clock_ms  # cli reaches the engine through tasks
 
     try:
         return check_clock_ms(value)

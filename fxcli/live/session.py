@@ -129,7 +129,6 @@ class Session:
             for run in self.symbols.values():
                 run.refresh(now)
 
-
     async def run_clock(self) -> None:
         """Live clock ticks: each symbol's grid tick fires when the venue's clock (receive time
         corrected by the measured skew) passes it, even when no event comes. A replay needs none:

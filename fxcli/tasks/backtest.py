@@ -33,6 +33,7 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
+from fxcli.engine.clock import check_clock_ms
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -47,6 +48,8 @@ from fxcli.store.replay import replay
 from fxcli.store.schema import Table
 from fxcli.strategy.machine import StrategyMachine
 from fxcli.strategy.spec import StrategySpec, check_variant_types, load_strategy
+
+__all__ = ["check_clock_ms"]  # --clock-ms is checked with the engine's rule
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
 MARKET_TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)

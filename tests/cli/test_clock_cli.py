@@ -132,7 +132,8 @@ def test_bad_clock_ms_in_strategy_file_names_file_key_and_line(
     strategy = tmp_path / "bad.toml"
     strategy.write_text(
         f'schema = 1\nside = "long"\nclock_ms = {value}\n'
-        '[[s1]]\nindicator = "PRICE"\nop = "gt"\nvalue = 0\n[[z1]]\nindicator = "PRICE"\nop = "gt"\nvalue = 0\n'
+        '[[s1]]\nindicator = "PRICE"\nop = "gt"\nvalue = 0\n'
+        '[[z1]]\nindicator = "PRICE"\nop = "gt"\nvalue = 0\n'
     )
 
     result = run_fx("backtest", str(strategy), "-s", "BTCUSDT", *DIRS, "--data-dir", str(store),

@@ -354,14 +354,19 @@ def hand(name: str) -> tuple[StrategySpec, Indicators]:
 
 
 @pytest.mark.parametrize("book", BOOKS)
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    ("seed", "clock_ms"), [*((seed, 0) for seed in SEEDS), (SEEDS[1], 1_000), (SEEDS[1], 130)]
+)
 @pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.stem)
 def test_fast_equals_streaming_for_shipped_strategies_on_pumped_streams(
-    path: Path, seed: int, book: str, monkeypatch: pytest.MonkeyPatch
+    path: Path, seed: int, clock_ms: int, book: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec, indicators = shipped(path)
 
-    check(spec, indicators, pumped(seed, book), monkeypatch=monkeypatch)
+    result = check(spec, indicators, pumped(seed, book), clock_ms=clock_ms, monkeypatch=monkeypatch)
+
+    if clock_ms:
+        assert result.clock_ticks > result.events // 10, "the clock must add rows for the parity to cover"
 
 
 def test_pumped_streams_make_the_shipped_strategies_trade() -> None:
@@ -690,19 +695,6 @@ def test_times_beyond_int64_from_huge_cooldowns_and_latency(monkeypatch: pytest.
 # --- clock rows -------------------------------------------------------------------------------------
 
 CLOCKS = (1_000, 130)
-
-
-@pytest.mark.parametrize("clock_ms", CLOCKS)
-@pytest.mark.parametrize("book", BOOKS)
-@pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.stem)
-def test_fast_equals_streaming_with_clock_rows_on_pumped_streams(
-    path: Path, book: str, clock_ms: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spec, indicators = shipped(path)
-
-    result = check(spec, indicators, pumped(SEEDS[1], book), clock_ms=clock_ms, monkeypatch=monkeypatch)
-
-    assert result.clock_ticks > result.events // 10, "the clock must add rows for the parity to cover"
 
 
 @pytest.mark.parametrize("clock_ms", CLOCKS)

@@ -43,7 +43,7 @@ class LiveSymbol:
         self.venue_clock = s.venue_clock
         self.result: RunResult | None = None
         self.error: BaseException | None = None
-        self._framed_events = 0
+        self._framed_steps = 0  # events and clock ticks the last frame showed
         self._transitions_seen = 0
         self._trades_seen = 0
         self._next_frame_ns = 0
@@ -104,8 +104,10 @@ class LiveSymbol:
             self.runner.on_gap(gap)
 
     def refresh(self, now: int) -> None:
-        """A frame for a symbol whose market went quiet since its last one: show where it stopped."""
-        if self.error is None and self.runner.result.events != self._framed_events:
+        """A frame for a symbol whose market went quiet since its last one: show where it stopped, and
+        what the clock ticks of the silence moved (time-weighted indicators, the strategy's state)."""
+        live = self.runner.result
+        if self.error is None and live.events + live.clock_ticks != self._framed_steps:
             self._offer_frame(now)
 
     def finish(self) -> None:
@@ -119,7 +121,7 @@ class LiveSymbol:
     def _offer_frame(self, now: int) -> None:
         self._next_frame_ns = now + FRAME_EVERY_NS
         live = self.runner.result
-        self._framed_events = live.events
+        self._framed_steps = live.events + live.clock_ticks
         self.session.feed.offer(self._frame())
         if len(live.equity) > MAX_EQUITY_POINTS:
             del live.equity[1:-1:2]

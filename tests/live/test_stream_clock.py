@@ -20,7 +20,7 @@ import pytest
 
 from tests.fake_mexc import FakeMexc, frames
 from tests.fake_mexc.market import TradeRecord
-from tests.live.test_stream import Doc, FxStream, base_args, fake_venue, is_synced_snapshot
+from tests.live.test_stream import Doc, FxStream, base_args, fake_venue, is_synced_snapshot, strategy_folders
 
 SYMBOL = "THINUSDT"
 CLOCK_MS = 200
@@ -64,11 +64,7 @@ value = 1000  # never: the test is about when the signal is seen, not about fill
 @pytest.fixture
 def folders(tmp_path: Path) -> Path:
     """Strategies and variants folders with `pump_test`, the burst strategy above."""
-    (tmp_path / "strategies").mkdir()
-    (tmp_path / "variants").mkdir()
-    (tmp_path / "strategies" / "pump_test.toml").write_text(STRATEGY)
-    (tmp_path / "variants" / "test.toml").write_text(VARIANTS)
-    return tmp_path
+    return strategy_folders(tmp_path, STRATEGY, VARIANTS)
 
 
 async def print_trades(venue: FakeMexc, symbol: str, price: str, count: int) -> int:

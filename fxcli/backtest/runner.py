@@ -210,9 +210,9 @@ class Runner:
             self._started = True
             result.first_ts_ns = now
             self.machine.start(now)
+            if self.clock_ns:  # the first grid point; later, catching up keeps it after engine time
+                self._next_tick = next_tick_ns(now, self.clock_ns)
         result.events += 1
-        if self._next_tick == NEVER and self.clock_ns:  # later, catching up keeps it after engine time
-            self._next_tick = next_tick_ns(now, self.clock_ns)
         self._decide(now, values, pending)
 
     def advance_clock(self, ts_ns: int) -> None:

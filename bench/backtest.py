@@ -443,8 +443,8 @@ def seconds(action: Callable[[], object]) -> float:
 def fx_run(
     spec: StrategySpec, indicators: list[tuple[str, str, IndicatorParams]], events: list[MarketEvent]
 ) -> RunResult:
-    """One backtest as `fx backtest` runs it (default costs and balance)."""
-    return run(spec, SYMBOL, indicators, events, Costs(), BALANCE)
+    """One backtest as `fx backtest` runs it (default costs and balance, the strategy's clock)."""
+    return run(spec, SYMBOL, indicators, events, Costs(), BALANCE, clock_ms=spec.clock_ms)
 
 
 def feed(pipeline: Pipeline, events: list[MarketEvent]) -> None:

@@ -49,6 +49,7 @@ from fxcli.backtest.runner import (
     _force_close,
     settle_at_end,
 )
+from fxcli.engine.clock import clock_ns_of
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -91,9 +92,11 @@ def run(
     balance: float,
     *,
     equity_every_ns: int = 1_000_000_000,
+    clock_ms: int = 0,
     observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> RunResult:
-    """`fxcli.backtest.runner.run`'s result for the same arguments, from a batch replay of `events`."""
+    """`fxcli.backtest.runner.run`'s result for the same arguments, from a batch replay of `events`
+    (with clock rows every `clock_ms`: `Ticks.with_clock`)."""
     indicators = list(indicators)
     if observer is not None:  # it must see every event as it happens: only the streaming loop can
         return runner.run(
@@ -104,13 +107,24 @@ def run(
             costs,
             balance,
             equity_every_ns=equity_every_ns,
+            clock_ms=clock_ms,
             observer=observer,
         )
     stream = events if isinstance(events, list) else list(events)
     names = [name for name, _, _ in indicators]
-    tape = _Tape.of(stream, indicators) if stream and len(set(names)) == len(names) else None
+    clock_ns = clock_ns_of(clock_ms)
+    tape = _Tape.of(stream, indicators, clock_ns) if stream and len(set(names)) == len(names) else None
     if tape is None or type(equity_every_ns) is not int or not 0 < equity_every_ns < 2**62:
-        return runner.run(spec, symbol, indicators, stream, costs, balance, equity_every_ns=equity_every_ns)
+        return runner.run(
+            spec,
+            symbol,
+            indicators,
+            stream,
+            costs,
+            balance,
+            equity_every_ns=equity_every_ns,
+            clock_ms=clock_ms,
+        )
     return _Replay(spec, symbol, indicators, tape, costs, balance, equity_every_ns).run()
 
 
@@ -118,15 +132,18 @@ def run(
 class _Tape:
     """The events as columns, one row per event, and what the runner reads of the state after each."""
 
-    events: list[MarketEvent]
     ticks: Ticks
-    raw_ts: np.ndarray  # each event's own exchange time: an order executes on the first one after its due
+    raw_ts: np.ndarray  # each row's own exchange time: an order executes on the first one after its due
     price: np.ndarray  # MarketState.price: the last trade's price, NaN before the first trade
     seen: np.ndarray  # MarketState.trades_seen
     l2_rows: list[int]  # rows of the L2 snapshots and deltas: fills walk the book they build
+    l2_events: list[MarketEvent]  # those snapshots and deltas
+    clock_ticks: int  # clock rows among the rows
 
     @staticmethod
-    def of(events: list[MarketEvent], indicators: list[tuple[str, str, IndicatorParams]]) -> _Tape | None:
+    def of(
+        events: list[MarketEvent], indicators: list[tuple[str, str, IndicatorParams]], clock_ns: int = 0
+    ) -> _Tape | None:
         """None when a trade has no price (this runner assumes the price is known from the first trade on)."""
         specs = load_all()
         levels = {level for _, kind, params in indicators for level in specs[kind].depth_levels(params)}
@@ -136,6 +153,15 @@ class _Tape:
         if ticks is None:
             ticks = Ticks.from_events(events, levels)
             l2_rows = [i for i, e in enumerate(events) if isinstance(e, BookSnapshot | BookDelta)]
+        l2_events = [events[i] for i in l2_rows]
+        ticks, is_clock = ticks.with_clock(clock_ns)
+        clock_ticks = int(np.count_nonzero(is_clock))
+        if clock_ticks:
+            own_rows = np.flatnonzero(~is_clock)
+            l2_rows = own_rows[l2_rows].tolist()
+            clocked = ticks.ts_ns.copy()  # a clock row's own time is its grid point
+            clocked[own_rows] = raw_ts
+            raw_ts = clocked
         trade_price = ticks.price[ticks.is_trade]
         if np.isnan(trade_price).any():
             return None
@@ -144,7 +170,7 @@ class _Tape:
         if len(trade_price):
             np.take(trade_price, seen - 1, out=price, mode="clip")
             price[seen == 0] = np.nan
-        return _Tape(events, ticks, raw_ts, price, seen, l2_rows)
+        return _Tape(ticks, raw_ts, price, seen, l2_rows, l2_events, clock_ticks)
 
 
 def _columns(events: list[MarketEvent], raw_ts: np.ndarray, depth_levels: set[int]) -> Ticks | None:
@@ -288,9 +314,9 @@ class _Replay:
         live = self._live
         if live is None:
             live = self._live = MarketState(self.symbol)
-        rows, events = tape.l2_rows, tape.events
+        rows, events = tape.l2_rows, tape.l2_events
         while self._applied < len(rows) and rows[self._applied] <= r:
-            live.apply(events[rows[self._applied]])
+            live.apply(events[self._applied])
             self._applied += 1
         return self._top(live, r)
 
@@ -308,7 +334,8 @@ class _Replay:
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
         n, now, machine, result = self.n, self.now, self.machine, self.result
-        result.events = n
+        result.clock_ticks = self.tape.clock_ticks
+        result.events = n - result.clock_ticks
         result.first_ts_ns = int(now[0])
         machine.start(result.first_ts_ns)
         valid = ~np.isnan(self.price)

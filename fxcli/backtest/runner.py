@@ -13,6 +13,12 @@ engine time), trades see no book, new entries are refused (`book unknown`), and 
 the last trade (fill source `book_unknown`). The book shows again on the first event after the
 gap's end. A replay gets the stored gap rows in its stream; `fx stream` hides the book the moment it
 breaks and learns the end when the book is whole again, so both decide on the same events.
+
+With `clock_ms`, clock ticks (`fxcli.engine.clock`) run the pipeline and the strategy on a grid of
+exchange time while no event arrives: before each event, a tick at every grid point its time
+reaches; live, also when the venue's clock passes a grid point (`advance_clock`). A tick fills a
+pending order that is due, like any event. Inside a book gap ticks decide nothing (the strategy sees
+no book there; trades still do), and they never end a gap: the first market event after it does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fxcli.backtest.fills import Costs, Fill, Quote, execute
+from fxcli.engine.clock import NEVER, clock_ns_of, next_tick_ns
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.pipeline import Pipeline
 from fxcli.engine.state import MarketState
@@ -93,7 +100,8 @@ class RunResult:
     transitions: list[Transition] = field(default_factory=list)
     equity: list[EquityPoint] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    events: int = 0
+    events: int = 0  # market events (clock ticks not counted)
+    clock_ticks: int = 0  # clock ticks that ran the pipeline and the strategy
     first_ts_ns: int = 0
     last_ts_ns: int = 0
     first_price: float = math.nan
@@ -134,6 +142,7 @@ class Runner:
         balance: float,
         *,
         equity_every_ns: int = 1_000_000_000,
+        clock_ms: int = 0,
     ) -> None:
         self.pipeline = Pipeline(symbol, indicators)
         self.state = self.pipeline.state
@@ -148,6 +157,8 @@ class Runner:
         self._hidden_until: int | None = None  # inside a book gap: until the first event after this
         self._started = False
         self._last_event_ns = 0  # the exchange time of the last event: a pending order due later expires
+        self.clock_ns = clock_ns_of(clock_ms)
+        self._next_tick = NEVER  # the next grid point (after engine time), once the first event came
 
     def on_gap(self, gap: Gap) -> None:
         """A stored gap reached in a replay (or a live one closed): a book gap hides the book until
@@ -156,6 +167,8 @@ class Runner:
             return
         hidden = self._hidden_until
         if hidden is None:
+            if gap.start_ns > self._next_tick:  # the ticks before the book broke still see it
+                self.advance_clock(gap.start_ns - 1)
             self.state.hide_book()
             self._hidden_until = gap.end_ns
         else:  # the end of the gap that is open now, or a second gap overlapping it
@@ -173,10 +186,13 @@ class Runner:
 
     def on_event(self, event: MarketEvent) -> None:
         """Fill what is due, update the indicators, let the strategy decide."""
-        self._last_event_ns = event.exchange_ts_ns
+        ts = event.exchange_ts_ns
+        if ts >= self._next_tick:
+            self.advance_clock(ts)
+        self._last_event_ns = ts
         hidden = self._hidden_until
         if hidden is not None:
-            if event.exchange_ts_ns > hidden:
+            if ts > hidden:
                 self._hidden_until = None
                 self.state.show_book()
             elif type(event) is not Trade:
@@ -184,7 +200,7 @@ class Runner:
                 self.result.events += 1
                 return
         pending = self._pending
-        if pending is not None and event.exchange_ts_ns > pending[2]:
+        if pending is not None and ts > pending[2]:
             _execute(pending, self.machine, self.account, self.state, self.costs, self.values, self.result)
             self._pending = pending = None
         values = self.values = self.pipeline.on_event(event)
@@ -194,7 +210,35 @@ class Runner:
             self._started = True
             result.first_ts_ns = now
             self.machine.start(now)
+            if self.clock_ns:  # the first grid point; later, catching up keeps it after engine time
+                self._next_tick = next_tick_ns(now, self.clock_ns)
         result.events += 1
+        self._decide(now, values, pending)
+
+    def advance_clock(self, ts_ns: int) -> None:
+        """Clock ticks at every grid point up to `ts_ns` not yet ticked (none before the first event)."""
+        clock = self.clock_ns
+        if self._hidden_until is not None:  # a book gap: no tick decides; skip them in O(1)
+            if ts_ns >= self._next_tick:
+                self._next_tick = next_tick_ns(ts_ns, clock)
+            return
+        while self._next_tick <= ts_ns:
+            tick = self._next_tick
+            self._next_tick = tick + clock
+            self._last_event_ns = tick
+            pending = self._pending
+            if pending is not None and tick > pending[2]:
+                _execute(
+                    pending, self.machine, self.account, self.state, self.costs, self.values, self.result
+                )
+                self._pending = pending = None
+            values = self.values = self.pipeline.on_clock(tick)
+            self.result.clock_ticks += 1
+            self._decide(tick, values, pending)
+
+    def _decide(self, now: int, values: dict[str, float], pending: tuple[Intent, Quote, int] | None) -> None:
+        """The strategy's turn after the pipeline moved to `now`, and the equity sample."""
+        state, result = self.state, self.result
         price = state.price
         if price != price:
             return
@@ -245,14 +289,18 @@ def run(
     balance: float,
     *,
     equity_every_ns: int = 1_000_000_000,
+    clock_ms: int = 0,
     observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
 ) -> RunResult:
-    """Replay `events` (time-ordered, stored gaps among them) through a fresh pipeline and machine.
+    """Replay `events` (time-ordered, stored gaps among them) through a fresh pipeline and machine,
+    with clock ticks every `clock_ms` (0: none).
 
     `observer`, when given, sees the state, the machine and the equity after every event (for
     watching a paced replay); it must not change them.
     """
-    runner = Runner(spec, symbol, indicators, costs, balance, equity_every_ns=equity_every_ns)
+    runner = Runner(
+        spec, symbol, indicators, costs, balance, equity_every_ns=equity_every_ns, clock_ms=clock_ms
+    )
     on_event, on_gap = runner.on_event, runner.on_gap
     state, machine = runner.state, runner.machine
     for event in events:

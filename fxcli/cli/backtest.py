@@ -12,6 +12,7 @@ from fxcli.cli.options import (
     MAX_SPEED,
     MIN_SPEED,
     Balance,
+    ClockMs,
     DataDir,
     Exchange,
     FeeBps,
@@ -48,6 +49,7 @@ def backtest(
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
     slippage_bps: SlippageBps = 5.0,
+    clock_ms: ClockMs = None,
     speed: Annotated[
         float | None,
         typer.Option(
@@ -96,7 +98,7 @@ def backtest(
 
     wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
     options = Options(
-        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, metrics_compat, speed
+        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, metrics_compat, speed, clock_ms
     )
     from fxcli.ui.backtest import replay_status
 

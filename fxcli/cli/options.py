@@ -64,6 +64,18 @@ def on_off(param: typer.CallbackParam, value: Any) -> Any:
     return text == "on"
 
 
+def clock_interval(param: typer.CallbackParam, value: Any) -> Any:
+    """An option callback for a clock interval in ms: 0 (off) or within the engine's bounds."""
+    if value is None:
+        return None
+    from fxcli.tasks.backtest import check_clock_ms  # cli reaches the engine through tasks
+
+    try:
+        return check_clock_ms(value)
+    except ValueError as exc:
+        raise FxError(f"{option_name(param)} {exc}") from None
+
+
 def utf8_text(param: Parameter, value: Any) -> Any:
     """An option callback for text fx writes into a UTF-8 file (a description): bytes of another
     encoding in the command line (Python keeps them as lone surrogates) cannot be written."""
@@ -153,6 +165,16 @@ LatencyMs = Annotated[
     typer.Option(
         callback=number_in(0.0, MAX_SECONDS * 1000),
         help="Decision-to-execution latency; an order due after the last event is not filled.",
+    ),
+]
+ClockMs = Annotated[
+    int | None,
+    typer.Option(
+        callback=clock_interval,
+        help="Clock tick every this many ms of exchange time: time-weighted indicators and the strategy "
+        "are evaluated while no trade comes; 0 turns it off. Default: the strategy file's clock_ms "
+        "(1000 when it has none).",
+        show_default=False,
     ),
 ]
 SlippageBps = Annotated[

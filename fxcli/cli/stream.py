@@ -11,6 +11,7 @@ from fxcli.cli.options import (
     MAX_SPEED,
     MIN_SPEED,
     Balance,
+    ClockMs,
     DataDir,
     FeeBps,
     From,
@@ -82,6 +83,7 @@ def stream(
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
     slippage_bps: SlippageBps = 5.0,
+    clock_ms: ClockMs = None,
     every: Annotated[
         float,
         typer.Option(
@@ -124,6 +126,7 @@ def stream(
         start=start,
         end=end,
         speed=speed,
+        clock_ms=clock_ms,
     )
     feed = Feed()
     stop = threading.Event()

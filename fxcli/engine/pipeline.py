@@ -36,6 +36,7 @@ class Pipeline:
         self.windows = Windows(self.state)
         self._on_trade: list[tuple[str, Update]] = []
         self._on_book: list[tuple[str, Update]] = []
+        self._on_clock: list[tuple[str, Update]] = []
         groups: dict[tuple[TradeWindow, ...], list[tuple[str, Update]]] = {}
         timed: dict[tuple[TradeWindow, ...], list[tuple[str, Update]]] = {}
         for name, kind, params in self.indicators:
@@ -53,6 +54,8 @@ class Pipeline:
                 self._on_trade.append((name, update))
             if on != "trade":
                 self._on_book.append((name, update))
+            if on not in ("trade", "book"):  # may read engine time: a clock tick moves it
+                self._on_clock.append((name, update))
         # Indicators that read only their windows are called when one of them took or lost a trade.
         self._on_window = [(used[0], used[-1], steps) for used, steps in groups.items()]
         # Indicators of their windows and of engine time: also called whenever time moves.
@@ -68,6 +71,21 @@ class Pipeline:
         values = self.values
         for name, update in self._on_trade if state.is_trade else self._on_book:
             values[name] = update(state)
+        return self._on_time_passed(values)
+
+    def on_clock(self, ts_ns: int) -> dict[str, float]:
+        """A clock tick at `ts_ns` (`fxcli.engine.clock`): time moves, windows expire, and only what
+        reads time or windows is updated; trade and book indicators keep their values. O(1) amortised:
+        a window does work only when a trade is due to enter or leave it."""
+        self.state.tick(ts_ns)
+        self.windows.advance()
+        values = self.values
+        for name, update in self._on_clock:
+            values[name] = update(self.state)
+        return self._on_time_passed(values)
+
+    def _on_time_passed(self, values: dict[str, float]) -> dict[str, float]:
+        state = self.state
         now = state.now_ns
         moved = now != self._last_now
         self._last_now = now

@@ -97,6 +97,12 @@ class MarketState:
             self.has_l2 = True
             self._show_top()
 
+    def tick(self, ts_ns: int) -> None:
+        """A clock tick: engine time moves to `ts_ns` (never back); trade and book stay as they are."""
+        if ts_ns > self.now_ns:
+            self.now_ns = ts_ns
+        self.is_trade = False
+
     def apply_book(self, event: MarketEvent) -> None:
         """Inside a book gap: keep the book (or ticker) up to date without showing it or moving time."""
         if isinstance(event, BookTicker):

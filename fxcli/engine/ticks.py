@@ -50,6 +50,53 @@ class Ticks:
         """Row numbers of the trades."""
         return np.flatnonzero(self.is_trade)
 
+    def with_clock(self, clock_ns: int) -> tuple[Ticks, np.ndarray]:
+        """These rows with a clock row before each row whose engine time reaches a grid point of
+        `clock_ns` (`fxcli.engine.clock`), and the mask of the clock rows.
+
+        A clock row is the row before it with time moved to the grid point: no trade (NaN price, 0
+        size and side, no rush fill), the top of book and summed depth carried: what `MarketState`
+        holds after `tick`, so every batch twin sees the tick as its streaming form does.
+        """
+        from fxcli.engine.clock import grid_rows
+
+        before, times = grid_rows(self.ts_ns, clock_ns)
+        n, m = len(self), len(before)
+        if not m:
+            return self, np.zeros(n, dtype=bool)
+        # Row i moves down by the number of ticks inserted before it (at rows <= i).
+        own = np.arange(n, dtype=np.int64) + np.searchsorted(before, np.arange(n), side="right")
+        is_clock = np.ones(n + m, dtype=bool)
+        is_clock[own] = False
+        source = np.empty(n + m, dtype=np.int64)
+        source[own] = np.arange(n)
+        source[is_clock] = before - 1
+        ts = self.ts_ns[source]
+        ts[is_clock] = times
+
+        def trade_column(column: np.ndarray, blank: float) -> np.ndarray:
+            out = column[source]
+            out[is_clock] = blank
+            return out
+
+        return (
+            Ticks(
+                ts_ns=ts,
+                is_trade=trade_column(self.is_trade, False),
+                price=trade_column(self.price, np.nan),
+                qty=trade_column(self.qty, 0.0),
+                side=trade_column(self.side, 0),
+                integral=trade_column(self.integral, np.nan),
+                rush_fill=trade_column(self.rush_fill, 0),
+                bid=self.bid[source],
+                ask=self.ask[source],
+                bid_qty=self.bid_qty[source],
+                ask_qty=self.ask_qty[source],
+                depth={level: (b[source], a[source]) for level, (b, a) in self.depth.items()},
+            ),
+            is_clock,
+        )
+
     @staticmethod
     def from_events(events: Iterable[MarketEvent], depth_levels: Iterable[int] = ()) -> Ticks:
         """Build from events by running the same `MarketState` the streaming pipeline uses."""

@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fxcli.backtest.fills import Costs
+from fxcli.engine.clock import clock_ns_of, next_tick_ns
 from fxcli.engine.params import IndicatorParams
 from fxcli.exchange.adapter import Adapter, Kind
 from fxcli.exchange.booksync import BookEvent, LiveBooks
@@ -39,6 +40,7 @@ from fxcli.live.ready import ready_or_stopped
 from fxcli.live.router import Router, Tee
 from fxcli.live.signals import graceful_stop
 from fxcli.live.symbol import FRAME_EVERY_NS, LiveSymbol
+from fxcli.live.venue_clock import VenueClock
 from fxcli.model.events import Event
 from fxcli.model.units import NS_PER_S
 from fxcli.strategy.spec import StrategySpec
@@ -62,8 +64,11 @@ class Session:
         costs: Costs,
         balance: float,
         feed: Feed,
+        clock_ms: int = 0,
     ) -> None:
         self.spec = spec
+        self.clock_ms = clock_ms
+        self.venue_clock = VenueClock()  # fed by every symbol's events; drives live clock ticks
         self.indicators = indicators
         self.names = [name for name, _, _ in indicators]
         self.costs = costs
@@ -124,6 +129,22 @@ class Session:
             for run in self.symbols.values():
                 run.refresh(now)
 
+    async def run_clock(self) -> None:
+        """Live clock ticks: each symbol's grid tick fires when the venue's clock (receive time
+        corrected by the measured skew) passes it, even when no event comes. A replay needs none:
+        its ticks come before the event that reaches them, as in a backtest."""
+        clock_ns = clock_ns_of(self.clock_ms)
+        if not clock_ns:
+            return
+        while True:
+            venue_now = self.venue_clock.now_ns(time.time_ns())
+            wait_ns = clock_ns
+            if venue_now is not None:
+                for run in self.symbols.values():
+                    run.advance_clock(venue_now)
+                wait_ns = next_tick_ns(venue_now, clock_ns) - venue_now
+            await asyncio.sleep(wait_ns / NS_PER_S)
+
 
 async def _watch(external: threading.Event, stop: asyncio.Event) -> None:
     while not external.is_set() and not stop.is_set():
@@ -143,6 +164,14 @@ def live_source(
     `recording`, `fx record`'s recorder is a second consumer of the same connections and books."""
 
     async def source(session: Session, stop: asyncio.Event) -> str:
+        clock = asyncio.create_task(session.run_clock())
+        try:
+            return await _live(session, stop)
+        finally:
+            clock.cancel()
+            await asyncio.gather(clock, return_exceptions=True)
+
+    async def _live(session: Session, stop: asyncio.Event) -> str:
         async with RestClient(proxy=proxy) as rest:
             ready = await ready_or_stopped(adapter, rest, stop, _waiting(session.feed))
             if ready is None:

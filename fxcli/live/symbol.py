@@ -32,11 +32,18 @@ class LiveSymbol:
         session.feed.histograms.append(self.hist)
         s = session
         self.runner = Runner(
-            s.spec, symbol, s.indicators, s.costs, s.balance, equity_every_ns=EQUITY_EVERY_NS
+            s.spec,
+            symbol,
+            s.indicators,
+            s.costs,
+            s.balance,
+            equity_every_ns=EQUITY_EVERY_NS,
+            clock_ms=s.clock_ms,
         )
+        self.venue_clock = s.venue_clock
         self.result: RunResult | None = None
         self.error: BaseException | None = None
-        self._framed_events = 0
+        self._framed_steps = 0  # events and clock ticks the last frame showed
         self._transitions_seen = 0
         self._trades_seen = 0
         self._next_frame_ns = 0
@@ -48,6 +55,8 @@ class LiveSymbol:
         runner = self.runner
         on_event, state, hist = runner.on_event, runner.state, self.hist
         transitions = runner.machine.transitions
+        if events:
+            self.venue_clock.observe(t0_ns, events[-1].exchange_ts_ns)
         try:
             for event in events:
                 on_event(event)
@@ -70,6 +79,20 @@ class LiveSymbol:
         if now >= self._next_frame_ns and runner.result.events:
             self._offer_frame(now)
 
+    def advance_clock(self, venue_now_ns: int) -> None:
+        """Live: clock ticks up to the venue's time now (from the session's timer); once started."""
+        if self.error is not None or not self.runner.result.events:
+            return
+        transitions = self.runner.machine.transitions
+        try:
+            self.runner.advance_clock(venue_now_ns)
+        except Exception as exc:  # as in on_events: reported by the session
+            self.error = exc
+            self.session.request_stop(f"{self.symbol}: {type(exc).__name__}: {exc}")
+            return
+        if len(transitions) != self._transitions_seen:
+            self._publish(transitions)
+
     def lose_book(self) -> None:
         """The live book broke: the strategy sees no book (and opens nothing) until it is whole again."""
         if self.error is None:
@@ -81,8 +104,10 @@ class LiveSymbol:
             self.runner.on_gap(gap)
 
     def refresh(self, now: int) -> None:
-        """A frame for a symbol whose market went quiet since its last one: show where it stopped."""
-        if self.error is None and self.runner.result.events != self._framed_events:
+        """A frame for a symbol whose market went quiet since its last one: show where it stopped, and
+        what the clock ticks of the silence moved (time-weighted indicators, the strategy's state)."""
+        live = self.runner.result
+        if self.error is None and live.events + live.clock_ticks != self._framed_steps:
             self._offer_frame(now)
 
     def finish(self) -> None:
@@ -96,7 +121,7 @@ class LiveSymbol:
     def _offer_frame(self, now: int) -> None:
         self._next_frame_ns = now + FRAME_EVERY_NS
         live = self.runner.result
-        self._framed_events = live.events
+        self._framed_steps = live.events + live.clock_ticks
         self.session.feed.offer(self._frame())
         if len(live.equity) > MAX_EQUITY_POINTS:
             del live.equity[1:-1:2]

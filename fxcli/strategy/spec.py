@@ -4,6 +4,7 @@
     side = "long"                 # or "short"
     signal_timeout_s = 30         # SIGNAL_DETECTED -> SIGNAL_CANCELLED if no entry within this
     cooldown_s = 120              # EXITED / SIGNAL_CANCELLED -> MONITORING after this
+    clock_ms = 1000               # evaluate indicators and strategy every second of silence (0: off)
     require = { o1 = "any" }      # a group fires when all (default) or any of its conditions are TRUE
 
     [sizing]
@@ -29,8 +30,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fxcli.engine.clock import DEFAULT_CLOCK_MS, MAX_CLOCK_MS, MIN_CLOCK_MS, check_clock_ms
 from fxcli.errors import FxError
 from fxcli.model.limits import MAX_SECONDS
 from fxcli.strategy.conditions import Condition, Finite
@@ -125,6 +127,12 @@ class StrategySpec(BaseModel):
     emergency_cooldown_s: float = Field(
         900.0, ge=0, le=MAX_SECONDS, description="Wait after an E1 exit before a new S1."
     )
+    clock_ms: int = Field(
+        DEFAULT_CLOCK_MS,
+        description=f"Clock tick every this many ms of exchange time without events: time-weighted "
+        f"indicators and the strategy are evaluated as time passes; 0 turns it off, else "
+        f"{MIN_CLOCK_MS} to {MAX_CLOCK_MS}.",
+    )
     require: dict[GroupName, Literal["all", "any"]] = Field(
         {}, description="Per group: all (default) or any."
     )
@@ -139,6 +147,11 @@ class StrategySpec(BaseModel):
     e1: list[Condition] = Field(
         [], description="emergency_exit: POSITION_ACTIVE -> EMERGENCY_EXIT (before ZE1)."
     )
+
+    @field_validator("clock_ms", mode="before")
+    @classmethod
+    def _clock(cls, value: object) -> int:
+        return check_clock_ms(value)  # before pydantic's int coercion: 1.0, "500" and true are refused
 
     @model_validator(mode="after")
     def _groups_not_empty(self) -> StrategySpec:

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +33,7 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
+from fxcli.engine.clock import check_clock_ms
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -47,6 +48,8 @@ from fxcli.store.replay import replay
 from fxcli.store.schema import Table
 from fxcli.strategy.machine import StrategyMachine
 from fxcli.strategy.spec import StrategySpec, check_variant_types, load_strategy
+
+__all__ = ["check_clock_ms"]  # --clock-ms is checked with the engine's rule
 
 COMPAT = ("fx", "freqtrade", "backtesting.py")
 MARKET_TABLES = (Table.BOOK_SNAPSHOTS, Table.BOOK_DELTAS, Table.BOOK_TICKER, Table.TRADES)
@@ -66,6 +69,7 @@ class Options:
     end: str | None = None
     metrics_compat: str = "fx"
     speed: float | None = None  # pace the replay at this multiple of real time (None: as fast as possible)
+    clock_ms: int | None = None  # clock ticks every this many ms (0: off; None: the strategy file's)
 
     @property
     def costs(self) -> Costs:
@@ -236,13 +240,21 @@ def run_symbol(
     if options.speed:
         events = paced(events, options.speed)
     costs, balance = options.costs, options.balance
+    clock_ms = clock_of(spec, options)
     if book_gaps:
-        result = runner.run(spec, symbol, indicators, events, costs, balance, observer=observer)
+        result = runner.run(
+            spec, symbol, indicators, events, costs, balance, clock_ms=clock_ms, observer=observer
+        )
     else:  # no gap rows were read: market events only
         market = cast(Iterator[MarketEvent], events)
-        result = run(spec, symbol, indicators, market, costs, balance, observer=observer)
+        result = run(spec, symbol, indicators, market, costs, balance, clock_ms=clock_ms, observer=observer)
     metrics = compute_metrics(result, options.metrics_compat)
     return SymbolRun(symbol, exchange, result, metrics, gaps, _data_sha(reader, exchange, symbol, lo, hi))
+
+
+def clock_of(spec: StrategySpec, options: Options) -> int:
+    """The clock interval a run uses: --clock-ms, else the strategy file's `clock_ms`."""
+    return spec.clock_ms if options.clock_ms is None else options.clock_ms
 
 
 def ledger_of(result: RunResult) -> Ledger:
@@ -337,6 +349,7 @@ def backtest(
         raise FxError(f"data dir {data_dir} does not exist (import or record something first)")
     spec_path = resolve_strategy(strategy, strategies_dir)
     spec = load_strategy(spec_path)
+    options = replace(options, clock_ms=clock_of(spec, options))  # the summary says which clock ran
     onsets = read_events(events_file) if events_file is not None else {}
     resolve_indicators(spec, variants_dir, spec_path)  # fail fast, before any process starts
     work = [(spec_path, s, exchange, data_dir, variants_dir, options) for s in dict.fromkeys(symbols)]
@@ -412,6 +425,7 @@ def summary_of(report: BacktestReport) -> dict[str, Any]:
                 r.symbol: {
                     "exchange": r.exchange,
                     "events": r.result.events,
+                    "clock_ticks": r.result.clock_ticks,
                     "from": ns_to_iso(r.result.first_ts_ns),
                     "to": ns_to_iso(r.result.last_ts_ns),
                     "gaps_flagged": [

@@ -41,6 +41,7 @@ from fxcli.tasks.backtest import (
     BacktestReport,
     Options,
     SymbolRun,
+    clock_of,
     compute_metrics,
     resolve_indicators,
     resolve_strategy,
@@ -402,4 +403,4 @@ def _session(
     options: Options,
     feed: Feed,
 ) -> Session:
-    return Session(spec, indicators, symbols, options.costs, options.balance, feed)
+    return Session(spec, indicators, symbols, options.costs, options.balance, feed, clock_of(spec, options))

@@ -324,6 +324,7 @@ def summary_line(report: StreamReport) -> dict[str, Any]:
         "symbols": {
             r.symbol: {
                 "events": r.result.events,
+                "clock_ticks": r.result.clock_ticks,
                 "transitions": len(r.result.transitions),
                 "trades": len(r.result.trades),
                 "profit": sum(t.pnl for t in r.result.trades),

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fxcli.engine.clock import NEVER, next_tick_ns
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.pipeline import Pipeline
 from fxcli.engine.registry import Spec, load_all
@@ -66,6 +67,49 @@ def test_contract_stream_equals_batch_on_real_capture(name: str, real: list[Mark
     stream, batch = run_stream(spec, params_of(spec), real), run_batch(spec, params_of(spec), real)
 
     assert np.isfinite(stream).sum() > 0
+    np.testing.assert_allclose(stream, batch, rtol=1e-9, atol=0, equal_nan=True)
+
+
+def run_stream_clocked(
+    spec: Spec, params: IndicatorParams, events: list[MarketEvent], clock_ns: int
+) -> tuple[np.ndarray, int]:
+    """The streaming values with a clock tick at every grid point the next event's time reaches (the
+    rule `Runner` follows), one value per row; and how many ticks there were."""
+    pipeline = Pipeline("S", [("x", spec.name, params)])
+    out: list[float] = []
+    next_tick = NEVER
+    ticks = 0
+    for event in events:
+        while next_tick <= event.exchange_ts_ns:
+            out.append(pipeline.on_clock(next_tick)["x"])
+            next_tick += clock_ns
+            ticks += 1
+        out.append(pipeline.on_event(event)["x"])
+        next_tick = next_tick_ns(pipeline.state.now_ns, clock_ns)
+    return np.array(out), ticks
+
+
+def run_batch_clocked(
+    spec: Spec, params: IndicatorParams, events: list[MarketEvent], clock_ns: int
+) -> np.ndarray:
+    ticks, _ = Ticks.from_events(events, spec.depth_levels(params)).with_clock(clock_ns)
+    return spec.batch(ticks, params)
+
+
+@pytest.mark.parametrize("clock_ms", [1_000, 70])
+@pytest.mark.parametrize("name", NAMES)
+def test_contract_stream_equals_batch_with_clock_rows(
+    name: str, clock_ms: int, gappy: list[MarketEvent]
+) -> None:
+    spec = SPECS[name]
+    events = gappy[:3_000]
+    clock_ns = clock_ms * 1_000_000
+
+    stream, ticks = run_stream_clocked(spec, params_of(spec), events, clock_ns)
+    batch = run_batch_clocked(spec, params_of(spec), events, clock_ns)
+
+    assert ticks > len(events) // 2, "the tape's silences must give many clock rows"
+    assert len(stream) == len(batch) == len(events) + ticks
     np.testing.assert_allclose(stream, batch, rtol=1e-9, atol=0, equal_nan=True)
 
 

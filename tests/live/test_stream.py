@@ -75,11 +75,16 @@ value = 0.05
 @pytest.fixture
 def folders(tmp_path: Path) -> Path:
     """A strategies and a variants folder with the test strategy `pump_test`."""
-    (tmp_path / "strategies").mkdir()
-    (tmp_path / "variants").mkdir()
-    (tmp_path / "strategies" / "pump_test.toml").write_text(STRATEGY)
-    (tmp_path / "variants" / "test.toml").write_text(VARIANTS)
-    return tmp_path
+    return strategy_folders(tmp_path, STRATEGY, VARIANTS)
+
+
+def strategy_folders(root: Path, strategy: str, variants: str) -> Path:
+    """`root` with a strategies folder holding `strategy` as `pump_test` and a variants folder."""
+    (root / "strategies").mkdir()
+    (root / "variants").mkdir()
+    (root / "strategies" / "pump_test.toml").write_text(strategy)
+    (root / "variants" / "test.toml").write_text(variants)
+    return root
 
 
 @contextmanager

@@ -94,13 +94,18 @@ def check(
     balance: float = 10_000.0,
     every: int = S,
     monkeypatch: pytest.MonkeyPatch | None = None,
+    clock_ms: int = 0,
 ) -> RunResult:
     """Both runners on the same inputs; asserts they agree and returns the streaming result."""
     costs = costs or Costs()
-    stream = runner.run(spec, "S", indicators, events, costs, balance, equity_every_ns=every)
+    stream = runner.run(
+        spec, "S", indicators, events, costs, balance, equity_every_ns=every, clock_ms=clock_ms
+    )
     if monkeypatch is not None:
         monkeypatch.setattr(fast, "runner", NoFallback())
-    batch = fast.run(spec, "S", indicators, iter(events), costs, balance, equity_every_ns=every)
+    batch = fast.run(
+        spec, "S", indicators, iter(events), costs, balance, equity_every_ns=every, clock_ms=clock_ms
+    )
     if monkeypatch is not None:
         monkeypatch.undo()
     assert_same(stream, batch)
@@ -349,14 +354,19 @@ def hand(name: str) -> tuple[StrategySpec, Indicators]:
 
 
 @pytest.mark.parametrize("book", BOOKS)
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    ("seed", "clock_ms"), [*((seed, 0) for seed in SEEDS), (SEEDS[1], 1_000), (SEEDS[1], 130)]
+)
 @pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.stem)
 def test_fast_equals_streaming_for_shipped_strategies_on_pumped_streams(
-    path: Path, seed: int, book: str, monkeypatch: pytest.MonkeyPatch
+    path: Path, seed: int, clock_ms: int, book: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec, indicators = shipped(path)
 
-    check(spec, indicators, pumped(seed, book), monkeypatch=monkeypatch)
+    result = check(spec, indicators, pumped(seed, book), clock_ms=clock_ms, monkeypatch=monkeypatch)
+
+    if clock_ms:
+        assert result.clock_ticks > result.events // 10, "the clock must add rows for the parity to cover"
 
 
 def test_pumped_streams_make_the_shipped_strategies_trade() -> None:
@@ -680,3 +690,52 @@ def test_times_beyond_int64_from_huge_cooldowns_and_latency(monkeypatch: pytest.
 
     check(spec, indicators, pumped(SEEDS[0]), monkeypatch=monkeypatch)
     check(spec, indicators, pumped(SEEDS[0]), costs=Costs(latency_ms=1e13), monkeypatch=monkeypatch)
+
+
+# --- clock rows -------------------------------------------------------------------------------------
+
+CLOCKS = (1_000, 130)
+
+
+@pytest.mark.parametrize("clock_ms", CLOCKS)
+@pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.stem)
+def test_fast_equals_streaming_with_clock_rows_on_the_binance_sample(
+    path: Path, clock_ms: int, sample: list[MarketEvent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, indicators = shipped(path)
+
+    result = check(spec, indicators, sample, clock_ms=clock_ms, monkeypatch=monkeypatch)
+
+    assert result.clock_ticks > 0
+
+
+@pytest.mark.parametrize("cut", [None, *range(20, 1_000, 97)])
+@pytest.mark.parametrize("name", ["big_and_eager", "too_small", "o1_and_timeouts"])
+def test_fast_equals_streaming_with_clock_rows_on_a_thin_book_cut_anywhere(
+    name: str, cut: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, indicators = hand(name)
+
+    check(spec, indicators, thin_book(cut), balance=100_000.0, clock_ms=100, monkeypatch=monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(HAND_SPECS))
+def test_fast_equals_streaming_with_clock_rows_for_hand_written_specs(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, indicators = hand(name)
+
+    check(spec, indicators, pumped(SEEDS[0], "trades"), clock_ms=1_000, monkeypatch=monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [Costs(latency_ms=0.0), Costs(latency_ms=5_000.0), Costs(latency_ms=-3.0), Costs(latency_ms=1_000.0)],
+    ids=["no_latency", "5s_latency", "negative_latency", "latency_one_tick"],
+)
+def test_fast_equals_streaming_with_clock_rows_under_other_costs(
+    costs: Costs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, indicators = hand("big_and_eager")
+
+    check(spec, indicators, pumped(SEEDS[2], "trades"), costs=costs, clock_ms=1_000, monkeypatch=monkeypatch)

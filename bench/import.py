@@ -14,7 +14,11 @@ per second:
   an output file (its numba functions compiled by an earlier call).
 
 - parallel: the spot and USD-M captures together, `fx import binance SPOT USDM --jobs CORES`
-  against `--jobs 1`, end to end (two chains: one worker process each, against one process).
+  against `--jobs 1`, end to end (two chains: one worker process each, against one process). The
+  USD-M chain takes three times the spot one, so this bounds the gain well below CORES.
+- parallel, archive: ARCHIVE_SYMBOLS symbols' daily trade files of data.binance.vision's spot
+  layout (synthetic, ARCHIVE_ROWS trades each, written here), `fx import binance-vision --jobs
+  CORES` against `--jobs 1`, end to end: equal chains, what `fx download` of several symbols imports.
 
 Each figure is the best of REPEATS. hftbacktest 2.4.0 runs in bench/.venv-peers (pinned in
 bench/requirements-peers.txt). The sides do different work: hftbacktest fills one numpy event
@@ -48,6 +52,8 @@ CAPTURE = REPO.parent / "shared" / "data" / "hftbacktest" / "usdm" / "btcusdt_20
 SPOT = REPO.parent / "shared" / "data" / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
 FX = REPO / ".venv" / "bin" / "fx"
 REPEATS = 3
+ARCHIVE_SYMBOLS = 4
+ARCHIVE_ROWS = 1_000_000
 PEER_TIMEOUT_S = 600
 RESULT_PREFIX = "RESULT "
 
@@ -108,13 +114,49 @@ def run_peer(
     return answer, wall
 
 
-def fx_end_to_end(captures: list[Path], work: Path, n: int, jobs: int = 1) -> float:
-    """Wall time of `fx import binance` as a subprocess into a fresh data dir."""
+def archive_files(work: Path) -> list[Path]:
+    """Daily spot trade zips of ARCHIVE_SYMBOLS symbols at the archive's layout (one trade every
+    ~86 ms of 2024-08-08, ids running on by one, a random walk of prices)."""
+    import zipfile
+
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(7)
+    files = []
+    for k in range(ARCHIVE_SYMBOLS):
+        symbol = f"BENCH{k}USDT"
+        times = 1_723_075_200_000 + np.sort(rng.integers(0, 86_400_000, ARCHIVE_ROWS))
+        price = 100.0 * np.exp(np.cumsum(rng.normal(0, 1e-4, ARCHIVE_ROWS)))
+        qty = rng.exponential(0.5, ARCHIVE_ROWS).round(5) + 0.00001
+        frame = pl.DataFrame(
+            {
+                "id": np.arange(1, ARCHIVE_ROWS + 1),
+                "price": price.round(6),
+                "qty": qty,
+                "quote": (price * qty).round(6),
+                "time": times,
+                "maker": rng.random(ARCHIVE_ROWS) < 0.5,
+                "best": np.ones(ARCHIVE_ROWS, dtype=bool),
+            }
+        )
+        name = f"{symbol}-trades-2024-08-08"
+        path = work / "archive" / "data/spot/daily/trades" / symbol / f"{name}.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = frame.write_csv(include_header=False).replace("true", "True").replace("false", "False")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{name}.csv", text)
+        files.append(path)
+    return files
+
+
+def fx_end_to_end(captures: list[Path], work: Path, n: int, jobs: int = 1, source: str = "binance") -> float:
+    """Wall time of `fx import SOURCE` as a subprocess into a fresh data dir."""
     data_dir = work / f"fx-e2e-{n}-{jobs}"
     files = [str(c) for c in captures]
     start = time.perf_counter()
     done = subprocess.run(
-        [str(FX), "import", "binance", *files, "--data-dir", str(data_dir), "--jobs", str(jobs), "--json"],
+        [str(FX), "import", source, *files, "--data-dir", str(data_dir), "--jobs", str(jobs), "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -168,6 +210,11 @@ def main() -> None:
         for n in range(args.repeats):
             one_job = min(one_job, fx_end_to_end(both, work, n, 1))
             many_jobs = min(many_jobs, fx_end_to_end(both, work, n, cores))
+        zips = archive_files(work)
+        zips_one = zips_many = float("inf")
+        for n in range(args.repeats):
+            zips_one = min(zips_one, fx_end_to_end(zips, work, n, 1, "binance-vision"))
+            zips_many = min(zips_many, fx_end_to_end(zips, work, n, cores, "binance-vision"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     figures = [
@@ -200,10 +247,24 @@ def main() -> None:
             None,
         )
     )
+    zip_rows = ARCHIVE_SYMBOLS * ARCHIVE_ROWS
+    report.append(
+        Line(
+            "",
+            f"parallel: {ARCHIVE_SYMBOLS} symbols' archive zips, --jobs {cores} against --jobs 1, end to end",
+            rate(zip_rows / zips_many, "lines"),
+            "",
+            f"fx --jobs 1: {rate(zip_rows / zips_one, 'lines')}",
+            f"{zips_one / zips_many:.2f}x",
+            "",
+            None,
+        )
+    )
     details = [
         f"fx: {fx_e2e:.2f} s end to end, {fx_call:.2f} s inner; {rows:,} rows stored",
         f"hftbacktest: {peer_e2e:.2f} s end to end, {peer_call:.2f} s inner; {peer_rows:,} events",
         f"spot + USD-M: {one_job:.2f} s with --jobs 1, {many_jobs:.2f} s with --jobs {cores}",
+        f"archive zips ({zip_rows:,} trades): {zips_one:.2f} s with --jobs 1, {zips_many:.2f} s with --jobs {cores}",
     ]
     run.finish(report, details=details, measured_on=cores_and_python())
 

@@ -210,7 +210,8 @@ def import_binance(
     override = _market_named(exchange)
     chains = plan_chains(_binance_inputs(paths), override)
     ensure_writable(data_dir)
-    return report_of(run_units(chains, data_dir, import_chain, jobs=jobs, progress=progress))
+    sizes = [sum(f.stat().st_size for p in c.inputs for f in p.inp.files) for c in chains]
+    return report_of(run_units(chains, data_dir, import_chain, jobs=jobs, progress=progress, sizes=sizes))
 
 
 def plan_chains(inputs: list[_Input], override: Market | None) -> list[Chain]:
@@ -333,7 +334,10 @@ def import_tardis(
         if len(first_lines(path, 2)) < 2:
             raise CaptureError(f"{path}: no data rows (only the header)")
     ensure_writable(data_dir)
-    return report_of(run_units(paths, data_dir, import_tardis_file, jobs=jobs, progress=progress))
+    sizes = [p.stat().st_size for p in paths]
+    return report_of(
+        run_units(paths, data_dir, import_tardis_file, jobs=jobs, progress=progress, sizes=sizes)
+    )
 
 
 def import_tardis_file(

@@ -89,7 +89,8 @@ def import_vision(
         chains.setdefault(inp.key, []).append(inp)
     ensure_writable(data_dir)
     units = [tuple(chain) for chain in chains.values()]
-    return report_of(run_units(units, data_dir, import_chain, jobs=jobs, progress=progress))
+    sizes = [sum(inp.path.stat().st_size for inp in chain) for chain in units]
+    return report_of(run_units(units, data_dir, import_chain, jobs=jobs, progress=progress, sizes=sizes))
 
 
 def import_chain(

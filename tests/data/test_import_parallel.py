@@ -197,10 +197,12 @@ def test_killed_parallel_import_takes_its_workers_with_it(shared_data: Path, tmp
     proc = subprocess.Popen([sys.executable, "-m", "fxcli", *args], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     workers: set[int] = set()
-    while len(workers) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        workers = _descendants(proc.pid)  # two workers and the resource tracker
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        workers = _descendants(
+            proc.pid
+        )  # a worker (the import itself runs the other chain), the resource tracker
         time.sleep(0.05)
-    assert len(workers) >= 3, "the import did not start its workers"
+    assert len(workers) >= 2, "the import did not start its worker"
     while not any(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline:
         time.sleep(0.05)  # a worker has written: the workers are mid-import
     assert proc.poll() is None, "the import finished before the kill: the test did not test it"

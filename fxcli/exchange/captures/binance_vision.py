@@ -41,7 +41,7 @@ from fxcli.exchange.captures.limits import (
     LATEST_US,
     WINDOW_TEXT,
 )
-from fxcli.exchange.captures.source import CaptureError
+from fxcli.exchange.captures.source import CaptureError, open_raw
 from fxcli.model.events import GapReason
 
 if TYPE_CHECKING:
@@ -206,13 +206,13 @@ def open_csv(path: Path) -> IO[bytes]:
 
 def _open(path: Path) -> tuple[IO[bytes], float]:
     """The CSV stream, and on-disk bytes per CSV byte (for a progress bar counting the file's size)."""
+    with open_raw(path) as probe:  # a missing, folder or forbidden path: its own one line
+        magic = probe.read(4)
     try:
-        with path.open("rb") as probe:
-            magic = probe.read(4)
         if magic != ZIP_MAGIC:
             if path.suffix.lower() == ".zip":
                 raise CaptureError(f"{path}: not a zip archive (starts with {magic!r})")
-            return path.open("rb"), 1.0
+            return open_raw(path), 1.0
         archive = zipfile.ZipFile(path)
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1 or not members[0].filename.lower().endswith(".csv"):
@@ -220,14 +220,6 @@ def _open(path: Path) -> tuple[IO[bytes], float]:
             raise CaptureError(f"{path}: expected one CSV file in the zip, found {shown}")
         ratio = members[0].compress_size / max(1, members[0].file_size)
         return archive.open(members[0]), ratio
-    except CaptureError:
-        raise
-    except FileNotFoundError:
-        raise CaptureError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CaptureError(f"{path}: is a directory, not an archive file") from None
-    except PermissionError:
-        raise CaptureError(f"{path}: permission denied") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise CaptureError(f"{path}: damaged zip ({exc})") from None
 

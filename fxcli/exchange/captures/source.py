@@ -38,13 +38,14 @@ class CaptureError(FxError):
     """A file that cannot be read as a capture at all; the message names the file."""
 
 
-def _open_raw(path: Path) -> IO[bytes]:
+def open_raw(path: Path) -> IO[bytes]:
+    """`path` opened for reading bytes; a missing, folder or forbidden path is a CaptureError."""
     try:
         return path.open("rb")
     except FileNotFoundError:
         raise CaptureError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise CaptureError(f"{path}: is a directory, not a capture file") from None
+        raise CaptureError(f"{path}: is a directory, not a file") from None
     except PermissionError:
         raise CaptureError(f"{path}: permission denied") from None
 
@@ -99,7 +100,7 @@ def numbered_lines(path: Path, progress: Progress | None = None) -> Iterator[tup
     """(line number, line without newline, '') per line; a damaged file ends with (n, None, why)."""
     line_no = 0
     pending = b""
-    with _open_raw(path) as raw:
+    with open_raw(path) as raw:
         try:
             for chunk in _chunks(raw):
                 lines = (pending + chunk).split(b"\n")

@@ -264,7 +264,8 @@ def main() -> None:
         f"fx: {fx_e2e:.2f} s end to end, {fx_call:.2f} s inner; {rows:,} rows stored",
         f"hftbacktest: {peer_e2e:.2f} s end to end, {peer_call:.2f} s inner; {peer_rows:,} events",
         f"spot + USD-M: {one_job:.2f} s with --jobs 1, {many_jobs:.2f} s with --jobs {cores}",
-        f"archive zips ({zip_rows:,} trades): {zips_one:.2f} s with --jobs 1, {zips_many:.2f} s with --jobs {cores}",
+        f"archive zips ({zip_rows:,} trades): {zips_one:.2f} s with --jobs 1, "
+        f"{zips_many:.2f} s with --jobs {cores}",
     ]
     run.finish(report, details=details, measured_on=cores_and_python())
 

@@ -206,7 +206,8 @@ class LiveBooks:
             if not out:
                 return  # stale: already in the book
             if st.sync.book.is_crossed:
-                self._crossed(st, "book", delta.exchange_ts_ns, delta.received_ts_ns)
+                detail = _crossed_detail("book", st.sync.book)
+                self._crossed(st, detail, delta.exchange_ts_ns, delta.received_ts_ns)
                 return
             if st.lost is not None:  # after a lost connection, the chain went on: nothing was missed
                 self._whole_again(st, [delta])
@@ -296,12 +297,10 @@ class LiveBooks:
             out = [*out, Gap(st.symbol, start, end, lost.reason, lost.detail, lost.received_ts_ns)]
         self._emit(out)
 
-    def _crossed(self, st: _Symbol, what: str, at_ns: int, received_ts_ns: int) -> None:
+    def _crossed(self, st: _Symbol, detail: str, at_ns: int, received_ts_ns: int) -> None:
         """The book crossed (after a diff, or as a snapshot gave it): nothing of it is released, it
         is unknown from `at_ns`, and a new snapshot is fetched."""
         self.stats.crossed += 1
-        book = st.sync.book
-        detail = f"crossed {what} at version {book.version}: bid {book.best_bid()} >= ask {book.best_ask()}"
         log.warning("%s: %s; resyncing", st.symbol, detail)
         self._lose(st, at_ns, received_ts_ns, GapReason.RESYNC, detail)
         self._restart(st)
@@ -360,6 +359,13 @@ class LiveBooks:
         if not st.sync.is_synced and st.buffered and snapshot.version < st.buffered[0][0] - 1:
             self.stats.stale_snapshots += 1  # official step 4: older than the first buffered diff
             return _Outcome.AGAIN
+        crossed = _self_crossed(snapshot)
+        if crossed is not None:  # as the venue sent it: bridged diffs may uncross it, never mend it
+            self.stats.crossed_snapshots += 1
+            st.crossed_in_row += 1
+            detail = f"crossed snapshot at version {snapshot.version}: bid {crossed[0]} >= ask {crossed[1]}"
+            self._crossed(st, detail, snapshot.exchange_ts_ns, snapshot.received_ts_ns)
+            return _Outcome.CROSSED
         snapshot = self._placed(st, snapshot)
         was_synced = st.sync.is_synced
         out: list[BookEvent] = [
@@ -374,7 +380,8 @@ class LiveBooks:
         if st.sync.book.is_crossed:  # not stored; its diffs went into it: new ones bridge the next one
             self.stats.crossed_snapshots += 1
             st.crossed_in_row += 1
-            self._crossed(st, "snapshot", snapshot.exchange_ts_ns, snapshot.received_ts_ns)
+            detail = _crossed_detail("snapshot", st.sync.book)
+            self._crossed(st, detail, snapshot.exchange_ts_ns, snapshot.received_ts_ns)
             return _Outcome.CROSSED
         st.buffered.clear()
         st.backoff.reset()
@@ -403,6 +410,21 @@ class LiveBooks:
             if at == snapshot.exchange_ts_ns
             else msgspec.structs.replace(snapshot, exchange_ts_ns=at)
         )
+
+
+def _crossed_detail(what: str, book: OrderBook) -> str:
+    return f"crossed {what} at version {book.version}: bid {book.best_bid()} >= ask {book.best_ask()}"
+
+
+def _self_crossed(snapshot: BookSnapshot) -> tuple[float, float] | None:
+    """(best bid, best ask) of a snapshot whose own levels cross, else None. A bid at or above an ask
+    that a buffered diff then removes would leave a level the venue never had in a book that looks
+    fine: the snapshot must be judged before its diffs are bridged."""
+    bids = [price for price, qty in snapshot.bids if qty > 0]
+    asks = [price for price, qty in snapshot.asks if qty > 0]
+    if bids and asks and max(bids) >= min(asks):
+        return max(bids), min(asks)
+    return None
 
 
 def _next(st: _Symbol) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from fxcli.exchange.adapter import Decoded, Kind
@@ -191,3 +192,35 @@ def test_a_snapshot_body_cut_short_is_a_counted_failure_and_retried() -> None:
             assert venue.depth_requests["AUSDT"] == 3
 
     run(scenario())
+
+
+class SnapshotsNeverAnswer:
+    """A REST side whose snapshot never comes: the test hands `LiveBooks` the snapshot itself."""
+
+    async def fetch_snapshot(self, source: object, symbol: str) -> BookSnapshot:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_snapshot_crossed_by_itself_is_not_stored_even_when_a_buffered_diff_uncrosses_it() -> None:
+    """The venue's snapshot has a bid at its best ask; the buffered diff that bridges it removes that
+    ask. Judged after bridging the book looked fine and kept a bid the venue never had (soak failure:
+    the replayed book differed from the venue's)."""
+
+    async def scenario() -> tuple[list[BookEvent], OrderBook | None, int]:
+        stored: list[BookEvent] = []
+        books = LiveBooks(MexcSpot(), SnapshotsNeverAnswer(), stored.extend)  # type: ignore[arg-type]
+        books.on_events([BookDelta(1_000, 1_000, "X", [], [(100.0, 0.0)], 101, 101)])
+        crossed = [(100.0, 1.0), (99.0, 5.0)], [(100.0, 2.0), (101.0, 3.0)]
+        books.on_events([BookSnapshot(0, 1_200, "X", *crossed, 100, "rest")])
+        book, count = books.book("X"), books.stats.crossed_snapshots
+        await books.close()
+        return stored, book, count
+
+    stored, book, crossed_snapshots = asyncio.run(scenario())
+    assert book is None  # not released: the book is still unknown
+    assert crossed_snapshots == 1
+    assert not [e for e in stored if isinstance(e, BookSnapshot | BookDelta)]
+    gaps = [e for e in stored if isinstance(e, Gap)]
+    assert len(gaps) == 1  # closed while unknown
+    assert gaps[0].reason is GapReason.RESYNC

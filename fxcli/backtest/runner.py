@@ -157,6 +157,7 @@ class Runner:
         self._hidden_until: int | None = None  # inside a book gap: until the first event after this
         self._started = False
         self._last_event_ns = 0  # the exchange time of the last event: a pending order due later expires
+        self._last_market_ns = 0  # ... of the last market event (clock ticks not counted)
         self.clock_ns = clock_ns_of(clock_ms)
         self._next_tick = NEVER  # the next grid point (after engine time), once the first event came
 
@@ -190,6 +191,8 @@ class Runner:
         if ts >= self._next_tick:
             self.advance_clock(ts)
         self._last_event_ns = ts
+        if ts > self._last_market_ns:  # live, a late event can be older than the last one
+            self._last_market_ns = ts
         hidden = self._hidden_until
         if hidden is not None:
             if ts > hidden:
@@ -265,9 +268,12 @@ class Runner:
     def finish(self) -> RunResult:
         """Execute what is pending, close an open position at the book (`end_of_data`), and return."""
         machine, book, state, result = self.machine, self.account, self.state, self.result
+        # The data ends at its last market event. Live clock ticks may have run past it before the
+        # stop; a replay of the recording has no tick after it, so what ends here ends there too.
+        state.now_ns = min(state.now_ns, self._last_market_ns)
         if self._pending is not None:
             settle_at_end(
-                self._pending, self._last_event_ns, machine, book, state, self.costs, self.values, result
+                self._pending, self._last_market_ns, machine, book, state, self.costs, self.values, result
             )
             self._pending = None
         if book.entry is not None:

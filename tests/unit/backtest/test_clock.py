@@ -96,6 +96,26 @@ def test_orders_decided_on_a_tick_fill_in_the_silence_not_at_the_next_trade(
     assert not off.trades, "without the clock the pump is seen at the last trade: too late to enter"
 
 
+def test_a_live_run_whose_clock_ran_past_the_last_event_ends_as_its_replay_does() -> None:
+    """Live, ticks keep firing after the last event until the stop; a backtest of the recording has
+    none after it. The open position's `end_of_data` close (and the run's end) is at the last
+    market event in both."""
+    events = burst_then_silence()
+    costs = Costs(latency_ms=300.0)
+    live = runner.Runner(SPEC, "S", INDICATORS, costs, 10_000.0, clock_ms=1_000)
+    for event in events:
+        live.on_event(event)
+    live.advance_clock(events[-1].exchange_ts_ns + 8 * S)  # the session's timer, 8 s on, then stop
+    assert live.account.entry is not None, "a position is open at the stop"
+
+    ended = live.finish()
+    replay = runner.run(SPEC, "S", INDICATORS, events, costs, 10_000.0, clock_ms=1_000)
+
+    assert ended.last_ts_ns == replay.last_ts_ns == events[-1].exchange_ts_ns
+    assert ended.transitions[-1] == replay.transitions[-1]
+    assert ended.trades == replay.trades
+
+
 # --- the grid -----------------------------------------------------------------------------------------
 
 

@@ -121,6 +121,7 @@ def binance_vision(
                 progress=_Bar(bar),
                 jobs=jobs or default_jobs(),
             )
+    from fxcli.cli.import_ import print_skipped
     from fxcli.ui.download import download_table, download_to_json
     from fxcli.ui.import_ import import_table
 
@@ -132,8 +133,9 @@ def binance_vision(
             render(import_table(report.imported))
     for missing in report.missing:
         console.print(f"missing {missing.url} (the archive does not have it)", markup=False, soft_wrap=True)
-    skipped = report.imported.skipped if report.imported is not None else 0
-    for line in [ln for r in (report.imported.inputs if report.imported else []) for ln in r.issues.lines()]:
-        console.print(f"skipped {line}", markup=False, emoji=False, soft_wrap=True)
+    skipped = 0
+    if report.imported is not None:
+        print_skipped(console, report.imported)
+        skipped = report.imported.skipped
     if report.missing or skipped:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -13,6 +13,8 @@ from fxcli.cli.output import EXIT_CHECK_FAILED, byte_progress, print_json, rende
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.console import Console
+
     from fxcli.tasks.import_ import ImportReport
 
 app = typer.Typer(
@@ -37,11 +39,16 @@ def _run(
         print_json(import_to_json(report))
     else:
         render(import_table(report))
+    print_skipped(console, report)
+    if report.skipped:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def print_skipped(console: Console, report: ImportReport) -> None:
+    """`skipped file:line: reason` on stderr for every line an import skipped."""
     for line in [ln for r in report.inputs for ln in r.issues.lines()]:
         # One line each, however long: `file:line: reason` is for grep, not for an 80-column wrap.
         console.print(f"skipped {line}", markup=False, emoji=False, soft_wrap=True)
-    if report.skipped:
-        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command("binance")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import httpx
 from fxcli.errors import FxError
 from fxcli.exchange.binance import Market
 from fxcli.exchange.captures.binance_vision import ZIP_MAGIC, Kind, archive_path
+from fxcli.outfile import make_folder, write_output
 
 DEFAULT_BASE_URL = "https://data.binance.vision"
 BLOCK = 1 << 16
@@ -198,9 +198,9 @@ class ArchiveClient:
         if checksum_text is None:
             return Fetched(file, url, local, Status.MISSING)
         expected = parse_checksum(checksum_text, name, url + ".CHECKSUM")
-        _mkdir(local.parent)
+        make_folder(local.parent)
         if local.is_file() and sha256_of(local) == expected:
-            _write_atomically(stored_sum, checksum_text.encode())
+            write_output(stored_sum, checksum_text.encode())
             return Fetched(file, url, local, Status.CACHED)
         part = local.with_name(f"{name}.part")
         resumed_from = self._attempts(url, lambda: self._get_file(url, part))
@@ -209,7 +209,7 @@ class ArchiveClient:
             return Fetched(file, url, local, Status.MISSING)
         _verify(part, expected, url)
         part.replace(local)
-        _write_atomically(stored_sum, checksum_text.encode())
+        write_output(stored_sum, checksum_text.encode())
         size = local.stat().st_size
         return Fetched(file, url, local, Status.DOWNLOADED, size - resumed_from, resumed_from)
 
@@ -313,16 +313,3 @@ def _verify(part: Path, expected: str, url: str) -> None:
         shown = head[:40].decode("utf-8", "replace")
         raise DownloadError(f"{url}: not a zip archive (the server sent {shown!r}...); nothing kept")
     raise DownloadError(f"{url}: sha256 {got} does not match its CHECKSUM {expected}; nothing kept")
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(f"cannot create {folder}: {exc.strerror or exc}") from None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)

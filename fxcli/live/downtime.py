@@ -18,6 +18,7 @@ from fxcli.model.units import NS_PER_MS, NS_PER_S
 from fxcli.store.layout import Layout
 from fxcli.store.raw import frame_bytes, raw_tail
 from fxcli.store.reader import StoreReader
+from fxcli.store.replay import stored_trade
 from fxcli.store.schema import Table
 
 WRITER_QUEUE_S = 30.0  # the store writer's queue holds this many seconds of flushes before overflow
@@ -82,9 +83,4 @@ def stored_trades_from(data_dir: Path, exchange: str, symbol: str, since_ns: int
     starts there, and a REST print equal to one of these is a copy, not a missed trade."""
     first = since_ns - since_ns % NS_PER_MS
     rows = StoreReader(data_dir).scan(exchange, symbol, Table.TRADES, first).collect()
-    return [
-        Trade(
-            r["exchange_ts_ns"], r["received_ts_ns"], symbol, r["price"], r["qty"], r["side"], r["trade_id"]
-        )
-        for r in rows.iter_rows(named=True)
-    ]
+    return [stored_trade(r, symbol) for r in rows.iter_rows(named=True)]

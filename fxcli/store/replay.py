@@ -23,18 +23,17 @@ def _levels(rows: list[dict[str, Any]], side: int) -> list[Level]:
     return [(r["price"], r["qty"]) for r in rows if r["side"] == side]
 
 
+def stored_trade(r: dict[str, Any], symbol: str) -> Trade:
+    """A row of the trades table (as a dict) as the Trade it stores."""
+    return Trade(
+        r["exchange_ts_ns"], r["received_ts_ns"], symbol, r["price"], r["qty"], r["side"], r["trade_id"]
+    )
+
+
 def _events(table: Table, rows: list[dict[str, Any]], symbol: str) -> Iterator[Event]:
     if table is Table.TRADES:
         for r in rows:
-            yield Trade(
-                r["exchange_ts_ns"],
-                r["received_ts_ns"],
-                symbol,
-                r["price"],
-                r["qty"],
-                r["side"],
-                r["trade_id"],
-            )
+            yield stored_trade(r, symbol)
     elif table is Table.BOOK_TICKER:
         for r in rows:
             yield BookTicker(

@@ -32,7 +32,7 @@ from fxcli.model.book import Applied, OrderBook
 from fxcli.model.events import BookDelta, BookSnapshot, Trade
 from fxcli.model.units import NS_PER_S
 from fxcli.store.reader import StoreReader
-from fxcli.store.replay import replay
+from fxcli.store.replay import replay, stored_trade
 from fxcli.store.schema import Table
 
 if TYPE_CHECKING:
@@ -120,10 +120,7 @@ class StoreTails:
         )
         if not rows:
             return None
-        r = rows[0]
-        return Trade(
-            r["exchange_ts_ns"], r["received_ts_ns"], symbol, r["price"], r["qty"], r["side"], r["trade_id"]
-        )
+        return stored_trade(rows[0], symbol)
 
     def skew_ns(self, received_ns: int) -> int | None:
         """The skew that estimated the exchange times of the stored book tickers received just

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from fxcli.engine.params import IndicatorParams
-from fxcli.engine.variants import Catalog, TextIndex, literal, load_folder, params_errors
+from fxcli.engine.variants import Catalog, TextIndex, error_message, literal, load_folder, params_errors
 from fxcli.errors import FxError
 from fxcli.optimize.constraints import Constraint, ConstraintError, parse
 from fxcli.optimize.dimensions import Dimension, DimensionError, parse_dimension, parse_override
@@ -43,7 +43,7 @@ from fxcli.optimize.keys import (
 )
 from fxcli.strategy.indicators import base_of, resolve
 from fxcli.strategy.spec import StrategySpec, load_strategy
-from fxcli.toml_source import read_toml, validation_message
+from fxcli.toml_source import read_toml
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -207,7 +207,7 @@ class Space:
         except ValidationError as exc:
             error = exc.errors()[0]
             loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
-            why = validation_message(Path("x"), "", exc).split(": ", 1)[-1]
+            why = error_message(error)
             raise self._invalid(loc, why, values) from None
 
     def _invalid(self, loc: KeyPath, why: str, values: Mapping[str, Any]) -> InvalidPointError:

@@ -11,6 +11,7 @@ each a TOML value, a bare word a string: `side=long,short`, `variants.x.window=[
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from dataclasses import dataclass
@@ -56,13 +57,16 @@ class Dimension:
 
     def decode(self, value: Any) -> Any:
         """A trial parameter back to the strategy's value (a choice's TOML text to its list)."""
-        if self.choices is not None and isinstance(value, str):
-            for choice in self.choices:
-                if isinstance(choice, list) and literal(choice) == value:
-                    return choice
+        if isinstance(value, str) and value in self.texts:
+            return self.texts[value]
         if self.integer and isinstance(value, float) and value.is_integer():
             return int(value)
         return value
+
+    @functools.cached_property
+    def texts(self) -> dict[str, Any]:
+        """The TOML text of each array choice -> the choice (worked out once: a grid decodes often)."""
+        return {literal(c): c for c in self.choices or () if isinstance(c, list)}
 
     def trial_values(self) -> list[Any]:
         """Every value of a grid over this dimension, low to high (choices in their order)."""

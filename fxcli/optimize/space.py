@@ -81,6 +81,7 @@ class Space:
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     view: View | None = field(default=None, compare=False, repr=False)
     catalog: Catalog | None = field(default=None, compare=False, repr=False)
+    static: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # _locate's answers
 
     def distributions(self) -> dict[str, BaseDistribution]:
         """Key -> Optuna distribution: Float (step, log), Int (step, log), Categorical (list choices as
@@ -182,22 +183,35 @@ class Space:
         return out
 
     def _lookup(self, values: Mapping[str, Any]) -> Callable[[str], Any]:
-        view = self._view()
+        """Each constraint key's value at `values`: a key of the point, an element of one, or the
+        strategy's own value (found once per space: a grid asks for it at every point)."""
+        static = self.static
 
         def lookup(key: str) -> Any:
             if key in values:
                 return values[key]
-            path = split_key(key)
-            for cut in range(len(path) - 1, 0, -1):  # an element of a list-valued dimension
-                outer = join_key(path[:cut])
-                if outer in values:
-                    node = values[outer]
-                    for part in path[cut:]:
-                        node = node[part]
-                    return node
-            return view.get(path)
+            found = static.get(key)
+            if found is None:
+                found = static[key] = self._locate(key)
+            outer, rest, constant = found
+            if outer is None or outer not in values:
+                return constant
+            node = values[outer]
+            for part in rest:
+                node = node[part]
+            return node
 
         return lookup
+
+    def _locate(self, key: str) -> tuple[str | None, KeyPath, Any]:
+        """(the dimension holding `key`, the path inside its value, the file's value at `key`)."""
+        path = split_key(key)
+        constant = self._view().get(path)
+        for cut in range(len(path) - 1, 0, -1):
+            outer = join_key(path[:cut])
+            if any(d.key == outer for d in self.dimensions):
+                return outer, path[cut:], constant
+        return None, (), constant
 
     def _validated(self, document: dict[str, Any], values: Mapping[str, Any]) -> StrategySpec:
         from pydantic import ValidationError

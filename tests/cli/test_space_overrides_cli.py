@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 from fxcli.optimize.space import load_space, strategy_text
@@ -15,23 +16,18 @@ STRATEGY = REPO / "strategies" / "momentum_scalper.toml"
 OVERRIDE = "\n[variants.momentum_10s]\nwindow = [30, 0]\n"
 
 
+def fx_backtest(
+    store: Path, strategy: Path, out: Path, variants: Path = REPO / "variants"
+) -> CompletedProcess[str]:
+    args = ["backtest", str(strategy), "--variants-dir", str(variants), "--symbol", "BTCUSDT"]
+    return run_fx(*args, "--data-dir", str(store), "--out", str(out), "--json")
+
+
 def backtest(store: Path, strategy: Path, variants: Path, out: Path) -> dict[str, Any]:
-    result = run_fx(
-        "backtest",
-        str(strategy),
-        "--variants-dir",
-        str(variants),
-        "--symbol",
-        "BTCUSDT",
-        "--data-dir",
-        str(store),
-        "--out",
-        str(out),
-        "--json",
-    )
+    result = fx_backtest(store, strategy, out, variants)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    return {"symbols": summary["symbols"], "combined": summary["combined"]}
+    document = json.loads(result.stdout)
+    return {key: document[key] for key in ("symbols", "combined")}  # run ids differ: the files do
 
 
 def strategy_copy(folder: Path, extra: str = "") -> Path:
@@ -69,20 +65,7 @@ def test_bad_override_is_one_line_naming_file_line_and_key(sample_store: Path, t
     lines = len(STRATEGY.read_text().splitlines())
 
     messages = [
-        error_line(
-            run_fx(
-                "backtest",
-                str(path),
-                "--variants-dir",
-                str(REPO / "variants"),
-                "--symbol",
-                "BTCUSDT",
-                "--data-dir",
-                str(sample_store),
-                "--out",
-                str(tmp_path / "out"),
-            )
-        )
+        error_line(fx_backtest(sample_store, path, tmp_path / "out"))
         for path in (unknown_param, unknown_name, bad_value)
     ]
 

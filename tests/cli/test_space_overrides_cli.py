@@ -80,3 +80,33 @@ def test_bad_override_is_one_line_naming_file_line_and_key(sample_store: Path, t
         f"{bad_value}:{lines + 3}: variants.momentum_10s.window: window (0, 30) must have"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_stream_plans_the_override_as_the_edited_variants_file(sample_store: Path, tmp_path: Path) -> None:
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.stream import plan
+
+    edited = tmp_path / "edited-variants"
+    shutil.copytree(REPO / "variants", edited)
+    assert (
+        run_fx(
+            "variants", "edit", "momentum_10s", "-p", "window=[30,0]", "--variants-dir", str(edited)
+        ).returncode
+        == 0
+    )
+    overridden = strategy_copy(tmp_path / "override", OVERRIDE)
+
+    def indicators(strategy: Path, variants: Path, replay: Path | None) -> Any:
+        return plan(
+            str(strategy),
+            ["BTCUSDT"],
+            strategies_dir=REPO / "strategies",
+            variants_dir=variants,
+            options=Options(),
+            replay_dir=replay,
+        ).indicators
+
+    for replay in (sample_store, None):  # --replay, and a live stream (planned, not connected)
+        with_override = indicators(overridden, REPO / "variants", replay)
+        assert with_override == indicators(STRATEGY, edited, replay)
+        assert with_override != indicators(STRATEGY, REPO / "variants", replay)

@@ -31,7 +31,6 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +50,6 @@ WORK = REPO / "bench" / ".work"
 FX = REPO / ".venv" / "bin" / "fx"
 VBT_VENV = REPO / "bench" / ".venv-vbt"
 VBT_REQUIREMENTS = REPO / "bench" / "requirements-vbt.txt"
-VBT_STAMP = VBT_VENV / ".installed"  # the Makefile's stamp: touched after a complete install
 
 EVENTS = int(os.environ.get("FX_BENCH_OPT_EVENTS", "10000000"))
 BT_EVENTS = int(os.environ.get("FX_BENCH_OPT_BT_EVENTS", "200000"))
@@ -164,31 +162,40 @@ def vectorbt(data, chunk):
             "trades": trades, "peak_rss": peak_rss(), "version": vbt.__version__}
 
 
-def backtesting_py(data, bars):
-    import pandas as pd
-    import backtesting
-    from backtesting import Backtest, Strategy
-    close = data["close"][:bars]
-    index = pd.date_range("2024-08-08", periods=len(close), freq="s")  # a bar a second: only the order counts
-    frame = pd.DataFrame({"Open": close, "High": close, "Low": close, "Close": close,
-                          "Volume": 1.0}, index=index)
-    pump, surge = data["pump"][:bars], data["surge"][:bars]
-    keys = list(GRID)
+def threshold_strategy():
+    # Bound to the module-level name Threshold: backtesting.py's optimize pickles the class (by its
+    # qualified name) to its worker processes.
+    from backtesting import Strategy
 
     class Threshold(Strategy):
         pump_min, surge_min, tp_pct, sl_pct = (v[0] for v in GRID.values())
 
         def init(self):
-            self.pump = self.I(lambda: pump, name="pump")
-            self.surge = self.I(lambda: surge, name="surge")
+            pass  # the signals are data columns (Pump, Surge), computed once as fx caches its indicators
 
         def next(self):
-            if not self.position and self.pump[-1] >= self.pump_min and self.surge[-1] >= self.surge_min:
+            signal = self.data.Pump[-1] >= self.pump_min and self.data.Surge[-1] >= self.surge_min
+            if signal and not self.position:
                 price = self.data.Close[-1]
                 self.buy(size=0.5, tp=price * (1 + self.tp_pct / 100), sl=price * (1 - self.sl_pct / 100))
 
+    Threshold.__qualname__ = "Threshold"
+    return Threshold
+
+
+Threshold = None  # set by main() when backtesting.py runs (vectorbt's venv has no backtesting)
+
+
+def backtesting_py(data, bars):
+    import pandas as pd
+    import backtesting
+    from backtesting import Backtest
+    close = data["close"][:bars]
+    index = pd.date_range("2024-08-08", periods=len(close), freq="s")  # a bar a second: only the order counts
+    frame = pd.DataFrame({"Open": close, "High": close, "Low": close, "Close": close, "Volume": 1.0,
+                          "Pump": data["pump"][:bars], "Surge": data["surge"][:bars]}, index=index)
     names = ("pump_min", "surge_min", "tp_pct", "sl_pct")
-    grid = {n: list(GRID[k]) for n, k in zip(names, keys)}
+    grid = {n: list(values) for n, values in zip(names, GRID.values())}
     bt = Backtest(frame, Threshold, cash=10_000_000, commission=0.001, finalize_trades=True)
     bt.run()  # warm-up
     start = time.perf_counter()
@@ -198,7 +205,10 @@ def backtesting_py(data, bars):
 
 
 def main():
+    global Threshold
     peer, path = sys.argv[1], sys.argv[2]
+    if peer != "vectorbt":
+        Threshold = threshold_strategy()
     data = dict(np.load(path))
     if peer == "vectorbt":
         result = vectorbt(data, int(sys.argv[4]))
@@ -209,20 +219,6 @@ def main():
 
 main()
 """
-
-
-def vbt_python() -> Path:
-    """bench/.venv-vbt/bin/python, after creating the venv or installing its pins when stale."""
-    python = VBT_VENV / "bin" / "python"
-    fresh = VBT_STAMP.is_file() and VBT_STAMP.stat().st_mtime >= VBT_REQUIREMENTS.stat().st_mtime
-    if python.is_file() and fresh:
-        return python
-    print(f"peers: installing {VBT_REQUIREMENTS.relative_to(REPO)} into {VBT_VENV.relative_to(REPO)}")
-    if not python.is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(VBT_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(VBT_REQUIREMENTS)], check=True)
-    VBT_STAMP.touch()
-    return python
 
 
 def run_peer(python: Path, script: Path, peer: str, data: Path, size: int) -> dict[str, Any]:
@@ -246,7 +242,7 @@ def run_peer(python: Path, script: Path, peer: str, data: Path, size: int) -> di
 
 def measure_vectorbt(script: Path, data: Path) -> dict[str, Any]:
     """vectorbt's from_signals over the grid, the whole day, 4 grid columns at a time."""
-    return run_peer(vbt_python(), script, "vectorbt", data, 4)
+    return run_peer(peers_python(VBT_VENV, VBT_REQUIREMENTS), script, "vectorbt", data, 4)
 
 
 def measure_backtesting_py(script: Path, data: Path) -> dict[str, Any]:

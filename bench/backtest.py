@@ -538,12 +538,12 @@ def peers_python(venv: Path = PEERS_VENV, requirements: Path = PEERS_REQUIREMENT
     return python
 
 
-def run_peer_once(python: Path, script: Path, peer: str, data: Path) -> dict[str, Any]:
-    """Run one peer in its own process and return the JSON it printed."""
+def run_peer_once(python: Path, script: Path, peer: str, data: Path, *extra: str) -> dict[str, Any]:
+    """Run one peer in its own process (`extra`: more arguments) and return the JSON it printed."""
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
     start = time.perf_counter()
     done = subprocess.run(
-        [str(python), str(script), peer, str(data)],
+        [str(python), str(script), peer, str(data), *extra],
         capture_output=True,
         text=True,
         cwd=script.parent,

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from backtest import peers_python, synthetic_ticks
+from backtest import peers_python, run_peer_once, synthetic_ticks
 from report import Layout, Line, Run, rate
 
 from fxcli.model.units import NS_PER_S
@@ -55,8 +55,6 @@ EVENTS = int(os.environ.get("FX_BENCH_OPT_EVENTS", "10000000"))
 BT_EVENTS = int(os.environ.get("FX_BENCH_OPT_BT_EVENTS", "200000"))
 SEED = 13
 EXCHANGE, SYMBOL = "bench", "BTCUSDT"
-RESULT_PREFIX = "RESULT "
-PEER_TIMEOUT_S = 3_600
 
 # The 4-parameter grid, two values each (16 trials): pump_rider's S1 thresholds (price change in 10 s,
 # %; volume over the 5-minute norm), its take profit and its stop (both %). The peers get the same values.
@@ -214,7 +212,7 @@ def main():
         result = vectorbt(data, int(sys.argv[4]))
     else:
         result = backtesting_py(data, int(sys.argv[4]))
-    print("RESULT " + json.dumps(result), flush=True)
+    print("PEER-RESULT " + json.dumps(result), flush=True)
 
 
 main()
@@ -222,22 +220,8 @@ main()
 
 
 def run_peer(python: Path, script: Path, peer: str, data: Path, size: int) -> dict[str, Any]:
-    """One peer in its own process; the JSON it printed."""
-    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
-    done = subprocess.run(
-        [str(python), str(script), peer, str(data), json.dumps(GRID), str(size)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=PEER_TIMEOUT_S,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode != 0 or not lines:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise RuntimeError(f"peer {peer} failed ({done.returncode}):\n{tail}")
-    result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
-    return result
+    """One peer in its own process with the grid and its size argument; the JSON it printed."""
+    return run_peer_once(python, script, peer, data, json.dumps(GRID), str(size))
 
 
 def measure_vectorbt(script: Path, data: Path) -> dict[str, Any]:

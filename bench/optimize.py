@@ -18,7 +18,7 @@ runs the whole day in chunks of grid columns (its memory grows with bars x colum
 1M x 153 in docs/optimize.md §6.2); backtesting.py runs a prefix of the day (FX_BENCH_OPT_BT_EVENTS,
 default 200k) because a full-day grid would take 20 minutes: its rate is flat in the bar count
 (§6.2: 0.14 M at 10k bars, 0.16-0.20 M at 100k). Peak RSS of each peer process is its own
-getrusage (self and its worker children).
+high-water RSS (VmHWM) and its worker children's (getrusage).
 
 Run: `make bench`, or `.venv/bin/python bench/optimize.py`; FX_BENCH_OPT_EVENTS (default 10M) sets
 the day's size. Files go under bench/.work/ and are removed afterwards.
@@ -131,7 +131,10 @@ GRID = json.loads(sys.argv[3])
 
 
 def peak_rss():
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not getrusage(RUSAGE_SELF): Linux keeps ru_maxrss across exec, so it would report the
+    # bench process's own peak. The worker processes (backtesting.py's pool) are getrusage children.
+    with open("/proc/self/status") as status:
+        self_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(self_kb, children_kb) * 1024
 

@@ -8,6 +8,8 @@ PROTO_SRC := ../shared/mexc/proto
 PROTO_OUT := fxcli/exchange/mexc_proto
 PEERS       := bench/.venv-peers
 PEERS_STAMP := $(PEERS)/.installed
+VBT         := bench/.venv-vbt
+VBT_STAMP   := $(VBT)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo fmt lint type test golden bench soak check clean proto
@@ -57,13 +59,21 @@ $(PEERS_STAMP): bench/requirements-peers.txt
 	$(PEERS)/bin/pip install --quiet -r bench/requirements-peers.txt
 	touch $(PEERS_STAMP)
 
-bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (peers get their own venv)
+# vectorbt needs pandas >= 3 and nautilus_trader < 3: it gets a venv of its own.
+$(VBT_STAMP): bench/requirements-vbt.txt
+	test -x $(VBT)/bin/python || $(PYTHON) -m venv $(VBT)
+	$(VBT)/bin/pip install --quiet --upgrade pip
+	$(VBT)/bin/pip install --quiet -r bench/requirements-vbt.txt
+	touch $(VBT_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP) $(VBT_STAMP)  ## benchmarks against peers, printed as ratios (peers get their own venv)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/record.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/optimize.py
 
 # The .proto files have no package, so protoc writes bare "import X_pb2": sed makes them relative.
 proto: $(STAMP)  ## regenerate fxcli/exchange/mexc_proto/ from ../shared/mexc/proto (pinned grpcio-tools)
@@ -76,4 +86,4 @@ proto: $(STAMP)  ## regenerate fxcli/exchange/mexc_proto/ from ../shared/mexc/pr
 check: lint type test  ## lint + type + test
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR) $(PEERS) bench/.work
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR) $(PEERS) $(VBT) bench/.work

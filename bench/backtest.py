@@ -77,7 +77,6 @@ STRATEGY = REPO / "strategies" / "pump_rider.toml"
 VARIANTS = REPO / "variants"
 PEERS_VENV = REPO / "bench" / ".venv-peers"
 PEERS_REQUIREMENTS = REPO / "bench" / "requirements-peers.txt"
-PEERS_STAMP = PEERS_VENV / ".installed"  # the Makefile's stamp: touched after a complete install
 
 EVENTS = 1_000_000
 SEED = 20_240_808
@@ -521,28 +520,30 @@ def where(filename: str, line: int, function: str) -> str:
 # --- the peers ----------------------------------------------------------------------------------
 
 
-def peers_python() -> Path:
-    """bench/.venv-peers/bin/python, after creating the venv or installing the pins when stale."""
-    python = PEERS_VENV / "bin" / "python"
-    fresh = PEERS_STAMP.is_file() and PEERS_STAMP.stat().st_mtime >= PEERS_REQUIREMENTS.stat().st_mtime
+def peers_python(venv: Path = PEERS_VENV, requirements: Path = PEERS_REQUIREMENTS) -> Path:
+    """`venv`/bin/python (bench/.venv-peers by default), after creating the venv or installing the
+    pins of `requirements` when they are newer than its stamp (`.installed`, as the Makefile's)."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    fresh = stamp.is_file() and stamp.stat().st_mtime >= requirements.stat().st_mtime
     if python.is_file() and fresh:
         return python
-    print(f"peers: installing {PEERS_REQUIREMENTS.relative_to(REPO)} into {PEERS_VENV.relative_to(REPO)}")
+    print(f"peers: installing {requirements.relative_to(REPO)} into {venv.relative_to(REPO)}")
     if not python.is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-r", str(PEERS_REQUIREMENTS)], check=True)
-    PEERS_STAMP.touch()
+    subprocess.run([*pip, "-r", str(requirements)], check=True)
+    stamp.touch()
     return python
 
 
-def run_peer_once(python: Path, script: Path, peer: str, data: Path) -> dict[str, Any]:
-    """Run one peer in its own process and return the JSON it printed."""
+def run_peer_once(python: Path, script: Path, peer: str, data: Path, *extra: str) -> dict[str, Any]:
+    """Run one peer in its own process (`extra`: more arguments) and return the JSON it printed."""
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
     start = time.perf_counter()
     done = subprocess.run(
-        [str(python), str(script), peer, str(data)],
+        [str(python), str(script), peer, str(data), *extra],
         capture_output=True,
         text=True,
         cwd=script.parent,

@@ -35,6 +35,12 @@ class ClosedTrade:
     fees: float  # entry + exit, quote
     exit_reason: str = ""
     symbol: str = ""
+    # Fill quality of the round trip (entry leg + exit legs, each qty-weighted), in bps of the mid at
+    # decision; NaN when the trade did not come from the fill model (hand-made ledgers in tests).
+    spread_bps: float = math.nan
+    latency_bps: float = math.nan
+    slippage_bps: float = math.nan
+    partial: bool = False  # a leg got less than it asked for
 
     @property
     def pnl(self) -> float:
@@ -351,7 +357,7 @@ def backtesting_py_metrics(ledger: Ledger) -> dict[str, object]:
     return stats
 
 
-# -- fx ---------------------------------------------------------------------------------------------
+# -- fx ----------------------------------------------------------------------------------------------
 CONVENTIONS: dict[str, str] = {
     "trade statistics": "closed trades, net of entry and exit fees; an open position is closed at the last "
     "event (end_of_data)",
@@ -363,12 +369,67 @@ CONVENTIONS: dict[str, str] = {
     "Profit factor": "freqtrade's: gross winning profit / gross losing loss, in quote currency",
     "Expectancy": "freqtrade's: win rate x average win - loss rate x average loss, in quote currency",
     "Exposure Time [%]": "share of equity samples with an open position",
+    "undefined values": "a value with no meaning for the run (a Sharpe of one trade, a profit factor without "
+    "losses) is null, never a stand-in number such as freqtrade's -100; `undefined` says why",
+    "fill quality": "Spread cost / Latency cost / Slippage bps: mean per round trip of entry + exit legs, "
+    "each in bps of the mid at decision (qty-weighted over partial exits); Partial fills counts trades "
+    "with a leg the book could not fill in full",
 }
 
 
+def _freqtrade_stand_ins(ledger: Ledger) -> list[str]:
+    """freqtrade's keys whose value is a stand-in (0, -100, 100) where its formula has no value."""
+    trades = ledger.trades
+    if not trades:
+        return [
+            *("Sharpe", "Sortino", "Calmar", "Profit factor", "Expectancy", "Expectancy Ratio"),
+            *("Avg. stake amount", "Best trade %", "Worst trade %", "Best day", "Worst day"),
+            *("Avg. Duration Winners s", "Avg. Duration Loser s"),
+        ]
+    ratios = np.array([t.pnl for t in trades], dtype=np.float64) / ledger.start_balance
+    losses = ratios[ratios < 0]
+    stand_ins = []
+    if ledger.end_ts_ns == ledger.start_ts_ns:
+        stand_ins += ["Sharpe", "Sortino", "Calmar"]
+    if np.std(ratios) == 0:
+        stand_ins.append("Sharpe")
+    if len(losses) == 0 or np.std(losses) == 0:
+        stand_ins.append("Sortino")
+    dd = closed_drawdown(trades, ledger.start_balance)
+    if dd is None or dd.relative_at_abs == 0:
+        stand_ins.append("Calmar")
+    if len(losses) == 0:
+        stand_ins += ["Profit factor", "Expectancy Ratio", "Avg. Duration Loser s"]
+    if not (ratios > 0).any():
+        stand_ins.append("Avg. Duration Winners s")
+    return stand_ins
+
+
+def fill_quality(trades: Sequence[ClosedTrade]) -> dict[str, object]:
+    """Fees and what the fills cost against the mid at decision, per round trip."""
+    n = len(trades)
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if n else math.nan
+
+    return {
+        "Fees paid": float(sum(t.fees for t in trades)),
+        "Winning trades": sum(1 for t in trades if t.pnl > 0),
+        "Losing trades": sum(1 for t in trades if t.pnl < 0),
+        "Spread cost bps": mean([t.spread_bps for t in trades]),
+        "Latency cost bps": mean([t.latency_bps for t in trades]),
+        "Slippage bps": mean([t.slippage_bps for t in trades]),
+        "Fill cost bps": mean([t.spread_bps + t.latency_bps + t.slippage_bps for t in trades]),
+        "Partial fills": sum(1 for t in trades if t.partial),
+    }
+
+
 def fx_metrics(ledger: Ledger) -> dict[str, object]:
-    """fx's summary: freqtrade's rows and backtesting.py's keys, each under the convention in CONVENTIONS."""
+    """fx's summary: freqtrade's rows and backtesting.py's keys, each under the convention in CONVENTIONS,
+    with freqtrade's stand-in numbers replaced by NaN (undefined), plus fees and fill quality."""
     merged = freqtrade_metrics(ledger)
     for key, value in backtesting_py_metrics(ledger).items():
         merged.setdefault(key, value)
-    return merged
+    for key in _freqtrade_stand_ins(ledger):
+        merged[key] = math.nan
+    return merged | fill_quality(ledger.trades)

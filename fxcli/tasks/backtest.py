@@ -33,6 +33,7 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
+from fxcli.backtest.undefined import undefined_reasons
 from fxcli.engine.clock import check_clock_ms
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.state import MarketState
@@ -257,6 +258,8 @@ def ledger_of(result: RunResult) -> Ledger:
             t.entry_fee + t.exit_fee,
             t.exit_reason,
             t.symbol,
+            *_round_trip_bps(t),
+            t.entry_fill.is_partial or any(f.is_partial for f in t.exit_fills),
         )
         for t in result.trades
     ]
@@ -272,6 +275,16 @@ def ledger_of(result: RunResult) -> Ledger:
         rejected_entries=len(result.rejected),
         warmup_points=first_trading,
     )
+
+
+def _round_trip_bps(trade: TradeRecord) -> tuple[float, float, float]:
+    """Spread, latency and slippage cost of entry + exit (exit legs qty-weighted), in bps."""
+    legs = _fill_columns("entry", [trade.entry_fill]) | _fill_columns("exit", trade.exit_fills)
+    spread, latency, slippage = (
+        float(legs[f"entry_{k}_bps"]) + float(legs[f"exit_{k}_bps"])
+        for k in ("spread", "latency", "slippage")
+    )
+    return spread, latency, slippage
 
 
 def compute_metrics(result: RunResult, compat: str) -> dict[str, Any]:
@@ -426,6 +439,7 @@ def summary_of(report: BacktestReport) -> dict[str, Any]:
                     "diagnostics": r.result.diagnostics,
                     "data_sha256": r.data_sha,
                     "metrics": r.metrics,
+                    "undefined": undefined_reasons(r.metrics),
                 }
                 for r in report.runs
             },

@@ -13,30 +13,10 @@ from rich.table import Table
 
 from fxcli.engine.state import MarketState
 from fxcli.strategy.machine import StrategyMachine
+from fxcli.ui.metrics import concept_table
 
 if TYPE_CHECKING:
     from fxcli.tasks.backtest import BacktestReport
-
-HEADLINE = (
-    "Trades",
-    "# Trades",
-    "Total profit %",
-    "Return [%]",
-    "Absolute profit",
-    "Win Rate [%]",
-    "Profit factor",
-    "Profit Factor",
-    "Expectancy",
-    "Max. Drawdown [%]",
-    "Max % of account underwater",
-    "Sharpe",
-    "Sharpe Ratio",
-    "Best trade %",
-    "Worst trade %",
-    "Exposure Time [%]",
-    "Market change %",
-    "Buy & Hold Return [%]",
-)
 
 
 def _fmt(value: Any) -> str:
@@ -48,22 +28,21 @@ def _fmt(value: Any) -> str:
 
 
 def summary_table(report: BacktestReport) -> Table:
-    """Headline metrics, one column per symbol."""
-    table = Table(
-        box=box.SIMPLE_HEAD, title=f"backtest {report.strategy.name} ({report.run_id})", title_justify="left"
+    """One row per metric concept in fx's convention (fxcli/ui/metrics.py), one column per symbol."""
+    table = concept_table(
+        [(run.symbol, run.metrics) for run in report.runs],
+        title=f"backtest {report.strategy.name} ({report.run_id})",
+        extra=[
+            ("events", [f"{r.result.events:,}" for r in report.runs]),
+            ("gaps flagged", [str(len(r.gaps)) for r in report.runs]),
+        ],
     )
-    table.add_column("metric")
-    for run in report.runs:
-        table.add_column(run.symbol, justify="right")
-    keys = [k for k in HEADLINE if any(k in r.metrics for r in report.runs)]
-    for key in keys:
-        table.add_row(key, *[_fmt(r.metrics.get(key)) for r in report.runs])
-    table.add_row("events", *[f"{r.result.events:,}" for r in report.runs])
-    table.add_row("gaps flagged", *[str(len(r.gaps)) for r in report.runs])
     combined = report.summary.get("combined", {})
+    undefined = any(r.get("undefined") for r in report.summary.get("symbols", {}).values())
     table.caption = (
         f"{combined.get('trades', 0)} trades, profit {_fmt(combined.get('absolute_profit'))} "
         f"({_fmt(combined.get('total_profit_pct'))} %); results in {report.out_dir}"
+        + ("; — is undefined for this run (why: --json, `undefined`)" if undefined else "")
     )
     table.caption_justify = "left"
     return table

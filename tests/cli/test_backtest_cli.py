@@ -328,3 +328,36 @@ def test_backtest_bad_events_file_names_file_and_line(
 
     assert result.returncode == 2
     assert message in one_line(result)
+
+
+def test_backtest_table_has_one_row_per_concept_and_json_says_why_a_value_is_undefined(
+    store: Path, tmp_path: Path
+) -> None:
+    # The sample's momentum_scalper run makes one trade in a few minutes: freqtrade's Sharpe of it is
+    # -100 (no spread of returns), backtesting.py's needs two calendar days.
+    report = backtest(store, tmp_path / "json")
+    symbol = report["symbols"]["BTCUSDT"]  # type: ignore[index]
+    assert symbol["metrics"]["Trades"] == 1
+    assert symbol["metrics"]["Sharpe"] is None
+    assert "Sharpe" in symbol["metrics"]
+    assert "two calendar days" in symbol["undefined"]["Sharpe Ratio"]
+    assert "standard deviation" in symbol["undefined"]["Sharpe"]
+    trades = pl.read_parquet(Path(str(report["out_dir"])) / "trades.parquet")
+    spread = (trades["entry_spread_bps"] + trades["exit_spread_bps"]).mean()
+    assert symbol["metrics"]["Spread cost bps"] == pytest.approx(spread)
+
+    table = run_fx(
+        "backtest", *DEMO, "--symbol", "BTCUSDT", "--data-dir", str(store), "--out", str(tmp_path / "t")
+    )
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    for gone in ("# Trades", "Profit Factor", "Sharpe Ratio", "-100"):
+        assert gone not in table.stdout
+    for group in ("returns", "risk", "trades", "costs and fill quality"):
+        assert any(line.split()[:1] == [group.split()[0]] for line in lines), group
+    sharpe = [line.split() for line in lines if " Sharpe " in f" {line} "]
+    assert len(sharpe) == 1
+    assert sharpe[0][-1] == "—"
+
+    ft = backtest(store, tmp_path / "ft", "--metrics-compat", "freqtrade")
+    assert ft["symbols"]["BTCUSDT"]["metrics"]["Sharpe"] == -100.0  # type: ignore[index]

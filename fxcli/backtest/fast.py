@@ -68,6 +68,7 @@ __all__ = [
     "depth_levels",
     "indicator_column",
     "run",
+    "run_tape",
 ]
 
 FIRST_CHUNK = 512  # rows scanned at once while a signal or a position is live; x4 per further chunk
@@ -134,7 +135,21 @@ def run(
             equity_every_ns=equity_every_ns,
             clock_ms=clock_ms,
         )
+    return run_tape(spec, symbol, indicators, tape, costs, balance, equity_every_ns)
+
+
+def run_tape(
+    spec: StrategySpec,
+    symbol: str,
+    indicators: list[tuple[str, str, IndicatorParams]],
+    tape: Tape,
+    costs: Costs,
+    balance: float,
+    equity_every_ns: int = 1_000_000_000,
+) -> RunResult:
+    """`run`'s result on a tape built already (indicator names distinct, `equity_every_ns` > 0)."""
     columns = [indicator_column(tape, kind, params) for _, kind, params in indicators]
+    names = [name for name, _, _ in indicators]
     return Replay(spec, symbol, names, columns, tape, costs, balance, equity_every_ns).run()
 
 

@@ -15,13 +15,13 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from fxcli.backtest import fast
 from fxcli.backtest.fills import Costs
-from fxcli.model.events import Event
+from fxcli.model.events import MarketEvent
 from fxcli.optimize.trials import TrialData
 from fxcli.store.columns import open_window, read_columns
 from fxcli.store.reader import StoreReader
@@ -67,8 +67,9 @@ def binance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def stored_events(root: Path, exchange: str, symbol: str) -> list[Event]:
-    return list(replay(StoreReader(root), exchange, symbol, MARKET_TABLES))
+def stored_events(root: Path, exchange: str, symbol: str) -> list[MarketEvent]:
+    """What `fx backtest` replayed before the columnar path (no gap rows: market events only)."""
+    return cast(list[MarketEvent], list(replay(StoreReader(root), exchange, symbol, MARKET_TABLES)))
 
 
 # --- the columnar store reader ------------------------------------------------------------------------
@@ -122,9 +123,9 @@ def variant_of(base: Path, tmp: Path, name: str, change: dict[str, Any]) -> tupl
     """pump_rider with `change` applied (dotted keys: 'exits.tp_pct', 's1.0.value', 'cooldown_s')."""
     document = tomllib.loads(base.read_text(encoding="utf-8"))
     for key, value in change.items():
-        *path, last = key.split(".")
+        *parts, last = key.split(".")
         node: Any = document
-        for part in path:
+        for part in parts:
             node = node[int(part)] if part.isdigit() else node[part]
         node[int(last) if last.isdigit() else last] = value
     path = tmp / f"{name}.toml"

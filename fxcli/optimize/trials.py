@@ -226,8 +226,10 @@ class TrialData:
             built = Tape.of(self._events_of(symbol), indicators, clock_ns)
         else:
             base = {name: load_array(self.folder / symbol / f"{name}.npy") for name in BASE}
-            ticks = Ticks.from_columns(*(base[name] for name in BASE))
-            built = Tape.build(ticks, base["ts_ns"], [], [], clock_ns)
+            ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty = (base[name] for name in BASE)
+            built = Tape.from_columns(
+                ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty, depth_levels=set(), clock_ns=clock_ns
+            )
         if built is None:
             raise FxError(f"{symbol}: a stored trade has no price: the batch replay cannot run it")
         return built

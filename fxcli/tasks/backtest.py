@@ -37,7 +37,6 @@ from fxcli.engine.clock import check_clock_ms, clock_ns_of
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
-from fxcli.engine.ticks import Ticks
 from fxcli.engine.variants import VariantError, load_folder
 from fxcli.errors import FxError, not_utf8
 from fxcli.model.events import Event, Gap, MarketEvent
@@ -255,7 +254,7 @@ def _columnar(
 
 def market_tape(columns: MarketColumns, levels: set[int], clock_ns: int) -> Tape | None:
     """The batch replay's tape of a window without L2 data, straight from its columns."""
-    ticks = Ticks.from_columns(
+    return Tape.from_columns(
         columns.ts_ns,
         columns.is_trade,
         columns.trade("price"),
@@ -265,9 +264,9 @@ def market_tape(columns: MarketColumns, levels: set[int], clock_ns: int) -> Tape
         columns.ticker("bid_qty"),
         columns.ticker("ask_price"),
         columns.ticker("ask_qty"),
-        levels,
+        depth_levels=levels,
+        clock_ns=clock_ns,
     )
-    return Tape.build(ticks, columns.ts_ns, [], [], clock_ns)
 
 
 def clock_of(spec: StrategySpec, options: Options) -> int:

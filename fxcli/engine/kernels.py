@@ -137,6 +137,43 @@ def window_sums(ticks: Ticks, t1_ns: int, t2_ns: int) -> tuple[np.ndarray, np.nd
     return volume, notional
 
 
+@njit
+def _volume_ratio(lo_a, hi_a, lo_b, hi_b, qty, scale, out):  # type: ignore[no-untyped-def]
+    # Two running volumes, each as `_sums` accumulates it (trades enter, then leave; an emptied
+    # window restarts from 0.0), and their ratio where both windows are covered.
+    va = 0.0
+    vb = 0.0
+    enter_a = leave_a = enter_b = leave_b = 0
+    for i in range(len(lo_a)):
+        while enter_a < hi_a[i]:
+            va += qty[enter_a]
+            enter_a += 1
+        while leave_a < lo_a[i]:
+            leave_a += 1
+            va = 0.0 if leave_a == enter_a else va - qty[leave_a - 1]
+        while enter_b < hi_b[i]:
+            vb += qty[enter_b]
+            enter_b += 1
+        while leave_b < lo_b[i]:
+            leave_b += 1
+            vb = 0.0 if leave_b == enter_b else vb - qty[leave_b - 1]
+        if lo_a[i] > 0 and lo_b[i] > 0 and vb != 0.0:
+            out[i] = va / (vb * scale)
+        else:
+            out[i] = np.nan
+
+
+def window_volume_ratio(
+    ticks: Ticks, recent: tuple[int, int], baseline: tuple[int, int], scale: float
+) -> np.ndarray:
+    """VOLUME(recent) / (VOLUME(baseline) * scale) per row, the volumes summed as `window_sums` sums
+    them; NaN until both windows are covered and where the baseline holds no volume."""
+    a, b = bounds(ticks, *recent), bounds(ticks, *baseline)
+    out = np.empty(len(ticks))
+    _volume_ratio(a.lo, a.hi, b.lo, b.hi, a.trade_qty, scale, out)
+    return out
+
+
 def window_volume(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     """VOLUME per row: summed size inside the window; NaN until the window is covered."""
     b = bounds(ticks, t1_ns, t2_ns)

@@ -1,4 +1,5 @@
-"""The numba forms of `kernels.twpa` and `kernels.momentum` give the bits of their numpy forms.
+"""The numba forms of `kernels.twpa`, `kernels.momentum` and `kernels.window_volume_ratio` give the
+bits of their numpy forms.
 
 The batch replay's decisions compare these values with thresholds, so a kernel rewritten for speed
 must not move a single bit: the numpy expressions they replaced are kept here as the reference.
@@ -42,6 +43,17 @@ def numpy_momentum(ticks: Ticks, t1: int, t2: int) -> np.ndarray:
     return out
 
 
+def numpy_volume_ratio(
+    ticks: Ticks, recent: tuple[int, int], base: tuple[int, int], scale: float
+) -> np.ndarray:
+    v_recent, _ = kernels.window_sums(ticks, *recent)
+    v_base, _ = kernels.window_sums(ticks, *base)
+    ok = kernels.bounds(ticks, *recent).covered & kernels.bounds(ticks, *base).covered & (v_base != 0.0)
+    out = np.full(len(ticks), np.nan)
+    np.divide(v_recent, v_base * scale, out=out, where=ok)
+    return out
+
+
 @pytest.fixture(scope="module")
 def ticks() -> Ticks:
     clocked, _ = Ticks.from_events(synthetic(8_000, seed=11)).with_clock(70_000_000)
@@ -70,3 +82,14 @@ def test_bounds_share_one_gather_of_the_trades(ticks: Ticks) -> None:
     assert not ticks.is_trade.all()  # clock rows: the trades are a gather, made once
     assert a.trade_price is b.trade_price
     assert a.trade_integral is b.trade_integral
+
+
+@pytest.mark.parametrize(("recent", "base"), [(WINDOWS[0], WINDOWS[1]), (WINDOWS[3], WINDOWS[2])])
+def test_volume_ratio_kernel_gives_the_numpy_bits(
+    ticks: Ticks, recent: tuple[int, int], base: tuple[int, int]
+) -> None:
+    mine = kernels.window_volume_ratio(ticks, recent, base, 1 / 29)
+    ref = numpy_volume_ratio(ticks, recent, base, 1 / 29)
+
+    assert np.isfinite(ref).sum() > 100
+    assert mine.tobytes() == ref.tobytes()

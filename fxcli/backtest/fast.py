@@ -554,10 +554,15 @@ class Replay:
     def _prepare_s1(self) -> None:
         fires, pending = self.groups[GroupName.S1].evaluate(0, self.n)
         self.s1_rows = np.flatnonzero(fires)
-        per_row = np.zeros(self.n, dtype=np.int64)
+        del fires
+        # PENDING counts before each row; 32-bit while they fit (8 bytes a row less, kept all run).
+        width = np.int32 if (self.n + 1) * max(1, len(pending)) < 2**31 else np.int64
+        per_row: np.ndarray = np.zeros(self.n, dtype=width)
         for mask in pending:
-            per_row += mask
-        self.s1_pending = np.concatenate(([0], np.cumsum(per_row)))
+            np.add(per_row, mask, out=per_row)
+        del pending
+        self.s1_pending = np.zeros(self.n + 1, dtype=width)
+        np.cumsum(per_row, out=self.s1_pending[1:])
 
     def _next_s1(self, row: int) -> int:
         """The next row where S1 fires; S1's PENDING counts of the rows before it are added."""

@@ -6,10 +6,13 @@ runs as a process on each, for this tree and for the code of a peer ref (`main` 
 files exported with `git archive` into bench/.work/ and run with the same virtualenv). The figure a
 user sees is events per second of wall time from process start to exit (chart.png included) on the
 big store. The small store's run is the fixed cost (interpreter, imports, numba's start, the chart):
-the wall time per event beyond it is the marginal rate, and peak RSS (ru_maxrss of the child) per
-event is the growth from the small run to the big one, the small run's RSS being the constant the
-issue's target allows. Both trees must write the same summary.json bytes on both stores: the
-columnar path changes speed, not results. Best of REPEATS for the times.
+the wall time per event beyond it is the marginal rate, and peak RSS per event is the growth from
+the small run to the big one, the small run's RSS being the constant the issue's target allows. The
+peak RSS is the child's own VmHWM, read as it exits (Linux keeps ru_maxrss across exec, so a child's
+rusage starts at its parent's peak: the bench's own, after it wrote the store). Both trees must
+write the same results (trades, transitions and equity Parquet bytes) on both stores: the columnar
+path changes speed, not results; summary.json is compared too, and differs only when the peer's
+metrics code does. Best of REPEATS for the times.
 
 Run: `make bench`, or `.venv/bin/python bench/backtest_store.py [--trades N] [--peer REF]`.
 """
@@ -79,42 +82,47 @@ def export_peer(ref: str, into: Path) -> Path:
     return into
 
 
-def run_fx(source: Path, data: Path, out: Path) -> tuple[float, int, bytes]:
-    """Wall seconds, peak RSS bytes and summary.json of one `fx backtest` process importing fxcli
-    from `source`."""
+RESULTS = ("trades.parquet", "transitions.parquet", "equity.parquet", "summary.json")
+
+
+def run_fx(source: Path, data: Path, out: Path) -> tuple[float, int, list[bytes]]:
+    """Wall seconds, peak RSS bytes and the RESULTS files of one `fx backtest` process importing
+    fxcli from `source`."""
+    hwm = out.with_suffix(".hwm")
     code = (  # the fxcli imported must be the one under `source` (not the installed tree)
-        "import sys, fxcli; assert fxcli.__file__.startswith(sys.argv.pop(1)); "
+        "import atexit, sys, fxcli; assert fxcli.__file__.startswith(sys.argv.pop(1)); "
+        "hwm = sys.argv.pop(1); "
+        "atexit.register(lambda: open(hwm, 'w').write("
+        "[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])); "
         "from fxcli.cli import main; sys.exit(main())"
     )
     args = [
-        sys.executable, "-c", code, str(source), "backtest", "pump_rider", "--symbol", "PUMPUSDT",
+        sys.executable, "-c", code, str(source), str(hwm), "backtest", "pump_rider", "--symbol", "PUMPUSDT",
         "--data-dir", str(data), "--out", str(out),
         "--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(source)}
     start = time.perf_counter()
-    child = subprocess.Popen(args, env=env, cwd=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = child.stderr.read() if child.stderr else b""
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    child = subprocess.run(args, env=env, cwd=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if child.returncode != 0:
-        raise SystemExit(f"fx backtest from {source} failed:\n{stderr.decode()}")
-    peak = usage.ru_maxrss * 1024
-    summaries = list(out.rglob("summary.json"))
-    summary = summaries[0].read_bytes()
+        raise SystemExit(f"fx backtest from {source} failed:\n{child.stderr.decode()}")
+    peak = int(hwm.read_text().split()[1]) * 1024  # "VmHWM:  123456 kB"
+    hwm.unlink()
+    folder = next(out.rglob("summary.json")).parent
+    results = [(folder / name).read_bytes() for name in RESULTS]
     shutil.rmtree(out)
-    return wall, peak, summary
+    return wall, peak, results
 
 
-def measure(source: Path, data: Path, scratch: Path) -> tuple[float, int, bytes]:
-    """Best wall time of REPEATS runs and the peak RSS (measured alone: ru_maxrss is a maximum)."""
-    walls, peak, summary = [], 0, b""
+def measure(source: Path, data: Path, scratch: Path) -> tuple[float, int, list[bytes]]:
+    """Best wall time of REPEATS runs and the highest peak RSS."""
+    walls, peak, results = [], 0, list[bytes]()
     for k in range(REPEATS):
-        wall, rss, summary = run_fx(source, data, scratch / f"out{k}")
+        wall, rss, results = run_fx(source, data, scratch / f"out{k}")
         walls.append(wall)
         peak = max(peak, rss)
-    return min(walls), peak, summary
+    return min(walls), peak, results
 
 
 @dataclass(frozen=True)
@@ -136,9 +144,9 @@ class Figures:
 
 
 def measure_tree(source: Path, big: Path, small: Path, scratch: Path) -> tuple[Figures, list[bytes]]:
-    small_wall, small_rss, small_summary = measure(source, small, scratch)
-    wall, rss, summary = measure(source, big, scratch)
-    return Figures(wall, rss, small_wall, small_rss), [summary, small_summary]
+    small_wall, small_rss, small_results = measure(source, small, scratch)
+    wall, rss, results = measure(source, big, scratch)
+    return Figures(wall, rss, small_wall, small_rss), results + small_results
 
 
 def main() -> None:
@@ -161,13 +169,19 @@ def main() -> None:
         scratch = Path(tmp)
         big, small = scratch / "data", scratch / "small"
         print(f"writing {args.trades:,} and {SMALL:,} stored trades ...", flush=True)
-        write_store(big, args.trades)
-        write_store(small, SMALL)
+        for folder, count in ((big, args.trades), (small, SMALL)):  # in a child: this process stays small
+            subprocess.run([sys.executable, __file__, "--write-store", str(folder), str(count)], check=True)
         peer = export_peer(args.peer, scratch / "peer")
-        theirs, peer_summaries = measure_tree(peer, big, small, scratch)
-        ours, summaries = measure_tree(REPO, big, small, scratch)
+        theirs, peer_results = measure_tree(peer, big, small, scratch)
+        ours, results = measure_tree(REPO, big, small, scratch)
     events = args.trades
-    same = summaries == peer_summaries
+    names = RESULTS * 2  # the big store's files, then the small one's
+    same = all(
+        a == b for name, a, b in zip(names, results, peer_results, strict=True) if name != "summary.json"
+    )
+    same_summary = all(
+        a == b for name, a, b in zip(names, results, peer_results, strict=True) if name == "summary.json"
+    )
     per_s, peer_per_s = events / ours.wall, events / theirs.wall
     area, size = "fx backtest from the store", f"{events / 1e6:g}M trades"
     marginal, peer_marginal = ours.marginal(events), theirs.marginal(events)
@@ -220,7 +234,9 @@ def main() -> None:
         f"  peak RSS {ours.rss / 2**20:.0f} MiB against {theirs.rss / 2**20:.0f} MiB; the constant (the "
         f"{SMALL:,}-trade run's): {ours.small_rss / 2**20:.0f} MiB against "
         f"{theirs.small_rss / 2**20:.0f} MiB",
-        f"  summary.json identical to {args.peer}'s on both stores: {'yes' if same else 'NO'}",
+        f"  trades, transitions and equity identical to {args.peer}'s on both stores: "
+        f"{'yes' if same else 'NO'}",
+        f"  summary.json identical: {'yes' if same_summary else 'no (the metrics code differs)'}",
     ]
     run.finish(lines, notes=notes)
     if not same:
@@ -228,4 +244,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--write-store"]:
+        write_store(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()

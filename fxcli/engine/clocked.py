@@ -61,7 +61,7 @@ def _count(ts, clock_ns):  # type: ignore[no-untyped-def]
 def _fill(  # type: ignore[no-untyped-def]
     ts, is_trade, price, qty, side, bid, bid_qty, ask, ask_qty, clock_ns, rush_min, tickers,
     o_ts, o_trade, o_price, o_qty, o_side, o_integral, o_rush, o_bid, o_bid_qty, o_ask, o_ask_qty,
-    o_raw, o_last, o_seen, o_clock,
+    o_raw, o_last, o_seen, o_clock, t_ts, t_integral,
 ):  # fmt: skip
     # One row per event, a clock row before an event for each grid point its engine time reaches:
     # a clock row has no trade and carries the top of book (Ticks.with_clock's rule).
@@ -116,6 +116,8 @@ def _fill(  # type: ignore[no-untyped-def]
             o_side[row] = side[k]
             o_integral[row] = integral
             o_rush[row] = 1 if k - group + 1 == rush_min else 0
+            t_ts[k] = t
+            t_integral[k] = integral
             last_price = p
             now_trade = t
             k += 1
@@ -193,10 +195,17 @@ def clocked_columns(
     book_in = [np.ascontiguousarray(c, dtype=np.float64) for c in (bid, bid_qty, ask, ask_qty)]
     if not tickers:
         book_in = [np.empty(0) for _ in range(4)]
+    q = np.ascontiguousarray(qty, dtype=np.float64)
+    # The trades' own columns, which every indicator window indexes (`kernels.trade_columns`): written
+    # here in passing rather than gathered from the rows afterwards (4 gathers of 3M: ~0.2 s).
+    # When every row is a trade they are the rows' columns (written twice, the same values).
+    every = rows == m
+    t_ts = o_ts if every else np.empty(m, dtype=np.int64)
+    t_integral = o_integral if every else np.empty(m, dtype=np.float64)
     _fill(
-        ts, trade, p, np.ascontiguousarray(qty, dtype=np.float64), s, *book_in, clock, RUSH_MIN_FILLS,
+        ts, trade, p, q, s, *book_in, clock, RUSH_MIN_FILLS,
         tickers, o_ts, o_trade, o_price, o_qty, o_side, o_integral, o_rush, *books, o_raw, o_last,
-        o_seen, o_clock,
+        o_seen, o_clock, t_ts, t_integral,
     )  # fmt: skip
     o_bid, o_bid_qty, o_ask, o_ask_qty = books if tickers else [_nan_rows(rows)] * 4
     ticks = Ticks(
@@ -214,4 +223,6 @@ def clocked_columns(
         # Without an L2 book, MarketState.depth(n) is the ticker's quantities at any depth.
         depth=dict.fromkeys(sorted(depth_levels), (o_bid_qty, o_ask_qty)),
     )
+    # The prices and sizes are the caller's (the store's buffers, or mapped files): no copy.
+    ticks.cache["trades"] = (t_ts, o_price, o_qty, t_integral) if every else (t_ts, p, q, t_integral)
     return Clocked(ticks, o_clock, int(extra), o_raw, o_last, o_seen)

@@ -84,6 +84,10 @@ def test_one_pass_tape_equals_the_tape_built_from_ticks(
             continue
         assert mine[name].dtype == array.dtype, name
         assert np.ascontiguousarray(mine[name]).tobytes() == array.tobytes(), name
+    idx = ref.ticks.trade_index  # the trades' own columns, as kernels.trade_columns would gather them
+    gathered = (ref.ticks.ts_ns[idx], ref.ticks.price[idx], ref.ticks.qty[idx], ref.ticks.integral[idx])
+    for mine_column, column in zip(fast.ticks.cache["trades"], gathered, strict=True):  # type: ignore[call-overload]
+        assert np.asarray(mine_column).tobytes() == column.tobytes()
     if clock_ms == 1000:
         assert fast.clock_ticks > 0  # the grid was exercised
     assert int(np.count_nonzero(fast.ticks.rush_fill)) > 0

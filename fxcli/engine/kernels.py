@@ -237,21 +237,25 @@ def window_extremum(ticks: Ticks, t1_ns: int, t2_ns: int, *, maximum: bool) -> n
 
 
 @njit
+def _twpa_at(i, ts, lo, hi, trade_ts, price, integral, t1, t2):  # type: ignore[no-untyped-def]
+    # Row i's TWPA: the step function's integral from the anchor (the trade before the window) to the
+    # window's start and to its end; NaN without an anchor. TradeWindow.twpa's operations, in order.
+    low = lo[i]
+    if low <= 0:
+        return np.nan
+    a = low - 1
+    k = hi[i] - 1 if hi[i] > low else a
+    start = ts[i] - t1
+    end = ts[i] - t2
+    at_end = integral[k] + price[k] * (end - trade_ts[k])
+    at_start = integral[a] + price[a] * (start - trade_ts[a])
+    return (at_end - at_start) / (end - start)
+
+
+@njit
 def _twpa(ts, lo, hi, trade_ts, price, integral, t1, t2, out):  # type: ignore[no-untyped-def]
-    # The step function's integral from the anchor (the trade before the window) to the window's
-    # start and to its end; NaN without an anchor. The same operations, in order, as TradeWindow.twpa.
     for i in range(len(ts)):
-        low = lo[i]
-        if low <= 0:
-            out[i] = np.nan
-            continue
-        a = low - 1
-        k = hi[i] - 1 if hi[i] > low else a
-        start = ts[i] - t1
-        end = ts[i] - t2
-        at_end = integral[k] + price[k] * (end - trade_ts[k])
-        at_start = integral[a] + price[a] * (start - trade_ts[a])
-        out[i] = (at_end - at_start) / (end - start)
+        out[i] = _twpa_at(i, ts, lo, hi, trade_ts, price, integral, t1, t2)
 
 
 def twpa(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
@@ -262,6 +266,37 @@ def twpa(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
         return empty
     out = np.empty(len(ticks))
     _twpa(ticks.ts_ns, b.lo, b.hi, b.trade_ts, b.trade_price, b.trade_integral, t1_ns, t2_ns, out)
+    return out
+
+
+@njit
+def _twpa_ratio(ts, lo_a, hi_a, lo_b, hi_b, trade_ts, price, integral, a1, a2, b1, b2, out):  # type: ignore[no-untyped-def]
+    for i in range(len(ts)):
+        recent = _twpa_at(i, ts, lo_a, hi_a, trade_ts, price, integral, a1, a2)
+        base = _twpa_at(i, ts, lo_b, hi_b, trade_ts, price, integral, b1, b2)
+        out[i] = recent / base if base != 0.0 else np.nan
+
+
+def twpa_ratio(ticks: Ticks, recent: tuple[int, int], baseline: tuple[int, int]) -> np.ndarray:
+    """TWPA(recent) / TWPA(baseline) per row in one pass; NaN where either is NaN or the baseline is 0."""
+    a, b = bounds(ticks, *recent), bounds(ticks, *baseline)
+    out = np.empty(len(ticks))
+    if not len(a.trade_price):  # no trade at all: no TWPA
+        out.fill(np.nan)
+        return out
+    _twpa_ratio(
+        ticks.ts_ns,
+        a.lo,
+        a.hi,
+        b.lo,
+        b.hi,
+        a.trade_ts,
+        a.trade_price,
+        a.trade_integral,
+        *recent,
+        *baseline,
+        out,
+    )
     return out
 
 

@@ -1,5 +1,5 @@
-"""The numba forms of `kernels.twpa`, `kernels.momentum` and `kernels.window_volume_ratio` give the
-bits of their numpy forms.
+"""The numba forms of `kernels.twpa`, `kernels.twpa_ratio`, `kernels.momentum` and
+`kernels.window_volume_ratio` give the bits of their numpy forms.
 
 The batch replay's decisions compare these values with thresholds, so a kernel rewritten for speed
 must not move a single bit: the numpy expressions they replaced are kept here as the reference.
@@ -90,6 +90,20 @@ def test_volume_ratio_kernel_gives_the_numpy_bits(
 ) -> None:
     mine = kernels.window_volume_ratio(ticks, recent, base, 1 / 29)
     ref = numpy_volume_ratio(ticks, recent, base, 1 / 29)
+
+    assert np.isfinite(ref).sum() > 100
+    assert mine.tobytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize(("recent", "base"), [(WINDOWS[0], WINDOWS[1]), (WINDOWS[3], WINDOWS[2])])
+def test_twpa_ratio_kernel_gives_the_bits_of_dividing_the_columns(
+    ticks: Ticks, recent: tuple[int, int], base: tuple[int, int]
+) -> None:
+    numerator, denominator = numpy_twpa(ticks, *recent), numpy_twpa(ticks, *base)
+    ref = np.full(len(ticks), np.nan)
+    np.divide(numerator, denominator, out=ref, where=denominator != 0.0)
+
+    mine = kernels.twpa_ratio(ticks, recent, base)
 
     assert np.isfinite(ref).sum() > 100
     assert mine.tobytes() == ref.tobytes()

@@ -5,9 +5,10 @@ under bench/.work/, and a small one (SMALL trades, the same generator). Then `fx
 runs as a process on each, for this tree and for the code of a peer ref (`main` by default; its
 files exported with `git archive` into bench/.work/ and run with the same virtualenv). The figure a
 user sees is events per second of wall time from process start to exit (chart.png included) on the
-big store. The small store's run is the fixed cost (interpreter, imports, numba's start, the chart):
-the wall time per event beyond it is the marginal rate, and peak RSS per event is the growth from
-the small run to the big one, the small run's RSS being the constant the issue's target allows. The
+big store; the same with --no-chart shows the chart's share. The small store's run is the fixed
+cost (interpreter, imports, numba's start, a day of clock ticks and equity points, the chart): the
+wall time per event beyond it is the marginal rate, and peak RSS per event is the growth from the
+small run to the big one, the small run's RSS being the constant the issue's target allows. The
 peak RSS is the child's own VmHWM, read as it exits (Linux keeps ru_maxrss across exec, so a child's
 rusage starts at its parent's peak: the bench's own, after it wrote the store). Both trees must
 write the same results (trades, transitions and equity Parquet bytes) on both stores: the columnar
@@ -85,7 +86,7 @@ def export_peer(ref: str, into: Path) -> Path:
 RESULTS = ("trades.parquet", "transitions.parquet", "equity.parquet", "summary.json")
 
 
-def run_fx(source: Path, data: Path, out: Path) -> tuple[float, int, list[bytes]]:
+def run_fx(source: Path, data: Path, out: Path, *extra: str) -> tuple[float, int, list[bytes]]:
     """Wall seconds, peak RSS bytes and the RESULTS files of one `fx backtest` process importing
     fxcli from `source`."""
     hwm = out.with_suffix(".hwm")
@@ -99,7 +100,7 @@ def run_fx(source: Path, data: Path, out: Path) -> tuple[float, int, list[bytes]
     args = [
         sys.executable, "-c", code, str(source), str(hwm), "backtest", "pump_rider", "--symbol", "PUMPUSDT",
         "--data-dir", str(data), "--out", str(out),
-        "--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"),
+        "--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"), *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(source)}
     start = time.perf_counter()
@@ -115,11 +116,11 @@ def run_fx(source: Path, data: Path, out: Path) -> tuple[float, int, list[bytes]
     return wall, peak, results
 
 
-def measure(source: Path, data: Path, scratch: Path) -> tuple[float, int, list[bytes]]:
+def measure(source: Path, data: Path, scratch: Path, *extra: str) -> tuple[float, int, list[bytes]]:
     """Best wall time of REPEATS runs and the highest peak RSS."""
     walls, peak, results = [], 0, list[bytes]()
     for k in range(REPEATS):
-        wall, rss, results = run_fx(source, data, scratch / f"out{k}")
+        wall, rss, results = run_fx(source, data, scratch / f"out{k}", *extra)
         walls.append(wall)
         peak = max(peak, rss)
     return min(walls), peak, results
@@ -133,6 +134,7 @@ class Figures:
     rss: int
     small_wall: float
     small_rss: int
+    no_chart_wall: float  # the big store with --no-chart: the chart's share of the fixed cost
 
     def marginal(self, events: int) -> float:
         """Events per second of wall time beyond the fixed cost."""
@@ -146,7 +148,8 @@ class Figures:
 def measure_tree(source: Path, big: Path, small: Path, scratch: Path) -> tuple[Figures, list[bytes]]:
     small_wall, small_rss, small_results = measure(source, small, scratch)
     wall, rss, results = measure(source, big, scratch)
-    return Figures(wall, rss, small_wall, small_rss), results + small_results
+    no_chart_wall, _, _ = measure(source, big, scratch, "--no-chart")
+    return Figures(wall, rss, small_wall, small_rss, no_chart_wall), results + small_results
 
 
 def main() -> None:
@@ -196,6 +199,16 @@ def main() -> None:
             f"{per_s / peer_per_s:.2f}x",
             f">= {rate(TARGET_RATE, 'events')}",
             per_s >= TARGET_RATE,
+        ),
+        Line(
+            area,
+            f"{size}: events/s end to end, --no-chart",
+            rate(events / ours.no_chart_wall, "events"),
+            args.peer,
+            rate(events / theirs.no_chart_wall, "events"),
+            f"{theirs.no_chart_wall / ours.no_chart_wall:.2f}x",
+            "",
+            None,
         ),
         Line(
             area,

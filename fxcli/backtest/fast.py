@@ -50,7 +50,7 @@ from fxcli.backtest.runner import (
     settle_at_end,
 )
 from fxcli.engine.clock import clock_ns_of
-from fxcli.engine.clocked import clocked_columns
+from fxcli.engine.clocked import Clocked
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -197,27 +197,12 @@ class Tape:
         return Tape.build(ticks, raw_ts, l2_rows, [events[i] for i in l2_rows], clock_ns)
 
     @staticmethod
-    def from_columns(
-        ts_ns: np.ndarray,
-        is_trade: np.ndarray,
-        price: np.ndarray,
-        qty: np.ndarray,
-        side: np.ndarray,
-        bid: np.ndarray,
-        bid_qty: np.ndarray,
-        ask: np.ndarray,
-        ask_qty: np.ndarray,
-        *,
-        depth_levels: set[int],
-        clock_ns: int,
-    ) -> Tape | None:
-        """`build(Ticks.from_columns(...), ts_ns, [], [], clock_ns)` of a stream of trades and book
-        tickers (no L2), equal array for array, built in one pass (`fxcli.engine.clocked`)."""
-        if np.isnan(price).any():
+    def clocked(c: Clocked | None) -> Tape | None:
+        """The tape of rows `fxcli.engine.clocked.clocked_columns` built in one pass (trades and book
+        tickers, no L2): equal, array for array, to `build(Ticks.from_columns(...), ...)` of the same
+        columns; None when a trade has no price."""
+        if c is None:
             return None
-        c = clocked_columns(
-            ts_ns, is_trade, price, qty, side, bid, bid_qty, ask, ask_qty, depth_levels, clock_ns
-        )
         is_clock = c.is_clock if c.clock_ticks else None
         return Tape(c.ticks, c.raw_ts, c.price, c.seen, [], [], c.clock_ticks, is_clock)
 

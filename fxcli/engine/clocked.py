@@ -159,14 +159,15 @@ def clocked_columns(
     bid_qty: np.ndarray,
     ask: np.ndarray,
     ask_qty: np.ndarray,
+    *,
     depth_levels: set[int],
     clock_ns: int,
-) -> Clocked:
-    """`Ticks.from_columns` of the same arguments `.with_clock(clock_ns)`, and the replay's columns.
-
-    A trade price may be NaN (the caller refuses it: `fxcli.backtest.fast.Tape`); the sizes are
-    checked as `Ticks.from_columns` checks them.
-    """
+) -> Clocked | None:
+    """`Ticks.from_columns` of the same arguments `.with_clock(clock_ns)`, and the replay's columns;
+    None when a trade has no price (the batch replay assumes the price is known from the first trade
+    on). The sizes are checked as `Ticks.from_columns` checks them."""
+    if np.isnan(price).any():
+        return None
     ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
     trade = np.ascontiguousarray(is_trade, dtype=bool)
     n, m = len(ts), int(np.count_nonzero(trade))

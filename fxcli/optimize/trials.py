@@ -33,6 +33,7 @@ from fxcli.backtest import runner
 from fxcli.backtest.fast import Replay, RunResult, Tape, depth_levels, indicator_column
 from fxcli.backtest.fills import Costs
 from fxcli.engine.clock import clock_ns_of
+from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.ticks import Ticks
 from fxcli.errors import FxError
@@ -227,8 +228,20 @@ class TrialData:
         else:
             base = {name: load_array(self.folder / symbol / f"{name}.npy") for name in BASE}
             ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty = (base[name] for name in BASE)
-            built = Tape.from_columns(
-                ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty, depth_levels=set(), clock_ns=clock_ns
+            built = Tape.clocked(
+                clocked_columns(
+                    ts,
+                    trade,
+                    price,
+                    qty,
+                    side,
+                    bid,
+                    bid_qty,
+                    ask,
+                    ask_qty,
+                    depth_levels=set(),
+                    clock_ns=clock_ns,
+                )
             )
         if built is None:
             raise FxError(f"{symbol}: a stored trade has no price: the batch replay cannot run it")

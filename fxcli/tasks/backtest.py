@@ -34,6 +34,7 @@ from fxcli.backtest.metrics import (
     fx_metrics,
 )
 from fxcli.engine.clock import check_clock_ms, clock_ns_of
+from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
@@ -254,18 +255,20 @@ def _columnar(
 
 def market_tape(columns: MarketColumns, levels: set[int], clock_ns: int) -> Tape | None:
     """The batch replay's tape of a window without L2 data, straight from its columns."""
-    return Tape.from_columns(
-        columns.ts_ns,
-        columns.is_trade,
-        columns.trade("price"),
-        columns.trade("qty"),
-        columns.trade("side"),
-        columns.ticker("bid_price"),
-        columns.ticker("bid_qty"),
-        columns.ticker("ask_price"),
-        columns.ticker("ask_qty"),
-        depth_levels=levels,
-        clock_ns=clock_ns,
+    return Tape.clocked(
+        clocked_columns(
+            columns.ts_ns,
+            columns.is_trade,
+            columns.trade("price"),
+            columns.trade("qty"),
+            columns.trade("side"),
+            columns.ticker("bid_price"),
+            columns.ticker("bid_qty"),
+            columns.ticker("ask_price"),
+            columns.ticker("ask_qty"),
+            depth_levels=levels,
+            clock_ns=clock_ns,
+        )
     )
 
 

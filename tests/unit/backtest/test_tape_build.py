@@ -1,4 +1,4 @@
-"""`Tape.from_columns` (one pass) against `Tape.build(Ticks.from_columns(...))`, bit for bit."""
+"""`Tape.clocked(clocked_columns(...))` (one pass) against `Tape.build(Ticks.from_columns(...))`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fxcli.backtest.fast import Tape
+from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.ticks import Ticks
 
 MS = 1_000_000
@@ -66,8 +67,20 @@ def test_one_pass_tape_equals_the_tape_built_from_ticks(
     s = stream(seed, tickers=tickers, backwards=backwards)
     ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty = (s[k] for k in NAMES)
 
-    fast = Tape.from_columns(
-        ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty, depth_levels={1, 5}, clock_ns=clock_ms * MS
+    fast = Tape.clocked(
+        clocked_columns(
+            ts,
+            trade,
+            price,
+            qty,
+            side,
+            bid,
+            bid_qty,
+            ask,
+            ask_qty,
+            depth_levels={1, 5},
+            clock_ns=clock_ms * MS,
+        )
     )
     ticks = Ticks.from_columns(ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty, depth_levels=(1, 5))
     ref = Tape.build(ticks, ts, [], [], clock_ms * MS)
@@ -99,5 +112,5 @@ def test_a_trade_without_a_price_gives_no_tape() -> None:
     ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty = (s[k] for k in NAMES)
     columns = (ts, trade, price, qty, side, bid, bid_qty, ask, ask_qty)
 
-    assert Tape.from_columns(*columns, depth_levels=set(), clock_ns=1000 * MS) is None
+    assert clocked_columns(*columns, depth_levels=set(), clock_ns=1000 * MS) is None
     assert Tape.build(Ticks.from_columns(*columns), ts, [], [], 1000 * MS) is None

@@ -29,7 +29,7 @@ def stream(seed: int, *, tickers: bool, backwards: bool) -> dict[str, np.ndarray
     is_trade = rng.random(n) < (0.7 if tickers else 1.0)
     m = int(is_trade.sum())
     price = 100 + np.cumsum(rng.normal(0, 0.1, m))
-    price[m // 2] = -price[m // 2]
+    price[[0, m // 2]] *= -1  # the first at a time the second shares: its integral step is -0.0
     side = np.where(rng.random(m) < 0.5, 1, -1).astype(np.int8)
     side[:50] = 1  # a long same-side run in one ms makes rush fills
     ts[: np.flatnonzero(is_trade)[50]] = ts[0]

@@ -267,6 +267,17 @@ def _daily_last(ts: np.ndarray, equity: np.ndarray) -> np.ndarray:
     return equity[last_of_day]
 
 
+def weekend_share_of(ts: np.ndarray) -> float:
+    """Share of the times on a Saturday or Sunday, UTC, as `datetime.fromtimestamp(t / 1e9)` dates
+    them, without a datetime per point (86,400 a day of equity points: ~0.07 s): by whole days,
+    except times within a millisecond of midnight, where its rounding decides and it is asked."""
+    seconds = np.asarray(ts / NS_PER_S, dtype=np.float64)
+    weekday = (np.floor(seconds / 86_400).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    for i in np.flatnonzero(np.abs(seconds - np.round(seconds / 86_400) * 86_400) < 1e-3):
+        weekday[i] = datetime.fromtimestamp(seconds[i], tz=UTC).weekday()
+    return float(np.mean(weekday >= 5))
+
+
 def backtesting_py_metrics(ledger: Ledger) -> dict[str, object]:
     """backtesting.py 0.6.6 `Backtest.run()` statistics (risk-free rate 0), by its formulas."""
     equity, ts, close = ledger.equity, ledger.equity_ts_ns, ledger.close
@@ -284,7 +295,7 @@ def backtesting_py_metrics(ledger: Ledger) -> dict[str, object]:
         have_position[entry_bar : exit_bar + 1] = 1
     first = ledger.warmup_points
     day_returns = np.diff(daily := _daily_last(ts, equity)) / daily[:-1]
-    weekend_share = np.mean([datetime.fromtimestamp(t / NS_PER_S, tz=UTC).weekday() >= 5 for t in ts])
+    weekend_share = weekend_share_of(ts)
     periods = 365 if weekend_share > 2 / 7 * 0.6 else 252
     gmean = _geometric_mean(day_returns)
     annual = (1 + gmean) ** periods - 1

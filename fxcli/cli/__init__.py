@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Annotated, NoReturn
@@ -63,6 +64,14 @@ def _quiet_numpy() -> None:
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(numpy|fxcli)(\.|$)")
 
 
+def _return_freed_memory() -> None:
+    """polars' allocator (jemalloc) keeps freed pages for 10 s by default: a backtest that frees the
+    store's frames once they are columns would hold them through the whole replay (~100 MB per 3M
+    trades). Freed pages go back after 0.1 s instead (set before polars loads; a user's own
+    _RJEM_MALLOC_CONF wins). Measured: reading is not slower, unlike 0 ms (+50 %)."""
+    os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
+
+
 def _exit_with_error(message: str, code: int) -> NoReturn:
     sys.stderr.write(f"fx: error: {one_line(message)}\n")
     sys.exit(code)
@@ -72,6 +81,7 @@ def main() -> None:
     """Console-script entry point: every error is one `fx: error:` line (bad input, exit 2) or one
     `fx: internal error:` line (exit 3); a traceback reaches the user only with FX_DEBUG=1."""
     _quiet_numpy()
+    _return_freed_memory()
     try:
         code = app(standalone_mode=False)
     except SystemExit:

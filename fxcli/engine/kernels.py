@@ -57,25 +57,32 @@ def _bounds(ts, is_trade, trade_ts, t1, t2, lo, hi):  # type: ignore[no-untyped-
         lo[i] = min(start, h)
 
 
+def trade_columns(ticks: Ticks) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Time, price, size and integral of the trades alone (the columns themselves when every row is
+    a trade), gathered once per `Ticks`: every window's bounds index them."""
+    cached = ticks.cache.get("trades")
+    if cached is None:
+        if len(ticks) and ticks.is_trade.all():
+            cached = ticks.ts_ns, ticks.price, ticks.qty, ticks.integral
+        else:
+            idx = ticks.trade_index
+            cached = ticks.ts_ns[idx], ticks.price[idx], ticks.qty[idx], ticks.integral[idx]
+        ticks.cache["trades"] = cached
+    return cached  # type: ignore[return-value]
+
+
 def bounds(ticks: Ticks, t1_ns: int, t2_ns: int) -> Bounds:
     """Window bounds of every row for `(t1, t2)` in ns (computed once per `Ticks` and window)."""
     key = ("bounds", t1_ns, t2_ns)
     cached = ticks.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
-    if len(ticks) and ticks.is_trade.all():
-        trade_ts, price, qty, integral = ticks.ts_ns, ticks.price, ticks.qty, ticks.integral
-    else:
-        idx = ticks.trade_index
-        trade_ts, price, qty, integral = (
-            ticks.ts_ns[idx],
-            ticks.price[idx],
-            ticks.qty[idx],
-            ticks.integral[idx],
-        )
+    trade_ts, price, qty, integral = trade_columns(ticks)
     # Outputs come from numpy, which advises huge pages on large arrays; an array numba allocates
-    # gets 4 KiB pages, and their first-touch faults cost ~2 ns a value on 10M rows.
-    lo, hi = np.empty(len(ticks), dtype=np.int64), np.empty(len(ticks), dtype=np.int64)
+    # gets 4 KiB pages, and their first-touch faults cost ~2 ns a value on 10M rows. Trade indices
+    # fit 32 bits below 2**31 trades: half the memory of every window kept for the run.
+    index = np.int32 if len(trade_ts) < 2**31 - 1 else np.int64
+    lo, hi = np.empty(len(ticks), dtype=index), np.empty(len(ticks), dtype=index)
     _bounds(ticks.ts_ns, ticks.is_trade, trade_ts, t1_ns, t2_ns, lo, hi)
     b = Bounds(lo, hi, trade_ts, price, qty, integral)
     ticks.cache[key] = b
@@ -128,6 +135,43 @@ def window_sums(ticks: Ticks, t1_ns: int, t2_ns: int) -> tuple[np.ndarray, np.nd
     volume, notional = np.empty(len(ticks)), np.empty(len(ticks))
     _sums(b.lo, b.hi, b.trade_price, b.trade_qty, 0, volume, notional)
     return volume, notional
+
+
+@njit
+def _volume_ratio(lo_a, hi_a, lo_b, hi_b, qty, scale, out):  # type: ignore[no-untyped-def]
+    # Two running volumes, each as `_sums` accumulates it (trades enter, then leave; an emptied
+    # window restarts from 0.0), and their ratio where both windows are covered.
+    va = 0.0
+    vb = 0.0
+    enter_a = leave_a = enter_b = leave_b = 0
+    for i in range(len(lo_a)):
+        while enter_a < hi_a[i]:
+            va += qty[enter_a]
+            enter_a += 1
+        while leave_a < lo_a[i]:
+            leave_a += 1
+            va = 0.0 if leave_a == enter_a else va - qty[leave_a - 1]
+        while enter_b < hi_b[i]:
+            vb += qty[enter_b]
+            enter_b += 1
+        while leave_b < lo_b[i]:
+            leave_b += 1
+            vb = 0.0 if leave_b == enter_b else vb - qty[leave_b - 1]
+        if lo_a[i] > 0 and lo_b[i] > 0 and vb != 0.0:
+            out[i] = va / (vb * scale)
+        else:
+            out[i] = np.nan
+
+
+def window_volume_ratio(
+    ticks: Ticks, recent: tuple[int, int], baseline: tuple[int, int], scale: float
+) -> np.ndarray:
+    """VOLUME(recent) / (VOLUME(baseline) * scale) per row, the volumes summed as `window_sums` sums
+    them; NaN until both windows are covered and where the baseline holds no volume."""
+    a, b = bounds(ticks, *recent), bounds(ticks, *baseline)
+    out = np.empty(len(ticks))
+    _volume_ratio(a.lo, a.hi, b.lo, b.hi, a.trade_qty, scale, out)
+    return out
 
 
 def window_volume(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
@@ -192,20 +236,68 @@ def window_extremum(ticks: Ticks, t1_ns: int, t2_ns: int, *, maximum: bool) -> n
     return out
 
 
+@njit
+def _twpa_at(i, ts, lo, hi, trade_ts, price, integral, t1, t2):  # type: ignore[no-untyped-def]
+    # Row i's TWPA: the step function's integral from the anchor (the trade before the window) to the
+    # window's start and to its end; NaN without an anchor. TradeWindow.twpa's operations, in order.
+    low = lo[i]
+    if low <= 0:
+        return np.nan
+    a = low - 1
+    k = hi[i] - 1 if hi[i] > low else a
+    start = ts[i] - t1
+    end = ts[i] - t2
+    at_end = integral[k] + price[k] * (end - trade_ts[k])
+    at_start = integral[a] + price[a] * (start - trade_ts[a])
+    return (at_end - at_start) / (end - start)
+
+
+@njit
+def _twpa(ts, lo, hi, trade_ts, price, integral, t1, t2, out):  # type: ignore[no-untyped-def]
+    for i in range(len(ts)):
+        out[i] = _twpa_at(i, ts, lo, hi, trade_ts, price, integral, t1, t2)
+
+
 def twpa(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     """Time-weighted average of the last-trade price over the window (see `TradeWindow.twpa`)."""
     b = bounds(ticks, t1_ns, t2_ns)
     empty = _no_trades(ticks, b)
     if empty is not None:
         return empty
-    anchor = b.lo - 1
-    last = np.where(b.hi > b.lo, b.hi - 1, anchor)
-    ok = anchor >= 0
-    a, k = np.where(ok, anchor, 0), np.where(ok, last, 0)
-    start, end = ticks.ts_ns - t1_ns, ticks.ts_ns - t2_ns
-    at_end = b.trade_integral[k] + b.trade_price[k] * (end - b.trade_ts[k])
-    at_start = b.trade_integral[a] + b.trade_price[a] * (start - b.trade_ts[a])
-    return np.where(ok, (at_end - at_start) / (end - start), np.nan)
+    out = np.empty(len(ticks))
+    _twpa(ticks.ts_ns, b.lo, b.hi, b.trade_ts, b.trade_price, b.trade_integral, t1_ns, t2_ns, out)
+    return out
+
+
+@njit
+def _twpa_ratio(ts, lo_a, hi_a, lo_b, hi_b, trade_ts, price, integral, a1, a2, b1, b2, out):  # type: ignore[no-untyped-def]
+    for i in range(len(ts)):
+        recent = _twpa_at(i, ts, lo_a, hi_a, trade_ts, price, integral, a1, a2)
+        base = _twpa_at(i, ts, lo_b, hi_b, trade_ts, price, integral, b1, b2)
+        out[i] = recent / base if base != 0.0 else np.nan
+
+
+def twpa_ratio(ticks: Ticks, recent: tuple[int, int], baseline: tuple[int, int]) -> np.ndarray:
+    """TWPA(recent) / TWPA(baseline) per row in one pass; NaN where either is NaN or the baseline is 0."""
+    a, b = bounds(ticks, *recent), bounds(ticks, *baseline)
+    out = np.empty(len(ticks))
+    if not len(a.trade_price):  # no trade at all: no TWPA
+        out.fill(np.nan)
+        return out
+    _twpa_ratio(
+        ticks.ts_ns,
+        a.lo,
+        a.hi,
+        b.lo,
+        b.hi,
+        a.trade_ts,
+        a.trade_price,
+        a.trade_integral,
+        *recent,
+        *baseline,
+        out,
+    )
+    return out
 
 
 def price_at_end(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
@@ -236,18 +328,30 @@ def last_price(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     return np.where(b.hi > b.lo, b.trade_price[np.maximum(b.hi - 1, 0)], np.nan)
 
 
+@njit
+def _momentum(lo, hi, price, seconds, out):  # type: ignore[no-untyped-def]
+    # From the anchor's price to the newest price in force at the window's end; NaN until covered
+    # and when the anchor's price is 0.
+    for i in range(len(lo)):
+        low = lo[i]
+        start = price[max(low - 1, 0)]
+        if low <= 0 or start == 0.0:
+            out[i] = np.nan
+            continue
+        end = price[max(hi[i] - 1 if hi[i] > low else low - 1, 0)]
+        change = 100.0 * (end - start)
+        change = change / start
+        out[i] = change / seconds
+
+
 def momentum(ticks: Ticks, t1_ns: int, t2_ns: int) -> np.ndarray:
     """% change per second over the window per row, with `TradeWindow.momentum`'s operations in order."""
     b = bounds(ticks, t1_ns, t2_ns)
     empty = _no_trades(ticks, b)
     if empty is not None:
         return empty
-    start = b.trade_price[np.maximum(b.lo - 1, 0)]
-    end = b.trade_price[np.maximum(np.where(b.hi > b.lo, b.hi - 1, b.lo - 1), 0)]
-    ok = b.covered & (start != 0.0)
-    out = np.full(len(ticks), np.nan)
-    np.divide(100.0 * (end - start), start, out=out, where=ok)
-    np.divide(out, (t1_ns - t2_ns) / NS_PER_S, out=out, where=ok)
+    out = np.empty(len(ticks))
+    _momentum(b.lo, b.hi, b.trade_price, (t1_ns - t2_ns) / NS_PER_S, out)
     return out
 
 

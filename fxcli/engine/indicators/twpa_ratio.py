@@ -45,11 +45,8 @@ class TWPARatio:
     def batch(ticks: Ticks, p: TWPARatioParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        recent = kernels.twpa(ticks, *window_ns(p.recent))
-        base = kernels.twpa(ticks, *window_ns(p.baseline))
-        out = np.full(len(ticks), np.nan)
-        np.divide(recent, base, out=out, where=base != 0.0)
-        return out
+        # Both TWPAs and their ratio in one pass (the same operations as dividing the two columns).
+        return kernels.twpa_ratio(ticks, window_ns(p.recent), window_ns(p.baseline))
 
     @staticmethod
     def warmup(p: TWPARatioParams) -> Warmup:

@@ -60,7 +60,8 @@ class VelocityCascade:
 
         recent = kernels.momentum(ticks, *window_ns((p.short_s, 0.0)))
         prior = kernels.momentum(ticks, *window_ns((p.long_s, p.short_s)))
-        return np.asarray(recent - prior)
+        recent -= prior  # in place: the same subtraction, one column less at the run's peak
+        return recent
 
     @staticmethod
     def warmup(p: VelocityCascadeParams) -> Warmup:

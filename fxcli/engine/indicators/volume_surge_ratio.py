@@ -55,15 +55,8 @@ class VolumeSurgeRatio:
     def batch(ticks: Ticks, p: VolumeSurgeRatioParams) -> np.ndarray:
         from fxcli.engine import kernels
 
-        r1, r2 = window_ns(p.recent)
-        b1, b2 = window_ns(p.baseline)
-        v_recent, _ = kernels.window_sums(ticks, r1, r2)
-        v_base, _ = kernels.window_sums(ticks, b1, b2)
-        ok = kernels.bounds(ticks, r1, r2).covered & kernels.bounds(ticks, b1, b2).covered & (v_base != 0.0)
-        # Divide only where defined: 0 / 0 on cold rows would raise numpy's invalid-value warning.
-        out = np.full(len(ticks), np.nan)
-        np.divide(v_recent, v_base * _scale(p), out=out, where=ok)
-        return out
+        # One pass over both windows: no volume, notional or mask array per window.
+        return kernels.window_volume_ratio(ticks, window_ns(p.recent), window_ns(p.baseline), _scale(p))
 
     @staticmethod
     def warmup(p: VolumeSurgeRatioParams) -> Warmup:

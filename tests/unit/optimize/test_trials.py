@@ -22,6 +22,7 @@ import pytest
 from fxcli.backtest import fast
 from fxcli.backtest.fills import Costs
 from fxcli.model.events import MarketEvent
+from fxcli.optimize.space import strategy_text
 from fxcli.optimize.trials import TrialData
 from fxcli.store.columns import open_window, read_columns
 from fxcli.store.reader import StoreReader
@@ -129,28 +130,8 @@ def variant_of(base: Path, tmp: Path, name: str, change: dict[str, Any]) -> tupl
             node = node[int(part)] if part.isdigit() else node[part]
         node[int(last) if last.isdigit() else last] = value
     path = tmp / f"{name}.toml"
-    path.write_text(toml_text(document), encoding="utf-8")
+    path.write_text(strategy_text(document), encoding="utf-8")
     return path, load_strategy(path)
-
-
-def toml_text(document: dict[str, Any]) -> str:
-    """A small TOML writer for strategy documents (tables, arrays of tables, scalars)."""
-    lines: list[str] = []
-    tables: list[tuple[str, Any]] = []
-
-    def scalar(v: Any) -> str:
-        return json.dumps(v)
-
-    for key, value in document.items():
-        if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
-            tables.append((key, value))
-        else:
-            lines.append(f"{key} = {scalar(value)}")
-    for key, value in tables:
-        for item in value if isinstance(value, list) else [value]:
-            lines.append(f"[[{key}]]" if isinstance(value, list) else f"[{key}]")
-            lines.extend(f"{k} = {scalar(v)}" for k, v in item.items())
-    return "\n".join(lines) + "\n"
 
 
 VARIATIONS: list[tuple[str, dict[str, Any], int]] = [

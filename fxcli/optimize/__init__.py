@@ -1,0 +1,1 @@
+"""Parameter search: the search space, the trial runner over cached columns, the Optuna study."""

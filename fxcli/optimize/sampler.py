@@ -57,7 +57,18 @@ def inner_factory(name: str) -> Callable[[int], BaseSampler]:
         "qmc": lambda s: optuna.samplers.QMCSampler(seed=s, warn_independent_sampling=False),
         "cmaes": lambda s: optuna.samplers.CmaEsSampler(seed=s, warn_independent_sampling=False),
     }
-    return samplers[name]
+    chosen = samplers[name]
+
+    def make(seed: int) -> BaseSampler:
+        import warnings
+
+        from optuna.exceptions import ExperimentalWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # QMC is flagged experimental
+            return chosen(seed)
+
+    return make
 
 
 def position_of(study: Study, trial: FrozenTrial) -> int:

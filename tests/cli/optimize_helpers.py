@@ -1,0 +1,64 @@
+"""Shared pieces of the `fx optimize` CLI tests: a strategy with a [search] table, a run, the trials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tests.conftest import REPO, run_fx
+
+SEARCH = """
+[search]
+"s1[0].value" = { low = 0.0001, high = 0.0009, step = 0.0002 }
+"exits.tp_pct" = { low = 0.04, high = 0.16, step = 0.04 }
+constraint = ["exits.tp_pct > exits.sl_buffer_pct"]
+"""
+# 5 x 4 points; tp 0.04 <= sl_buffer 0.05 breaks the constraint: 5 x 3 = 15 admissible.
+ADMISSIBLE = {(round(0.0001 + 0.0002 * i, 12), tp) for i in range(5) for tp in (0.08, 0.12, 0.16)}
+
+
+def strategy_file(folder: Path, extra: str = SEARCH) -> Path:
+    """momentum_scalper with a [search] table, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scalper.toml"
+    path.write_text((REPO / "strategies" / "momentum_scalper.toml").read_text() + extra)
+    return path
+
+
+def optimize_args(strategy: Path, store: Path, out: Path, *extra: str) -> list[str]:
+    """The arguments of `fx optimize run` on the sample store."""
+    return [
+        "optimize",
+        "run",
+        str(strategy),
+        "--symbol",
+        "BTCUSDT",
+        "--data-dir",
+        str(store),
+        "--variants-dir",
+        str(REPO / "variants"),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def run_optimize(strategy: Path, store: Path, out: Path, *extra: str, code: int = 0) -> dict[str, Any]:
+    """Run `fx optimize run ... --json` and return its document."""
+    result = run_fx(*optimize_args(strategy, store, out, *extra, "--json"))
+    assert result.returncode == code, (result.returncode, result.stderr)
+    return dict(json.loads(result.stdout))
+
+
+def trials(results_dir: str | Path) -> pl.DataFrame:
+    """trials.parquet of a study, by trial number."""
+    return pl.read_parquet(Path(results_dir) / "trials.parquet").sort("number")
+
+
+def points(frame: pl.DataFrame) -> list[tuple[float, float]]:
+    """(s1[0].value, exits.tp_pct) of the complete trials, in trial order."""
+    done = frame.filter(pl.col("state") == "COMPLETE")
+    return list(zip(done["params.s1[0].value"].to_list(), done["params.exits.tp_pct"].to_list(), strict=True))

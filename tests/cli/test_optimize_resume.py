@@ -1,0 +1,134 @@
+"""Resume and stop: kill -9 at a random point then the same command; SIGINT; several worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from tests.cli.optimize_helpers import ADMISSIBLE, optimize_args, points, run_optimize, strategy_file, trials
+
+SEEDED = ("--sampler", "tpe", "--trials", "14", "--seed", "11", "--no-plots")
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "fxcli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for_trials(journal: Path, n: int, timeout_s: float = 60.0) -> None:
+    """Until the journal holds `n` finished trials (op 6 = set_trial_state_values)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if journal.is_file():
+            ops = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+            if sum(1 for op in ops if op.get("op_code") == 6 and op.get("state") in (1, 2, 3)) >= n:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{journal}: fewer than {n} finished trials after {timeout_s} s")
+
+
+def test_optimize_kill_9_then_resume_gives_the_uninterrupted_trials(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    strategy = strategy_file(tmp_path)
+    whole = run_optimize(strategy, sample_store, tmp_path / "whole", *SEEDED)
+    rng = random.Random()
+    kill_after = rng.randint(2, 11)
+    study_dir = tmp_path / "killed" / "optimize" / whole["study"]
+
+    process = _start(optimize_args(strategy, sample_store, tmp_path / "killed", *SEEDED))
+    _wait_for_trials(study_dir / "study.journal", kill_after)
+    time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a trial, or between two
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    resumed = run_optimize(strategy, sample_store, tmp_path / "killed", *SEEDED)
+
+    assert resumed["study"] == whole["study"]
+    expected = points(trials(whole["results_dir"]))
+    got = points(trials(resumed["results_dir"]))
+    assert got == expected, f"killed after {kill_after} trials"
+    assert resumed["best"]["params"] == whole["best"]["params"]
+
+
+def test_optimize_sigint_leaves_a_resumable_study_and_prints_the_command(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    strategy = strategy_file(tmp_path)
+    args = optimize_args(
+        strategy, sample_store, tmp_path / "out", "--trials", "40", "--seed", "12", "--no-plots"
+    )
+    process = _start(args)
+    journal = next_journal(tmp_path / "out")
+
+    _wait_for_trials(journal(), 2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    frame = trials(journal().parent)
+
+    assert process.returncode == 130, stderr
+    assert "resume with: fx optimize run" in stderr
+    assert not frame.filter(pl.col("state") == "RUNNING").height  # the trial in flight was finished
+    assert 2 <= frame.height < 40
+    resumed = run_optimize(
+        strategy, sample_store, tmp_path / "out", "--trials", "40", "--seed", "12", "--no-plots"
+    )
+    assert resumed["trials"]["complete"] + resumed["trials"]["failed"] + resumed["trials"]["pruned"] == 40
+
+
+def next_journal(out: Path) -> callable:  # type: ignore[valid-type]
+    """A function finding the one study journal under `out` once it exists."""
+
+    def find() -> Path:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = list((out / "optimize").glob("*/study.journal"))
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no study journal under {out}")
+
+    return find
+
+
+def test_optimize_two_processes_on_one_journal_share_the_grid(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    args = optimize_args(
+        strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--study", "g", "--no-plots", "--json"
+    )
+
+    first, second = _start(args), _start(args)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+
+    assert first.returncode == 0 and second.returncode == 0, [o[1] for o in outputs]
+    docs = [json.loads(o[0]) for o in outputs]
+    frame = trials(docs[0]["results_dir"])
+    done = points(frame)
+    assert len(done) == len(set(done)) == len(ADMISSIBLE)  # every point once, none twice
+    assert sum(d["this_run"]["complete"] for d in docs) == len(ADMISSIBLE)
+
+
+def test_optimize_jobs_2_workers_finish_the_study(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+
+    doc = run_optimize(
+        strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--jobs", "2", "--no-plots"
+    )
+
+    done = points(trials(doc["results_dir"]))
+    assert len(done) == len(set(done)) == len(ADMISSIBLE)
+    assert doc["this_run"]["complete"] == len(ADMISSIBLE)
+    assert doc["rerun_matches"] is True

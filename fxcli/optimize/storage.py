@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
 JOURNAL = "study.journal"
+CREATE_ATTEMPTS = 5
 SCHEMES = ("postgresql", "postgresql+psycopg2", "sqlite")
 
 
@@ -88,10 +90,16 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
             raise FxError(f"{spec.journal}: {exc.strerror or exc}") from None
     assert spec.url is not None
     url = spec.url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except Exception as exc:  # sqlalchemy's errors name the server; keep their first line
-        raise FxError(f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}") from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:  # sqlalchemy's errors name the server; keep their first line
+            # Processes starting together on an empty database race to create Optuna's tables
+            # (a unique violation in the loser): the tables exist a moment later.
+            if attempt == CREATE_ATTEMPTS - 1 or "UniqueViolation" not in str(exc):
+                raise FxError(f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}") from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def journal_studies(out: Path) -> list[tuple[str, Path]]:

@@ -103,7 +103,8 @@ class Objectives:
     def score(self, per_symbol: Mapping[str, Mapping[str, Any]]) -> list[float] | None:
         """The objective values of one trial (None when one is undefined for some symbol)."""
         values = [aggregate(metric, per_symbol) for metric in self.metrics]
-        return None if any(v is None or not math.isfinite(v) for v in values) else values  # type: ignore[misc]
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        return finite if len(finite) == len(values) else None
 
 
 def parse_objectives(text: str) -> Objectives:

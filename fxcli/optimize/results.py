@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fxcli.optimize.objective import MINIMIZE, best_key, dominates
+from fxcli.optimize.objective import best_key, dominates
 from fxcli.optimize.sampler import ABANDONED
 from fxcli.optimize.study import INFEASIBLE, direction_names, feasible_complete
 
@@ -67,7 +67,7 @@ def ranked(study: Study, *, min_trades: int | None = None, profitable: bool = Fa
 
 def trial_document(trial: FrozenTrial) -> dict[str, Any]:
     """One trial for `--json`: number, state, params (flat dotted keys), values, metrics."""
-    return clean(
+    document: dict[str, Any] = clean(
         {
             "number": trial.number,
             "state": trial.state.name,
@@ -77,12 +77,14 @@ def trial_document(trial: FrozenTrial) -> dict[str, Any]:
             "metrics": trial.user_attrs.get("metrics", {}),
         }
     )
+    return document
 
 
 def config_of(study: Study) -> dict[str, Any]:
     """The run configuration stored with the study (strategy text, symbols, costs, objectives)."""
     text = study.user_attrs.get(CONFIG_ATTR)
-    return dict(json.loads(text)) if isinstance(text, str) else {}
+    loaded: dict[str, Any] = json.loads(text) if isinstance(text, str) else {}
+    return loaded
 
 
 def trial_rows(study: Study) -> list[dict[str, Any]]:
@@ -133,8 +135,3 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def worst_first(directions: list[str]) -> bool:
-    """True when the first objective is minimised (smaller values rank first)."""
-    return directions[0] == MINIMIZE

@@ -97,7 +97,9 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
             # Processes starting together on an empty database race to create Optuna's tables
             # (a unique violation in the loser): the tables exist a moment later.
             if attempt == CREATE_ATTEMPTS - 1 or "UniqueViolation" not in str(exc):
-                raise FxError(f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}") from None
+                raise FxError(
+                    f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}"
+                ) from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
 

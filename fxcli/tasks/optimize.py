@@ -189,7 +189,7 @@ def create_or_load(setup: WorkerSetup, space: Space, config: dict[str, Any]) -> 
 
     storage = open_storage(setup.storage)
     sampler, pruner = _sampler_and_pruner(setup)
-    directions = Objectives(setup.objectives).directions
+    directions: list[Any] = Objectives(setup.objectives).directions
     try:
         study = optuna.create_study(
             storage=storage,
@@ -324,7 +324,7 @@ class StopFlag:
         """Install the handlers (main thread only); the previous ones, to restore."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for s in previous:
             signal.signal(s, self.handle)
         return previous

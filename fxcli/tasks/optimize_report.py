@@ -177,7 +177,7 @@ def show_study(
     """A study's counts and its best trials (best first), filtered."""
     study = open_study(name, out, storage)
     chosen = ranked(study, min_trades=min_trades, profitable=profitable)[:top]
-    return clean(
+    document: dict[str, Any] = clean(
         {
             "study": name,
             "objectives": config_of(study).get("objectives", []),
@@ -186,6 +186,7 @@ def show_study(
             "top": [trial_document(t) for t in chosen],
         }
     )
+    return document
 
 
 def export_trial(name: str, out: Path, storage: str | None, number: int | None) -> str:

@@ -26,7 +26,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
         import pgserver
 
-        server = pgserver.get_server(folder, cleanup_mode="stop")
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield str(server.get_uri())
     finally:
@@ -56,7 +56,8 @@ def test_optimize_two_processes_on_postgres_share_the_grid(
     first, second = _start(args), _start(args)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
 
-    assert first.returncode == 0 and second.returncode == 0, [o[1] for o in outputs]
+    assert first.returncode == 0, outputs[0][1]
+    assert second.returncode == 0, outputs[1][1]
     docs = [json.loads(o[0]) for o in outputs]
     done = points(trials(docs[0]["results_dir"]))
     assert len(done) == len(set(done)) == len(ADMISSIBLE)

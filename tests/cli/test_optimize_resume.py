@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -89,7 +90,7 @@ def test_optimize_sigint_leaves_a_resumable_study_and_prints_the_command(
     assert resumed["trials"]["complete"] + resumed["trials"]["failed"] + resumed["trials"]["pruned"] == 40
 
 
-def next_journal(out: Path) -> callable:  # type: ignore[valid-type]
+def next_journal(out: Path) -> Callable[[], Path]:
     """A function finding the one study journal under `out` once it exists."""
 
     def find() -> Path:
@@ -113,7 +114,8 @@ def test_optimize_two_processes_on_one_journal_share_the_grid(sample_store: Path
     first, second = _start(args), _start(args)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
 
-    assert first.returncode == 0 and second.returncode == 0, [o[1] for o in outputs]
+    assert first.returncode == 0, outputs[0][1]
+    assert second.returncode == 0, outputs[1][1]
     docs = [json.loads(o[0]) for o in outputs]
     frame = trials(docs[0]["results_dir"])
     done = points(frame)

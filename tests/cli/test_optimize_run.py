@@ -46,7 +46,8 @@ def test_optimize_each_sampler_runs_trials_and_checks_the_best(
 
     counted = doc["trials"]["complete"] + doc["trials"]["pruned"] + doc["trials"]["failed"]
     assert counted == 3
-    assert doc["best"] is not None and doc["rerun_matches"] is True
+    assert doc["best"] is not None
+    assert doc["rerun_matches"] is True
     done = trials(doc["results_dir"]).filter(pl.col("state") == "COMPLETE")
     assert all(tp > 0.05 for tp in done["params.exits.tp_pct"])  # the constraint held for every replay
 
@@ -81,7 +82,8 @@ def test_optimize_infeasible_points_never_reach_the_engine(sample_store: Path, t
     infeasible = frame.filter(pl.col("infeasible"))
     assert infeasible.height > 0  # seed 5 draws tp = 0.04 at least once
     assert (infeasible["params.exits.tp_pct"] <= 0.05).all()
-    assert infeasible["trades"].is_null().all() and infeasible["duration_s"].is_null().all()
+    assert infeasible["trades"].is_null().all()
+    assert infeasible["duration_s"].is_null().all()
     assert frame.filter(~pl.col("infeasible") & (pl.col("state") == "COMPLETE")).height == 8
 
 
@@ -189,7 +191,8 @@ def test_optimize_several_objectives_give_a_pareto_front(sample_store: Path, tmp
     )
 
     front = doc["pareto_front"]
-    assert front and front[0]["number"] == doc["best"]["number"]
+    assert front
+    assert front[0]["number"] == doc["best"]["number"]
     assert all(len(t["values"]) == 2 for t in front)
     assert (Path(doc["results_dir"]) / "pareto_front.png").is_file()
 
@@ -235,4 +238,5 @@ def test_optimize_no_trial_within_constraints_is_exit_1(sample_store: Path, tmp_
         code=1,
     )
 
-    assert doc["best"] is None and doc["trials"]["complete"] == 2
+    assert doc["best"] is None
+    assert doc["trials"]["complete"] == 2

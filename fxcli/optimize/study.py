@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fxcli.errors import FxError
@@ -95,7 +96,7 @@ def owner() -> dict[str, Any]:
 
 def _start_time(pid: int) -> str | None:
     try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii").read()  # noqa: PTH123, SIM115
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]  # field 22 (starttime), counted after the name
@@ -156,7 +157,7 @@ def enqueue_grid(study: Study, points: Sequence[Mapping[str, Any]]) -> None:
     from optuna.trial import TrialState
 
     present = {
-        _point_key(t.params)
+        _point_key(point_of(t))
         for t in study.get_trials(deepcopy=False)
         if t.state == TrialState.WAITING or not t.user_attrs.get(ABANDONED)
     }
@@ -164,6 +165,11 @@ def enqueue_grid(study: Study, points: Sequence[Mapping[str, Any]]) -> None:
         if _point_key(point) not in present:
             study.enqueue_trial(dict(point), user_attrs={QUEUED: "grid"})
     study.set_user_attr(GRID_ATTR, len(points))
+
+
+def point_of(trial: FrozenTrial) -> dict[str, Any]:
+    """A trial's parameters; a queued (WAITING) trial has them only as its fixed params."""
+    return dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
 
 
 def wait_for_grid(study: Study, timeout_s: float = 120.0) -> bool:

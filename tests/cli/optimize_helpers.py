@@ -12,12 +12,15 @@ from tests.conftest import REPO, run_fx
 
 SEARCH = """
 [search]
-"s1[0].value" = { low = 0.0001, high = 0.0009, step = 0.0002 }
+"s1[0].value" = { low = 0.0001, high = 0.0009, step = 0.0004 }
 "exits.tp_pct" = { low = 0.04, high = 0.16, step = 0.04 }
+"sizing.base_position_pct" = { choices = [0.25, 1.0] }
 constraint = ["exits.tp_pct > exits.sl_buffer_pct"]
 """
-# 5 x 4 points; tp 0.04 <= sl_buffer 0.05 breaks the constraint: 5 x 3 = 15 admissible.
-ADMISSIBLE = {(round(0.0001 + 0.0002 * i, 12), tp) for i in range(5) for tp in (0.08, 0.12, 0.16)}
+# 3 x 4 x 2 points; tp 0.04 <= sl_buffer 0.05 breaks the constraint: 3 x 3 x 2 = 18 admissible.
+ADMISSIBLE = {
+    (s1, tp, size) for s1 in (0.0001, 0.0005, 0.0009) for tp in (0.08, 0.12, 0.16) for size in (0.25, 1.0)
+}
 
 
 def strategy_file(folder: Path, extra: str = SEARCH) -> Path:
@@ -58,7 +61,10 @@ def trials(results_dir: str | Path) -> pl.DataFrame:
     return pl.read_parquet(Path(results_dir) / "trials.parquet").sort("number")
 
 
-def points(frame: pl.DataFrame) -> list[tuple[float, float]]:
-    """(s1[0].value, exits.tp_pct) of the complete trials, in trial order."""
+def points(frame: pl.DataFrame) -> list[tuple[float, ...]]:
+    """(s1[0].value, exits.tp_pct, sizing.base_position_pct) of the complete trials, in trial order,
+    rounded to 9 digits (a grid step of 0.0004 is not exact in binary)."""
     done = frame.filter(pl.col("state") == "COMPLETE")
-    return list(zip(done["params.s1[0].value"].to_list(), done["params.exits.tp_pct"].to_list(), strict=True))
+    keys = ("params.s1[0].value", "params.exits.tp_pct", "params.sizing.base_position_pct")
+    columns = [done[k].to_list() for k in keys]
+    return [tuple(round(float(v), 9) for v in row) for row in zip(*columns, strict=True)]

@@ -21,10 +21,6 @@ from tests.conftest import error_line, run_fx
 RUN_KEYS = {"study", "storage", "trials", "best", "best_file", "results_dir", "rerun_matches"}
 
 
-def _rounded(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    return [(round(a, 9), round(b, 9)) for a, b in pairs]
-
-
 @pytest.mark.parametrize("sampler", ["random", "tpe", "nsga2", "nsga3", "qmc", "cmaes"])
 def test_optimize_each_sampler_runs_trials_and_checks_the_best(
     sample_store: Path, tmp_path: Path, sampler: str
@@ -58,7 +54,7 @@ def test_optimize_grid_covers_every_admissible_point_once(sample_store: Path, tm
     doc = run_optimize(strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--no-plots")
 
     frame = trials(doc["results_dir"])
-    assert sorted(_rounded(points(frame))) == sorted(_rounded(list(ADMISSIBLE)))
+    assert sorted(points(frame)) == sorted(ADMISSIBLE)
     assert doc["trials"]["complete"] == len(ADMISSIBLE) == frame.height  # nothing infeasible was asked
 
 
@@ -95,7 +91,7 @@ def test_optimize_results_folder_json_and_rerun(sample_store: Path, tmp_path: Pa
     assert set(doc) >= RUN_KEYS
     assert set(doc["trials"]) >= {"complete", "pruned", "failed"}
     assert set(doc["best"]) >= {"number", "params", "values", "metrics"}
-    assert set(doc["best"]["params"]) == {"s1[0].value", "exits.tp_pct"}
+    assert set(doc["best"]["params"]) == {"s1[0].value", "exits.tp_pct", "sizing.base_position_pct"}
     folder = Path(doc["results_dir"])
     assert folder == tmp_path / "out" / "optimize" / doc["study"]
     for name in ("trials.parquet", "summary.json", "best.toml", "history.png", "heatmap.png"):
@@ -240,3 +236,25 @@ def test_optimize_no_trial_within_constraints_is_exit_1(sample_store: Path, tmp_
 
     assert doc["best"] is None
     assert doc["trials"]["complete"] == 2
+
+
+def test_optimize_median_pruner_prunes_on_intermediate_values(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+
+    doc = run_optimize(
+        strategy,
+        sample_store,
+        tmp_path / "out",
+        "--pruner",
+        "median",
+        "--sampler",
+        "random",
+        "--trials",
+        "14",
+        "--seed",
+        "9",
+        "--no-plots",
+    )
+
+    assert doc["trials"]["pruned"] > 0
+    assert doc["trials"]["complete"] + doc["trials"]["pruned"] + doc["trials"]["failed"] == 14

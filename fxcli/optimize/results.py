@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fxcli.optimize.objective import best_key, dominates
-from fxcli.optimize.sampler import ABANDONED
+from fxcli.optimize.sampler import ABANDONED, SEED_ATTR
 from fxcli.optimize.study import INFEASIBLE, direction_names, feasible_complete
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
         row["trades"] = t.user_attrs.get("trades")
         row.update({f"metrics.{k}": v for k, v in (t.user_attrs.get("metrics") or {}).items()})
         row["duration_s"] = t.user_attrs.get("duration_s")
-        row["seed"] = config.get("seed")
+        row["seed"] = t.user_attrs.get(SEED_ATTR)
         row["data_sha256"] = config.get("data_sha256")
         row["strategy_sha256"] = config.get("strategy_sha256")
         row["fx_version"] = config.get("fx_version")

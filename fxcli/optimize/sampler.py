@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 SAMPLERS = ("grid", "random", "tpe", "nsga2", "nsga3", "qmc", "cmaes")
 SINGLE_OBJECTIVE_ONLY = frozenset({"cmaes"})
+SEED_ATTR = "seed"  # user attr: the seed this trial's sampler was built with
 ABANDONED = "abandoned"  # user attr of a trial failed because its process died (or it was surplus)
 
 
@@ -96,7 +97,9 @@ def reseeding(name: str, seed: int) -> BaseSampler:
             self._inner = make(trial_seed(seed, 0))
 
         def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-            self._inner = make(trial_seed(seed, position_of(study, trial)))
+            inner_seed = trial_seed(seed, position_of(study, trial))
+            study._storage.set_trial_user_attr(trial._trial_id, SEED_ATTR, inner_seed)  # trials.parquet
+            self._inner = make(inner_seed)
             self._inner.before_trial(study, trial)
 
         def infer_relative_search_space(

@@ -109,6 +109,9 @@ def test_optimize_results_folder_json_and_rerun(sample_store: Path, tmp_path: Pa
         "fx_version",
     } <= set(frame.columns)
     assert json.loads((folder / "summary.json").read_text())["best"] == doc["best"]
+    evaluated = frame.filter(~pl.col("infeasible"))
+    assert evaluated["seed"].is_not_null().all()  # each trial's own sampler seed
+    assert evaluated["seed"].n_unique() == evaluated.height
 
 
 def test_optimize_exported_best_reproduces_the_best_trial(sample_store: Path, tmp_path: Path) -> None:
@@ -258,3 +261,45 @@ def test_optimize_median_pruner_prunes_on_intermediate_values(sample_store: Path
 
     assert doc["trials"]["pruned"] > 0
     assert doc["trials"]["complete"] + doc["trials"]["pruned"] + doc["trials"]["failed"] == 14
+
+
+def test_optimize_early_stop_ends_a_stagnant_study(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+
+    doc = run_optimize(
+        strategy,
+        sample_store,
+        tmp_path / "out",
+        "--sampler",
+        "random",
+        "--trials",
+        "60",
+        "--early-stop",
+        "3",
+        "--seed",
+        "1",
+        "--no-plots",
+    )
+
+    frame = trials(doc["results_dir"]).filter(~pl.col("infeasible"))
+    assert frame.height < 60
+    assert frame["number"].max() - doc["best"]["number"] >= 3  # no improvement in the last 3
+
+
+def test_optimize_timeout_stops_asking(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+
+    doc = run_optimize(
+        strategy,
+        sample_store,
+        tmp_path / "out",
+        "--trials",
+        "100000",
+        "--timeout",
+        "2",
+        "--seed",
+        "1",
+        "--no-plots",
+    )
+
+    assert 1 <= doc["trials"]["complete"] < 100000

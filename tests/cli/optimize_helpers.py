@@ -24,10 +24,11 @@ ADMISSIBLE = {
 
 
 def strategy_file(folder: Path, extra: str = SEARCH) -> Path:
-    """momentum_scalper with a [search] table, in `folder`."""
+    """momentum_scalper with this [search] table (instead of the one it ships with), in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scalper.toml"
-    path.write_text((REPO / "strategies" / "momentum_scalper.toml").read_text() + extra)
+    shipped = (REPO / "strategies" / "momentum_scalper.toml").read_text()
+    path.write_text(shipped.split("\n[search]", 1)[0] + extra)
     return path
 
 

@@ -1,1 +1,1 @@
-"""Parameter search: the search space, the trial runner over cached columns, the Optuna study."""
+"""`fx optimize`: the search space, trials over cached columns, studies and their results."""

@@ -20,6 +20,12 @@
     op = "gte"
     value = 3.0
 
+    [variants.pump_10s]           # this strategy's own parameters for a variant it reads
+    recent = [20, 0]
+
+    [search]                      # read by `fx optimize` only (fxcli/optimize/space.py)
+    "s1[0].value" = { low = 2.0, high = 8.0, step = 0.5 }
+
 Errors name file, key and line: `pump.toml:14: z1[2].op: 'gtee' is not one of 'gte', 'lte', ...`.
 """
 
@@ -28,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -146,6 +152,14 @@ class StrategySpec(BaseModel):
     )
     e1: list[Condition] = Field(
         [], description="emergency_exit: POSITION_ACTIVE -> EMERGENCY_EXIT (before ZE1)."
+    )
+    variants: dict[str, dict[str, Any]] = Field(
+        {},
+        description="Per variant (or indicator) the strategy reads: parameters that replace the "
+        "variants file's for this strategy only, e.g. [variants.pump_10s] recent = [20, 0].",
+    )
+    search: dict[str, Any] = Field(
+        {}, description="The search space of `fx optimize` (dotted key -> range or choices; constraint)."
     )
 
     @field_validator("clock_ms", mode="before")

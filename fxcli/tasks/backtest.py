@@ -35,9 +35,8 @@ from fxcli.backtest.metrics import (
 )
 from fxcli.engine.clock import check_clock_ms
 from fxcli.engine.params import IndicatorParams
-from fxcli.engine.registry import load_all
 from fxcli.engine.state import MarketState
-from fxcli.engine.variants import VariantError, load_folder
+from fxcli.engine.variants import load_folder
 from fxcli.errors import FxError, not_utf8
 from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
@@ -46,8 +45,9 @@ from fxcli.store.access import exchange_of
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
+from fxcli.strategy.indicators import resolve
 from fxcli.strategy.machine import StrategyMachine
-from fxcli.strategy.spec import StrategySpec, check_variant_types, load_strategy
+from fxcli.strategy.spec import StrategySpec, load_strategy
 
 __all__ = ["check_clock_ms"]  # --clock-ms is checked with the engine's rule
 
@@ -144,26 +144,13 @@ def resolve_strategy(name_or_path: str, strategies_dir: Path) -> Path:
 def resolve_indicators(
     spec: StrategySpec, variants_dir: Path, source: Path | None = None
 ) -> list[tuple[str, str, IndicatorParams]]:
-    """Each name the strategy reads, as (name, indicator, params): a variant, or an indicator's defaults.
+    """Each name the strategy reads, as (name, indicator, params): a variant with the strategy file's
+    `[variants.NAME]` overrides applied, or an indicator's defaults.
 
-    A risk, stop-loss or take-profit variant of the wrong type is an error naming `source`'s line.
+    A risk, stop-loss or take-profit variant of the wrong type, or a bad override, is an error
+    naming `source`'s line.
     """
-    catalog = load_folder(variants_dir)
-    specs = load_all()
-    resolved = []
-    types: dict[str, str] = {}
-    for name in sorted(spec.indicator_names()):
-        if name.upper() in specs and name not in catalog.entries:
-            resolved.append((name, name.upper(), specs[name.upper()].params()))
-            continue
-        try:
-            variant = catalog.get(name)
-        except VariantError as exc:
-            raise FxError(f"strategy {spec.name}: {exc}") from None
-        resolved.append((name, variant.indicator, variant.indicator_params()))
-        types[name] = variant.type.value
-    check_variant_types(spec, types, source)
-    return resolved
+    return resolve(spec, load_folder(variants_dir), source)
 
 
 def _data_sha(reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None) -> str:

@@ -61,6 +61,7 @@ bench: $(STAMP) $(PEERS_STAMP)  ## benchmarks against peers, printed as ratios (
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/backtest_store.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/record.py
 	$(BIN)/python bench/import.py

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": BASE | {"model"},
     "strategy": BASE | {"model", "engine"},
     "backtest": BASE | {"model", "engine", "strategy"},
-    "optimize": BASE | {"model", "engine", "strategy", "backtest"},
+    "optimize": BASE | {"model", "engine", "strategy", "backtest", "store"},
     "live": BASE | {"model", "engine", "strategy", "backtest", "exchange", "store"},
     "settings": BASE,
     "tasks": BASE

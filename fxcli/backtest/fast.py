@@ -59,7 +59,17 @@ from fxcli.strategy.conditions import Condition, Op
 from fxcli.strategy.machine import Intent, State, StrategyMachine
 from fxcli.strategy.spec import UNREALIZED_PNL_PCT, GroupName, StrategySpec
 
-__all__ = ["EquityPoint", "RunResult", "TradeRecord", "run"]
+__all__ = [
+    "EquityPoint",
+    "Replay",
+    "RunResult",
+    "Tape",
+    "TradeRecord",
+    "depth_levels",
+    "indicator_column",
+    "run",
+    "run_tape",
+]
 
 FIRST_CHUNK = 512  # rows scanned at once while a signal or a position is live; x4 per further chunk
 
@@ -113,7 +123,7 @@ def run(
     stream = events if isinstance(events, list) else list(events)
     names = [name for name, _, _ in indicators]
     clock_ns = clock_ns_of(clock_ms)
-    tape = _Tape.of(stream, indicators, clock_ns) if stream and len(set(names)) == len(names) else None
+    tape = Tape.of(stream, indicators, clock_ns) if stream and len(set(names)) == len(names) else None
     if tape is None or type(equity_every_ns) is not int or not 0 < equity_every_ns < 2**62:
         return runner.run(
             spec,
@@ -125,12 +135,42 @@ def run(
             equity_every_ns=equity_every_ns,
             clock_ms=clock_ms,
         )
-    return _Replay(spec, symbol, indicators, tape, costs, balance, equity_every_ns).run()
+    return run_tape(spec, symbol, indicators, tape, costs, balance, equity_every_ns)
+
+
+def run_tape(
+    spec: StrategySpec,
+    symbol: str,
+    indicators: list[tuple[str, str, IndicatorParams]],
+    tape: Tape,
+    costs: Costs,
+    balance: float,
+    equity_every_ns: int = 1_000_000_000,
+) -> RunResult:
+    """`run`'s result on a tape built already (indicator names distinct, `equity_every_ns` > 0)."""
+    columns = [indicator_column(tape, kind, params) for _, kind, params in indicators]
+    names = [name for name, _, _ in indicators]
+    return Replay(spec, symbol, names, columns, tape, costs, balance, equity_every_ns).run()
+
+
+def depth_levels(indicators: Iterable[tuple[str, str, IndicatorParams]]) -> set[int]:
+    """The book depths the indicators' batch forms read from `Ticks.depth`."""
+    specs = load_all()
+    return {level for _, kind, params in indicators for level in specs[kind].depth_levels(params)}
+
+
+def indicator_column(tape: Tape, kind: str, params: IndicatorParams) -> np.ndarray:
+    """One indicator's values after every row of the tape (its batch twin)."""
+    return np.asarray(load_all()[kind].batch(tape.ticks, params), dtype=np.float64)
 
 
 @dataclass(frozen=True)
-class _Tape:
-    """The events as columns, one row per event, and what the runner reads of the state after each."""
+class Tape:
+    """The events as columns, one row per event, and what the runner reads of the state after each.
+
+    It depends on the events and the clock only: every indicator column and every replay of one
+    window with one clock share it (fxcli.optimize.trials keeps it on disk for many trials).
+    """
 
     ticks: Ticks
     raw_ts: np.ndarray  # each row's own exchange time: an order executes on the first one after its due
@@ -139,21 +179,28 @@ class _Tape:
     l2_rows: list[int]  # rows of the L2 snapshots and deltas: fills walk the book they build
     l2_events: list[MarketEvent]  # those snapshots and deltas
     clock_ticks: int  # clock rows among the rows
+    is_clock: np.ndarray | None = None  # which rows are clock rows (None: none is)
 
     @staticmethod
     def of(
         events: list[MarketEvent], indicators: list[tuple[str, str, IndicatorParams]], clock_ns: int = 0
-    ) -> _Tape | None:
+    ) -> Tape | None:
         """None when a trade has no price (this runner assumes the price is known from the first trade on)."""
-        specs = load_all()
-        levels = {level for _, kind, params in indicators for level in specs[kind].depth_levels(params)}
+        levels = depth_levels(indicators)
         raw_ts = np.fromiter(map(_TS, events), np.int64, len(events))
         ticks = _columns(events, raw_ts, levels)
         l2_rows: list[int] = []
         if ticks is None:
             ticks = Ticks.from_events(events, levels)
             l2_rows = [i for i, e in enumerate(events) if isinstance(e, BookSnapshot | BookDelta)]
-        l2_events = [events[i] for i in l2_rows]
+        return Tape.build(ticks, raw_ts, l2_rows, [events[i] for i in l2_rows], clock_ns)
+
+    @staticmethod
+    def build(
+        ticks: Ticks, raw_ts: np.ndarray, l2_rows: list[int], l2_events: list[MarketEvent], clock_ns: int
+    ) -> Tape | None:
+        """The tape of `ticks` (one row per event, `raw_ts` their own exchange times, the L2 events
+        at `l2_rows`) with clock rows every `clock_ns`; None when a trade has no price."""
         ticks, is_clock = ticks.with_clock(clock_ns)
         clock_ticks = int(np.count_nonzero(is_clock))
         if clock_ticks:
@@ -170,7 +217,9 @@ class _Tape:
         if len(trade_price):
             np.take(trade_price, seen - 1, out=price, mode="clip")
             price[seen == 0] = np.nan
-        return _Tape(ticks, raw_ts, price, seen, l2_rows, l2_events, clock_ticks)
+        return Tape(
+            ticks, raw_ts, price, seen, l2_rows, l2_events, clock_ticks, is_clock if clock_ticks else None
+        )
 
 
 def _columns(events: list[MarketEvent], raw_ts: np.ndarray, depth_levels: set[int]) -> Ticks | None:
@@ -257,20 +306,26 @@ class _Group:
         return (np.zeros(b - a, dtype=bool) if fires is None else fires), pending
 
 
-class _Replay:
-    """One batch replay: the machine stepped on the rows where it acts, the rest counted in bulk."""
+class Replay:
+    """One batch replay: the machine stepped on the rows where it acts, the rest counted in bulk.
+
+    It takes the indicator columns ready (`indicator_column`), so replays that differ only in the
+    strategy's thresholds, exits or sizing share them. `advance(limit)` steps it up to a row and
+    `partial(limit)` reports what happened before that row; `finish()` ends the run: `run()` is
+    `advance(n)` then `finish()`, and a replay advanced in steps ends exactly as one run at once.
+    """
 
     def __init__(
         self,
         spec: StrategySpec,
         symbol: str,
-        indicators: list[tuple[str, str, IndicatorParams]],
-        tape: _Tape,
+        names: list[str],
+        columns: list[np.ndarray],
+        tape: Tape,
         costs: Costs,
         balance: float,
-        equity_every_ns: int,
+        equity_every_ns: int = 1_000_000_000,
     ) -> None:
-        specs = load_all()
         self.spec = spec
         self.symbol = symbol
         self.tape = tape
@@ -280,12 +335,10 @@ class _Replay:
         self.n = len(ticks)
         self.now = ticks.ts_ns
         self.price = tape.price
-        self.names = [name for name, _, _ in indicators]
-        self.values_of = [
-            np.asarray(specs[kind].batch(ticks, params), dtype=np.float64) for _, kind, params in indicators
-        ]
-        columns = dict(zip(self.names, self.values_of, strict=True))
-        self.groups = {g: _Group(g, spec.group(g), spec.require.get(g, "all"), columns) for g in GroupName}
+        self.names = names
+        self.values_of = columns
+        by_name = dict(zip(self.names, self.values_of, strict=True))
+        self.groups = {g: _Group(g, spec.group(g), spec.require.get(g, "all"), by_name) for g in GroupName}
         self.machine = StrategyMachine(spec, symbol)
         self.book = _Book(balance)
         self.result = RunResult(symbol, balance)
@@ -295,6 +348,12 @@ class _Replay:
         self.timeout_after = math.floor(timeout) if timeout < 2**62 else None
         self._live: MarketState | None = None
         self._applied = 0  # L2 events fed to `_live`
+        self._started = False
+        self._row = 0  # the loop's next row to look from
+        self._action: int | None = None  # the next action row, found (and its PENDING counted) already
+        self._at_end: Pending | None = None  # an order due after the last row
+        self._done = False
+        self._first = 0  # the first row with a price
 
     # -- the state the streaming runner would hold after row r ------------------------------------
     def values(self, r: int) -> dict[str, float]:
@@ -333,39 +392,90 @@ class _Replay:
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
-        n, now, machine, result = self.n, self.now, self.machine, self.result
+        """The whole replay's result."""
+        self.advance(self.n)
+        return self.finish()
+
+    def _start(self) -> None:
+        self._started = True
+        n, now, result = self.n, self.now, self.result
         result.clock_ticks = self.tape.clock_ticks
         result.events = n - result.clock_ticks
         result.first_ts_ns = int(now[0])
-        machine.start(result.first_ts_ns)
+        self.machine.start(result.first_ts_ns)
         valid = ~np.isnan(self.price)
-        first = int(np.argmax(valid)) if valid.any() else n
-        if first < n:
-            result.first_price = float(self.price[first])
+        self._first = int(np.argmax(valid)) if valid.any() else n
+        if self._first < n:
+            result.first_price = float(self.price[self._first])
         self._prepare_s1()
+        self._row = self._first
+
+    def advance(self, limit: int) -> None:
+        """Step the machine on every action row before `limit` (an order decided there executes,
+        even on a row past `limit`)."""
+        if not self._started:
+            self._start()
+        n, now, machine, result = self.n, self.now, self.machine, self.result
         latency = self.costs.latency_ns
         ticks = self.tape.ticks
-        at_end: Pending | None = None
-        row = first
-        while row < n:
-            k = self._next_action(row)
-            if k >= n:
+        while not self._done:
+            if self._row >= n:
+                self._done = True
                 break
+            k = self._next_action(self._row) if self._action is None else self._action
+            if k >= n:
+                self._done = True
+                break
+            if k >= limit:
+                self._action = k  # its skipped rows' PENDING counts are added: do not count them twice
+                return
+            self._action = None
             ts = int(now[k])
             price = float(self.price[k])
             intent = machine.on_tick(ts, self.values(k), price, self.book.balance)
             if intent is None:
-                row = k + 1
+                self._row = k + 1
                 continue
             pending = (intent, Quote(ts, float(ticks.bid[k]), float(ticks.ask[k]), price), ts + latency)
             e = self._execution_row(k, pending[2])
             if e >= n:
-                at_end = pending
+                self._at_end = pending
+                self._done = True
                 break
             _execute(pending, machine, self.book, self.state(e - 1), self.costs, self.values(e - 1), result)
             self.accounts.append((e, self.book.balance, self.book.entry, self.book.qty))
-            row = e
-        result.equity = self._equity(first)
+            self._row = e
+
+    def partial(self, limit: int) -> RunResult:
+        """What the run holds after `advance(limit)`: the rows before `limit`, open positions left open
+        (equity marked at the last price), PENDING counts up to the next action row."""
+        if not self._started:
+            self._start()
+        limit = max(1, min(limit, self.n))
+        src = self.result
+        last = limit - 1
+        out = RunResult(self.symbol, src.start_balance)
+        out.trades = list(src.trades)
+        out.transitions = list(self.machine.transitions)
+        out.rejected = list(src.rejected)
+        is_clock = self.tape.is_clock
+        out.clock_ticks = 0 if is_clock is None else int(np.count_nonzero(is_clock[:limit]))
+        out.events = limit - out.clock_ticks
+        out.first_ts_ns, out.first_price = src.first_ts_ns, src.first_price
+        out.last_ts_ns, out.last_price = int(self.now[last]), float(self.price[last])
+        out.equity = self._equity(self._first, limit)
+        out.diagnostics = {
+            "pending": dict(self.machine.diagnostics.pending),
+            "errors": dict(self.machine.diagnostics.errors),
+        }
+        return out
+
+    def finish(self) -> RunResult:
+        """End the run (after `advance(n)`): settle an order due past the data, close an open position."""
+        self.advance(self.n)
+        n, machine, result = self.n, self.machine, self.result
+        at_end = self._at_end
+        result.equity = self._equity(self._first)
         # The last state; its L2 book is replayed only when an order or a position needs it.
         needs_book = at_end is not None or self.book.entry is not None
         state = self.state(n - 1) if needs_book else self._top(MarketState(self.symbol), n - 1)
@@ -497,14 +607,15 @@ class _Replay:
             counts[key] = total
 
     # -- equity -------------------------------------------------------------------------------------
-    def _equity(self, first: int) -> list[EquityPoint]:
-        """The points the streaming runner samples in its loop: the first row with a price (and engine
-        time >= 0) in each `equity_every_ns` bucket, valued with the account as it was on that row."""
-        now, n = self.now, self.n
+    def _equity(self, first: int, stop: int | None = None) -> list[EquityPoint]:
+        """The points the streaming runner samples in its loop before row `stop` (all: None): the first
+        row with a price (and engine time >= 0) in each `equity_every_ns` bucket, valued with the
+        account as it was on that row."""
+        now, n = self.now, self.n if stop is None else stop
         start = max(first, self._first_at(0))
         if start >= n:
             return []
-        bucket = now[start:] // self.every
+        bucket = now[start:n] // self.every
         rows = start + np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
         prices = self.price[rows]
         times, marks = now[rows].tolist(), prices.tolist()

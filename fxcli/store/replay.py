@@ -10,11 +10,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fxcli.model.events import BookDelta, BookSnapshot, BookTicker, Event, Gap, Level, Trade, gap_position
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _KEY_COLUMNS = ("exchange_ts_ns", "received_ts_ns")
 
@@ -66,8 +69,13 @@ def _events(table: Table, rows: list[dict[str, Any]], symbol: str) -> Iterator[E
         yield from sorted(gaps, key=gap_position)
 
 
+def stored_events(table: Table, rows: pl.DataFrame, symbol: str) -> Iterator[Event]:
+    """The events a table's rows store, in their order (a gap table's: by gap position)."""
+    return _events(table, rows.to_dicts(), symbol)
+
+
 # Same-time ties: a snapshot before the deltas that continue it, book before trades, a gap last.
-_TABLE_ORDER = {
+TABLE_ORDER = {
     Table.BOOK_SNAPSHOTS: 0,
     Table.BOOK_DELTAS: 1,
     Table.BOOK_TICKER: 2,
@@ -94,7 +102,7 @@ def replay(
     streams = []
     for table in tables:
         rows = reader.scan(exchange, symbol, table, start_ns, end_ns).collect().to_dicts()
-        order = _TABLE_ORDER[table]
+        order = TABLE_ORDER[table]
         streams.append((_key(e, order), e) for e in _events(table, rows, symbol))
     for _, event in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield event

@@ -23,7 +23,7 @@ from fxcli import __version__
 from fxcli.backtest import runner
 from fxcli.backtest.events import EventOutcome
 from fxcli.backtest.events import evaluate as evaluate_events
-from fxcli.backtest.fast import RunResult, TradeRecord, run
+from fxcli.backtest.fast import RunResult, Tape, TradeRecord, depth_levels, run, run_tape
 from fxcli.backtest.fills import Costs, Fill
 from fxcli.backtest.metrics import (
     CONVENTIONS,
@@ -33,15 +33,16 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
-from fxcli.engine.clock import check_clock_ms
+from fxcli.engine.clock import check_clock_ms, clock_ns_of
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.state import MarketState
+from fxcli.engine.ticks import Ticks
 from fxcli.engine.variants import load_folder
 from fxcli.errors import FxError, not_utf8
-from fxcli.model.events import BOOK_GAP_REASONS, Event, Gap, MarketEvent
+from fxcli.model.events import Event, Gap, MarketEvent
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.outfile import make_folder, output_file, write_output
-from fxcli.store.access import exchange_of
+from fxcli.store.columns import MarketColumns, Window, open_window, read_columns
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.store.schema import Table
@@ -153,20 +154,6 @@ def resolve_indicators(
     return resolve(spec, load_folder(variants_dir), source)
 
 
-def _data_sha(reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None) -> str:
-    """Hash of the manifest sha256s of every file the window reads."""
-    digest = hashlib.sha256()
-    for f in reader.files(exchange, symbol):
-        first, last = f.entry.first_ts_ns, f.entry.last_ts_ns
-        if f.table is not Table.GAPS and (
-            (hi is not None and first is not None and first > hi)
-            or (lo is not None and last is not None and last < lo)
-        ):
-            continue
-        digest.update(f"{f.table.value}/{f.path.parent.name}/{f.path.name}:{f.entry.sha256}\n".encode())
-    return digest.hexdigest()
-
-
 def _events(
     reader: StoreReader, exchange: str, symbol: str, lo: int | None, hi: int | None, *, gaps: bool
 ) -> Iterator[Event]:
@@ -204,39 +191,70 @@ def run_symbol(
     indicators = resolve_indicators(spec, variants_dir, spec_path)
     lo, hi = parse_window(options.start, options.end)
     reader = StoreReader(data_dir)
-    exchange = exchange_of(reader, symbol, exchange, error=FxError)
-    trades = reader.scan(exchange, symbol, Table.TRADES, lo, hi).select("exchange_ts_ns").collect()
-    if trades.height == 0:
-        raise FxError(f"no trades for {symbol} on {exchange} in the window: nothing to backtest")
-    gaps = reader.scan(exchange, symbol, Table.GAPS, lo, hi).collect().sort("start_ns").to_dicts()
-    # A book gap that starts before the window's first trade (a recording waiting for its first
-    # snapshot) only means the book is not known yet: like data that starts later, not a hole.
-    first_trade = int(trades.get_column("exchange_ts_ns").min())  # type: ignore[arg-type]
-    holes = [g for g in gaps if not (g["reason"] in BOOK_GAP_REASONS and g["start_ns"] < first_trade)]
-    if holes and not options.allow_gaps:
-        first = holes[0]
-        raise FxError(
-            f"{symbol}: the window overlaps {len(holes)} recorded gap(s), first "
-            f"{ns_to_iso(first['start_ns'])} to {ns_to_iso(first['end_ns'])} ({first['reason']}); "
-            "use --allow-gaps to run anyway (it is flagged)"
-        )
-    # Book gaps hide the book as `fx stream` did live: the streaming runner applies them; the batch
-    # replay (the same results on gap-free data) does not model them.
-    book_gaps = any(g["reason"] in BOOK_GAP_REASONS for g in gaps)
-    events = _events(reader, exchange, symbol, lo, hi, gaps=book_gaps)
-    if options.speed:
-        events = paced(events, options.speed)
+    window = open_window(reader, symbol, exchange, lo, hi, allow_gaps=options.allow_gaps)
     costs, balance = options.costs, options.balance
     clock_ms = clock_of(spec, options)
-    if book_gaps:
-        result = runner.run(
-            spec, symbol, indicators, events, costs, balance, clock_ms=clock_ms, observer=observer
-        )
-    else:  # no gap rows were read: market events only
-        market = cast(Iterator[MarketEvent], events)
-        result = run(spec, symbol, indicators, market, costs, balance, clock_ms=clock_ms, observer=observer)
+    result = _columnar(reader, window, spec, indicators, options, clock_ms) if observer is None else None
+    if result is None:
+        # Book gaps hide the book as `fx stream` did live: the streaming runner applies them; the
+        # batch replay (the same results on gap-free data) does not model them.
+        events = _events(reader, window.exchange, symbol, lo, hi, gaps=window.book_gaps)
+        if options.speed:
+            events = paced(events, options.speed)
+        if window.book_gaps:
+            result = runner.run(
+                spec, symbol, indicators, events, costs, balance, clock_ms=clock_ms, observer=observer
+            )
+        else:  # no gap rows were read: market events only
+            market = cast(Iterator[MarketEvent], events)
+            result = run(
+                spec, symbol, indicators, market, costs, balance, clock_ms=clock_ms, observer=observer
+            )
     metrics = compute_metrics(result, options.metrics_compat)
-    return SymbolRun(symbol, exchange, result, metrics, gaps, _data_sha(reader, exchange, symbol, lo, hi))
+    return SymbolRun(symbol, window.exchange, result, metrics, window.gaps, window.data_sha)
+
+
+def _columnar(
+    reader: StoreReader,
+    window: Window,
+    spec: StrategySpec,
+    indicators: list[tuple[str, str, IndicatorParams]],
+    options: Options,
+    clock_ms: int,
+) -> RunResult | None:
+    """The batch replay fed from the store's columns (no object per trade or ticker); None where
+    the run needs the event stream (a paced replay, book gaps, rows out of order, names twice)."""
+    names = [name for name, _, _ in indicators]
+    if options.speed or window.book_gaps or len(set(names)) != len(names):
+        return None
+    columns = read_columns(reader, window)
+    if columns is None:
+        return None
+    costs, balance = options.costs, options.balance
+    if columns.l2_events:  # an L2 book is rebuilt event by event: the batch replay takes the events
+        return run(spec, window.symbol, indicators, columns.events(), costs, balance, clock_ms=clock_ms)
+    tape = market_tape(columns, depth_levels(indicators), clock_ns_of(clock_ms))
+    del columns  # the store's frames: the tape holds what the replay reads
+    if tape is None:
+        return None
+    return run_tape(spec, window.symbol, indicators, tape, costs, balance)
+
+
+def market_tape(columns: MarketColumns, levels: set[int], clock_ns: int) -> Tape | None:
+    """The batch replay's tape of a window without L2 data, straight from its columns."""
+    ticks = Ticks.from_columns(
+        columns.ts_ns,
+        columns.is_trade,
+        columns.trade("price"),
+        columns.trade("qty"),
+        columns.trade("side"),
+        columns.ticker("bid_price"),
+        columns.ticker("bid_qty"),
+        columns.ticker("ask_price"),
+        columns.ticker("ask_qty"),
+        levels,
+    )
+    return Tape.build(ticks, columns.ts_ns, [], [], clock_ns)
 
 
 def clock_of(spec: StrategySpec, options: Options) -> int:

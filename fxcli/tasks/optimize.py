@@ -26,6 +26,7 @@ from fxcli.errors import FxError
 from fxcli.optimize.objective import Objectives, flat_metrics, parse_objectives, trades_of
 from fxcli.optimize.results import CONFIG_ATTR, config_of
 from fxcli.optimize.sampler import check_sampler, reseeding
+from fxcli.optimize.space import load_space
 from fxcli.optimize.storage import StorageSpec, check_workers, open_storage, storage_spec
 from fxcli.optimize.study import (
     Budget,
@@ -37,13 +38,13 @@ from fxcli.optimize.study import (
     wait_for_grid,
     work,
 )
+from fxcli.optimize.trials import TrialData
 from fxcli.tasks.backtest import Options, compute_metrics, resolve_strategy
-from fxcli.tasks.optimize_interim import TrialData, load_space
 
 if TYPE_CHECKING:
     from optuna import Study
 
-    from fxcli.tasks.optimize_interim import Space
+    from fxcli.optimize.space import Space
 
 PRUNERS = ("median", "none")
 PRUNING_STAGES = 4  # intermediate objective values per trial for --pruner median (window quarters)

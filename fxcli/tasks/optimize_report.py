@@ -26,10 +26,10 @@ from fxcli.optimize.results import (
     trial_document,
     write_trials,
 )
+from fxcli.optimize.space import load_space, strategy_text
 from fxcli.optimize.storage import journal_studies, open_storage, storage_spec
 from fxcli.outfile import write_output
 from fxcli.tasks.backtest import Options, backtest
-from fxcli.tasks.optimize_interim import load_space, strategy_text
 
 if TYPE_CHECKING:
     from optuna import Study

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import polars as pl
 import pytest
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from tests.cli.optimize_helpers import (
     ADMISSIBLE,
@@ -241,7 +243,7 @@ def test_optimize_no_trial_within_constraints_is_exit_1(sample_store: Path, tmp_
     assert doc["trials"]["complete"] == 2
 
 
-def test_optimize_median_pruner_prunes_on_intermediate_values(sample_store: Path, tmp_path: Path) -> None:
+def test_optimize_median_pruner_reports_window_quarters(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
 
     doc = run_optimize(
@@ -253,14 +255,25 @@ def test_optimize_median_pruner_prunes_on_intermediate_values(sample_store: Path
         "--sampler",
         "random",
         "--trials",
-        "14",
+        "6",
         "--seed",
         "9",
         "--no-plots",
     )
 
-    assert doc["trials"]["pruned"] > 0
-    assert doc["trials"]["complete"] + doc["trials"]["pruned"] + doc["trials"]["failed"] == 14
+    journal = Path(doc["results_dir"]) / "study.journal"
+    study = optuna.load_study(
+        study_name=doc["study"], storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    pruned = [
+        t
+        for t in study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+        if not t.user_attrs.get("infeasible")
+    ]
+    assert len(done) + len(pruned) == 6
+    assert all(sorted(t.intermediate_values) == [0, 1, 2] for t in done)  # three quarters, then the end
+    assert all(t.intermediate_values for t in pruned)  # pruned at a quarter, never before one
 
 
 def test_optimize_early_stop_ends_a_stagnant_study(sample_store: Path, tmp_path: Path) -> None:

@@ -159,3 +159,38 @@ def test_grid_queue_is_filled_once_and_each_point_evaluated_once(tmp_path: Path)
     assert tally.complete == len(grid)
     assert sorted((p["x"], p["n"]) for p in _complete(study)) == sorted((p["x"], p["n"]) for p in grid)
     assert study.user_attrs[GRID_ATTR] == len(grid)
+
+
+def test_median_pruner_stops_trials_worse_than_the_median_at_a_stage(tmp_path: Path) -> None:
+    storage = open_storage(StorageSpec(None, tmp_path / "s.journal"))
+    study = optuna.create_study(
+        storage=storage,
+        study_name="p",
+        sampler=reseeding("random", 4),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3),
+    )
+    stages_run: list[int] = []
+
+    def evaluate(params: Mapping[str, Any], report: Any) -> Outcome:
+        for step in range(3):  # the objective after each quarter of the window
+            stages_run.append(step)
+            if report(step, params["x"] * (step + 1)):
+                return Outcome(None, {}, 0, pruned=True)
+        return Outcome([params["x"] * 4], {}, trades=2)
+
+    tally = work(
+        study,
+        distributions=SPACE,
+        feasible=lambda p: True,
+        evaluate=evaluate,
+        min_trades=1,
+        budget=Budget(trials=12),
+        grid=False,
+        should_stop=lambda: False,
+        on_trial=lambda e: None,
+    )
+
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert tally.pruned == len(pruned) > 0
+    assert len(stages_run) < 12 * 3  # pruned trials skipped the rest of their window
+    assert not any(t.user_attrs.get("infeasible") for t in pruned)

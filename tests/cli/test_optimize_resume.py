@@ -16,7 +16,7 @@ import polars as pl
 
 from tests.cli.optimize_helpers import ADMISSIBLE, optimize_args, points, run_optimize, strategy_file, trials
 
-SEEDED = ("--sampler", "tpe", "--trials", "14", "--seed", "11", "--no-plots")
+SEEDED = "--sampler tpe --trials 14 --seed 11 --no-plots"
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
@@ -46,17 +46,17 @@ def test_optimize_kill_9_then_resume_gives_the_uninterrupted_trials(
     sample_store: Path, tmp_path: Path
 ) -> None:
     strategy = strategy_file(tmp_path)
-    whole = run_optimize(strategy, sample_store, tmp_path / "whole", *SEEDED)
+    whole = run_optimize(strategy, sample_store, tmp_path / "whole", SEEDED)
     rng = random.Random()
     kill_after = rng.randint(2, 11)
     study_dir = tmp_path / "killed" / "optimize" / whole["study"]
 
-    process = _start(optimize_args(strategy, sample_store, tmp_path / "killed", *SEEDED))
+    process = _start(optimize_args(strategy, sample_store, tmp_path / "killed", *SEEDED.split()))
     _wait_for_trials(study_dir / "study.journal", kill_after)
     time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a trial, or between two
     process.send_signal(signal.SIGKILL)
     process.communicate()
-    resumed = run_optimize(strategy, sample_store, tmp_path / "killed", *SEEDED)
+    resumed = run_optimize(strategy, sample_store, tmp_path / "killed", SEEDED)
 
     assert resumed["study"] == whole["study"]
     expected = points(trials(whole["results_dir"]))
@@ -84,9 +84,7 @@ def test_optimize_sigint_leaves_a_resumable_study_and_prints_the_command(
     assert "resume with: fx optimize run" in stderr
     assert not frame.filter(pl.col("state") == "RUNNING").height  # the trial in flight was finished
     assert 2 <= frame.height < 40
-    resumed = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--trials", "40", "--seed", "12", "--no-plots"
-    )
+    resumed = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 40 --seed 12 --no-plots")
     assert resumed["trials"]["complete"] + resumed["trials"]["failed"] + resumed["trials"]["pruned"] == 40
 
 
@@ -126,9 +124,7 @@ def test_optimize_two_processes_on_one_journal_share_the_grid(sample_store: Path
 def test_optimize_jobs_2_workers_finish_the_study(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
 
-    doc = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--jobs", "2", "--no-plots"
-    )
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--sampler grid --jobs 2 --no-plots")
 
     done = points(trials(doc["results_dir"]))
     assert len(done) == len(set(done)) == len(ADMISSIBLE)

@@ -130,3 +130,21 @@ def test_optimize_jobs_2_workers_finish_the_study(sample_store: Path, tmp_path: 
     assert len(done) == len(set(done)) == len(ADMISSIBLE)
     assert doc["this_run"]["complete"] == len(ADMISSIBLE)
     assert doc["rerun_matches"] is True
+
+
+def test_optimize_sigterm_stops_every_worker_cleanly(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    options = ["--trials", "500", "--jobs", "2", "--seed", "3", "--no-plots"]
+    args = optimize_args(strategy, sample_store, tmp_path / "out", *options)
+    process = _start(args)
+    journal = next_journal(tmp_path / "out")
+
+    _wait_for_trials(journal(), 3)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    frame = trials(journal().parent)
+
+    assert process.returncode == 143, stderr
+    assert "resume with: fx optimize run" in stderr
+    assert not frame.filter(pl.col("state") == "RUNNING").height  # both workers finished their trial
+    assert 3 <= frame.height < 500

@@ -254,3 +254,14 @@ def test_optimize_timeout_stops_asking(sample_store: Path, tmp_path: Path) -> No
     )
 
     assert 1 <= doc["trials"]["complete"] < 100000
+
+
+def test_optimize_named_study_with_other_settings_is_refused(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    run_optimize(strategy, sample_store, tmp_path / "out", "--study mine --trials 1 --seed 1 --no-plots")
+
+    result = run_fx(
+        *optimize_args(strategy, sample_store, tmp_path / "out", *["--study", "mine", "--fee-bps", "20"])
+    )
+
+    assert "study 'mine' exists with other settings" in error_line(result)

@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import polars as pl
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import TrialState
 
 from tests.cli.optimize_helpers import ADMISSIBLE, optimize_args, points, run_optimize, strategy_file, trials
 
@@ -148,3 +151,35 @@ def test_optimize_sigterm_stops_every_worker_cleanly(sample_store: Path, tmp_pat
     assert "resume with: fx optimize run" in stderr
     assert not frame.filter(pl.col("state") == "RUNNING").height  # both workers finished their trial
     assert 3 <= frame.height < 500
+
+
+def test_optimize_kill_9_of_a_worker_leaves_no_trial_running(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    options = ["--trials", "16", "--jobs", "2", "--seed", "4", "--no-plots", "--json"]
+    process = _start(optimize_args(strategy, sample_store, tmp_path / "out", *options))
+    journal = next_journal(tmp_path / "out")
+
+    _wait_for_trials(journal(), 2)
+    os.kill(_trial_owners(journal())[-1], signal.SIGKILL)  # a worker that has run a trial
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 0, stderr
+    doc = json.loads(stdout)
+    study = optuna.load_study(
+        study_name=doc["study"], storage=JournalStorage(JournalFileBackend(str(journal())))
+    )
+    running = study.get_trials(states=(TrialState.RUNNING,))
+    # Only a trial created in the instant before its process wrote its name may wait (a minute) to be
+    # failed; one that has an owner or parameters is failed and queued again at once.
+    assert all("pid" not in t.user_attrs and not t.params for t in running), running
+    assert doc["trials"]["abandoned"] <= 1
+
+
+def _trial_owners(journal: Path) -> list[int]:
+    """The pids that have claimed trials in a journal, in order of first claim."""
+    pids: dict[int, None] = {}
+    for line in journal.read_text().splitlines():
+        op = json.loads(line)
+        if op.get("op_code") == 8 and "pid" in op.get("user_attr", {}):
+            pids[op["user_attr"]["pid"]] = None
+    return list(pids)

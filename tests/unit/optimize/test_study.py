@@ -13,6 +13,7 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from fxcli.optimize.owner import owner
 from fxcli.optimize.sampler import ABANDONED, reseeding
 from fxcli.optimize.storage import StorageSpec, open_storage
 from fxcli.optimize.study import (
@@ -21,7 +22,6 @@ from fxcli.optimize.study import (
     Outcome,
     Tally,
     enqueue_grid,
-    owner,
     point_of,
     recover,
     work,

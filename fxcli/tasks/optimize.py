@@ -37,6 +37,7 @@ from fxcli.optimize.study import (
     wait_for_grid,
     work,
 )
+from fxcli.outfile import make_folder
 from fxcli.tasks.backtest import Options, compute_metrics, resolve_strategy
 from fxcli.tasks.optimize_interim import TrialData, load_space
 
@@ -251,6 +252,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
     name = request.study or study_name(request, strategy_path, objectives)
     _check_study_name(name)
     study_dir = request.out_dir / "optimize" / name
+    make_folder(study_dir)  # --out naming a file is exit 2 here, before any data is read
     storage = storage_spec(request.storage, study_dir)
     check_workers(storage, request.jobs)
     symbols = list(dict.fromkeys(request.symbols))

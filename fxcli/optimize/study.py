@@ -75,6 +75,13 @@ class Tally:
     failed: int = 0
     infeasible: int = 0
     errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0  # the worker's loop, from the first ask to the last tell
+    replay_s: float = 0.0  # of which evaluating points (the rest is the optimiser and the storage)
+
+    def add(self, other: Tally) -> None:
+        """Add another worker's counts and times."""
+        for name in ("complete", "pruned", "failed", "infeasible", "wall_s", "replay_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(frozen=True)
@@ -210,8 +217,10 @@ def work(
     from optuna.trial import TrialState
 
     tally = Tally()
+    started = time.perf_counter()
     infeasible_run = 0
     while not should_stop() and budget_left(study, budget):
+        tally.wall_s = time.perf_counter() - started
         if grid and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             break
         trial = study.ask(fixed_distributions=distributions)  # the sampler claims it first thing
@@ -234,6 +243,7 @@ def work(
         infeasible_run = 0
         event = _run_one(study, trial, params, evaluate, min_trades, tally)
         on_trial(event)
+    tally.wall_s = time.perf_counter() - started
     return tally
 
 
@@ -261,6 +271,7 @@ def _run_one(
         outcome = evaluate(params, report)
     except FxError as exc:  # the point does not make a valid strategy
         outcome = Outcome(None, {}, 0, reason=str(exc))
+    tally.replay_s += time.perf_counter() - started
     trial.set_user_attr("metrics", outcome.metrics)
     trial.set_user_attr("trades", outcome.trades)
     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 6))

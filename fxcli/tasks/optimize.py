@@ -430,8 +430,7 @@ def _run_processes(
                 on_trial(payload)
             elif kind == "done":
                 done += 1
-                for name in ("complete", "pruned", "failed", "infeasible"):
-                    setattr(tally, name, getattr(tally, name) + getattr(payload, name))
+                tally.add(payload)
             elif kind == "crash":
                 raise RuntimeError(payload)
             else:

@@ -74,6 +74,8 @@ def test_optimize_results_folder_json_and_rerun(sample_store: Path, tmp_path: Pa
 
     assert set(doc) >= RUN_KEYS
     assert set(doc["trials"]) >= {"complete", "pruned", "failed"}
+    assert 0 < doc["this_run"]["replay_s"] < doc["this_run"]["worker_s"]
+    assert 0 < doc["this_run"]["optimizer_share"] < 1
     assert set(doc["best"]) >= {"number", "params", "values", "metrics"}
     assert set(doc["best"]["params"]) == {"s1[0].value", "exits.tp_pct", "sizing.base_position_pct"}
     folder = Path(doc["results_dir"])

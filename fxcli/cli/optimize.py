@@ -109,7 +109,7 @@ def run(
     """
     from fxcli.settings import load_settings
     from fxcli.tasks.backtest import Options
-    from fxcli.tasks.optimize import RunRequest, run_study
+    from fxcli.tasks.optimize import RunRequest, objective_directions, run_study
     from fxcli.tasks.optimize_report import finish
     from fxcli.ui.optimize import StudyProgress, run_summary
 
@@ -145,7 +145,8 @@ def run(
             params=tuple(param or ()),
         )
         console = stderr()
-        progress = StudyProgress(console, trials, ["maximize"], show=console.is_terminal and not json_out)
+        directions = objective_directions(objective)
+        progress = StudyProgress(console, trials, directions, show=console.is_terminal and not json_out)
         with progress.shown():
             outcome = run_study(request, progress)
         document = finish(request, outcome, command, plots=plots)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fxcli.errors import FxError
+from fxcli.optimize.owner import claim
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -97,6 +98,7 @@ def reseeding(name: str, seed: int) -> BaseSampler:
             self._inner = make(trial_seed(seed, 0))
 
         def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+            claim(study, trial)  # the earliest moment a trial can say who runs it
             inner_seed = trial_seed(seed, position_of(study, trial))
             study._storage.set_trial_user_attr(trial._trial_id, SEED_ATTR, inner_seed)  # trials.parquet
             self._inner = make(inner_seed)

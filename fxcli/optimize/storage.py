@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fxcli.errors import FxError
+from fxcli.outfile import make_folder
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -83,7 +84,7 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
     if spec.journal is not None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        spec.journal.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(spec.journal.parent)
         try:
             return JournalStorage(JournalFileBackend(str(spec.journal)))
         except OSError as exc:

@@ -16,17 +16,15 @@ same storage; trials are pulled one at a time, so no worker waits for another (n
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fxcli.errors import FxError
 from fxcli.optimize.objective import MAXIMIZE, dominates
+from fxcli.optimize.owner import owner_is_alive
 from fxcli.optimize.sampler import ABANDONED
 
 if TYPE_CHECKING:
@@ -77,6 +75,13 @@ class Tally:
     failed: int = 0
     infeasible: int = 0
     errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0  # the worker's loop, from the first ask to the last tell
+    replay_s: float = 0.0  # of which evaluating points (the rest is the optimiser and the storage)
+
+    def add(self, other: Tally) -> None:
+        """Add another worker's counts and times."""
+        for name in ("complete", "pruned", "failed", "infeasible", "wall_s", "replay_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(frozen=True)
@@ -87,27 +92,6 @@ class TrialEvent:
     state: str
     values: list[float] | None
     feasible: bool = False  # complete and within the min-trades constraint
-
-
-def owner() -> dict[str, Any]:
-    """This process's identity: host, pid and its start time (a reused pid has another)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _start_time(os.getpid())}
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22 (starttime), counted after the name
-
-
-def owner_is_alive(attrs: Mapping[str, Any]) -> bool:
-    """False when the owner ran on this host and its process is gone (or the pid was reused)."""
-    if attrs.get("host") != socket.gethostname():
-        return True  # another machine: cannot tell, leave its trial alone
-    pid = attrs.get("pid")
-    return isinstance(pid, int) and _start_time(pid) == attrs.get("pid_start") is not None
 
 
 def counted(trial: FrozenTrial) -> bool:
@@ -233,14 +217,13 @@ def work(
     from optuna.trial import TrialState
 
     tally = Tally()
-    me = owner()
+    started = time.perf_counter()
     infeasible_run = 0
     while not should_stop() and budget_left(study, budget):
+        tally.wall_s = time.perf_counter() - started
         if grid and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             break
-        trial = study.ask(fixed_distributions=distributions)
-        for key, value in me.items():
-            trial.set_user_attr(key, value)
+        trial = study.ask(fixed_distributions=distributions)  # the sampler claims it first thing
         if grid and QUEUED not in trial.user_attrs:  # another worker took the last point first
             trial.set_user_attr(ABANDONED, True)
             study.tell(trial, state=TrialState.FAIL)
@@ -260,6 +243,7 @@ def work(
         infeasible_run = 0
         event = _run_one(study, trial, params, evaluate, min_trades, tally)
         on_trial(event)
+    tally.wall_s = time.perf_counter() - started
     return tally
 
 
@@ -287,6 +271,7 @@ def _run_one(
         outcome = evaluate(params, report)
     except FxError as exc:  # the point does not make a valid strategy
         outcome = Outcome(None, {}, 0, reason=str(exc))
+    tally.replay_s += time.perf_counter() - started
     trial.set_user_attr("metrics", outcome.metrics)
     trial.set_user_attr("trades", outcome.trades)
     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 6))

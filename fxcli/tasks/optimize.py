@@ -39,6 +39,7 @@ from fxcli.optimize.study import (
     work,
 )
 from fxcli.optimize.trials import TrialData
+from fxcli.outfile import make_folder
 from fxcli.tasks.backtest import Options, compute_metrics, resolve_strategy
 
 if TYPE_CHECKING:
@@ -139,6 +140,11 @@ def _json_safe(metrics: dict[str, float | None]) -> dict[str, float | None]:
     import math
 
     return {k: (v if v is None or math.isfinite(v) else None) for k, v in metrics.items()}
+
+
+def objective_directions(objective: str) -> list[str]:
+    """ "maximize"/"minimize" per metric of `--objective` (FxError for an unknown metric)."""
+    return parse_objectives(objective).directions
 
 
 def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives) -> str:
@@ -247,6 +253,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
     name = request.study or study_name(request, strategy_path, objectives)
     _check_study_name(name)
     study_dir = request.out_dir / "optimize" / name
+    make_folder(study_dir)  # --out naming a file is exit 2 here, before any data is read
     storage = storage_spec(request.storage, study_dir)
     check_workers(storage, request.jobs)
     symbols = list(dict.fromkeys(request.symbols))
@@ -341,6 +348,9 @@ def _worker_main(setup: WorkerSetup, events: Any, stop: Any) -> None:
     except FxError as exc:
         events.put(("error", str(exc)))
         return
+    except Exception as exc:  # the parent says it as an internal error (exit 3), once
+        events.put(("crash", f"a worker failed: {type(exc).__name__}: {exc}"))
+        return
     events.put(("done", tally))
 
 
@@ -421,17 +431,21 @@ def _run_processes(
                 on_trial(payload)
             elif kind == "done":
                 done += 1
-                for name in ("complete", "pruned", "failed", "infeasible"):
-                    setattr(tally, name, getattr(tally, name) + getattr(payload, name))
+                tally.add(payload)
+            elif kind == "crash":
+                raise RuntimeError(payload)
             else:
                 done += 1
                 errors.append(payload)
         for w in workers:
             w.join()
     finally:
+        stop.set()  # on an error here, the other workers finish their trial and stop
         for s, handler in previous.items():
             signal.signal(s, handler)
     if errors and not tally.complete:
         raise FxError(errors[0])
     tally.errors = errors
+    # A worker killed outright (kill -9, the OOM killer) left its trial RUNNING: queue it again now.
+    recovered += recover(study, list(space.distributions()))
     return RunOutcome(study, setup, space, tally, flag.signum, recovered)

@@ -28,6 +28,7 @@ from fxcli.optimize.results import (
 )
 from fxcli.optimize.space import load_space, strategy_text
 from fxcli.optimize.storage import journal_studies, open_storage, storage_spec
+from fxcli.optimize.study import Tally
 from fxcli.outfile import write_output
 from fxcli.tasks.backtest import Options, backtest
 
@@ -53,12 +54,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         "objectives": list(setup.objectives),
         "directions": [d.name.lower() for d in study.directions],
         "trials": counts(study),
-        "this_run": {
-            "complete": outcome.tally.complete,
-            "pruned": outcome.tally.pruned,
-            "failed": outcome.tally.failed,
-            "infeasible": outcome.tally.infeasible,
-        },
+        "this_run": this_run(outcome.tally),
         "recovered": outcome.recovered,
         "best": None,
         "best_file": None,
@@ -86,6 +82,20 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_output(folder / "summary.json", text.encode())
     return document
+
+
+def this_run(tally: Tally) -> dict[str, Any]:
+    """What the workers of this run did, and the optimiser's share of their time (not the replays')."""
+    share = (tally.wall_s - tally.replay_s) / tally.wall_s if tally.wall_s > 0 else None
+    return {
+        "complete": tally.complete,
+        "pruned": tally.pruned,
+        "failed": tally.failed,
+        "infeasible": tally.infeasible,
+        "worker_s": round(tally.wall_s, 3),
+        "replay_s": round(tally.replay_s, 3),
+        "optimizer_share": round(share, 4) if share is not None else None,
+    }
 
 
 def rerun(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,9 @@ def optimize_args(strategy: Path, store: Path, out: Path, *extra: str) -> list[s
     ]
 
 
-def run_optimize(strategy: Path, store: Path, out: Path, *extra: str, code: int = 0) -> dict[str, Any]:
-    """Run `fx optimize run ... --json` and return its document."""
-    result = run_fx(*optimize_args(strategy, store, out, *extra, "--json"))
+def run_optimize(strategy: Path, store: Path, out: Path, options: str = "", code: int = 0) -> dict[str, Any]:
+    """Run `fx optimize run ... OPTIONS --json` (OPTIONS split as a shell does) and return its document."""
+    result = run_fx(*optimize_args(strategy, store, out, *shlex.split(options), "--json"))
     assert result.returncode == code, (result.returncode, result.stderr)
     return dict(json.loads(result.stdout))
 

@@ -7,6 +7,8 @@ parent folders of its data folder to others (o+rx): see the README.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,13 @@ from tests.conftest import run_fx
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres() -> Iterator[str]:
     """A PostgreSQL 16 server started from the pip-installed pgserver wheel; its URI."""
-    folder = tmp_path_factory.mktemp("pg") / "pgdata"
+    # Not under pytest's base temp folder: pytest keeps that 0700 (and resets it when another session
+    # starts), while the server runs as the `pgserver` user and must reach its data folder.
+    parent = Path(tempfile.mkdtemp(prefix="fx-pgserver-"))
+    parent.chmod(0o755)
+    folder = parent / "pgdata"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
         import pgserver
@@ -33,6 +39,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def test_optimize_two_processes_on_postgres_share_the_grid(

@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import polars as pl
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import TrialState
 
 from tests.cli.optimize_helpers import ADMISSIBLE, optimize_args, points, run_optimize, strategy_file, trials
 
-SEEDED = ("--sampler", "tpe", "--trials", "14", "--seed", "11", "--no-plots")
+SEEDED = "--sampler tpe --trials 14 --seed 11 --no-plots"
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
@@ -46,17 +49,17 @@ def test_optimize_kill_9_then_resume_gives_the_uninterrupted_trials(
     sample_store: Path, tmp_path: Path
 ) -> None:
     strategy = strategy_file(tmp_path)
-    whole = run_optimize(strategy, sample_store, tmp_path / "whole", *SEEDED)
+    whole = run_optimize(strategy, sample_store, tmp_path / "whole", SEEDED)
     rng = random.Random()
     kill_after = rng.randint(2, 11)
     study_dir = tmp_path / "killed" / "optimize" / whole["study"]
 
-    process = _start(optimize_args(strategy, sample_store, tmp_path / "killed", *SEEDED))
+    process = _start(optimize_args(strategy, sample_store, tmp_path / "killed", *SEEDED.split()))
     _wait_for_trials(study_dir / "study.journal", kill_after)
     time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a trial, or between two
     process.send_signal(signal.SIGKILL)
     process.communicate()
-    resumed = run_optimize(strategy, sample_store, tmp_path / "killed", *SEEDED)
+    resumed = run_optimize(strategy, sample_store, tmp_path / "killed", SEEDED)
 
     assert resumed["study"] == whole["study"]
     expected = points(trials(whole["results_dir"]))
@@ -84,9 +87,7 @@ def test_optimize_sigint_leaves_a_resumable_study_and_prints_the_command(
     assert "resume with: fx optimize run" in stderr
     assert not frame.filter(pl.col("state") == "RUNNING").height  # the trial in flight was finished
     assert 2 <= frame.height < 40
-    resumed = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--trials", "40", "--seed", "12", "--no-plots"
-    )
+    resumed = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 40 --seed 12 --no-plots")
     assert resumed["trials"]["complete"] + resumed["trials"]["failed"] + resumed["trials"]["pruned"] == 40
 
 
@@ -126,11 +127,59 @@ def test_optimize_two_processes_on_one_journal_share_the_grid(sample_store: Path
 def test_optimize_jobs_2_workers_finish_the_study(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
 
-    doc = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--jobs", "2", "--no-plots"
-    )
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--sampler grid --jobs 2 --no-plots")
 
     done = points(trials(doc["results_dir"]))
     assert len(done) == len(set(done)) == len(ADMISSIBLE)
     assert doc["this_run"]["complete"] == len(ADMISSIBLE)
     assert doc["rerun_matches"] is True
+
+
+def test_optimize_sigterm_stops_every_worker_cleanly(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    options = ["--trials", "500", "--jobs", "2", "--seed", "3", "--no-plots"]
+    args = optimize_args(strategy, sample_store, tmp_path / "out", *options)
+    process = _start(args)
+    journal = next_journal(tmp_path / "out")
+
+    _wait_for_trials(journal(), 3)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    frame = trials(journal().parent)
+
+    assert process.returncode == 143, stderr
+    assert "resume with: fx optimize run" in stderr
+    assert not frame.filter(pl.col("state") == "RUNNING").height  # both workers finished their trial
+    assert 3 <= frame.height < 500
+
+
+def test_optimize_kill_9_of_a_worker_leaves_no_trial_running(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    options = ["--trials", "16", "--jobs", "2", "--seed", "4", "--no-plots", "--json"]
+    process = _start(optimize_args(strategy, sample_store, tmp_path / "out", *options))
+    journal = next_journal(tmp_path / "out")
+
+    _wait_for_trials(journal(), 2)
+    os.kill(_trial_owners(journal())[-1], signal.SIGKILL)  # a worker that has run a trial
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 0, stderr
+    doc = json.loads(stdout)
+    study = optuna.load_study(
+        study_name=doc["study"], storage=JournalStorage(JournalFileBackend(str(journal())))
+    )
+    running = study.get_trials(states=(TrialState.RUNNING,))
+    # Only a trial created in the instant before its process wrote its name may wait (a minute) to be
+    # failed; one that has an owner or parameters is failed and queued again at once.
+    assert all("pid" not in t.user_attrs and not t.params for t in running), running
+    assert doc["trials"]["abandoned"] <= 1
+
+
+def _trial_owners(journal: Path) -> list[int]:
+    """The pids that have claimed trials in a journal, in order of first claim."""
+    pids: dict[int, None] = {}
+    for line in journal.read_text().splitlines():
+        op = json.loads(line)
+        if op.get("op_code") == 8 and "pid" in op.get("user_attr", {}):
+            pids[op["user_attr"]["pid"]] = None
+    return list(pids)

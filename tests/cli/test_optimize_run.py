@@ -30,16 +30,7 @@ def test_optimize_each_sampler_runs_trials_and_checks_the_best(
     strategy = strategy_file(tmp_path)
 
     doc = run_optimize(
-        strategy,
-        sample_store,
-        tmp_path / "out",
-        "--sampler",
-        sampler,
-        "--trials",
-        "3",
-        "--seed",
-        "1",
-        "--no-plots",
+        strategy, sample_store, tmp_path / "out", f"--sampler {sampler} --trials 3 --seed 1 --no-plots"
     )
 
     counted = doc["trials"]["complete"] + doc["trials"]["pruned"] + doc["trials"]["failed"]
@@ -53,7 +44,7 @@ def test_optimize_each_sampler_runs_trials_and_checks_the_best(
 def test_optimize_grid_covers_every_admissible_point_once(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
 
-    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--sampler", "grid", "--no-plots")
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--sampler grid --no-plots")
 
     frame = trials(doc["results_dir"])
     assert sorted(points(frame)) == sorted(ADMISSIBLE)
@@ -64,16 +55,7 @@ def test_optimize_infeasible_points_never_reach_the_engine(sample_store: Path, t
     strategy = strategy_file(tmp_path)
 
     doc = run_optimize(
-        strategy,
-        sample_store,
-        tmp_path / "out",
-        "--sampler",
-        "random",
-        "--trials",
-        "8",
-        "--seed",
-        "5",
-        "--no-plots",
+        strategy, sample_store, tmp_path / "out", "--sampler random --trials 8 --seed 5 --no-plots"
     )
 
     frame = trials(doc["results_dir"])
@@ -88,10 +70,12 @@ def test_optimize_infeasible_points_never_reach_the_engine(sample_store: Path, t
 def test_optimize_results_folder_json_and_rerun(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
 
-    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials", "4", "--seed", "2")
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 4 --seed 2")
 
     assert set(doc) >= RUN_KEYS
     assert set(doc["trials"]) >= {"complete", "pruned", "failed"}
+    assert 0 < doc["this_run"]["replay_s"] < doc["this_run"]["worker_s"]
+    assert 0 < doc["this_run"]["optimizer_share"] < 1
     assert set(doc["best"]) >= {"number", "params", "values", "metrics"}
     assert set(doc["best"]["params"]) == {"s1[0].value", "exits.tp_pct", "sizing.base_position_pct"}
     folder = Path(doc["results_dir"])
@@ -118,7 +102,7 @@ def test_optimize_results_folder_json_and_rerun(sample_store: Path, tmp_path: Pa
 
 def test_optimize_exported_best_reproduces_the_best_trial(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
-    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials", "4", "--seed", "3", "--no-plots")
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 4 --seed 3 --no-plots")
     exported = tmp_path / "exported.toml"
 
     result = run_fx("optimize", "export", doc["study"], "--out", str(tmp_path / "out"), "--to", str(exported))
@@ -146,7 +130,7 @@ def test_optimize_exported_best_reproduces_the_best_trial(sample_store: Path, tm
 
 def test_optimize_show_and_list_json(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
-    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials", "3", "--seed", "4", "--no-plots")
+    doc = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 3 --seed 4 --no-plots")
     out = str(tmp_path / "out")
 
     shown = json.loads(run_fx("optimize", "show", doc["study"], "--out", out, "--top", "2", "--json").stdout)
@@ -161,13 +145,9 @@ def test_optimize_show_and_list_json(sample_store: Path, tmp_path: Path) -> None
 
 def test_optimize_same_command_resumes_the_same_study(sample_store: Path, tmp_path: Path) -> None:
     strategy = strategy_file(tmp_path)
-    first = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--trials", "2", "--seed", "6", "--no-plots"
-    )
+    first = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 2 --seed 6 --no-plots")
 
-    second = run_optimize(
-        strategy, sample_store, tmp_path / "out", "--trials", "4", "--seed", "6", "--no-plots"
-    )
+    second = run_optimize(strategy, sample_store, tmp_path / "out", "--trials 4 --seed 6 --no-plots")
 
     assert second["study"] == first["study"]
     assert second["trials"]["complete"] == 4
@@ -181,14 +161,7 @@ def test_optimize_several_objectives_give_a_pareto_front(sample_store: Path, tmp
         strategy,
         sample_store,
         tmp_path / "out",
-        "--objective",
-        "Total profit %,Max % of account underwater",
-        "--sampler",
-        "random",
-        "--trials",
-        "5",
-        "--seed",
-        "8",
+        "--objective 'Total profit %,Max % of account underwater' --sampler random --trials 5 --seed 8",
     )
 
     front = doc["pareto_front"]
@@ -228,15 +201,7 @@ def test_optimize_no_trial_within_constraints_is_exit_1(sample_store: Path, tmp_
     strategy = strategy_file(tmp_path)
 
     doc = run_optimize(
-        strategy,
-        sample_store,
-        tmp_path / "out",
-        "--trials",
-        "2",
-        "--min-trades",
-        "100000",
-        "--no-plots",
-        code=1,
+        strategy, sample_store, tmp_path / "out", "--trials 2 --min-trades 100000 --no-plots", code=1
     )
 
     assert doc["best"] is None
@@ -250,15 +215,7 @@ def test_optimize_median_pruner_reports_window_quarters(sample_store: Path, tmp_
         strategy,
         sample_store,
         tmp_path / "out",
-        "--pruner",
-        "median",
-        "--sampler",
-        "random",
-        "--trials",
-        "6",
-        "--seed",
-        "9",
-        "--no-plots",
+        "--pruner median --sampler random --trials 6 --seed 9 --no-plots",
     )
 
     journal = Path(doc["results_dir"]) / "study.journal"
@@ -283,15 +240,7 @@ def test_optimize_early_stop_ends_a_stagnant_study(sample_store: Path, tmp_path:
         strategy,
         sample_store,
         tmp_path / "out",
-        "--sampler",
-        "random",
-        "--trials",
-        "60",
-        "--early-stop",
-        "3",
-        "--seed",
-        "1",
-        "--no-plots",
+        "--sampler random --trials 60 --early-stop 3 --seed 1 --no-plots",
     )
 
     frame = trials(doc["results_dir"]).filter(~pl.col("infeasible"))
@@ -303,16 +252,18 @@ def test_optimize_timeout_stops_asking(sample_store: Path, tmp_path: Path) -> No
     strategy = strategy_file(tmp_path)
 
     doc = run_optimize(
-        strategy,
-        sample_store,
-        tmp_path / "out",
-        "--trials",
-        "100000",
-        "--timeout",
-        "2",
-        "--seed",
-        "1",
-        "--no-plots",
+        strategy, sample_store, tmp_path / "out", "--trials 100000 --timeout 2 --seed 1 --no-plots"
     )
 
     assert 1 <= doc["trials"]["complete"] < 100000
+
+
+def test_optimize_named_study_with_other_settings_is_refused(sample_store: Path, tmp_path: Path) -> None:
+    strategy = strategy_file(tmp_path)
+    run_optimize(strategy, sample_store, tmp_path / "out", "--study mine --trials 1 --seed 1 --no-plots")
+
+    result = run_fx(
+        *optimize_args(strategy, sample_store, tmp_path / "out", *["--study", "mine", "--fee-bps", "20"])
+    )
+
+    assert "study 'mine' exists with other settings" in error_line(result)

@@ -13,9 +13,19 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from fxcli.optimize.owner import owner
 from fxcli.optimize.sampler import ABANDONED, reseeding
 from fxcli.optimize.storage import StorageSpec, open_storage
-from fxcli.optimize.study import GRID_ATTR, Budget, Outcome, enqueue_grid, owner, point_of, recover, work
+from fxcli.optimize.study import (
+    GRID_ATTR,
+    Budget,
+    Outcome,
+    Tally,
+    enqueue_grid,
+    point_of,
+    recover,
+    work,
+)
 
 SPACE = {"x": FloatDistribution(-5.0, 5.0), "n": IntDistribution(1, 20)}
 
@@ -30,18 +40,19 @@ def _study(path: Path, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     return optuna.create_study(storage=storage, study_name="s", sampler=sampler, load_if_exists=True)
 
 
-def _work(study: optuna.Study, trials: int) -> None:
-    work(
-        study,
-        distributions=SPACE,
-        feasible=lambda p: True,
-        evaluate=_evaluate,
-        min_trades=1,
-        budget=Budget(trials=trials),
-        grid=False,
-        should_stop=lambda: False,
-        on_trial=lambda e: None,
-    )
+def _work(study: optuna.Study, trials: int | None, **changes: Any) -> Tally:
+    """`work` on SPACE with `_evaluate`, every feasible point, `trials` trials; `changes` override."""
+    arguments: dict[str, Any] = {
+        "distributions": SPACE,
+        "feasible": lambda p: True,
+        "evaluate": _evaluate,
+        "min_trades": 1,
+        "budget": Budget(trials=trials),
+        "grid": False,
+        "should_stop": lambda: False,
+        "on_trial": lambda e: None,
+    }
+    return work(study, **{**arguments, **changes})
 
 
 def _dead_pid() -> int:
@@ -119,17 +130,7 @@ def test_infeasible_points_are_pruned_without_evaluation_and_not_counted(tmp_pat
         seen.append(params["x"])
         return _evaluate(params, report)
 
-    tally = work(
-        study,
-        distributions=SPACE,
-        feasible=lambda p: p["x"] > 0,
-        evaluate=evaluate,
-        min_trades=1,
-        budget=Budget(trials=6),
-        grid=False,
-        should_stop=lambda: False,
-        on_trial=lambda e: None,
-    )
+    tally = _work(study, 6, feasible=lambda p: p["x"] > 0, evaluate=evaluate)
 
     assert tally.complete == 6
     assert tally.infeasible > 0
@@ -144,17 +145,7 @@ def test_grid_queue_is_filled_once_and_each_point_evaluated_once(tmp_path: Path)
 
     enqueue_grid(study, grid)
     enqueue_grid(study, grid)  # a second process taking over after a crash adds nothing
-    tally = work(
-        study,
-        distributions=SPACE,
-        feasible=lambda p: True,
-        evaluate=_evaluate,
-        min_trades=1,
-        budget=Budget(),
-        grid=True,
-        should_stop=lambda: False,
-        on_trial=lambda e: None,
-    )
+    tally = _work(study, None, grid=True)
 
     assert tally.complete == len(grid)
     assert sorted((p["x"], p["n"]) for p in _complete(study)) == sorted((p["x"], p["n"]) for p in grid)
@@ -178,17 +169,7 @@ def test_median_pruner_stops_trials_worse_than_the_median_at_a_stage(tmp_path: P
                 return Outcome(None, {}, 0, pruned=True)
         return Outcome([params["x"] * 4], {}, trades=2)
 
-    tally = work(
-        study,
-        distributions=SPACE,
-        feasible=lambda p: True,
-        evaluate=evaluate,
-        min_trades=1,
-        budget=Budget(trials=12),
-        grid=False,
-        should_stop=lambda: False,
-        on_trial=lambda e: None,
-    )
+    tally = _work(study, 12, evaluate=evaluate)
 
     pruned = study.get_trials(states=(TrialState.PRUNED,))
     assert tally.pruned == len(pruned) > 0

@@ -83,6 +83,8 @@ class Workspace:
     text_file: Path
     env: dict[str, str]
     vision_zip: Path  # a Binance archive file, also served by the sweep's archive server
+    results: Path  # a results folder holding one `fx optimize` study
+    study: str
 
 
 @dataclass
@@ -127,10 +129,32 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
     rows = trade_rows(Market.SPOT, Kind.TRADES, day_ms(VISION_DAY), list(range(1, 200)))
     text = csv_text(Market.SPOT, Kind.TRADES, rows, header=False)
     vision_zip = write_archive(root / "archive", Market.SPOT, Kind.TRADES, "BTCUSDT", VISION_DAY, text)
+    optimized = run_fx(
+        *("optimize", "run", "sweep", "--symbol", "BTCUSDT", "--from", FROM, "--to", TO, "--trials", "1"),
+        *("--param", "s1[0].value=0:1:0.5", "--study", "swept", "--no-plots", "--out", str(root / "results")),
+        *(
+            "--data-dir",
+            str(store),
+            "--strategies-dir",
+            str(root / "strategies"),
+            "--variants-dir",
+            str(REPO / "variants"),
+        ),
+    )
+    assert optimized.returncode == 0, optimized.stderr
     with VisionServer(root / "archive") as archive:
         env["FX_BINANCE_VISION_URL"] = archive.url
         yield Workspace(
-            store, root / "strategies", tardis, binary, root / "folder", text_file, env, vision_zip
+            store,
+            root / "strategies",
+            tardis,
+            binary,
+            root / "folder",
+            text_file,
+            env,
+            vision_zip,
+            root / "results",
+            "swept",
         )
 
 
@@ -190,6 +214,12 @@ def bases(path: tuple[str, ...], command: Command, ws: Workspace) -> list[Base]:
         values["description"] = ["swept"]
     elif path == ("record",):
         values.update(exchange=["mexc-spot"], symbols=["BTCUSDT"], data_dir=["data"])
+    elif path == ("optimize", "run"):
+        values.update(param=["s1[0].value=0:1:0.5"], trials=["1"])
+        base.flags.append("--no-plots")
+    elif path[0] == "optimize":  # list, show, export: the study the workspace ran
+        values.update(name=[ws.study], out=["results"])
+        copies["results"] = str(ws.results)
     elif path == ("stream",):
         values["replay"] = [str(ws.store)]
         live = {k: v for k, v in values.items() if k not in ("replay", "start", "end")}

@@ -1,0 +1,230 @@
+"""`fx optimize run|list|show|export`: resumable parameter search over a strategy file's [search] space."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fxcli.cli.options import (
+    Balance,
+    ClockMs,
+    DataDir,
+    Exchange,
+    FeeBps,
+    From,
+    Json,
+    LatencyMs,
+    SlippageBps,
+    StrategiesDir,
+    To,
+    VariantsDir,
+    count,
+    seconds,
+)
+from fxcli.cli.output import (
+    EXIT_CHECK_FAILED,
+    fail,
+    print_json,
+    render,
+    reporting_errors,
+    stderr,
+    write_stdout,
+)
+
+app = typer.Typer(
+    help="Search a strategy's parameters (its [search] table) with Optuna; resumable and distributed. "
+    "Exit codes: 0 ok, 1 no trial completed or the best trial's re-run differs, 2 bad input, "
+    "130/143 stopped by SIGINT/SIGTERM (resumable).",
+    no_args_is_help=True,
+)
+
+Out = Annotated[Path, typer.Option(help="Results folder; a study's files go to <out>/optimize/<study>/.")]
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        help="Study storage: postgresql://user:pass@host/db (several machines), sqlite:///FILE (one "
+        "worker) or FILE.journal; default <out>/optimize/<study>/study.journal.",
+        show_default=False,
+    ),
+]
+StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
+
+
+@app.command()
+def run(
+    strategy: Annotated[
+        str, typer.Argument(help="A strategy file, or a name in --strategies-dir.", show_default=False)
+    ],
+    symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s", help="Symbol (repeatable).")] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
+    exchange: Exchange = None,
+    start: From = None,
+    end: To = None,
+    trials: Annotated[
+        int | None, typer.Option(callback=count(), help="Trials in the study (a re-run tops it up).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(callback=seconds(), help="Stop asking after S seconds.")
+    ] = None,
+    early_stop: Annotated[
+        int | None, typer.Option(callback=count(), help="Stop after N trials without improvement.")
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")] = "tpe",
+    objective: Annotated[
+        str, typer.Option(help="summary.json metric(s), comma-separated: several give a Pareto front.")
+    ] = "Total profit %",
+    min_trades: Annotated[
+        int, typer.Option(callback=count(0), help="Fewer closed trades: never the best (soft constraint).")
+    ] = 1,
+    seed: Annotated[
+        int | None, typer.Option(callback=count(0, 2**31 - 1), help="Seed: one worker gives the same trials.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(callback=count(1, 1024), help="Worker processes.")] = 1,
+    study: Annotated[str | None, typer.Option(help="Study name (default: a hash of the inputs).")] = None,
+    storage: Storage = None,
+    pruner: Annotated[str, typer.Option(help="median (on window quarters) or none.")] = "none",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
+    ] = None,
+    balance: Balance = 10_000.0,
+    fee_bps: FeeBps = 10.0,
+    latency_ms: LatencyMs = 50.0,
+    slippage_bps: SlippageBps = 5.0,
+    clock_ms: ClockMs = None,
+    allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
+    plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    out: Out = Path("results"),
+    strategies_dir: StrategiesDir = None,
+    variants_dir: VariantsDir = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Run (or resume) a study: the same command resumes it; its best trial is re-checked by fx backtest.
+
+    Example: fx optimize run momentum_scalper --symbol BTCUSDT --trials 50 --seed 7
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.optimize import RunRequest, objective_directions, run_study
+    from fxcli.tasks.optimize_report import finish
+    from fxcli.ui.optimize import StudyProgress, run_summary
+
+    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    options = Options(
+        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, "fx", None, clock_ms
+    )
+    command = "fx optimize " + shlex.join(
+        sys.argv[sys.argv.index("run") :] if "run" in sys.argv else sys.argv[1:]
+    )
+    with reporting_errors():
+        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir)
+        request = RunRequest(
+            strategy=strategy,
+            symbols=wanted,
+            exchange=exchange,
+            data_dir=settings.data_dir,
+            variants_dir=settings.variants_dir,
+            strategies_dir=settings.strategies_dir,
+            out_dir=out,
+            options=options,
+            trials=trials,
+            timeout_s=timeout,
+            early_stop=early_stop,
+            sampler=sampler,
+            objective=objective,
+            min_trades=min_trades,
+            seed=seed,
+            jobs=jobs,
+            study=study,
+            storage=storage,
+            pruner=pruner,
+            params=tuple(param or ()),
+        )
+        console = stderr()
+        directions = objective_directions(objective)
+        progress = StudyProgress(console, trials, directions, show=console.is_terminal and not json_out)
+        with progress.shown():
+            outcome = run_study(request, progress)
+        document = finish(request, outcome, command, plots=plots)
+    if json_out:
+        print_json(document)
+    else:
+        render(*run_summary(document))
+    if outcome.stopped_by is not None:
+        stderr().print(f"fx: stopped; resume with: {command}", markup=False, highlight=False)
+        raise typer.Exit(128 + outcome.stopped_by)
+    if document["best"] is None:
+        fail("no trial completed within the constraints (see trials.parquet for why)", EXIT_CHECK_FAILED)
+    if document["rerun_matches"] is False:
+        rerun = document["rerun"]
+        fail(
+            f"the best trial's re-run by fx backtest differs: {rerun['values']} != {rerun['trial_values']}",
+            EXIT_CHECK_FAILED,
+        )
+
+
+@app.command("list")
+def list_(out: Out = Path("results"), storage: Storage = None, json_out: Json = False) -> None:
+    """List the studies under <out>/optimize/ (or in --storage)."""
+    from fxcli.tasks.optimize_report import list_studies
+    from fxcli.ui.optimize import studies_table
+
+    with reporting_errors():
+        rows = list_studies(out, storage)
+    if json_out:
+        print_json(rows)
+    else:
+        render(studies_table(rows))
+
+
+@app.command()
+def show(
+    name: StudyArg,
+    top: Annotated[int, typer.Option(callback=count(1), help="How many trials.")] = 10,
+    min_trades: Annotated[
+        int | None, typer.Option(callback=count(0), help="Only trials with this many trades.")
+    ] = None,
+    profitable: Annotated[bool, typer.Option(help="Only trials with a positive absolute profit.")] = False,
+    out: Out = Path("results"),
+    storage: Storage = None,
+    json_out: Json = False,
+) -> None:
+    """A study's trial counts and its best trials, best first."""
+    from fxcli.tasks.optimize_report import show_study
+    from fxcli.ui.optimize import trials_table
+
+    with reporting_errors():
+        document = show_study(name, out, storage, top=top, min_trades=min_trades, profitable=profitable)
+    if json_out:
+        print_json(document)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in document["trials"].items())
+    render(trials_table(f"{name}: {counts}", document["objectives"], document["top"]))
+
+
+@app.command()
+def export(
+    name: StudyArg,
+    trial: Annotated[
+        int | None, typer.Option(callback=count(0), help="Trial number (default: the best).")
+    ] = None,
+    to: Annotated[Path | None, typer.Option(help="Write the strategy file here (default: stdout).")] = None,
+    out: Out = Path("results"),
+    storage: Storage = None,
+) -> None:
+    """A trial's parameters as a complete strategy file, ready for fx backtest and fx stream."""
+    from fxcli.tasks.optimize_report import export_trial
+
+    with reporting_errors():
+        text = export_trial(name, out, storage, trial)
+        if to is None:
+            write_stdout(text)
+            return
+        from fxcli.tasks.optimize_report import write_strategy
+
+        write_strategy(to, text)
+    stderr().print(f"wrote {to}", markup=False)

@@ -1,0 +1,113 @@
+"""Where studies live: a journal file per study (default), or one database for many machines.
+
+* default: `<out>/optimize/<study>/study.journal`, Optuna's append-only JournalFileBackend, safe for
+  several processes on one host (file locks), no server;
+* `--storage postgresql://user:pass@host/db` (or `postgresql+psycopg2://...`): Optuna's RDBStorage,
+  for workers on several machines;
+* `--storage sqlite:///file.db`: accepted for one worker only (SQLite under concurrent writers is
+  "never recommended" by Optuna's FAQ: lock errors);
+* `--storage PATH.journal`: a journal file at another place.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fxcli.errors import FxError
+from fxcli.outfile import make_folder
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+JOURNAL = "study.journal"
+CREATE_ATTEMPTS = 5
+SCHEMES = ("postgresql", "postgresql+psycopg2", "sqlite")
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """A storage as the user named it: a URL, or a journal file path."""
+
+    url: str | None  # None: a journal file
+    journal: Path | None
+
+    @property
+    def label(self) -> str:
+        """What the user opens with `optuna-dashboard` (password hidden)."""
+        if self.journal is not None:
+            return str(self.journal)
+        assert self.url is not None
+        head, sep, tail = self.url.partition("@")
+        if sep and ":" in head.split("//", 1)[-1]:
+            user = head.split("//", 1)[-1].split(":", 1)[0]
+            return f"{head.split('//', 1)[0]}//{user}:***@{tail}"
+        return self.url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for an SQLite URL (refused with several workers)."""
+        return self.url is not None and self.url.startswith("sqlite")
+
+
+def storage_spec(storage: str | None, study_dir: Path) -> StorageSpec:
+    """The storage named by `--storage` (None: the study folder's journal file); FxError if unknown."""
+    if storage is None:
+        return StorageSpec(None, study_dir / JOURNAL)
+    scheme, sep, _ = storage.partition("://")
+    if not sep:
+        if storage.endswith(".journal"):
+            return StorageSpec(None, Path(storage))
+        raise FxError(
+            f"--storage {storage!r}: expected postgresql://..., sqlite:///FILE or a FILE.journal path"
+        )
+    if scheme not in SCHEMES:
+        raise FxError(f"--storage {storage!r}: unsupported scheme {scheme!r} (use {', '.join(SCHEMES)})")
+    return StorageSpec(storage, None)
+
+
+def check_workers(spec: StorageSpec, jobs: int) -> None:
+    """SQLite with several worker processes is refused (lock errors under concurrent writes)."""
+    if spec.is_sqlite and jobs > 1:
+        raise FxError(
+            f"--storage {spec.url}: SQLite cannot take {jobs} concurrent workers; use the default journal "
+            "file or postgresql://"
+        )
+
+
+def open_storage(spec: StorageSpec) -> BaseStorage:
+    """The Optuna storage object; FxError when it cannot be opened (no server, bad credentials)."""
+    import optuna
+
+    if spec.journal is not None:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        make_folder(spec.journal.parent)
+        try:
+            return JournalStorage(JournalFileBackend(str(spec.journal)))
+        except OSError as exc:
+            raise FxError(f"{spec.journal}: {exc.strerror or exc}") from None
+    assert spec.url is not None
+    url = spec.url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:  # sqlalchemy's errors name the server; keep their first line
+            # Processes starting together on an empty database race to create Optuna's tables
+            # (a unique violation in the loser): the tables exist a moment later.
+            if attempt == CREATE_ATTEMPTS - 1 or "UniqueViolation" not in str(exc):
+                raise FxError(
+                    f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}"
+                ) from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def journal_studies(out: Path) -> list[tuple[str, Path]]:
+    """(study name, journal) for every default-storage study under `<out>/optimize/`."""
+    root = out / "optimize"
+    if not root.is_dir():
+        return []
+    return sorted((p.parent.name, p) for p in root.glob(f"*/{JOURNAL}") if p.is_file())

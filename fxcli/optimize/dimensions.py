@@ -61,6 +61,11 @@ class Dimension:
             return self.texts[value]
         if self.integer and isinstance(value, float) and value.is_integer():
             return int(value)
+        if self.step is not None and not self.integer and isinstance(value, float) and self.low is not None:
+            # Optuna steps in binary floats (0.02 + 3 * 0.04 = 0.13999999999999999): the decimal grid
+            # point, as the grid and the file write it (0.14).
+            low, step = _decimal(self.low), _decimal(self.step)
+            return float(low + round((_decimal(value) - low) / step) * step)
         return value
 
     @functools.cached_property

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fxcli.optimize.objective import best_key, dominates
 from fxcli.optimize.sampler import ABANDONED, SEED_ATTR
-from fxcli.optimize.study import INFEASIBLE, direction_names, feasible_complete
+from fxcli.optimize.study import INFEASIBLE, direction_names, feasible_complete, shown_params
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -71,7 +71,7 @@ def trial_document(trial: FrozenTrial) -> dict[str, Any]:
         {
             "number": trial.number,
             "state": trial.state.name,
-            "params": dict(trial.params),
+            "params": shown_params(trial),
             "values": list(trial.values) if trial.values is not None else None,
             "trades": trial.user_attrs.get("trades"),
             "metrics": trial.user_attrs.get("metrics", {}),
@@ -100,7 +100,7 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
             "abandoned": bool(t.user_attrs.get(ABANDONED, False)),
             "reason": t.user_attrs.get("reason"),
         }
-        row.update({f"params.{k}": v for k, v in t.params.items()})
+        row.update({f"params.{k}": v for k, v in shown_params(t).items()})
         values = list(t.values) if t.values is not None else [None] * len(metrics_keys)
         row.update({f"values.{k}": v for k, v in zip(metrics_keys, values, strict=False)})
         row["trades"] = t.user_attrs.get("trades")

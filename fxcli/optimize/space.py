@@ -137,6 +137,12 @@ class Space:
             out[d.key] = literal(value) if isinstance(value, list) else value
         return out
 
+    def tidy(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`params` as trial parameters with each stepped float on its decimal grid point (Optuna's
+        0.13999999999999999 is the 0.14 a trial runs with): what results show."""
+        decoded = self._decoded(params)
+        return {k: literal(v) if isinstance(v, list) else v for k, v in decoded.items()}
+
     def realise(self, params: Mapping[str, Any]) -> Candidate:
         """The strategy with `params` applied; FxError naming the key if it is not a valid strategy
         (a combination the validator refuses, e.g. between's min > max, is best kept out by a constraint)."""

@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 
 INFEASIBLE = "infeasible"
 QUEUED = "queued"  # user attr of an enqueued trial: "grid" or "retry"
+POINT = "point"  # user attr: the params as the trial ran them (stepped floats on their decimal grid)
+
+
+def shown_params(trial: FrozenTrial) -> dict[str, Any]:
+    """A trial's params as results show them: as it ran them when it ran, else as Optuna holds them."""
+    point = trial.user_attrs.get(POINT)
+    return dict(point) if isinstance(point, dict) else dict(trial.params)
+
+
 RETRY_OF = "retry_of"
 GRID_ATTR = "grid_points"
 MAX_INFEASIBLE = 1000  # infeasible samples in a row before a worker gives up (a space almost empty)
@@ -49,6 +58,7 @@ class Outcome:
     trades: int
     pruned: bool = False
     reason: str = ""
+    point: dict[str, Any] | None = None  # the params as the trial ran them (decimal steps), for results
 
 
 class Evaluate(Protocol):
@@ -273,6 +283,8 @@ def _run_one(
         outcome = Outcome(None, {}, 0, reason=str(exc))
     tally.replay_s += time.perf_counter() - started
     trial.set_user_attr("metrics", outcome.metrics)
+    if outcome.point is not None:
+        trial.set_user_attr(POINT, outcome.point)
     trial.set_user_attr("trades", outcome.trades)
     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 6))
     if outcome.pruned:

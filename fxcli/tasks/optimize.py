@@ -130,10 +130,16 @@ class TrialEvaluator:
                 partial = self.objectives.score(per_symbol)
                 if partial is not None and report(step, partial[0]):
                     return Outcome(
-                        None, _json_safe(flat_metrics(per_symbol)), trades_of(per_symbol), pruned=True
+                        None,
+                        _json_safe(flat_metrics(per_symbol)),
+                        trades_of(per_symbol),
+                        pruned=True,
+                        point=self.space.tidy(params),
                     )
         values = self.objectives.score(per_symbol)
-        return Outcome(values, _json_safe(flat_metrics(per_symbol)), trades_of(per_symbol))
+        return Outcome(
+            values, _json_safe(flat_metrics(per_symbol)), trades_of(per_symbol), point=self.space.tidy(params)
+        )
 
 
 def _json_safe(metrics: dict[str, float | None]) -> dict[str, float | None]:

@@ -288,6 +288,18 @@ def test_space_grid_steps_are_exact_decimals_and_int_ranges_step_one(tmp_path: P
     assert sorted({p["s1[0].value"] for p in grid}) == [0.1, 0.3, 0.5, 0.7]
 
 
+def test_space_a_sampled_stepped_float_runs_and_shows_as_its_decimal_grid_point(tmp_path: Path) -> None:
+    # Optuna steps in binary floats: 0.02 + 3 * 0.04 is 0.13999999999999999, 0.0002 * 3 0.0006000000000000001.
+    search = '"exits.sl_buffer_pct" = { low = 0.02, high = 0.18, step = 0.04 }\n'
+    space = load_space(write(tmp_path, search), VARIANTS)
+    sampled = 0.02 + 3 * 0.04
+    assert sampled != 0.14
+
+    assert space.tidy({"exits.sl_buffer_pct": sampled}) == {"exits.sl_buffer_pct": 0.14}
+    assert space.realise({"exits.sl_buffer_pct": sampled}).spec.exits.sl_buffer_pct == 0.14
+    assert "sl_buffer_pct = 0.14\n" in strategy_text(space.realise({"exits.sl_buffer_pct": sampled}).document)
+
+
 def test_space_grid_refuses_a_continuous_range_and_a_huge_grid(tmp_path: Path) -> None:
     continuous = load_space(write(tmp_path, '"s1[0].value" = { low = 1.0, high = 3.0 }\n'), VARIANTS)
     huge = load_space(

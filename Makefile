@@ -25,12 +25,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install fx with its dev tools
 
-demo: $(STAMP)  ## import the shipped sample, show what is stored, backtest the demo strategy on it
+demo: $(STAMP)  ## import the shipped sample, show what is stored, backtest the demo strategy, search its parameters
 	rm -rf $(DEMO_DIR)
 	$(BIN)/fx import binance tests/fixtures/binance-spot/btcusdt_20240808_excerpt.gz --data-dir $(DEMO_DIR)
 	$(BIN)/fx inspect --data-dir $(DEMO_DIR)
 	$(BIN)/fx inspect coverage BTCUSDT --data-dir $(DEMO_DIR)
 	$(BIN)/fx backtest momentum_scalper --symbol BTCUSDT --data-dir $(DEMO_DIR) --out $(DEMO_DIR)/results
+	$(BIN)/fx optimize run momentum_scalper --symbol BTCUSDT --data-dir $(DEMO_DIR) --out $(DEMO_DIR)/results --trials 20 --seed 7
 
 fmt: $(STAMP)  ## format and auto-fix
 	$(BIN)/ruff format fxcli tests bench

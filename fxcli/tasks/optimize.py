@@ -383,7 +383,7 @@ def _logging_rss(path: Path, on_trial: Callable[[TrialEvent], None]) -> Callable
     `path`, so a worker's memory can be followed from trial to trial. Off unless the env var is set."""
 
     def logged(event: TrialEvent) -> None:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             kb = next(line.split()[1] for line in status if line.startswith("VmRSS:"))
         with path.open("a", encoding="ascii") as log:
             log.write(f"{os.getpid()} {event.number} {kb}\n")

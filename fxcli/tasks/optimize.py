@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import secrets
 import signal
 import threading
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from fxcli.optimize.space import Space
 
 PRUNERS = ("median", "none")
+RSS_LOG_ENV = "FX_OPTIMIZE_RSS_LOG"  # a bench hook: see _logging_rss
 PRUNING_STAGES = 4  # intermediate objective values per trial for --pruner median (window quarters)
 
 
@@ -366,6 +368,9 @@ def _work(
     space = load_space(setup.strategy_path, setup.variants_dir, setup.overrides)
     data = TrialData.open(setup.data_folder)
     study = load_study(setup)
+    rss_log = os.environ.get(RSS_LOG_ENV)
+    if rss_log:
+        on_trial = _logging_rss(Path(rss_log), on_trial)
     return work(
         study,
         distributions=space.distributions(),
@@ -377,6 +382,20 @@ def _work(
         should_stop=should_stop,
         on_trial=on_trial,
     )
+
+
+def _logging_rss(path: Path, on_trial: Callable[[TrialEvent], None]) -> Callable[[TrialEvent], None]:
+    """A bench hook (bench/optimize.py reads it): after each trial, append "pid trial VmRSS-kB" to
+    `path`, so a worker's memory can be followed from trial to trial. Off unless the env var is set."""
+
+    def logged(event: TrialEvent) -> None:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            kb = next(line.split()[1] for line in status if line.startswith("VmRSS:"))
+        with path.open("a", encoding="ascii") as log:
+            log.write(f"{os.getpid()} {event.number} {kb}\n")
+        on_trial(event)
+
+    return logged
 
 
 def run_study(

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from fxcli.backtest import runner
-from fxcli.backtest.fast import Replay, RunResult, Tape, depth_levels, indicator_column
+from fxcli.backtest.fast import Replay, RunResult
 from fxcli.backtest.fills import Costs
+from fxcli.backtest.tape import Tape, depth_levels, indicator_column
 from fxcli.engine.clock import clock_ns_of
 from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.params import IndicatorParams

@@ -23,7 +23,7 @@ from fxcli import __version__
 from fxcli.backtest import runner
 from fxcli.backtest.events import EventOutcome
 from fxcli.backtest.events import evaluate as evaluate_events
-from fxcli.backtest.fast import RunResult, Tape, TradeRecord, depth_levels, run, run_tape
+from fxcli.backtest.fast import RunResult, TradeRecord, run, run_tape
 from fxcli.backtest.fills import Costs, Fill
 from fxcli.backtest.metrics import (
     CONVENTIONS,
@@ -33,6 +33,7 @@ from fxcli.backtest.metrics import (
     freqtrade_metrics,
     fx_metrics,
 )
+from fxcli.backtest.tape import Tape, depth_levels
 from fxcli.backtest.undefined import undefined_reasons
 from fxcli.engine.clock import check_clock_ms, clock_ns_of
 from fxcli.engine.clocked import clocked_columns

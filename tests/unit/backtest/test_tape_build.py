@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fxcli.backtest.fast import Tape
+from fxcli.backtest.tape import Tape
 from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.ticks import Ticks
 

@@ -24,6 +24,7 @@ from fxcli.optimize.folds import Fold, Lengths, Plan, event_folds, walk
 __all__ = ["Lengths", "WalkForwardRequest", "walk_forward"]
 from fxcli.optimize.objective import flat_metrics
 from fxcli.optimize.results import clean
+from fxcli.optimize.stats.wfe import wfe
 from fxcli.optimize.stitch import profit_shares, stability, stitch
 from fxcli.optimize.study import TrialEvent
 from fxcli.outfile import make_folder, output_file, write_output
@@ -40,6 +41,10 @@ CONVENTIONS = {
     "(fold k scaled by the stitched equity at fold k-1's end over --balance)",
     "fold_profit": "the change of the stitched equity over the fold's test window",
     "stability": "per numeric parameter across folds: mean, sample std (n-1), cv = std/|mean|",
+    "wfe": "secondary to the stitched metrics; returns are each window's Total profit % of --balance, "
+    "annualised simply (per unit of time). stitched: the test windows' summed return rate over the "
+    "mean train return rate; mean: the mean over folds of test rate / train rate (folds whose train "
+    "return is <= 0 left out); None where undefined",
 }
 
 
@@ -231,6 +236,7 @@ def _summarise(
         "dropped": plan.dropped,
         **profit_shares(fold_profit),
         "stability": stability([row["params"] for row in rows]),
+        "wfe": _efficiency(plan, rows),
         "conventions": CONVENTIONS,
         "results_dir": str(folder),
         "plot": str(folder / "stitched.png") if plots else None,
@@ -241,6 +247,24 @@ def _summarise(
     write_output(folder / "summary.json", text.encode())
     curves = {s: (st.ledger.equity_ts_ns, st.ledger.equity) for s, st in stitched.items()}
     return WalkForwardOutcome(document, curves, [f.test_start for f in plan.folds])
+
+
+def _efficiency(plan: Plan, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Walk-forward efficiency both ways (stats.wfe), on each window's Total profit %; None when a
+    window's profit is undefined."""
+    key = "Total profit %"
+    if any(row["train_metrics"].get(key) is None or row["test_metrics"].get(key) is None for row in rows):
+        return None
+    train = [
+        (row["train_metrics"][key] / 100, f.train_end - f.train_start)
+        for row, f in zip(rows, plan.folds, strict=False)
+    ]
+    test = [
+        (row["test_metrics"][key] / 100, f.test_end - f.test_start)
+        for row, f in zip(rows, plan.folds, strict=False)
+    ]
+    result = wfe(train, test)
+    return {"stitched": result.stitched, "mean": result.mean, "per_fold": list(result.per_fold)}
 
 
 def _write_frames(folder: Path, rows: list[dict[str, Any]], stitched: dict[str, Any]) -> None:

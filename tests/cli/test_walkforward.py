@@ -182,3 +182,17 @@ def test_bad_walk_forward_input_is_one_line(
     result = run_fx(*_args(_strategy(tmp_path), sample_store, tmp_path / "out", options))
 
     assert message in error_line(result)
+
+
+def test_walk_forward_efficiency_both_ways_from_the_folds(rolling: dict[str, Any]) -> None:
+    folds = rolling["folds"]
+    train = [f["train_metrics"]["Total profit %"] / 100 / 30 for f in folds]  # return per second
+    test = [f["test_metrics"]["Total profit %"] / 100 / 20 for f in folds]
+    per_fold = [o / i if i > 0 else None for i, o in zip(train, test, strict=True)]
+    defined = [x for x in per_fold if x is not None]
+    mean_train = sum(train) / len(train)
+
+    assert rolling["wfe"]["per_fold"] == pytest.approx(per_fold)
+    assert rolling["wfe"]["mean"] == (pytest.approx(sum(defined) / len(defined)) if defined else None)
+    stitched = sum(test) * 20 / (20 * len(test)) / mean_train if mean_train > 0 else None
+    assert rolling["wfe"]["stitched"] == (pytest.approx(stitched) if stitched is not None else None)

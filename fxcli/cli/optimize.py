@@ -52,6 +52,9 @@ Storage = Annotated[
         show_default=False,
     ),
 ]
+Param = Annotated[
+    list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
+]
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
 
 
@@ -88,9 +91,7 @@ def run(
     study: Annotated[str | None, typer.Option(help="Study name (default: a hash of the inputs).")] = None,
     storage: Storage = None,
     pruner: Annotated[str, typer.Option(help="median (on window quarters) or none.")] = "none",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
-    ] = None,
+    param: Param = None,
     balance: Balance = 10_000.0,
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
@@ -283,9 +284,7 @@ def walk_forward(
         str | None, typer.Option(help="Walk-forward name (default: a hash of the inputs).")
     ] = None,
     storage: Storage = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
-    ] = None,
+    param: Param = None,
     balance: Balance = 10_000.0,
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,

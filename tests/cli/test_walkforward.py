@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from fxcli.model.units import parse_time_ns
-from tests.cli.optimize_helpers import strategy_file
-from tests.conftest import REPO, error_line, run_fx
+from tests.cli.optimize_helpers import optimize_args, strategy_file
+from tests.conftest import error_line, run_fx
 
 # The sample is 2 min 15 s; momentum_scalper's velocity cascade needs 60 s of data before it can
 # signal, more than a test window here: this copy uses a second momentum condition instead, so test
@@ -37,28 +37,10 @@ def _strategy(folder: Path) -> Path:
 
 
 def _args(strategy: Path, store: Path, out: Path, options: str) -> list[str]:
-    return [
-        "optimize",
-        "walk-forward",
-        str(strategy),
-        "--symbol",
-        "BTCUSDT",
-        "--data-dir",
-        str(store),
-        "--variants-dir",
-        str(REPO / "variants"),
-        "--out",
-        str(out),
-        "--trials",
-        "3",
-        "--seed",
-        "1",
-        "--sampler",
-        "random",
-        "--min-trades",
-        "0",
-        *shlex.split(options),
-    ]
+    """`fx optimize walk-forward` on the sample store: `fx optimize run`'s arguments, another command."""
+    args = optimize_args(strategy, store, out, "--trials", "3", "--seed", "1", "--sampler", "random")
+    args[1] = "walk-forward"
+    return [*args, "--min-trades", "0", *shlex.split(options)]
 
 
 def _walk_forward(strategy: Path, store: Path, out: Path, options: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from fxcli.cli.output import (
     stderr,
     write_stdout,
 )
+from fxcli.errors import FxError
 
 app = typer.Typer(
     help="Search a strategy's parameters (its [search] table) with Optuna; resumable and distributed. "
@@ -50,6 +51,9 @@ Storage = Annotated[
         "worker) or FILE.journal; default <out>/optimize/<study>/study.journal.",
         show_default=False,
     ),
+]
+Param = Annotated[
+    list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
 
@@ -87,9 +91,7 @@ def run(
     study: Annotated[str | None, typer.Option(help="Study name (default: a hash of the inputs).")] = None,
     storage: Storage = None,
     pruner: Annotated[str, typer.Option(help="median (on window quarters) or none.")] = "none",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
-    ] = None,
+    param: Param = None,
     balance: Balance = 10_000.0,
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
@@ -228,3 +230,132 @@ def export(
 
         write_strategy(to, text)
     stderr().print(f"wrote {to}", markup=False)
+
+
+def _duration(param: typer.CallbackParam, value: str | None) -> int | None:
+    """A duration option ('6h', '90m', '2d', '1h30m', '45s') to ns; refused with its option named."""
+    from fxcli.model.units import parse_duration_ns
+
+    if value is None:
+        return None
+    try:
+        return parse_duration_ns(value)
+    except ValueError as exc:
+        raise FxError(f"--{(param.name or '').replace('_', '-')} {exc}") from None
+
+
+@app.command("walk-forward")
+def walk_forward(
+    strategy: Annotated[
+        str, typer.Argument(help="A strategy file, or a name in --strategies-dir.", show_default=False)
+    ],
+    train: Annotated[str, typer.Option(callback=_duration, help="Train window: 45s, 5m, 6h, 2d, 1h30m.")],
+    test: Annotated[str, typer.Option(callback=_duration, help="Test window (same units).")],
+    step: Annotated[
+        str | None, typer.Option(callback=_duration, help="Shift between folds (default: --test).")
+    ] = None,
+    gap: Annotated[
+        str, typer.Option(callback=_duration, help="Gap between train end and test start.")
+    ] = "0s",
+    anchored: Annotated[
+        bool, typer.Option(help="Train from the data's start (growing), not rolling.")
+    ] = False,
+    events: Annotated[
+        Path | None, typer.Option(help="symbol,time CSV: one fold per event, its test window centred on it.")
+    ] = None,
+    symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s", help="Symbol (repeatable).")] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
+    exchange: Exchange = None,
+    start: From = None,
+    end: To = None,
+    trials: Annotated[int, typer.Option(callback=count(), help="Trials in each fold's study.")] = 50,
+    sampler: Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")] = "tpe",
+    objective: Annotated[
+        str, typer.Option(help="summary.json metric(s); the first one ranks the folds' picks.")
+    ] = "Total profit %",
+    min_trades: Annotated[
+        int, typer.Option(callback=count(0), help="Fewer closed trades: never a fold's pick.")
+    ] = 1,
+    seed: Annotated[
+        int | None, typer.Option(callback=count(0, 2**31 - 1), help="Seed of every fold's sampler.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(callback=count(1, 1024), help="Worker processes per fold.")] = 1,
+    study: Annotated[
+        str | None, typer.Option(help="Walk-forward name (default: a hash of the inputs).")
+    ] = None,
+    storage: Storage = None,
+    param: Param = None,
+    balance: Balance = 10_000.0,
+    fee_bps: FeeBps = 10.0,
+    latency_ms: LatencyMs = 50.0,
+    slippage_bps: SlippageBps = 5.0,
+    clock_ms: ClockMs = None,
+    allow_gaps: Annotated[bool, typer.Option(help="Run windows that overlap recorded gaps.")] = False,
+    plots: Annotated[bool, typer.Option(help="Write stitched.png.")] = True,
+    out: Out = Path("results"),
+    strategies_dir: StrategiesDir = None,
+    variants_dir: VariantsDir = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Walk-forward: per fold, a study on the train window and its pick backtested on the test window.
+
+    Example: fx optimize walk-forward momentum_scalper --symbol BTCUSDT --train 6h --test 2h --gap 5m
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.optimize import RunRequest
+    from fxcli.tasks.walkforward import Lengths, WalkForwardRequest
+    from fxcli.tasks.walkforward import walk_forward as run_walk_forward
+    from fxcli.ui.walkforward import stitched_chart, walk_forward_summary
+
+    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    options = Options(
+        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, "fx", None, clock_ms
+    )
+    command = "fx optimize " + shlex.join(
+        sys.argv[sys.argv.index("walk-forward") :] if "walk-forward" in sys.argv else sys.argv[1:]
+    )
+    console = stderr()
+    with reporting_errors():
+        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir)
+        run_request = RunRequest(
+            strategy=strategy,
+            symbols=wanted,
+            exchange=exchange,
+            data_dir=settings.data_dir,
+            variants_dir=settings.variants_dir,
+            strategies_dir=settings.strategies_dir,
+            out_dir=out,
+            options=options,
+            trials=trials,
+            sampler=sampler,
+            objective=objective,
+            min_trades=min_trades,
+            seed=seed,
+            jobs=jobs,
+            storage=storage,
+            params=tuple(param or ()),
+        )
+        lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
+        request = WalkForwardRequest(run_request, lengths, anchored, events, study)
+        if anchored and events is not None:
+            raise FxError("--anchored and --events: event folds are always anchored; give one of them")
+
+        def on_fold(row: dict[str, object]) -> None:
+            if not json_out:
+                console.print(f"fold {row['fold']}: test {row['test']} done", markup=False, highlight=False)
+
+        outcome = run_walk_forward(request, command, lambda _event: None, on_fold, plots=plots)
+        if outcome.curves and plots:
+            title = f"{outcome.document['study']}: stitched out-of-sample equity"
+            stitched_chart(outcome.curves, outcome.boundaries_ns, Path(outcome.document["plot"]), title)
+    if outcome.stopped_by is not None:
+        console.print(f"fx: stopped; resume with: {command}", markup=False, highlight=False)
+        raise typer.Exit(128 + outcome.stopped_by)
+    if outcome.failed is not None:
+        fail(outcome.failed, EXIT_CHECK_FAILED)
+    if json_out:
+        print_json(outcome.document)
+    else:
+        render(*walk_forward_summary(outcome.document, objective.split(",")[0].strip()))

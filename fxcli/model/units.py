@@ -68,3 +68,45 @@ def parse_window(start: str | None, end: str | None) -> tuple[int | None, int | 
     if lo is not None and hi is not None and lo > hi:
         raise FxError(f"--from {start} is after --to {end}")
     return lo, hi
+
+
+DURATION_UNITS_NS = {
+    "ms": NS_PER_MS,
+    "s": NS_PER_S,
+    "m": 60 * NS_PER_S,
+    "h": NS_PER_HOUR,
+    "d": 24 * NS_PER_HOUR,
+}
+
+
+def parse_duration_ns(text: str) -> int:
+    """A duration like '6h', '90m', '2d', '1h30m', '45s', '250ms' (a bare number is seconds) to ns.
+
+    Decimals are allowed in each part ('1.5h'); the result is rounded to the nanosecond. ValueError
+    names what is wrong.
+    """
+    import re
+
+    raw = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        raw += "s"
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", raw)
+    if not raw or "".join(n + u for n, u in parts) != raw:
+        raise ValueError(f"not a duration: {text!r} (use a number and a unit: 45s, 5m, 6h, 2d, 1h30m)")
+    total = sum(float(n) * DURATION_UNITS_NS[u] for n, u in parts)
+    return round(total)
+
+
+def duration_str(ns: int) -> str:
+    """A duration in ns as the shortest exact text parse_duration_ns reads back ('1h30m', '45s')."""
+    if ns == 0:
+        return "0s"
+    out, rest = [], ns
+    for unit in ("d", "h", "m", "s", "ms"):
+        size = DURATION_UNITS_NS[unit]
+        if rest >= size:
+            out.append(f"{rest // size}{unit}")
+            rest %= size
+    if rest:
+        out.append(f"{rest / NS_PER_MS:g}ms")
+    return "".join(out)

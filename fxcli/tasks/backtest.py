@@ -310,7 +310,11 @@ def _round_trip_bps(trade: TradeRecord) -> tuple[float, float, float]:
 
 def compute_metrics(result: RunResult, compat: str) -> dict[str, Any]:
     """The summary metrics under fx's conventions, or reproducing freqtrade's / backtesting.py's."""
-    ledger = ledger_of(result)
+    return ledger_metrics(ledger_of(result), compat)
+
+
+def ledger_metrics(ledger: Ledger, compat: str) -> dict[str, Any]:
+    """`compute_metrics` of a ledger (a walk-forward's stitched one is not one run's)."""
     if len(ledger.equity) < 2:
         return {"# Trades": len(ledger.trades)}
     if compat == "freqtrade":

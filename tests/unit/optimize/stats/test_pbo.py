@@ -129,3 +129,12 @@ def test_pbo_constant_columns_do_not_divide_by_zero() -> None:
 def test_pbo_bad_input_raises_one_message(matrix: np.ndarray, blocks: int, message: str) -> None:
     with pytest.raises(FxError, match=message):
         pbo(matrix, blocks)
+
+
+def test_pbo_winner_at_the_oos_median_counts_as_overfit() -> None:
+    matrix = np.array([[3.0, 2.0, 1.0], [2.0, 3.0, 1.0]])  # each half's winner is 2nd of 3 in the other
+
+    result = pbo(matrix, blocks=2, metric=mean_metric)
+
+    np.testing.assert_array_equal(result.logits, [0.0, 0.0])
+    assert result.value == 1.0

@@ -56,6 +56,14 @@ Param = Annotated[
     list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
+Holdout = Annotated[
+    str | None,
+    typer.Option(
+        help="FROM..TO (inclusive, like --from/--to): on a strategy's first study, lock this range in "
+        "its ledger; no later fx optimize command reads it until fx optimize unlock STRATEGY.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -92,6 +100,7 @@ def run(
     storage: Storage = None,
     pruner: Annotated[str, typer.Option(help="median (on window quarters) or none.")] = "none",
     param: Param = None,
+    holdout: Holdout = None,
     balance: Balance = 10_000.0,
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
@@ -145,6 +154,7 @@ def run(
             storage=storage,
             pruner=pruner,
             params=tuple(param or ()),
+            holdout=holdout,
         )
         console = stderr()
         directions = objective_directions(objective)
@@ -197,7 +207,7 @@ def show(
 ) -> None:
     """A study's trial counts and its best trials, best first."""
     from fxcli.tasks.optimize_report import show_study
-    from fxcli.ui.optimize import trials_table
+    from fxcli.ui.optimize import ledger_lines, trials_table
 
     with reporting_errors():
         document = show_study(name, out, storage, top=top, min_trades=min_trades, profitable=profitable)
@@ -206,6 +216,30 @@ def show(
         return
     counts = ", ".join(f"{k} {v}" for k, v in document["trials"].items())
     render(trials_table(f"{name}: {counts}", document["objectives"], document["top"]))
+    if document.get("ledger"):
+        render(ledger_lines(document["ledger"]))
+
+
+@app.command()
+def unlock(
+    strategy: Annotated[
+        str, typer.Argument(help="The strategy (its name or file) whose holdout to open.", show_default=False)
+    ],
+    out: Out = Path("results"),
+    json_out: Json = False,
+) -> None:
+    """Open a strategy's locked holdout for the final test; the unlock (time, user, host, range) is
+    written in its ledger and shown by every later run, show and report. A discipline aid on this
+    results folder, not security."""
+    from fxcli.tasks.holdout import unlock as unlock_holdout
+    from fxcli.ui.optimize import ledger_lines
+
+    with reporting_errors():
+        document = unlock_holdout(out, strategy)
+    if json_out:
+        print_json(document)
+    else:
+        render(ledger_lines(document["ledger"]))
 
 
 @app.command()
@@ -285,6 +319,7 @@ def walk_forward(
     ] = None,
     storage: Storage = None,
     param: Param = None,
+    holdout: Holdout = None,
     balance: Balance = 10_000.0,
     fee_bps: FeeBps = 10.0,
     latency_ms: LatencyMs = 50.0,
@@ -336,6 +371,7 @@ def walk_forward(
             jobs=jobs,
             storage=storage,
             params=tuple(param or ()),
+            holdout=holdout,
         )
         lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
         request = WalkForwardRequest(run_request, lengths, anchored, events, study)

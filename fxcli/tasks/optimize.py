@@ -42,6 +42,7 @@ from fxcli.optimize.study import (
 from fxcli.optimize.trials import TrialData
 from fxcli.outfile import make_folder
 from fxcli.tasks.backtest import Options, compute_metrics, resolve_strategy
+from fxcli.tasks.holdout import INSTANCE_ATTR, LEDGER_DIR, guard, new_instance, record_study
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -77,6 +78,7 @@ class RunRequest:
     storage: str | None = None
     pruner: str = "none"
     params: tuple[str, ...] = ()
+    holdout: str | None = None  # FROM..TO: locked in the strategy's ledger (tasks/holdout.py)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ def create_or_load(setup: WorkerSetup, space: Space, config: dict[str, Any]) -> 
             pruner=pruner,
         )
         study.set_user_attr(CONFIG_ATTR, json.dumps(config, sort_keys=True))
+        study.set_user_attr(INSTANCE_ATTR, new_instance())
         created = True
     except DuplicatedStudyError:
         study = optuna.load_study(
@@ -262,6 +265,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
     _check_study_name(name)
     study_dir = request.out_dir / "optimize" / name
     make_folder(study_dir)  # --out naming a file is exit 2 here, before any data is read
+    guard(request.out_dir, strategy_path.stem, request.holdout, request.options.start, request.options.end)
     storage = storage_spec(request.storage, study_dir)
     check_workers(storage, request.jobs)
     symbols = list(dict.fromkeys(request.symbols))
@@ -316,6 +320,8 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
 
 def _check_study_name(name: str) -> None:
     """A study name is also a folder name: no separators, no dot names, printable."""
+    if name == LEDGER_DIR:
+        raise FxError(f"--study {name!r}: the name of the ledger folder under <out>/optimize/")
     if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
         raise FxError(f"--study {name!r}: not usable as a folder name")
 
@@ -408,18 +414,23 @@ def run_study(
     setup, space, config, _data = prepare(request)
     study, _created = create_or_load(setup, space, config)
     recovered = recover(study, [d.key for d in space.dimensions])
-    if on_start is not None:
-        on_start(study)
-    if request.jobs == 1:
-        flag = StopFlag()
-        previous = flag.install()
-        try:
-            tally = _work(setup, flag, on_trial)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        return RunOutcome(study, setup, space, tally, flag.signum, recovered)
-    return _run_processes(request.jobs, setup, space, study, on_trial, recovered)
+    # The ledger gets the count now (trials of a run killed outright) and at the end, however it ends.
+    record_study(request.out_dir, setup.strategy_path.stem, study)
+    try:
+        if on_start is not None:
+            on_start(study)
+        if request.jobs == 1:
+            flag = StopFlag()
+            previous = flag.install()
+            try:
+                tally = _work(setup, flag, on_trial)
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+            return RunOutcome(study, setup, space, tally, flag.signum, recovered)
+        return _run_processes(request.jobs, setup, space, study, on_trial, recovered)
+    finally:
+        record_study(request.out_dir, setup.strategy_path.stem, study)
 
 
 def _run_processes(

@@ -31,6 +31,7 @@ from fxcli.optimize.storage import journal_studies, open_storage, storage_spec
 from fxcli.optimize.study import Tally
 from fxcli.outfile import write_output
 from fxcli.tasks.backtest import Options, backtest
+from fxcli.tasks.holdout import ledger_document
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -62,6 +63,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         "rerun_matches": None,
         "stopped": signal.Signals(outcome.stopped_by).name if outcome.stopped_by else None,
         "resume_command": command,
+        "ledger": ledger_document(request.out_dir, setup.strategy_path.stem),
     }
     if len(setup.objectives) > 1:
         document["pareto_front"] = [trial_document(t) for t in pareto_front(study)]
@@ -194,6 +196,7 @@ def show_study(
             "directions": [d.name.lower() for d in study.directions],
             "trials": counts(study),
             "top": [trial_document(t) for t in chosen],
+            "ledger": ledger_document(out, config_of(study).get("strategy_name")),
         }
     )
     return document

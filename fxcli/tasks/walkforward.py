@@ -32,6 +32,7 @@ from fxcli.store.access import exchange_of
 from fxcli.store.reader import StoreReader
 from fxcli.store.schema import Table
 from fxcli.tasks.backtest import Options, backtest, ledger_metrics, ledger_of, read_events, resolve_strategy
+from fxcli.tasks.holdout import LEDGER_DIR, guard, ledger_document
 from fxcli.tasks.optimize import RunRequest, run_study
 from fxcli.tasks.optimize_report import finish
 
@@ -155,8 +156,11 @@ def walk_forward(
     run = request.run
     strategy_path = resolve_strategy(run.strategy, run.strategies_dir)
     name = request.study or walk_forward_name(request, strategy_path)
+    if name == LEDGER_DIR:
+        raise FxError(f"--study {name!r}: the name of the ledger folder under <out>/optimize/")
     folder = run.out_dir / "optimize" / name
     make_folder(folder)
+    guard(run.out_dir, strategy_path.stem, run.holdout, run.options.start, run.options.end)
     span = data_span(run)
     plan = plan_folds(request, span)
     symbols = list(dict.fromkeys(run.symbols))
@@ -240,6 +244,7 @@ def _summarise(
         "conventions": CONVENTIONS,
         "results_dir": str(folder),
         "plot": str(folder / "stitched.png") if plots else None,
+        "ledger": ledger_document(request.run.out_dir, Path(request.run.strategy).stem),
     }
     document = clean(document)
     _write_frames(folder, rows, stitched)

@@ -102,7 +102,22 @@ def run_summary(document: Mapping[str, Any]) -> list[Any]:
         if document.get(key):
             checks.add_row(key.replace("_", " "), str(document[key]))
     out.append(checks)
+    if document.get("ledger"):
+        out.append(ledger_lines(document["ledger"]))
     return out
+
+
+def ledger_lines(ledger: Mapping[str, Any]) -> Table:
+    """The strategy's trial ledger: all trials ever tried, the holdout and every unlock of it."""
+    grid = Table.grid(padding=(0, 2))
+    studies = ledger["studies"]
+    grid.add_row("trials ever", f"{ledger['total_trials']} in {len(studies)} studies ({ledger['file']})")
+    if ledger.get("holdout"):
+        state = "locked" if ledger["locked"] else "UNLOCKED"
+        grid.add_row("holdout", f"{ledger['holdout']} {state}")
+    for entry in ledger.get("unlocked") or []:
+        grid.add_row("unlocked", f"{entry['range']} at {entry['time']} by {entry['by']}@{entry['host']}")
+    return grid
 
 
 def studies_table(rows: Sequence[Mapping[str, Any]]) -> Table:

@@ -15,7 +15,8 @@ from fxcli.outfile import output_file
 
 
 def _pct(value: Any) -> str:
-    return "-" if value is None else f"{value:+.2%}"
+    # Returns of small stakes on a large balance are tiny: significant digits, not fixed decimals.
+    return "-" if value is None else f"{value * 100:+.3g}%"
 
 
 def _p(metric: Mapping[str, Any]) -> str:

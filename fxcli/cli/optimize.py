@@ -395,3 +395,50 @@ def walk_forward(
         print_json(outcome.document)
     else:
         render(*walk_forward_summary(outcome.document, objective.split(",")[0].strip()))
+
+
+@app.command()
+def robustness(
+    name: StudyArg,
+    mc: Annotated[str, typer.Option(help="permute (reorder), bootstrap (resample) or block (blocks).")],
+    trial: Annotated[
+        int | None,
+        typer.Option(callback=count(0), help="Trial number (default: the best); must be complete."),
+    ] = None,
+    block_size: Annotated[
+        int | None, typer.Option(callback=count(1), help="--mc block: trades per block (default ~ n^(1/3)).")
+    ] = None,
+    n: Annotated[int, typer.Option("-n", help="Monte Carlo draws and random-entry baselines.")] = 1000,
+    seed: Annotated[int, typer.Option(callback=count(0, 2**31 - 1), help="Seed of draws and baselines.")] = 0,
+    plots: Annotated[bool, typer.Option(help="Write fan.png and final_returns.png.")] = True,
+    out: Out = Path("results"),
+    storage: Storage = None,
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Monte Carlo on a trial's trades and a random-entry baseline: is the winner better than chance?
+
+    Example: fx optimize robustness STUDY --mc permute -n 1000 --seed 7
+    """
+    from fxcli.settings import load_settings
+    from fxcli.tasks.robustness import RobustnessRequest
+    from fxcli.tasks.robustness import robustness as run_robustness
+    from fxcli.ui.robustness import fan_chart, histogram, robustness_summary
+
+    with reporting_errors():
+        settings = load_settings(data_dir=data_dir)
+        request = RobustnessRequest(name, out, storage, settings.data_dir, mc, n, seed, trial, block_size)
+        outcome = run_robustness(request)
+        document, dist = outcome.document, outcome.distribution
+        if dist is not None and plots:
+            title = f"{name} trial {document['trial']}: {dist.method}"
+            fan_chart(dist, document["start_equity"], Path(document["plots"]["fan"]), title)
+            histogram(dist, outcome.baseline_returns, Path(document["plots"]["histogram"]), title)
+    if outcome.no_trades is not None:
+        fail(outcome.no_trades, EXIT_CHECK_FAILED)
+    if not plots:
+        document.pop("plots", None)
+    if json_out:
+        print_json(document)
+    else:
+        render(*robustness_summary(document))

@@ -205,7 +205,6 @@ def show_study(
 def export_trial(name: str, out: Path, storage: str | None, number: int | None) -> str:
     """The strategy file (TOML text) of a trial (default: the pick) of a stored study."""
     study = open_study(name, out, storage)
-    config = config_of(study)
     if number is None:
         trial = best_trial(study)
         if trial is None:
@@ -217,6 +216,12 @@ def export_trial(name: str, out: Path, storage: str | None, number: int | None) 
         trial = trials[0]
         if not trial.params:
             raise FxError(f"--trial {number}: has no parameters yet ({trial.state.name})")
+    return trial_strategy_text(study, trial)
+
+
+def trial_strategy_text(study: Study, trial: FrozenTrial) -> str:
+    """The complete strategy file (TOML text) a trial of `study` ran: the study's file with its params."""
+    config = config_of(study)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{config.get('strategy_name', 'strategy')}.toml"
         path.write_text(config["strategy_text"], encoding="utf-8")

@@ -99,6 +99,9 @@ def run(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    bucket: Annotated[
+        str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
+    ] = "1h",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -145,6 +148,7 @@ def run(
             storage=storage,
             pruner=pruner,
             params=tuple(param or ()),
+            bucket_ns=_bucket_ns(bucket),
         )
         console = stderr()
         directions = objective_directions(objective)
@@ -230,6 +234,19 @@ def export(
 
         write_strategy(to, text)
     stderr().print(f"wrote {to}", markup=False)
+
+
+def _bucket_ns(value: str) -> int:
+    """--bucket to ns (a positive duration)."""
+    from fxcli.model.units import parse_duration_ns
+
+    try:
+        ns = parse_duration_ns(value)
+    except ValueError as exc:
+        raise FxError(f"--bucket {exc}") from None
+    if ns <= 0:
+        raise FxError(f"--bucket {value!r}: must be longer than 0")
+    return ns
 
 
 def _duration(param: typer.CallbackParam, value: str | None) -> int | None:

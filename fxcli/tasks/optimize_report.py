@@ -1,6 +1,7 @@
 """After `fx optimize run`, and for `list`, `show`, `export`: a study's results folder and documents.
 
-`<out>/optimize/<study>/` holds trials.parquet, summary.json, best.toml (a complete strategy file
+`<out>/optimize/<study>/` holds trials.parquet, returns.parquet (each trial's returns per time bucket),
+summary.json, best.toml (a complete strategy file
 with the pick's parameters) and the PNG plots. The pick is re-run as a plain `fx backtest` on
 best.toml: its objective values must equal the trial's to 1e-9 (relative to values above 1).
 """
@@ -26,6 +27,7 @@ from fxcli.optimize.results import (
     trial_document,
     write_trials,
 )
+from fxcli.optimize.returns import returns_matrix, write_returns
 from fxcli.optimize.space import load_space, strategy_text
 from fxcli.optimize.storage import journal_studies, open_storage, storage_spec
 from fxcli.optimize.study import Tally
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from fxcli.tasks.optimize import RunOutcome, RunRequest
 
 RERUN_TOLERANCE = 1e-9
+RETURNS_FILE = "returns.parquet"
 
 
 def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: bool = True) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     folder = setup.data_folder.parent
     folder.mkdir(parents=True, exist_ok=True)
     write_trials(study, folder / "trials.parquet")
+    document_returns = write_study_returns(study, folder)
     best = best_trial(study)
     document: dict[str, Any] = {
         "study": study.study_name,
@@ -62,6 +66,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         "rerun_matches": None,
         "stopped": signal.Signals(outcome.stopped_by).name if outcome.stopped_by else None,
         "resume_command": command,
+        "returns_file": document_returns,
     }
     if len(setup.objectives) > 1:
         document["pareto_front"] = [trial_document(t) for t in pareto_front(study)]
@@ -82,6 +87,16 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_output(folder / "summary.json", text.encode())
     return document
+
+
+def write_study_returns(study: Study, folder: Path) -> str | None:
+    """returns.parquet of the study's complete trials (fxcli.optimize.returns); its path, or None
+    when no trial completed."""
+    matrix = returns_matrix(study.get_trials(deepcopy=False))
+    if not matrix.trials:
+        return None
+    write_returns(matrix, folder / RETURNS_FILE)
+    return str(folder / RETURNS_FILE)
 
 
 def this_run(tally: Tally) -> dict[str, Any]:

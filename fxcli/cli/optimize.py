@@ -1,4 +1,4 @@
-"""`fx optimize run|list|show|export`: resumable parameter search over a strategy file's [search] space."""
+"""`fx optimize run|list|show|export|report`: resumable parameter search over a strategy file's [search] space."""
 
 from __future__ import annotations
 
@@ -234,6 +234,32 @@ def export(
 
         write_strategy(to, text)
     stderr().print(f"wrote {to}", markup=False)
+
+
+@app.command("report")
+def report_(
+    name: StudyArg,
+    blocks: Annotated[int, typer.Option(callback=count(2, 64), help="CSCV blocks (even).")] = 16,
+    plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    out: Out = Path("results"),
+    storage: Storage = None,
+    json_out: Json = False,
+) -> None:
+    """Is the winner real? PSR, the Deflated Sharpe Ratio, MinTRL, MinBTL and PBO of a study.
+
+    Example: fx optimize report momentum_scalper-0123456789ab --json
+    """
+    from fxcli.tasks.optimize_stats import report
+    from fxcli.ui.optimize_stats import report_plots, report_summary
+
+    with reporting_errors():
+        document, result = report(name, out, storage, blocks=blocks)
+        if plots and result is not None:
+            document["plots"] = report_plots(result, out / "optimize" / name, name)
+    if json_out:
+        print_json(document)
+    else:
+        render(*report_summary(document))
 
 
 def _bucket_ns(value: str) -> int:

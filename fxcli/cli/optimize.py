@@ -1,4 +1,4 @@
-"""`fx optimize run|list|show|export|report`: resumable parameter search over a strategy file's [search] space."""
+"""`fx optimize run|list|show|export|report`: resumable parameter search over a strategy's [search] space."""
 
 from __future__ import annotations
 

@@ -191,7 +191,8 @@ def verdict(document: dict[str, Any]) -> list[str]:
     if btl is not None and window is not None:
         short = window["years"] < btl["years"]
         lines.append(
-            f"MinBTL {btl['years']:.3g} years for {btl['n_trials']} trials (annual SR {btl['target_annual_sr']:g}); "
+            f"MinBTL {btl['years']:.3g} years for {btl['n_trials']} trials "
+            f"(annual SR {btl['target_annual_sr']:g}); "
             f"the data spans {window['years']:.3g} years: "
             + ("too short, a skill-less search can reach that SR by luck" if short else "long enough")
         )

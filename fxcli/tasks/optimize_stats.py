@@ -10,7 +10,8 @@ returns.parquet in the study folder so the report's inputs are on disk beside it
   TODO(ledger): N = the ledger's total over all the strategy's studies once issue14-ledger is merged;
 * the variance of the trials' Sharpe ratios is over the complete trials whose SR is defined (a trial
   that never trades has no SR), ddof = 1;
-* PBO is CSCV over all complete trials with `blocks` blocks (fxcli.optimize.stats.pbo).
+* PBO is CSCV over all complete trials with `blocks` blocks (fxcli.optimize.stats.pbo), the
+  Sharpe ratio computed on each half's rows (`exact_sharpe`: ties between trials are kept).
 
 A value that cannot be computed (too few buckets or trials, a flat best trial) is None with the
 reason under `reasons`, and the verdict says so.
@@ -28,7 +29,7 @@ from fxcli.errors import FxError
 from fxcli.optimize.results import best_trial, clean, counts
 from fxcli.optimize.returns import Returns, returns_matrix, write_returns
 from fxcli.optimize.stats import sharpe
-from fxcli.optimize.stats.pbo import PBOResult, pbo
+from fxcli.optimize.stats.pbo import PBOResult, pbo, sharpe_metric
 from fxcli.optimize.study import counted
 from fxcli.tasks.optimize_report import RETURNS_FILE, open_study
 
@@ -139,9 +140,21 @@ def _sharpe_stats(
     }
 
 
+def exact_sharpe(rows: np.ndarray) -> np.ndarray:
+    """The Sharpe metric computed on each half's own rows (pbo's per-split path, not its block sums).
+
+    Most buckets of a strategy that waits for signals are exactly 0, so halves with SR exactly 0 and
+    duplicate trials (a sampler repeating a point) are common, and CSCV's ranks depend on those ties.
+    The block-sum path breaks them by rounding (an all-zero half gets a tiny non-zero SR; identical
+    columns can differ in the last bit with the array's memory layout), which moved PBO by ~0.01 on
+    the shipped sample; computed per half, equal trials tie and a flat half has SR 0.
+    """
+    return sharpe_metric(np.ascontiguousarray(rows))
+
+
 def _pbo(document: dict[str, Any], matrix: Returns, blocks: int, reasons: dict[str, str]) -> PBOResult | None:
     try:
-        result = pbo(matrix.values, blocks)
+        result = pbo(matrix.values, blocks, metric=exact_sharpe)
     except FxError as exc:
         reasons["pbo"] = str(exc).removeprefix("PBO: ")
         return None
@@ -152,7 +165,7 @@ def _pbo(document: dict[str, Any], matrix: Returns, blocks: int, reasons: dict[s
         "p_oos_loss": result.p_oos_loss,
         "degradation": {"slope": result.slope, "intercept": result.intercept},
         "rows_dropped": result.rows_dropped,
-        "metric": "Sharpe ratio per bucket (ddof 1)",
+        "metric": "Sharpe ratio per bucket (ddof 1), computed on each half's rows",
     }
     return result
 

@@ -117,12 +117,14 @@ def test_report_matches_a_reference_on_the_stored_returns(study: tuple[Path, dic
     out, run = study
     document = _report(out, "s4")
     path = Path(document["returns_file"])
-    assert path == Path(run["results_dir"]) / "returns.parquet" and path.is_file()
+    assert path == Path(run["results_dir"]) / "returns.parquet"
+    assert path.is_file()
     numbers, m = _matrix(path)
     table = trials(run["results_dir"])
     done = table.filter(pl.col("state") == "COMPLETE")
     assert numbers == done["number"].to_list()
-    assert m.shape == (35, 12) and document["buckets"] == 35
+    assert m.shape == (35, 12)
+    assert document["buckets"] == 35
     # Each trial's bucket returns add up to its profit (Total profit % is of the start balance).
     assert np.allclose(m.sum(axis=0) * 100, done["metrics.Total profit %"].to_numpy(), rtol=1e-9, atol=1e-12)
 
@@ -142,7 +144,8 @@ def test_report_matches_a_reference_on_the_stored_returns(study: tuple[Path, dic
     assert document["psr"] == pytest.approx(ref["psr"], rel=1e-9, abs=1e-12)
     dsr = document["dsr"]
     assert dsr["value"] == pytest.approx(ref["dsr"], rel=1e-9, abs=1e-12)
-    assert dsr["n_trials"] == 12 and dsr["t"] == ref["t"] == 35
+    assert dsr["n_trials"] == 12
+    assert dsr["t"] == ref["t"] == 35
     assert dsr["sr_variance"] == pytest.approx(ref["sr_variance"], rel=1e-9)
     assert dsr["skew"] == pytest.approx(ref["skew"], rel=1e-9)
     assert dsr["kurtosis"] == pytest.approx(ref["kurtosis"], rel=1e-9)
@@ -150,30 +153,39 @@ def test_report_matches_a_reference_on_the_stored_returns(study: tuple[Path, dic
 
 
 def test_report_json_keys_verdict_and_plots(study: tuple[Path, dict[str, Any]]) -> None:
-    out, run = study
+    out, _run = study
     document = _report(out, "s4")
     for key in ("trials_counted", "psr", "dsr", "pbo", "returns_file", "min_trl", "min_btl", "verdict"):
         assert key in document
     assert set(document["dsr"]) >= {"value", "n_trials", "sr_variance", "skew", "kurtosis", "t"}
     assert set(document["pbo"]) >= {"value", "splits", "blocks", "p_oos_loss", "degradation"}
     verdict = "\n".join(document["verdict"])
-    assert "after 12 trials" in verdict and "0.95" in verdict and "PBO" in verdict and "0.5" in verdict
+    assert "after 12 trials" in verdict
+    assert "0.95" in verdict
+    assert "PBO" in verdict
+    assert "0.5" in verdict
     for plot in document["plots"]:
         assert Path(plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {Path(p).name for p in document["plots"]} == {"pbo_logits.png", "pbo_is_oos.png"}
     text = run_fx("optimize", "report", "s4", "--out", str(out), "--no-plots")
     assert text.returncode == 0, text.stderr
-    assert "DSR" in text.stdout and "after 12 trials" in text.stdout and "PBO" in text.stdout
+    assert "DSR" in text.stdout
+    assert "after 12 trials" in text.stdout
+    assert "PBO" in text.stdout
     eight = _report(out, "s4", "--blocks", "8", "--no-plots")
-    assert eight["pbo"]["splits"] == 70 and "plots" not in eight
+    assert eight["pbo"]["splits"] == 70
+    assert "plots" not in eight
 
 
 def test_too_few_buckets_give_null_with_a_reason(sample_store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _study(_strategy(tmp_path), sample_store, out, "--trials", "3", "--study", "hourly")
     document = _report(out, "hourly")
-    assert document["buckets"] == 1 and document["bucket_s"] == 3600
-    assert document["pbo"] is None and document["dsr"] is None and document["psr"] is None
+    assert document["buckets"] == 1
+    assert document["bucket_s"] == 3600
+    assert document["pbo"] is None
+    assert document["dsr"] is None
+    assert document["psr"] is None
     assert "1 time buckets cannot make 16 blocks" in document["reasons"]["pbo"]
     assert any(line.startswith("PBO: undefined (") for line in document["verdict"])
     assert any(line.startswith("DSR: undefined (") for line in document["verdict"])
@@ -182,7 +194,8 @@ def test_too_few_buckets_give_null_with_a_reason(sample_store: Path, tmp_path: P
 def test_bad_input_is_one_line_exit_2(study: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     out, _ = study
     message = error_line(run_fx("optimize", "report", "nope", "--out", str(out)))
-    assert "study 'nope'" in message and "s4" in message
+    assert "study 'nope'" in message
+    assert "s4" in message
     assert "--blocks" in error_line(run_fx("optimize", "report", "s4", "--out", str(out), "--blocks", "7"))
     assert "--bucket" in error_line(
         run_fx(*optimize_args(strategy_file(tmp_path, SEARCH), tmp_path, tmp_path / "o", "--bucket", "soon"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ def test_bucket_returns_sum_symbol_pnl_over_the_combined_balance() -> None:
     b = _result("B", 3000.0, [(5 * S, 3000.0), (25 * S, 2990.0)])
     stored = bucket_returns({"A": a, "B": b}, 10 * S)
     assert stored is not None
-    assert stored["start_ns"] == BASE and stored["bucket_ns"] == 10 * S
+    assert stored["start_ns"] == BASE
+    assert stored["bucket_ns"] == 10 * S
     # Buckets [0,10) [10,20) [20,30) [30,40) s; equity at each end: A 1000 1005 1005 1020, B 3000
     # 3000 2990 2990. P&L per bucket: 0, +5, -10, +15 over 4000.
     assert stored["values"] == pytest.approx([0.0, 5 / 4000, -10 / 4000, 15 / 4000], abs=1e-15)
@@ -47,13 +49,16 @@ def test_the_grid_is_aligned_to_the_epoch() -> None:
     a = _result("A", 100.0, [(7 * S, 100.0), (13 * S, 101.0)])
     stored = bucket_returns({"A": a}, 10 * S)
     assert stored is not None
-    assert stored["start_ns"] == BASE and len(stored["values"]) == 2
+    assert stored["start_ns"] == BASE
+    assert len(stored["values"]) == 2
     assert bucket_returns({}, 10 * S) is None
     with pytest.raises(FxError, match="--bucket"):
         bucket_returns({"A": a}, 0)
 
 
-def _study(rows: dict[int, dict[str, object] | None], states: dict[int, str] | None = None) -> optuna.Study:
+def _study(
+    rows: Mapping[int, Mapping[str, object] | None], states: dict[int, str] | None = None
+) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
     for number, stored in rows.items():

@@ -36,6 +36,7 @@ from fxcli.tasks.optimize_report import RETURNS_FILE, open_study
 SR_DDOF = 1
 SIGNIFICANT = 0.95  # PSR and DSR: the probability the true SR is above its benchmark
 PBO_OVERFIT = 0.5  # PBO above this: the IS winner is below the OOS median in most splits
+PBO_LOW = 0.2  # PBO at or below this: the IS winner stays above the OOS median in 4 splits of 5
 YEAR_NS = 365.25 * 86_400 * 1e9
 MIN_BTL_TARGET_SR = 1.0  # MinBTL's annualised Sharpe ratio
 
@@ -213,12 +214,14 @@ def verdict(document: dict[str, Any]) -> list[str]:
     if result is None:
         lines.append(f"PBO: undefined ({reasons.get('pbo')})")
     else:
-        overfit = result["value"] > PBO_OVERFIT
-        lines.append(
-            f"PBO {result['value']:.3f} "
-            + (f"> {PBO_OVERFIT}: likely overfit" if overfit else f"<= {PBO_OVERFIT}: no sign of overfitting")
-            + f" ({result['splits']} splits of {result['blocks']} blocks)"
-        )
+        value = result["value"]
+        if value > PBO_OVERFIT:
+            judged = f"> {PBO_OVERFIT}: likely overfit"
+        elif value > PBO_LOW:
+            judged = f"in ({PBO_LOW}, {PBO_OVERFIT}]: inconclusive, the in-sample pick is barely better than chance"
+        else:
+            judged = f"<= {PBO_LOW}: little sign of overfitting"
+        lines.append(f"PBO {value:.3f} {judged} ({result['splits']} splits of {result['blocks']} blocks)")
         loss = result["p_oos_loss"]
         lines.append(
             f"P(OOS loss) {loss:.3f}: "

@@ -218,7 +218,7 @@ def verdict(document: dict[str, Any]) -> list[str]:
         if value > PBO_OVERFIT:
             judged = f"> {PBO_OVERFIT}: likely overfit"
         elif value > PBO_LOW:
-            judged = f"in ({PBO_LOW}, {PBO_OVERFIT}]: inconclusive, the in-sample pick is barely better than chance"
+            judged = f"in ({PBO_LOW}, {PBO_OVERFIT}]: inconclusive, the pick is barely better than chance"
         else:
             judged = f"<= {PBO_LOW}: little sign of overfitting"
         lines.append(f"PBO {value:.3f} {judged} ({result['splits']} splits of {result['blocks']} blocks)")

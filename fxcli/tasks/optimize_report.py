@@ -1,8 +1,8 @@
 """After `fx optimize run`, and for `list`, `show`, `export`: a study's results folder and documents.
 
-`<out>/optimize/<study>/` holds trials.parquet, returns.parquet (each trial's returns per time bucket),
-summary.json, best.toml (a complete strategy file
-with the pick's parameters) and the PNG plots. The pick is re-run as a plain `fx backtest` on
+`<out>/optimize/<study>/` holds trials.parquet, returns.parquet (each trial's returns per time
+bucket), summary.json, best.toml (a complete strategy file with the pick's parameters) and the PNG
+plots. The pick is re-run as a plain `fx backtest` on
 best.toml: its objective values must equal the trial's to 1e-9 (relative to values above 1).
 """
 
@@ -91,8 +91,11 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
 
 def write_study_returns(study: Study, folder: Path) -> str | None:
     """returns.parquet of the study's complete trials (fxcli.optimize.returns); its path, or None
-    when no trial completed."""
-    matrix = returns_matrix(study.get_trials(deepcopy=False))
+    when no trial completed or a resumed study's older trials have none (`report` says why)."""
+    try:
+        matrix = returns_matrix(study.get_trials(deepcopy=False))
+    except FxError:
+        return None
     if not matrix.trials:
         return None
     write_returns(matrix, folder / RETURNS_FILE)

@@ -1,4 +1,4 @@
-"""`fx optimize run|list|show|export`: resumable parameter search over a strategy file's [search] space."""
+"""`fx optimize run|list|show|export|report`: resumable parameter search over a strategy's [search] space."""
 
 from __future__ import annotations
 
@@ -108,6 +108,9 @@ def run(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    bucket: Annotated[
+        str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
+    ] = "1h",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -155,6 +158,7 @@ def run(
             pruner=pruner,
             params=tuple(param or ()),
             holdout=holdout,
+            bucket_ns=_bucket_ns(bucket),
         )
         console = stderr()
         directions = objective_directions(objective)
@@ -264,6 +268,45 @@ def export(
 
         write_strategy(to, text)
     stderr().print(f"wrote {to}", markup=False)
+
+
+@app.command("report")
+def report_(
+    name: StudyArg,
+    blocks: Annotated[int, typer.Option(callback=count(2, 64), help="CSCV blocks (even).")] = 16,
+    plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    out: Out = Path("results"),
+    storage: Storage = None,
+    json_out: Json = False,
+) -> None:
+    """Is the winner real? PSR, the Deflated Sharpe Ratio, MinTRL, MinBTL and PBO of a study.
+
+    Example: fx optimize report momentum_scalper-0123456789ab --json
+    """
+    from fxcli.tasks.optimize_stats import report
+    from fxcli.ui.optimize_stats import report_plots, report_summary
+
+    with reporting_errors():
+        document, result = report(name, out, storage, blocks=blocks)
+        if plots and result is not None:
+            document["plots"] = report_plots(result, out / "optimize" / name, name)
+    if json_out:
+        print_json(document)
+    else:
+        render(*report_summary(document))
+
+
+def _bucket_ns(value: str) -> int:
+    """--bucket to ns (a positive duration)."""
+    from fxcli.model.units import parse_duration_ns
+
+    try:
+        ns = parse_duration_ns(value)
+    except ValueError as exc:
+        raise FxError(f"--bucket {exc}") from None
+    if ns <= 0:
+        raise FxError(f"--bucket {value!r}: must be longer than 0")
+    return ns
 
 
 def _duration(param: typer.CallbackParam, value: str | None) -> int | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fxcli.errors import FxError
 from fxcli.optimize.objective import MAXIMIZE, dominates
 from fxcli.optimize.owner import owner_is_alive
+from fxcli.optimize.returns import RETURNS_ATTR
 from fxcli.optimize.sampler import ABANDONED
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Outcome:
     pruned: bool = False
     reason: str = ""
     point: dict[str, Any] | None = None  # the params as the trial ran them (decimal steps), for results
+    returns: dict[str, Any] | None = None  # per time bucket (fxcli.optimize.returns), for the report
 
 
 class Evaluate(Protocol):
@@ -286,6 +288,8 @@ def _run_one(
     if outcome.point is not None:
         trial.set_user_attr(POINT, outcome.point)
     trial.set_user_attr("trades", outcome.trades)
+    if outcome.returns is not None and not outcome.pruned:
+        trial.set_user_attr(RETURNS_ATTR, outcome.returns)
     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 6))
     if outcome.pruned:
         study.tell(trial, state=TrialState.PRUNED)

@@ -26,6 +26,7 @@ from fxcli import __version__
 from fxcli.errors import FxError
 from fxcli.optimize.objective import Objectives, flat_metrics, parse_objectives, trades_of
 from fxcli.optimize.results import CONFIG_ATTR, config_of
+from fxcli.optimize.returns import DEFAULT_BUCKET_NS, bucket_returns
 from fxcli.optimize.sampler import check_sampler, reseeding
 from fxcli.optimize.space import load_space
 from fxcli.optimize.storage import StorageSpec, check_workers, open_storage, storage_spec
@@ -79,6 +80,7 @@ class RunRequest:
     pruner: str = "none"
     params: tuple[str, ...] = ()
     holdout: str | None = None  # FROM..TO: locked in the strategy's ledger (tasks/holdout.py)
+    bucket_ns: int = DEFAULT_BUCKET_NS  # the returns' time bucket (fxcli.optimize.returns)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class WorkerSetup:
     seed: int
     pruner: str
     budget: Budget
+    bucket_ns: int = DEFAULT_BUCKET_NS
 
 
 @dataclass
@@ -128,6 +131,7 @@ class TrialEvaluator:
             candidate.spec, candidate.indicators, options.costs, options.balance, clock_ms, self.n_stages
         )
         per_symbol: dict[str, dict[str, Any]] = {}
+        results: dict[str, Any] = {}  # the last stage's: the whole window's
         for step, results in enumerate(stages):
             per_symbol = {s: compute_metrics(r, "fx") for s, r in results.items()}
             if step < self.n_stages - 1:
@@ -142,7 +146,11 @@ class TrialEvaluator:
                     )
         values = self.objectives.score(per_symbol)
         return Outcome(
-            values, _json_safe(flat_metrics(per_symbol)), trades_of(per_symbol), point=self.space.tidy(params)
+            values,
+            _json_safe(flat_metrics(per_symbol)),
+            trades_of(per_symbol),
+            point=self.space.tidy(params),
+            returns=bucket_returns(results, self.setup.bucket_ns),
         )
 
 
@@ -172,6 +180,8 @@ def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives)
         "params": list(request.params),
         "fx_version": __version__,
     }
+    if request.bucket_ns != DEFAULT_BUCKET_NS:  # kept out at the default: earlier study names stay
+        inputs["bucket_ns"] = request.bucket_ns
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return f"{strategy_path.stem}-{digest[:12]}"
 
@@ -296,6 +306,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         seed=request.seed if request.seed is not None else secrets.randbits(31),
         pruner=request.pruner,
         budget=Budget(request.trials, deadline, request.early_stop),
+        bucket_ns=request.bucket_ns,
     )
     config = {
         "key": study_name(request, strategy_path, objectives),
@@ -313,6 +324,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         "seed": request.seed,
         "pruner": request.pruner,
         "data_sha256": data_sha,
+        "bucket_ns": request.bucket_ns,
         "fx_version": __version__,
     }
     return setup, space, config, data

@@ -1,7 +1,8 @@
 """After `fx optimize run`, and for `list`, `show`, `export`: a study's results folder and documents.
 
-`<out>/optimize/<study>/` holds trials.parquet, summary.json, best.toml (a complete strategy file
-with the pick's parameters) and the PNG plots. The pick is re-run as a plain `fx backtest` on
+`<out>/optimize/<study>/` holds trials.parquet, returns.parquet (each trial's returns per time
+bucket), summary.json, best.toml (a complete strategy file with the pick's parameters) and the PNG
+plots. The pick is re-run as a plain `fx backtest` on
 best.toml: its objective values must equal the trial's to 1e-9 (relative to values above 1).
 """
 
@@ -26,6 +27,7 @@ from fxcli.optimize.results import (
     trial_document,
     write_trials,
 )
+from fxcli.optimize.returns import returns_matrix, write_returns
 from fxcli.optimize.space import load_space, strategy_text
 from fxcli.optimize.storage import journal_studies, open_storage, storage_spec
 from fxcli.optimize.study import Tally
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from fxcli.tasks.optimize import RunOutcome, RunRequest
 
 RERUN_TOLERANCE = 1e-9
+RETURNS_FILE = "returns.parquet"
 
 
 def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: bool = True) -> dict[str, Any]:
@@ -48,6 +51,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     folder = setup.data_folder.parent
     folder.mkdir(parents=True, exist_ok=True)
     write_trials(study, folder / "trials.parquet")
+    document_returns = write_study_returns(study, folder)
     best = best_trial(study)
     document: dict[str, Any] = {
         "study": study.study_name,
@@ -64,6 +68,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         "stopped": signal.Signals(outcome.stopped_by).name if outcome.stopped_by else None,
         "resume_command": command,
         "ledger": ledger_document(request.out_dir, setup.strategy_path.stem),
+        "returns_file": document_returns,
     }
     if len(setup.objectives) > 1:
         document["pareto_front"] = [trial_document(t) for t in pareto_front(study)]
@@ -84,6 +89,19 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_output(folder / "summary.json", text.encode())
     return document
+
+
+def write_study_returns(study: Study, folder: Path) -> str | None:
+    """returns.parquet of the study's complete trials (fxcli.optimize.returns); its path, or None
+    when no trial completed or a resumed study's older trials have none (`report` says why)."""
+    try:
+        matrix = returns_matrix(study.get_trials(deepcopy=False))
+    except FxError:
+        return None
+    if not matrix.trials:
+        return None
+    write_returns(matrix, folder / RETURNS_FILE)
+    return str(folder / RETURNS_FILE)
 
 
 def this_run(tally: Tally) -> dict[str, Any]:

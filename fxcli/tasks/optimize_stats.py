@@ -1,0 +1,247 @@
+"""`fx optimize report STUDY`: is the study's winner real? PSR, DSR, MinTRL, MinBTL and PBO.
+
+Everything is computed from the study's return matrix (fxcli.optimize.returns), rewritten first as
+returns.parquet in the study folder so the report's inputs are on disk beside it:
+
+* the best trial is the study's pick (fxcli.optimize.results.best_trial); its Sharpe ratio, skew,
+  kurtosis (not excess) and T are those of its returns per bucket (not annualised);
+* N, the number of trials the DSR deflates for, is every trial tried (complete, pruned, failed; not
+  infeasible or abandoned points);
+  TODO(ledger): N = the ledger's total over all the strategy's studies once issue14-ledger is merged;
+* the variance of the trials' Sharpe ratios is over the complete trials whose SR is defined (a trial
+  that never trades has no SR), ddof = 1;
+* PBO is CSCV over all complete trials with `blocks` blocks (fxcli.optimize.stats.pbo), the
+  Sharpe ratio computed on each half's rows (`exact_sharpe`: ties between trials are kept).
+
+A value that cannot be computed (too few buckets or trials, a flat best trial) is None with the
+reason under `reasons`, and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fxcli.errors import FxError
+from fxcli.optimize.results import best_trial, clean, counts
+from fxcli.optimize.returns import Returns, returns_matrix, write_returns
+from fxcli.optimize.stats import sharpe
+from fxcli.optimize.stats.pbo import PBOResult, pbo, sharpe_metric
+from fxcli.optimize.study import counted
+from fxcli.tasks.optimize_report import RETURNS_FILE, open_study
+
+SR_DDOF = 1
+SIGNIFICANT = 0.95  # PSR and DSR: the probability the true SR is above its benchmark
+PBO_OVERFIT = 0.5  # PBO above this: the IS winner is below the OOS median in most splits
+PBO_LOW = 0.2  # PBO at or below this: the IS winner stays above the OOS median in 4 splits of 5
+YEAR_NS = 365.25 * 86_400 * 1e9
+MIN_BTL_TARGET_SR = 1.0  # MinBTL's annualised Sharpe ratio
+
+
+def report(
+    name: str, out: Path, storage: str | None, *, blocks: int = 16
+) -> tuple[dict[str, Any], PBOResult | None]:
+    """The report's document (see the module docstring) and the CSCV result for the plots."""
+    if blocks < 2 or blocks % 2:
+        raise FxError(f"--blocks {blocks}: must be an even number >= 2")
+    study = open_study(name, out, storage)
+    trials = study.get_trials(deepcopy=False)
+    matrix = returns_matrix(trials)
+    folder = out / "optimize" / name
+    returns_file = None
+    if matrix.trials:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_returns(matrix, folder / RETURNS_FILE)
+        returns_file = str(folder / RETURNS_FILE)
+    n_trials = sum(1 for t in trials if t.state.is_finished() and counted(t))
+    reasons: dict[str, str] = {}
+    best = best_trial(study)
+    document: dict[str, Any] = {
+        "study": name,
+        "trials": counts(study),
+        "trials_counted": n_trials,
+        "trials_counted_by": "study",  # TODO(ledger): "ledger" with the ledger's total
+        "trials_in_matrix": len(matrix.trials),
+        "bucket_s": matrix.bucket_ns / 1e9,
+        "buckets": int(matrix.values.shape[0]),
+        "window": _window(matrix),
+        "returns_file": returns_file,
+        "best_trial": best.number if best is not None else None,
+        "sharpe": None,
+        "psr": None,
+        "dsr": None,
+        "min_trl": None,
+        "min_btl": None,
+        "pbo": None,
+        "reasons": reasons,
+    }
+    if best is None or best.number not in matrix.trials:
+        reasons["best"] = "no trial completed within the constraints"
+    else:
+        _sharpe_stats(document, matrix, best.number, n_trials, reasons)
+    result = _pbo(document, matrix, blocks, reasons)
+    document["verdict"] = verdict(document)
+    return clean(document), result
+
+
+def _window(matrix: Returns) -> dict[str, Any] | None:
+    if not len(matrix.starts_ns):
+        return None
+    lo, hi = int(matrix.starts_ns[0]), int(matrix.starts_ns[-1]) + matrix.bucket_ns
+    return {"from_ns": lo, "to_ns": hi, "years": (hi - lo) / YEAR_NS}
+
+
+def _sharpe_stats(
+    document: dict[str, Any], matrix: Returns, best: int, n_trials: int, reasons: dict[str, str]
+) -> None:
+    """PSR, DSR, MinTRL of the best trial; MinBTL of N trials (filled in `document`)."""
+    document["min_btl"] = {
+        "years": sharpe.min_btl(n_trials, MIN_BTL_TARGET_SR),
+        "target_annual_sr": MIN_BTL_TARGET_SR,
+        "n_trials": n_trials,
+    }
+    if matrix.values.shape[0] < 2:
+        reasons["sharpe"] = (
+            f"{matrix.values.shape[0]} time bucket: a Sharpe ratio needs 2 (use a smaller --bucket)"
+        )
+        return
+    m = sharpe.moments(matrix.column(best))
+    if math.isnan(m.sr):
+        reasons["sharpe"] = f"trial {best}'s returns do not vary: its Sharpe ratio is undefined"
+        return
+    document["sharpe"] = {"value": m.sr, "per": "bucket", "t": m.t, "skew": m.skew, "kurtosis": m.kurtosis}
+    document["psr"] = sharpe.psr(m.sr, m.t, m.skew, m.kurtosis)
+    trl = sharpe.min_trl(m.sr, m.skew, m.kurtosis, 0.0, SIGNIFICANT)
+    document["min_trl"] = {
+        "buckets": trl if math.isfinite(trl) else None,
+        "hours": trl * matrix.bucket_ns / 3.6e12 if math.isfinite(trl) else None,
+        "confidence": SIGNIFICANT,
+    }
+    if not math.isfinite(trl):
+        reasons["min_trl"] = "the best trial's Sharpe ratio is not above 0: no track record is long enough"
+    srs = np.array([sharpe.moments(matrix.values[:, j]).sr for j in range(len(matrix.trials))])
+    defined = int(np.sum(~np.isnan(srs)))
+    if defined <= SR_DDOF:
+        reasons["dsr"] = f"{defined} trial(s) with a defined Sharpe ratio: their variance needs 2"
+        return
+    variance = sharpe.sr_variance(srs, ddof=SR_DDOF)
+    document["dsr"] = {
+        "value": sharpe.dsr(m.sr, m.t, m.skew, m.kurtosis, n_trials, variance),
+        "n_trials": n_trials,
+        "sr_variance": variance,
+        "sr_variance_ddof": SR_DDOF,
+        "sr_variance_trials": defined,
+        "expected_max_sr": sharpe.expected_max_sr(n_trials, variance),
+        "skew": m.skew,
+        "kurtosis": m.kurtosis,
+        "t": m.t,
+    }
+
+
+def exact_sharpe(rows: np.ndarray) -> np.ndarray:
+    """The Sharpe metric computed on each half's own rows (pbo's per-split path, not its block sums).
+
+    Most buckets of a strategy that waits for signals are exactly 0, so halves with SR exactly 0 and
+    duplicate trials (a sampler repeating a point) are common, and CSCV's ranks depend on those ties.
+    The block-sum path breaks them by rounding (an all-zero half gets a tiny non-zero SR; identical
+    columns can differ in the last bit with the array's memory layout), which moved PBO by ~0.01 on
+    the shipped sample; computed per half, equal trials tie and a flat half has SR 0.
+    """
+    return sharpe_metric(np.ascontiguousarray(rows))
+
+
+def _pbo(document: dict[str, Any], matrix: Returns, blocks: int, reasons: dict[str, str]) -> PBOResult | None:
+    try:
+        result = pbo(matrix.values, blocks, metric=exact_sharpe)
+    except FxError as exc:
+        reasons["pbo"] = str(exc).removeprefix("PBO: ")
+        return None
+    document["pbo"] = {
+        "value": result.value,
+        "splits": result.splits,
+        "blocks": result.blocks,
+        "p_oos_loss": result.p_oos_loss,
+        "degradation": {"slope": result.slope, "intercept": result.intercept},
+        "rows_dropped": result.rows_dropped,
+        "metric": "Sharpe ratio per bucket (ddof 1), computed on each half's rows",
+    }
+    return result
+
+
+def verdict(document: dict[str, Any]) -> list[str]:
+    """Plain-language lines, each with the threshold it uses."""
+    lines: list[str] = []
+    reasons = document["reasons"]
+    psr = document["psr"]
+    if psr is None:
+        lines.append(f"PSR: undefined ({reasons.get('best') or reasons.get('sharpe')})")
+    else:
+        word = "significant" if psr >= SIGNIFICANT else "not significant"
+        lines.append(
+            f"PSR(0) {psr:.3f}: the best trial's Sharpe ratio is {word} on its own (threshold {SIGNIFICANT})"
+        )
+    dsr = document["dsr"]
+    if dsr is None:
+        lines.append(f"DSR: undefined ({reasons.get('dsr') or reasons.get('best') or reasons.get('sharpe')})")
+    elif dsr["value"] >= SIGNIFICANT:
+        lines.append(f"DSR {dsr['value']:.3f} >= {SIGNIFICANT}: significant after {dsr['n_trials']} trials")
+    else:
+        lines.append(
+            f"DSR {dsr['value']:.3f} < {SIGNIFICANT}: not significant after {dsr['n_trials']} trials"
+        )
+    trl = document["min_trl"]
+    if trl is not None and document["sharpe"] is not None:
+        t = document["sharpe"]["t"]
+        if trl["buckets"] is None:
+            lines.append("MinTRL: infinite (Sharpe ratio <= 0): no track record would make it significant")
+        elif trl["buckets"] > t:
+            lines.append(f"MinTRL {trl['buckets']:.1f} buckets > T = {t}: the track record is too short")
+        else:
+            lines.append(f"MinTRL {trl['buckets']:.1f} buckets <= T = {t}: the track record is long enough")
+    btl, window = document["min_btl"], document["window"]
+    if btl is not None and window is not None:
+        short = window["years"] < btl["years"]
+        lines.append(
+            f"MinBTL {btl['years']:.3g} years for {btl['n_trials']} trials "
+            f"(annual SR {btl['target_annual_sr']:g}); "
+            f"the data spans {window['years']:.3g} years: "
+            + ("too short, a skill-less search can reach that SR by luck" if short else "long enough")
+        )
+    result = document["pbo"]
+    if result is None:
+        lines.append(f"PBO: undefined ({reasons.get('pbo')})")
+    else:
+        value = result["value"]
+        if value > PBO_OVERFIT:
+            judged = f"> {PBO_OVERFIT}: likely overfit"
+        elif value > PBO_LOW:
+            judged = f"in ({PBO_LOW}, {PBO_OVERFIT}]: inconclusive, the pick is barely better than chance"
+        else:
+            judged = f"<= {PBO_LOW}: little sign of overfitting"
+        lines.append(f"PBO {value:.3f} {judged} ({result['splits']} splits of {result['blocks']} blocks)")
+        loss = result["p_oos_loss"]
+        lines.append(
+            f"P(OOS loss) {loss:.3f}: "
+            + (
+                "the in-sample winner loses out of sample in most splits"
+                if loss > 0.5
+                else "the in-sample winner mostly does not lose out of sample"
+            )
+            + " (threshold 0.5)"
+        )
+        slope = result["degradation"]["slope"]
+        if slope is None or not math.isfinite(slope):
+            lines.append("degradation slope: undefined (the winners' in-sample Sharpe ratios do not vary)")
+        else:
+            lines.append(
+                f"degradation slope {slope:.3f}: "
+                + (
+                    "in-sample gains do not carry out of sample (slope <= 0)"
+                    if slope <= 0
+                    else "out-of-sample follows in-sample (slope > 0)"
+                )
+            )
+    return lines

@@ -5,9 +5,9 @@ returns.parquet in the study folder so the report's inputs are on disk beside it
 
 * the best trial is the study's pick (fxcli.optimize.results.best_trial); its Sharpe ratio, skew,
   kurtosis (not excess) and T are those of its returns per bucket (not annualised);
-* N, the number of trials the DSR deflates for, is every trial tried (complete, pruned, failed; not
-  infeasible or abandoned points);
-  TODO(ledger): N = the ledger's total over all the strategy's studies once issue14-ledger is merged;
+* N, the number of trials the DSR and MinBTL deflate for, is every trial the strategy's ledger counts
+  over all its studies (complete, pruned, failed; not infeasible or abandoned points), so re-running
+  searches cannot hide trials; the study's own count when it has no ledger (another --out);
 * the variance of the trials' Sharpe ratios is over the complete trials whose SR is defined (a trial
   that never trades has no SR), ddof = 1;
 * PBO is CSCV over all complete trials with `blocks` blocks (fxcli.optimize.stats.pbo), the
@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from fxcli.errors import FxError
-from fxcli.optimize.results import best_trial, clean, counts
+from fxcli.optimize.results import best_trial, clean, config_of, counts
 from fxcli.optimize.returns import Returns, returns_matrix, write_returns
 from fxcli.optimize.stats import sharpe
 from fxcli.optimize.stats.pbo import PBOResult, pbo, sharpe_metric
 from fxcli.optimize.study import counted
+from fxcli.tasks.holdout import ledger_document
 from fxcli.tasks.optimize_report import RETURNS_FILE, open_study
 
 SR_DDOF = 1
@@ -56,14 +57,19 @@ def report(
         folder.mkdir(parents=True, exist_ok=True)
         write_returns(matrix, folder / RETURNS_FILE)
         returns_file = str(folder / RETURNS_FILE)
-    n_trials = sum(1 for t in trials if t.state.is_finished() and counted(t))
+    n_study = sum(1 for t in trials if t.state.is_finished() and counted(t))
+    strategy = config_of(study).get("strategy_name")
+    ledger = ledger_document(out, strategy) if strategy else None
+    n_trials = max(n_study, ledger["total_trials"]) if ledger else n_study
     reasons: dict[str, str] = {}
     best = best_trial(study)
     document: dict[str, Any] = {
         "study": name,
         "trials": counts(study),
         "trials_counted": n_trials,
-        "trials_counted_by": "study",  # TODO(ledger): "ledger" with the ledger's total
+        "trials_counted_by": "ledger" if ledger else "study",
+        "trials_in_study": n_study,
+        "ledger": ledger,
         "trials_in_matrix": len(matrix.trials),
         "bucket_s": matrix.bucket_ns / 1e9,
         "buckets": int(matrix.values.shape[0]),

@@ -33,6 +33,7 @@ from fxcli.store.columns import open_window
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
 from fxcli.tasks.backtest import MARKET_TABLES, Options, backtest
+from fxcli.tasks.holdout import check_study_window
 from fxcli.tasks.optimize_report import open_study, trial_strategy_text
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def robustness(request: RobustnessRequest) -> RobustnessOutcome:
     study = open_study(request.study, request.out_dir, request.storage)
     trial = _trial(study, request.study, request.trial)
     config = config_of(study)
+    check_study_window(request.out_dir, config)  # a re-run reads data: never a locked holdout
     options = Options(**config["options"])
     folder = request.out_dir / "optimize" / request.study / "robustness"
     make_folder(folder)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from fxcli.outfile import output_file
+from fxcli.ui.optimize import ledger_lines
 
 if TYPE_CHECKING:
     from fxcli.optimize.stats.pbo import PBOResult
@@ -80,7 +81,8 @@ def report_summary(document: Mapping[str, Any]) -> list[Any]:
     files.add_row("returns", _num(document["returns_file"]))
     for plot in document.get("plots", []):
         files.add_row("plot", plot)
-    return [table, verdict, files]
+    ledger = [ledger_lines(document["ledger"])] if document.get("ledger") else []
+    return [table, verdict, *ledger, files]
 
 
 def report_plots(result: PBOResult, folder: Path, title: str) -> list[str]:

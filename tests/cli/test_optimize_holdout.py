@@ -126,3 +126,20 @@ def test_holdout_and_ledger_errors_are_one_line(sample_store: Path, tmp_path: Pa
     assert (
         error_line(run_fx(*run_args)) == f"{ledger}:{line}: not a ledger line (study is missing or not str)"
     )
+
+
+def test_robustness_refuses_a_study_whose_window_touches_the_locked_holdout(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    # A study of the whole window made before the holdout was set (here: its ledger gone, as for a
+    # study copied from another results folder) is not re-run on the locked range.
+    strategy, out = strategy_file(tmp_path), tmp_path / "out"
+    whole = run_optimize(strategy, sample_store, out, f"{QUICK} --study whole")
+    (out / "optimize" / "ledger" / "scalper.jsonl").unlink()
+    run_optimize(strategy, sample_store, out, f"{QUICK} --study early --holdout {HOLDOUT} {BEFORE}")
+
+    args = ["optimize", "robustness", whole["study"], "--out", str(out), "--data-dir", str(sample_store)]
+    message = error_line(run_fx(*args, "--mc", "permute", "-n", "10"))
+
+    assert f"locked holdout {SHOWN}" in message
+    assert not (out / "optimize" / "whole" / "robustness").exists()

@@ -200,3 +200,17 @@ def test_bad_input_is_one_line_exit_2(study: tuple[Path, dict[str, Any]], tmp_pa
     assert "--bucket" in error_line(
         run_fx(*optimize_args(strategy_file(tmp_path, SEARCH), tmp_path, tmp_path / "o", "--bucket", "soon"))
     )
+
+
+def test_n_is_every_trial_of_every_study_of_the_strategy(sample_store: Path, tmp_path: Path) -> None:
+    # Re-running a search under another study name cannot hide trials: the DSR deflates for both.
+    out, strategy = tmp_path / "out", _strategy(tmp_path)
+    _study(strategy, sample_store, out, "--trials", "3", "--bucket", "4s", "--study", "first")
+    _study(strategy, sample_store, out, "--trials", "4", "--bucket", "4s", "--study", "second")
+
+    document = _report(out, "second")
+
+    assert document["trials_in_study"] == 4
+    assert document["trials_counted_by"] == "ledger"
+    assert document["trials_counted"] == 7 == document["ledger"]["total_trials"]
+    assert document["min_btl"]["n_trials"] == 7

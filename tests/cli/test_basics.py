@@ -38,6 +38,10 @@ COMMANDS = [
     "optimize list",
     "optimize show",
     "optimize export",
+    "optimize walk-forward",
+    "optimize report",
+    "optimize robustness",
+    "optimize unlock",
 ]
 
 

@@ -55,6 +55,8 @@ Storage = Annotated[
 Param = Annotated[
     list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
+MAX_DRAWS = 100_000  # robustness -n: enough for a 0.3 % standard error on a p-value, seconds of work
+
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
 Holdout = Annotated[
     str | None,
@@ -306,6 +308,15 @@ def _bucket_ns(value: str) -> int:
         raise FxError(f"--bucket {exc}") from None
     if ns <= 0:
         raise FxError(f"--bucket {value!r}: must be longer than 0")
+    return _at_most("--bucket", value, ns)
+
+
+def _at_most(option: str, value: str, ns: int) -> int:
+    """`ns`, refused past the longest duration fx handles (MAX_SECONDS: times stay int64 ns)."""
+    from fxcli.model.limits import MAX_SECONDS
+
+    if ns > MAX_SECONDS * 1e9:
+        raise FxError(f"{option} {value[:40]!r}: longer than {MAX_SECONDS:g} s")
     return ns
 
 
@@ -315,10 +326,11 @@ def _duration(param: typer.CallbackParam, value: str | None) -> int | None:
 
     if value is None:
         return None
+    option = f"--{(param.name or '').replace('_', '-')}"
     try:
-        return parse_duration_ns(value)
+        return _at_most(option, value, parse_duration_ns(value))
     except ValueError as exc:
-        raise FxError(f"--{(param.name or '').replace('_', '-')} {exc}") from None
+        raise FxError(f"{option} {exc}") from None
 
 
 @app.command("walk-forward")
@@ -422,7 +434,7 @@ def walk_forward(
             raise FxError("--anchored and --events: event folds are always anchored; give one of them")
 
         def on_fold(row: dict[str, object]) -> None:
-            if not json_out:
+            if not json_out and console.is_terminal:  # progress for a person, as run's progress bar
                 console.print(f"fold {row['fold']}: test {row['test']} done", markup=False, highlight=False)
 
         outcome = run_walk_forward(request, command, lambda _event: None, on_fold, plots=plots)
@@ -451,7 +463,12 @@ def robustness(
     block_size: Annotated[
         int | None, typer.Option(callback=count(1), help="--mc block: trades per block (default ~ n^(1/3)).")
     ] = None,
-    n: Annotated[int, typer.Option("-n", help="Monte Carlo draws and random-entry baselines.")] = 1000,
+    n: Annotated[
+        int,
+        typer.Option(
+            "-n", callback=count(1, MAX_DRAWS), help="Monte Carlo draws and random-entry baselines."
+        ),
+    ] = 1000,
     seed: Annotated[int, typer.Option(callback=count(0, 2**31 - 1), help="Seed of draws and baselines.")] = 0,
     plots: Annotated[bool, typer.Option(help="Write fan.png and final_returns.png.")] = True,
     out: Out = Path("results"),

@@ -72,14 +72,19 @@ class WalkForwardOutcome:
     failed: str | None = None  # a fold without a winner (exit 1)
 
 
+def _bytes_of(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FxError(f"--events {path}: {exc.strerror}") from None
+
+
 def walk_forward_name(request: WalkForwardRequest, strategy_path: Path) -> str:
     """`<strategy>-wf-<hash>` of everything that changes the results, so the same command resumes."""
     run = request.run
     inputs = {
         "strategy": hashlib.sha256(strategy_path.read_bytes()).hexdigest(),
-        "events": hashlib.sha256(request.events_file.read_bytes()).hexdigest()
-        if request.events_file
-        else None,
+        "events": hashlib.sha256(_bytes_of(request.events_file)).hexdigest() if request.events_file else None,
         "symbols": list(dict.fromkeys(run.symbols)),
         "exchange": run.exchange,
         "options": {k: v for k, v in asdict(run.options).items() if k not in ("speed", "metrics_compat")},

@@ -42,6 +42,7 @@ from tests.data.vision_files import csv_text, day_ms, trade_rows, write_archive
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 FROM, TO = "2024-08-08T23:55:00Z", "2024-08-08T23:55:20Z"
+HOLDOUT = "2024-08-08T23:56:00Z..2024-08-08T23:59:00Z"
 NOT_UTF8 = os.fsdecode(b"\xff\xfe")  # what Python makes of bytes in argv that are not UTF-8
 BAD_VALUES = ["-1", "0", "1e308", str(10**30), "inf", "nan", "", NOT_UTF8]
 WORKERS = 2
@@ -132,6 +133,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
     optimized = run_fx(
         *("optimize", "run", "sweep", "--symbol", "BTCUSDT", "--from", FROM, "--to", TO, "--trials", "1"),
         *("--param", "s1[0].value=0:1:0.5", "--study", "swept", "--no-plots", "--out", str(root / "results")),
+        *("--holdout", HOLDOUT),  # after the window: `fx optimize unlock` has something to open
         *(
             "--data-dir",
             str(store),
@@ -217,9 +219,17 @@ def bases(path: tuple[str, ...], command: Command, ws: Workspace) -> list[Base]:
     elif path == ("optimize", "run"):
         values.update(param=["s1[0].value=0:1:0.5"], trials=["1"])
         base.flags.append("--no-plots")
-    elif path[0] == "optimize":  # list, show, export: the study the workspace ran
+    elif path == ("optimize", "walk-forward"):
+        values.update(param=["s1[0].value=0:1:0.5"], trials=["1"], train=["10s"], test=["5s"])
+        values.update(min_trades=["0"])
+    elif path == ("optimize", "unlock"):  # the workspace's study locked a holdout after its window
+        values.update(out=["results"])
+        copies["results"] = str(ws.results)
+    elif path[0] == "optimize":  # list, show, export, report, robustness: the study the workspace ran
         values.update(name=[ws.study], out=["results"])
         copies["results"] = str(ws.results)
+        if path == ("optimize", "robustness"):
+            values.update(mc=["permute"], n=["20"])
     elif path == ("stream",):
         values["replay"] = [str(ws.store)]
         live = {k: v for k, v in values.items() if k not in ("replay", "start", "end")}
@@ -239,7 +249,7 @@ def command_line(
         if param.param_type_name == "argument":
             arguments += given
         else:
-            flag = max((o for o in param.opts if o.startswith("--")), key=len)
+            flag = max(param.opts, key=len)  # the long form when there is one (-n has none)
             for value in given:
                 options += [flag, value]
     return [*path, *options, "--", *arguments]

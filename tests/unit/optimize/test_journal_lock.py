@@ -55,4 +55,6 @@ def test_journal_lock_excludes_others_and_dies_with_its_holder(tmp_path: Path) -
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+        if holder.stdout is not None:  # else an unclosed-pipe ResourceWarning whenever GC finds it
+            holder.stdout.close()
     assert [s.study_name for s in storage.get_all_studies()] == ["s"]

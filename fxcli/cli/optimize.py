@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,6 +35,9 @@ from fxcli.cli.output import (
     write_stdout,
 )
 from fxcli.errors import FxError
+
+if TYPE_CHECKING:
+    from fxcli.tasks.optimize import RunRequest
 
 app = typer.Typer(
     help="Search a strategy's parameters (its [search] table) with Optuna; resumable and distributed. "
@@ -123,43 +126,18 @@ def run(
 
     Example: fx optimize run momentum_scalper --symbol BTCUSDT --trials 50 --seed 7
     """
-    from fxcli.settings import load_settings
-    from fxcli.tasks.backtest import Options
-    from fxcli.tasks.optimize import RunRequest, objective_directions, run_study
+    from fxcli.tasks.optimize import objective_directions, run_study
     from fxcli.tasks.optimize_report import finish
     from fxcli.ui.optimize import StudyProgress, run_summary
 
-    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
-    options = Options(
-        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, "fx", None, clock_ms
-    )
-    command = "fx optimize " + shlex.join(
-        sys.argv[sys.argv.index("run") :] if "run" in sys.argv else sys.argv[1:]
-    )
+    command = _as_typed("run")
     with reporting_errors():
-        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir)
-        request = RunRequest(
-            strategy=strategy,
-            symbols=wanted,
-            exchange=exchange,
-            data_dir=settings.data_dir,
-            variants_dir=settings.variants_dir,
-            strategies_dir=settings.strategies_dir,
-            out_dir=out,
-            options=options,
-            trials=trials,
+        request = _search_request(
+            locals(),
             timeout_s=timeout,
             early_stop=early_stop,
-            sampler=sampler,
-            objective=objective,
-            min_trades=min_trades,
-            seed=seed,
-            jobs=jobs,
             study=study,
-            storage=storage,
             pruner=pruner,
-            params=tuple(param or ()),
-            holdout=holdout,
             bucket_ns=_bucket_ns(bucket),
         )
         console = stderr()
@@ -298,6 +276,45 @@ def report_(
         render(*report_summary(document))
 
 
+def _as_typed(word: str) -> str:
+    """The command as typed from `word` on: what a stopped run prints to resume it."""
+    return "fx optimize " + shlex.join(sys.argv[sys.argv.index(word) :] if word in sys.argv else sys.argv[1:])
+
+
+def _search_request(given: dict[str, Any], **extra: Any) -> RunRequest:
+    """The study request of the options `run` and `walk-forward` share (`given`: the command's
+    arguments by name), with `extra` fields only one of them has."""
+    from fxcli.settings import load_settings
+    from fxcli.tasks.backtest import Options
+    from fxcli.tasks.optimize import RunRequest
+
+    g = given
+    settings = load_settings(
+        data_dir=g["data_dir"], variants_dir=g["variants_dir"], strategies_dir=g["strategies_dir"]
+    )
+    costs = (g["balance"], g["fee_bps"], g["latency_ms"], g["slippage_bps"], g["allow_gaps"])
+    return RunRequest(
+        strategy=g["strategy"],
+        symbols=list(g["symbol"] or []) + [s.strip() for s in (g["symbols"] or "").split(",") if s.strip()],
+        exchange=g["exchange"],
+        data_dir=settings.data_dir,
+        variants_dir=settings.variants_dir,
+        strategies_dir=settings.strategies_dir,
+        out_dir=g["out"],
+        options=Options(*costs, g["start"], g["end"], "fx", None, g["clock_ms"]),
+        trials=g["trials"],
+        sampler=g["sampler"],
+        objective=g["objective"],
+        min_trades=g["min_trades"],
+        seed=g["seed"],
+        jobs=g["jobs"],
+        storage=g["storage"],
+        params=tuple(g["param"] or ()),
+        holdout=g["holdout"],
+        **extra,
+    )
+
+
 def _bucket_ns(value: str) -> int:
     """--bucket to ns (a positive duration)."""
     from fxcli.model.units import parse_duration_ns
@@ -392,42 +409,14 @@ def walk_forward(
 
     Example: fx optimize walk-forward momentum_scalper --symbol BTCUSDT --train 6h --test 2h --gap 5m
     """
-    from fxcli.settings import load_settings
-    from fxcli.tasks.backtest import Options
-    from fxcli.tasks.optimize import RunRequest
     from fxcli.tasks.walkforward import Lengths, WalkForwardRequest
     from fxcli.tasks.walkforward import walk_forward as run_walk_forward
     from fxcli.ui.walkforward import stitched_chart, walk_forward_summary
 
-    wanted = list(symbol or []) + [s.strip() for s in (symbols or "").split(",") if s.strip()]
-    options = Options(
-        balance, fee_bps, latency_ms, slippage_bps, allow_gaps, start, end, "fx", None, clock_ms
-    )
-    command = "fx optimize " + shlex.join(
-        sys.argv[sys.argv.index("walk-forward") :] if "walk-forward" in sys.argv else sys.argv[1:]
-    )
+    command = _as_typed("walk-forward")
     console = stderr()
     with reporting_errors():
-        settings = load_settings(data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir)
-        run_request = RunRequest(
-            strategy=strategy,
-            symbols=wanted,
-            exchange=exchange,
-            data_dir=settings.data_dir,
-            variants_dir=settings.variants_dir,
-            strategies_dir=settings.strategies_dir,
-            out_dir=out,
-            options=options,
-            trials=trials,
-            sampler=sampler,
-            objective=objective,
-            min_trades=min_trades,
-            seed=seed,
-            jobs=jobs,
-            storage=storage,
-            params=tuple(param or ()),
-            holdout=holdout,
-        )
+        run_request = _search_request(locals())
         lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
         request = WalkForwardRequest(run_request, lengths, anchored, events, study)
         if anchored and events is not None:

@@ -24,8 +24,10 @@ MIN_SPEED, MAX_SPEED = 0.001, 1e9  # replay pace, in multiples of the recorded p
 
 def option_name(param: Parameter) -> str:
     """`--latency-ms` for an option (its long name), `SYMBOL` for an argument."""
+    if param.param_type_name == "argument":
+        return (param.name or "value").upper()
     longs = [o for o in param.opts if o.startswith("--")]
-    return max(longs, key=len) if longs else (param.name or "value").upper()
+    return max(longs or param.opts, key=len)  # -n when it has no long name
 
 
 def number_in(

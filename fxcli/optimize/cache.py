@@ -13,24 +13,31 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # arrays a process keeps referenced (mapped pages cost no private memory)
 
 
-def save_array(path: Path, array: np.ndarray) -> None:
-    """Write `array` to `path` atomically (temporary file in the same folder, fsync, rename)."""
+def save_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` atomically: `write` fills a temporary file of this process and call alone (processes
+    preparing one folder at once never share one), fsynced, then renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
         with tmp.open("wb") as handle:
-            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """Write `array` to `path` atomically (`save_file`)."""
+    save_file(path, lambda handle: np.save(handle, np.ascontiguousarray(array), allow_pickle=False))
 
 
 def load_array(path: Path) -> np.ndarray:

@@ -40,7 +40,7 @@ from fxcli.engine.ticks import Ticks
 from fxcli.errors import FxError
 from fxcli.model.events import BookDelta, BookSnapshot, MarketEvent
 from fxcli.model.units import parse_window
-from fxcli.optimize.cache import ArrayCache, load_array, save_array
+from fxcli.optimize.cache import ArrayCache, load_array, save_array, save_file
 from fxcli.store.columns import MarketColumns, open_window, read_columns
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
@@ -137,9 +137,7 @@ class TrialData:
                 save_array(where / f"{name}.npy", array)
             meta["forms"][symbol] = "columns"
         text = json.dumps(meta, indent=1, sort_keys=True).encode()
-        tmp = folder / f".{META}.tmp"
-        tmp.write_bytes(text)
-        tmp.replace(folder / META)  # last: a folder with its META is complete
+        save_file(folder / META, lambda handle: handle.write(text))  # last: with its META it is complete
         return cls(folder, meta)
 
     @classmethod
@@ -283,10 +281,7 @@ def _base_arrays(columns: MarketColumns) -> list[np.ndarray]:
 
 
 def _write_events(where: Path, events: list[Any]) -> None:
-    tmp = where / f".{EVENTS}.tmp"
-    with tmp.open("wb") as handle:
-        pickle.dump(events, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(where / EVENTS)
+    save_file(where / EVENTS, lambda handle: pickle.dump(events, handle, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _write_tape(where: Path, tape: Tape) -> None:
@@ -303,7 +298,8 @@ def _write_tape(where: Path, tape: Tape) -> None:
     save_array(where / "l2_rows.npy", np.asarray(tape.l2_rows, dtype=np.int64))
     is_clock = tape.is_clock if tape.is_clock is not None else np.zeros(0, dtype=bool)
     save_array(where / "is_clock.npy", is_clock)
-    (where / "complete").write_text(json.dumps({"clock_ticks": tape.clock_ticks}))
+    marker = json.dumps({"clock_ticks": tape.clock_ticks}).encode()
+    save_file(where / "complete", lambda handle: handle.write(marker))
 
 
 def _load_tape(where: Path, levels: tuple[int, ...], events: list[MarketEvent]) -> Tape:

@@ -161,7 +161,7 @@ def test_robustness_trial_without_trades_is_exit_1(study: dict[str, Any]) -> Non
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (("--mc", "permute", "-n", "0"), "-n 0"),
+        (("--mc", "permute", "-n", "0"), "-n must be in [1, 100000], got 0"),
         (("--mc", "shuffle"), "--mc 'shuffle'"),
         (("--mc", "permute", "--block-size", "3"), "--block-size"),
         (("--mc", "permute", "--trial", "99"), "--trial 99"),

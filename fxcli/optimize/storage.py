@@ -97,9 +97,11 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
         except Exception as exc:  # sqlalchemy's errors name the server; keep their first line
-            # Processes starting together on an empty database race to create Optuna's tables
-            # (a unique violation in the loser): the tables exist a moment later.
-            if attempt == CREATE_ATTEMPTS - 1 or "UniqueViolation" not in str(exc):
+            # Processes starting together on an empty database race to create Optuna's tables (the
+            # loser sees a unique violation, or DuplicateTable when both passed "if not exists"):
+            # the tables exist a moment later.
+            raced = any(sign in str(exc) for sign in ("UniqueViolation", "DuplicateTable"))
+            if attempt == CREATE_ATTEMPTS - 1 or not raced:
                 raise FxError(
                     f"--storage {spec.label}: cannot open: {str(exc).splitlines()[0][:300]}"
                 ) from None

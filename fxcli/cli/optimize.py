@@ -58,6 +58,7 @@ Storage = Annotated[
 Param = Annotated[
     list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
+Sampler = Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")]
 MAX_DRAWS = 100_000  # robustness -n: enough for a 0.3 % standard error on a p-value, seconds of work
 
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
@@ -90,7 +91,7 @@ def run(
     early_stop: Annotated[
         int | None, typer.Option(callback=count(), help="Stop after N trials without improvement.")
     ] = None,
-    sampler: Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")] = "tpe",
+    sampler: Sampler = "tpe",
     objective: Annotated[
         str, typer.Option(help="summary.json metric(s), comma-separated: several give a Pareto front.")
     ] = "Total profit %",
@@ -375,7 +376,7 @@ def walk_forward(
     start: From = None,
     end: To = None,
     trials: Annotated[int, typer.Option(callback=count(), help="Trials in each fold's study.")] = 50,
-    sampler: Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")] = "tpe",
+    sampler: Sampler = "tpe",
     objective: Annotated[
         str, typer.Option(help="summary.json metric(s); the first one ranks the folds' picks.")
     ] = "Total profit %",

@@ -24,12 +24,37 @@ ALLOWED: dict[str, set[str]] = {
     "strategy": BASE | {"model", "engine"},
     "backtest": BASE | {"model", "engine", "strategy"},
     "optimize": BASE | {"model", "engine", "strategy", "backtest", "store"},
-    "live": BASE | {"model", "engine", "strategy", "backtest", "exchange", "store"},
+    "live": BASE | {"model", "engine", "strategy", "backtest", "exchange", "store", "execution"},
+    "execution": BASE | {"model", "exchange"},
+    "ops": BASE | {"model", "engine", "strategy", "backtest", "exchange", "execution", "live"},
     "settings": BASE,
     "tasks": BASE
-    | {"model", "engine", "strategy", "backtest", "optimize", "live", "exchange", "store", "settings"},
+    | {
+        "model",
+        "engine",
+        "strategy",
+        "backtest",
+        "optimize",
+        "live",
+        "exchange",
+        "store",
+        "settings",
+        "execution",
+        "ops",
+    },
     "ui": BASE
-    | {"model", "tasks", "live", "store", "exchange", "engine", "strategy", "backtest", "optimize"},
+    | {
+        "model",
+        "tasks",
+        "live",
+        "store",
+        "exchange",
+        "engine",
+        "strategy",
+        "backtest",
+        "optimize",
+        "execution",
+    },
     "cli": {"__init__", *BASE, "settings", "tasks", "ui", "model"},
     "__main__": {"cli"},
     "__init__": set(),
@@ -37,8 +62,9 @@ ALLOWED: dict[str, set[str]] = {
 THIRD_PARTY_HOMES = {
     "typer": {"cli"},
     "rich": {"cli", "ui"},
-    "websockets": {"exchange"},
-    "httpx": {"exchange"},
+    "websockets": {"exchange", "ops"},  # ops: the --serve feed is a server for other programs
+    "httpx": {"exchange", "ops"},  # ops: notifications are outbound HTTP
+    "prometheus_client": {"ops"},
 }
 HEAVY = {
     "polars",

@@ -1,0 +1,1 @@
+"""Operating fx unattended: the --serve feed for other programs, Prometheus metrics, notifications."""

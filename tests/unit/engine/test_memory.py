@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import random
 import tracemalloc
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ MS = 1_000_000
 T0 = 1_723_161_600_000 * MS
 TICKERS_PER_TRADE = 2
 MAX_STEP_MS = 6  # between events: a trade every <= 18 ms, ~1 per 9 ms, same-ms bursts included
-MEASURED_EVENTS = 1_000_000
+# The suite measures 250k events (a leak of one small object every ~20 events still shows);
+# `make soak` measures the full million.
+MEASURED_EVENTS = int(os.environ.get("FX_MEMORY_EVENTS", "250000"))
 MAX_GROWTH_BYTES = 300_000
 
 
@@ -43,7 +46,7 @@ def traced_bytes() -> int:
 
 
 @pytest.mark.slow
-def test_pipeline_every_indicator_after_1m_more_events_grows_at_most_300kb() -> None:
+def test_pipeline_every_indicator_after_many_more_events_grows_at_most_300kb() -> None:
     specs = load_all()
     indicators = [(name, name, spec.params()) for name, spec in sorted(specs.items())]
     # Warm-up: past every indicator's longest window, so each holds a full window's points already.

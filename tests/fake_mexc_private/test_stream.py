@@ -215,14 +215,13 @@ def test_listen_key_quota_extend_delete_and_list() -> None:
 def test_key_expires_after_ttl_unless_extended_and_its_socket_closes() -> None:
     async def body(venue: Venue, client: httpx.AsyncClient) -> None:
         venue.limits.enabled = False
-        venue.streams.key_ttl_ms = 300
+        venue.streams.key_ttl_ms = 600
         kept, ws_kept = await open_stream(venue, client)
         lost, ws_lost = await open_stream(venue, client)
 
         for _ in range(4):
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
             await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", kept)])
-        await asyncio.sleep(0.15)
         put_dead = await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", lost)])
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws_lost.recv(), 1.0)

@@ -85,7 +85,7 @@ class UserStreams:
         self.created = 0  # listen keys ever created (a reconnect storm shows here)
         self.ws_url = ""
         self._live: dict[int, _Live] = {}
-        self._held: list[tuple[str, bytes]] = []  # reorder_push: frames waiting for the next push
+        self._held: dict[str, list[bytes]] = {}  # reorder_push: frames waiting for the channel's next push
         self._next_conn = 1
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -280,15 +280,14 @@ class UserStreams:
         if fault is not None and fault.kind == "drop_push":
             return
         if fault is not None and fault.kind == "reorder_push":
-            self._held.append((channel, frame))
+            self._held.setdefault(channel, []).append(frame)
             return
-        outgoing = [(channel, frame)] * (2 if fault is not None and fault.kind == "duplicate_push" else 1)
-        outgoing += self._held
-        self._held = []
-        for out_channel, out_frame in outgoing:
+        outgoing = [frame] * (2 if fault is not None and fault.kind == "duplicate_push" else 1)
+        outgoing += self._held.pop(channel, [])
+        for out_frame in outgoing:
             for live in list(self._live.values()):
                 key = self.keys.get(live.info.key)
-                if key is not None and key.state == "live" and out_channel in live.info.subs:
+                if key is not None and key.state == "live" and channel in live.info.subs:
                     live.info.pushes += 1
                     live.queue.put_nowait(out_frame)
 

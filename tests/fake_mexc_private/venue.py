@@ -102,6 +102,7 @@ class FakePrivateVenue:
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
         self._cancel_seq = 0
+        self._writers: set[asyncio.StreamWriter] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -119,9 +120,7 @@ class FakePrivateVenue:
 
     async def start(self) -> None:
         """Bind REST and the user stream on 127.0.0.1 (random ports)."""
-        self._rest = await asyncio.start_server(
-            lambda r, w: serve_connection(r, w, self._answer), HOST, 0, limit=16_384
-        )
+        self._rest = await asyncio.start_server(self._connection, HOST, 0, limit=16_384)
         self.rest_url = f"http://{HOST}:{self._rest.sockets[0].getsockname()[1]}"
         await self.streams.start()
         self._tasks = [asyncio.create_task(self._lifetime())]
@@ -133,6 +132,8 @@ class FakePrivateVenue:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.streams.stop()
+        for writer in list(self._writers):  # keep-alive connections outlive a closed listener
+            writer.transport.abort()
         if self._rest is not None:
             self._rest.close()
             with contextlib.suppress(Exception):
@@ -141,7 +142,15 @@ class FakePrivateVenue:
 
     async def _lifetime(self) -> None:
         await asyncio.sleep(self.max_lifetime_s)
+        self._tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         await self.stop()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            await serve_connection(reader, writer, self._answer)
+        finally:
+            self._writers.discard(writer)
 
     async def _answer(self, raw: Raw) -> Reply:
         return await endpoints.handle(self, raw)

@@ -263,3 +263,22 @@ def test_socket_closes_without_subscription_or_traffic(rule: str) -> None:
         await pinged.close()
 
     run(body)
+
+
+def test_connection_lifetime_closes_and_a_key_takes_at_most_5_sockets() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        venue.limits.enabled = False
+        venue.streams.max_conn_s = 0.4
+        key, first = await open_stream(venue, client)
+        others = [await connect(f"{venue.ws_url}?listenKey={key}") for _ in range(4)]
+
+        with pytest.raises(InvalidStatus):
+            await connect(f"{venue.ws_url}?listenKey={key}")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(first.recv(), 2.0)
+        for ws in others:
+            await ws.close()
+
+        assert "connection lifetime" in {c.close_reason for c in venue.streams.conns.values()}
+
+    run(body)

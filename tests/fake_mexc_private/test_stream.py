@@ -83,18 +83,18 @@ def spec_frame(number: int) -> bytes:
         return pushes.order_frame(event, send_ms=sent)
     if number == 3:
         trade = Trade(
-            "600000000000000777X1",
-            SPEC_ORDER.order_id,
-            SPEC_ORDER.client_id,
-            PEPE,
-            "BUY",
-            D("0.0000101"),
-            D(400000),
-            D("4.04"),
-            D(200),
-            "PEPE",
-            1765000000410,
-            False,
+            symbol=PEPE,
+            trade_id="600000000000000777X1",
+            order_id=SPEC_ORDER.order_id,
+            client_id=SPEC_ORDER.client_id,
+            side="BUY",
+            price=D("0.0000101"),
+            qty=D(400000),
+            quote_qty=D("4.04"),
+            fee=D(200),
+            fee_asset="PEPE",
+            time_ms=1765000000410,
+            is_maker=False,
         )
         return pushes.deal_frame(trade, send_ms=1765000000421)
     if number == 4:

@@ -28,6 +28,7 @@ from tests.fake_mexc import frames
 from tests.fake_mexc_private.faults import PUSH_KINDS, Faults
 from tests.fake_mexc_private.pushes import CHANNELS
 from tests.fake_mexc_private.replies import VenueError
+from tests.fake_mexc_private.wire import close_server
 
 HOST = "127.0.0.1"
 KEY_ALPHABET = string.ascii_lowercase + string.digits
@@ -176,11 +177,8 @@ class UserStreams:
             self._ticker = None
         for live in list(self._live.values()):
             live.ws.transport.abort()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 3.0)
-            self._server = None
+        await close_server(self._server)
+        self._server = None
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)

@@ -28,13 +28,12 @@ from tests.fake_mexc_private.book import (
     Exchange,
     Order,
     OrderEvent,
-    order_json,
 )
 from tests.fake_mexc_private.faults import Fault, Faults, make_fault
 from tests.fake_mexc_private.limits import RateLimits
 from tests.fake_mexc_private.symbols import NewOrder, SymbolSpec, decimals, default_spec, text
 from tests.fake_mexc_private.userstream import UserStreams
-from tests.fake_mexc_private.wire import Reply, serve_connection
+from tests.fake_mexc_private.wire import Reply, close_server, serve_connection
 
 HOST = "127.0.0.1"
 # the key and secret of MEXC's documentation (§2.2 vectors are signed with them)
@@ -134,11 +133,8 @@ class FakePrivateVenue:
         await self.streams.stop()
         for writer in list(self._writers):  # keep-alive connections outlive a closed listener
             writer.transport.abort()
-        if self._rest is not None:
-            self._rest.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._rest.wait_closed(), 3.0)
-            self._rest = None
+        await close_server(self._rest)
+        self._rest = None
 
     async def _lifetime(self) -> None:
         await asyncio.sleep(self.max_lifetime_s)
@@ -259,12 +255,12 @@ class FakePrivateVenue:
     def ledger(self) -> dict[str, Any]:
         """Orders (with client ids), trades by id, balances per asset, external transfers, and the
         number of venue orders per client id (for "≤ 1 order per intent")."""
-        return self.exchange.ledger()
+        return views.ledger(self.exchange)
 
     def open_orders_of(self, prefix: str) -> list[dict[str, Any]]:
         """Open orders whose client id starts with `prefix` (a run's orphans after it stopped)."""
         return [
-            order_json(o)
+            views.ledger_order(o)
             for o in self.exchange.orders.values()
             if o.is_open and o.client_id.startswith(prefix)
         ]

@@ -407,3 +407,21 @@ def test_f25_edge_errors(kind: str) -> None:
         assert len(venue.ledger()["orders"]) == (0 if kind == "waf" else 1)
 
     run(body)
+
+
+def test_f14_deal_push_before_its_order_push() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+        venue.deal_before_order = True
+        _, ws = await open_stream(
+            venue, client, ("spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb")
+        )
+
+        await place(client, "BUY", "LIMIT", "fxf14d", quantity="1500000", price="0.0000102")
+        got = await frames_until_quiet(ws)
+        await ws.close()
+
+        pushed = [(f.HasField("privateDeals"), f.privateOrders.status) for f in got]
+        assert pushed == [(False, 1), (True, 0), (False, 3)]  # NEW, the deal, then its PARTIALLY_FILLED
+
+    run(body)

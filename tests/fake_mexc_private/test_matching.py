@@ -345,3 +345,22 @@ def test_my_trades_pages_by_limit_and_order_and_knobs_change_shapes() -> None:
         assert [o["clientOrderId"] for o in one] == ["fxk1"]
 
     run(body)
+
+
+def test_order_test_validates_fully_and_creates_nothing() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+        params = order_params("BUY", "LIMIT", "fxq1", quantity="1000000", price="0.0000101")
+        too_big = order_params("BUY", "LIMIT", "fxq2", quantity="1500000000", price="0.0000101")
+        band = order_params("BUY", "LIMIT", "fxq3", quantity="1000000", price="0.0000200")
+
+        good = await call(client, "POST", "/api/v3/order/test", params)
+        poor = await call(client, "POST", "/api/v3/order/test", too_big)
+        priced = await call(client, "POST", "/api/v3/order/test", band)
+
+        assert (good.status_code, good.json()) == (200, {})
+        assert (code_of(poor), code_of(priced)) == (10101, 30087)
+        assert venue.ledger()["orders"] == []
+        assert venue.ledger()["balances"]["USDT"] == {"free": "10000", "locked": "0"}
+
+    run(body)

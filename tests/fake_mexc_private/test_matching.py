@@ -364,3 +364,18 @@ def test_order_test_validates_fully_and_creates_nothing() -> None:
         assert venue.ledger()["balances"]["USDT"] == {"free": "10000", "locked": "0"}
 
     run(body)
+
+
+@pytest.mark.parametrize("client_id", ["x" * 33, "fx.bad", "fx bad"])
+def test_client_id_longer_than_32_or_with_other_characters_is_700008(client_id: str) -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+
+        answer = await place(client, "BUY", "LIMIT", client_id, quantity="1000000", price="0.0000101")
+        longest = await place(client, "BUY", "LIMIT", "A_-" + "9" * 29, quantity="1000000", price="0.0000101")
+
+        assert (answer.status_code, code_of(answer)) == (400, 700008)
+        assert "newClientOrderId" in answer.json()["msg"]
+        assert longest.status_code == 200
+
+    run(body)

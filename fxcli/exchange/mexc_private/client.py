@@ -198,20 +198,20 @@ class PrivateClient:
 
     async def listen_key_create(self) -> str:
         """A new listenKey for the user-data stream (valid 60 minutes unless extended)."""
-        doc = await self._call("POST", "/api/v3/userDataStream", [])
+        doc = await self._call("POST", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("POST", "userDataStream", lambda: _text(doc["listenKey"]))
 
     async def listen_key_extend(self, key: str) -> None:
         """Extend `key` to 60 minutes from now; a dead key raises retry NOT_FOUND (730706)."""
-        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_key_delete(self, key: str) -> None:
         """Close `key`."""
-        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_keys(self) -> list[str]:
         """Every valid listenKey of this account."""
-        doc = await self._call("GET", "/api/v3/userDataStream", [])
+        doc = await self._call("GET", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("GET", "userDataStream", lambda: [_text(k) for k in _list(doc["listenKey"])])
 
     # ------------------------------------------------------------------ internals

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fxcli.exchange.mexc_private.budget import OrderBudget
 from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.errors import OutcomeUnknown, RetryClass, VenueError
 from fxcli.exchange.mexc_private.keys import ApiKeys
@@ -39,13 +40,15 @@ def on_venue(
     keys: ApiKeys | None = None,
     venue_keys: dict[str, ApiKey] | None = None,
     timeout_s: float = 1.0,
+    budget: OrderBudget | None = None,
     **venue_options: Any,
 ) -> Any:
     """Run `act` with a client (`keys`) against a fresh fake venue (holding `venue_keys`)."""
 
     async def scenario() -> Any:
         async with FakePrivateVenue(seed=7, keys=venue_keys, **venue_options) as venue:
-            client = PrivateClient(venue.rest_url, keys or ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=timeout_s)
+            keys_ = keys or ApiKeys(DOC_KEY, DOC_SECRET)
+            client = PrivateClient(venue.rest_url, keys_, timeout_s=timeout_s, budget=budget)
             async with client:
                 return await act(client, venue)
 
@@ -302,8 +305,18 @@ def test_bad_keys_halt(keys: ApiKeys, code: int) -> None:
     assert keys.secret not in str(error)
 
 
+def test_listen_key_calls_back_to_back_get_no_429() -> None:
+    async def act(client: PrivateClient, venue: FakePrivateVenue) -> list[int]:
+        old = await client.listen_key_create()
+        await asyncio.gather(client.listen_key_create(), client.listen_key_delete(old))  # a reconnect
+        return [r.status for r in venue.requests]
+
+    assert on_venue(act) == [200] * 4  # time, three listenKey calls
+
+
 def test_listen_key_lifecycle() -> None:
     async def act(client: PrivateClient, venue: FakePrivateVenue) -> tuple[Any, ...]:
+        venue.limits.rates["listen_key"] = 100.0  # pacing is the test above; this one is about shapes
         first = await client.listen_key_create()
         second = await client.listen_key_create()
         await client.listen_key_extend(first)
@@ -313,7 +326,7 @@ def test_listen_key_lifecycle() -> None:
             await client.listen_key_extend(first)
         return first, second, both, await client.listen_keys(), dead.value
 
-    first, second, both, left, dead = on_venue(act)
+    first, second, both, left, dead = on_venue(act, budget=OrderBudget(listen_key_per_s=50))
 
     assert set(both) == {first, second}
     assert left == [second]

@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -90,9 +89,7 @@ class PrivateClient:
     async def __aenter__(self) -> PrivateClient:
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

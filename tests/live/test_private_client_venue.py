@@ -41,6 +41,7 @@ def on_venue(
     venue_keys: dict[str, ApiKey] | None = None,
     timeout_s: float = 1.0,
     budget: OrderBudget | None = None,
+    recv_window_ms: int = 5000,
     **venue_options: Any,
 ) -> Any:
     """Run `act` with a client (`keys`) against a fresh fake venue (holding `venue_keys`)."""
@@ -48,7 +49,9 @@ def on_venue(
     async def scenario() -> Any:
         async with FakePrivateVenue(seed=7, keys=venue_keys, **venue_options) as venue:
             keys_ = keys or ApiKeys(DOC_KEY, DOC_SECRET)
-            client = PrivateClient(venue.rest_url, keys_, timeout_s=timeout_s, budget=budget)
+            client = PrivateClient(
+                venue.rest_url, keys_, timeout_s=timeout_s, budget=budget, recv_window_ms=recv_window_ms
+            )
             async with client:
                 return await act(client, venue)
 
@@ -343,3 +346,33 @@ def test_cancel_of_unknown_order_is_not_found_without_waiting() -> None:
     error, _ = on_venue(act)
 
     assert (error.code, error.retry) == (-2011, RetryClass.NOT_FOUND)
+
+
+def test_requests_waiting_for_the_budget_carry_a_fresh_timestamp() -> None:
+    """Four orders at once under a 2/s budget wait up to 1.5 s in line; each is stamped when it
+    leaves, so none is outside a 500 ms receive window on arrival."""
+
+    async def act(client: PrivateClient, venue: FakePrivateVenue) -> list[int | None]:
+        await client.sync_clock()
+        await asyncio.gather(*(client.new_order(buy(n)) for n in range(1, 5)))
+        return [r.code for r in venue.requests]
+
+    codes = on_venue(act, budget=OrderBudget(orders_per_s=2), recv_window_ms=500)
+
+    assert codes == [None] * 5  # time, four orders: no 700003
+
+
+def test_clock_measured_from_when_the_request_leaves() -> None:
+    """The time request waits ~1 s behind queued orders; the offset must not absorb that wait."""
+
+    async def act(client: PrivateClient, venue: FakePrivateVenue) -> int:
+        client.offset_ms = 0
+        queued = [asyncio.create_task(client.new_order(buy(n))) for n in range(1, 4)]
+        await asyncio.sleep(0)
+        offset = await client.sync_clock()
+        await asyncio.gather(*queued)
+        return offset
+
+    offset = on_venue(act, budget=OrderBudget(orders_per_s=1000, total_per_s=3))
+
+    assert abs(offset) < 150

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -214,10 +215,11 @@ class PrivateClient:
     # ------------------------------------------------------------------ internals
 
     async def _time_sample(self) -> tuple[int, int]:
-        sent_ns = time.time_ns()
-        doc = await self._call("GET", "/api/v3/time", [], signed=False, parse=False)
-        mid_ms = (sent_ns + time.time_ns()) // 2_000_000
-        return self._decode("GET", "time", lambda: parse_server_time_ms(doc)), mid_ms
+        """The venue's clock (ms) and ours at the midpoint of the round trip (ms); the round trip
+        starts when the request leaves, after any wait for the budget."""
+        answer = await self._send("GET", "/api/v3/time", [], signed=False, group="other")
+        mid_ms = (answer.sent_ns + answer.received_ns) // 2_000_000
+        return self._decode("GET", "time", lambda: parse_server_time_ms(answer.body)), mid_ms
 
     async def _call(
         self,
@@ -227,22 +229,31 @@ class PrivateClient:
         *,
         signed: bool = True,
         group: Group = "other",
-        parse: bool = True,
     ) -> Any:
-        """Send, and on 700003 re-measure the clock and send once more with a fresh timestamp."""
+        """The JSON document of a 2xx answer. On 700003 re-measure the clock and send once more
+        with a fresh timestamp (the venue did not act on the refused request)."""
         if signed and self.offset_ms is None:
             await self._resync(self._syncs)
         syncs = self._syncs
         try:
-            return await self._send(method, path, params, signed=signed, group=group, parse=parse)
+            answer: _Answer | None = await self._send(method, path, params, signed=signed, group=group)
         except VenueError as exc:
             if exc.retry is not RetryClass.RESYNC_ONCE:
                 raise
             log.warning(
                 "%s %s: timestamp refused (700003); re-measuring the clock, sending once more", method, path
             )
-        await self._resync(syncs)
-        return await self._send(method, path, params, signed=signed, group=group, parse=parse)
+            answer = None
+        if answer is None:  # outside the handler: a second failure is not chained to the first
+            await self._resync(syncs)
+            answer = await self._send(method, path, params, signed=signed, group=group)
+        try:
+            return json.loads(answer.body)
+        except ValueError:
+            what = "empty answer" if not answer.body else "answer is not complete JSON"
+            raise unreadable(
+                method, "unreadable_answer", f"{method} {path}: {what}", http=answer.status
+            ) from None
 
     async def _resync(self, seen_syncs: int) -> None:
         """Measure the clock unless another call did since `seen_syncs`: thirty orders refused at
@@ -252,16 +263,12 @@ class PrivateClient:
                 await self.sync_clock()
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]],
-        *,
-        signed: bool,
-        group: Group,
-        parse: bool,
-    ) -> Any:
-        """One request: sign, wait for the budget, send, and turn every failure into a `VenueError`."""
+        self, method: str, path: str, params: list[tuple[str, str]], *, signed: bool, group: Group
+    ) -> _Answer:
+        """One request and its 2xx answer: wait for the budget, then stamp and sign (a timestamp
+        taken before a wait in line would be stale on arrival), send, and turn every failure into a
+        `VenueError`."""
+        await self.budget.acquire(group)
         headers: dict[str, str] = {}
         if signed:
             now_ms = time.time_ns() // 1_000_000 + (self.offset_ms or 0)
@@ -271,8 +278,8 @@ class PrivateClient:
         else:
             query = encode(params)
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
-        await self.budget.acquire(group)
         self.requests += 1
+        sent_ns = time.time_ns()
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._http.request(method, url, headers=headers)
@@ -289,6 +296,7 @@ class PrivateClient:
         except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
             detail = self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}")
             raise unreadable(method, "transport_error", detail) from None
+        received_ns = time.time_ns()
         status = response.status_code
         if not 200 <= status < 300:
             error = classify(method, status, body, response.headers, scrub=self._scrub)
@@ -296,13 +304,7 @@ class PrivateClient:
                 self.budget.block(error.retry_after_s)
             log.info("%s %s: %s", method, path, error)
             raise error
-        if not parse:
-            return body
-        try:
-            return json.loads(body)
-        except ValueError:
-            what = "empty answer" if not body else "answer is not complete JSON"
-            raise unreadable(method, "unreadable_answer", f"{method} {path}: {what}", http=status) from None
+        return _Answer(status, body, sent_ns, received_ns)
 
     def _decode(self, method: str, what: str, build: Callable[[], T]) -> T:
         """Decode a 2xx answer; one we cannot read fails closed like a lost answer."""
@@ -314,6 +316,16 @@ class PrivateClient:
 
     def _scrub(self, text: str) -> str:
         return redact(text, self._keys)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 2xx answer, and when its request left and its body arrived (wall clock, ns)."""
+
+    status: int
+    body: bytes
+    sent_ns: int
+    received_ns: int
 
 
 async def _read(response: httpx.Response) -> bytes:

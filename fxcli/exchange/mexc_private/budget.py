@@ -24,6 +24,8 @@ class OrderBudget:
 
     `acquire("order")` takes an order token and a total token; "account" and "listen_key" their own
     and a total token; "other" a total token. `block(s)` holds every group for `s` seconds from now.
+    Callers go one at a time in arrival order, so a request waits behind an earlier one of another
+    group (at most 1.25 s behind a listenKey call, 0.5 s behind an account read).
     """
 
     def __init__(

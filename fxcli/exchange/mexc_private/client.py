@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from fxcli.errors import FxError
 from fxcli.exchange.mexc_private.answers import (
     parse_ack,
     parse_balances,
@@ -60,12 +61,13 @@ class PrivateClient:
         budget: OrderBudget | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        # These come from settings and options: a bad one is the user's to fix (exit 2), not a traceback.
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"the MEXC REST URL must be http(s), got {base_url!r}")
+            raise FxError(f"the MEXC REST URL must start with http:// or https://, got {base_url!r}")
         if not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
-            raise ValueError(f"recv_window_ms must be in 1..{MAX_RECV_WINDOW_MS}, got {recv_window_ms}")
+            raise FxError(f"the receive window must be 1..{MAX_RECV_WINDOW_MS} ms, got {recv_window_ms}")
         if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+            raise FxError(f"the MEXC REST timeout must be > 0 s, got {timeout_s:g}")
         self.base_url = base_url.rstrip("/")
         self._keys = keys
         self.recv_window_ms = recv_window_ms

@@ -4,7 +4,8 @@ every fill after it, in one SQLite file (WAL, `synchronous=FULL`: a commit is fs
 Tables: `runs` (every run that wrote here: a restart recognises its own client ids), `intents`
 (one row per client id, written once), `states` (append-only: every transition with the evidence
 that caused it; an order's current state is its last row), `fills` (one row per venue trade id, the
-exactly-once fill ledger of the account, foreign trades included so balances reconcile).
+exactly-once fill ledger of the account, foreign trades included so balances reconcile), `balances`
+(account snapshots: the baseline of the balance invariant).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from fxcli.execution.orders import (
     can_move,
     now_ms,
 )
-from fxcli.model.orders import BUY, SELL, VenueTrade
+from fxcli.model.orders import BUY, SELL, Balance, VenueTrade
 
 SCHEMA_VERSION = 1
 # "fxjr" as a 32-bit integer: marks the file as an fx order journal (PRAGMA application_id).
@@ -88,6 +89,13 @@ CREATE TABLE fills (
     recorded_ms INTEGER NOT NULL
 );
 CREATE INDEX fills_by_client ON fills (client_id);
+CREATE TABLE balances (
+    taken_ms INTEGER NOT NULL,
+    asset TEXT NOT NULL,
+    free TEXT NOT NULL,
+    locked TEXT NOT NULL,
+    PRIMARY KEY (taken_ms, asset)
+);
 """
 
 _LATEST_STATES = """
@@ -374,14 +382,22 @@ class Journal:
             )
             return cursor.rowcount == 1
 
-    def fills(self, *, symbol: str | None = None) -> list[VenueTrade]:
-        """The fill ledger (every trade id once), oldest first; the client id as joined."""
-        query = f"SELECT {_FILL_COLUMNS} FROM fills"
-        args: tuple[str, ...] = ()
+    def fills(self, *, symbol: str | None = None, after_ms: int | None = None) -> list[VenueTrade]:
+        """The fill ledger (every trade id once), oldest first, the client id as joined; only one
+        symbol's, or only those with a venue time after `after_ms`, when asked."""
+        clauses: list[str] = []
+        args: list[object] = []
         if symbol is not None:
-            query, args = query + " WHERE symbol = ?", (symbol,)
+            clauses.append("symbol = ?")
+            args.append(symbol)
+        if after_ms is not None:
+            clauses.append("time_ms > ?")
+            args.append(after_ms)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY time_ms, trade_id", args).fetchall()
+            rows = self._db.execute(
+                f"SELECT {_FILL_COLUMNS} FROM fills{where} ORDER BY time_ms, trade_id", args
+            ).fetchall()
         return [_trade(row) for row in rows]
 
     def run_ids(self) -> set[str]:
@@ -444,3 +460,23 @@ class Journal:
                 "SELECT state, evidence, at_ms FROM states WHERE client_id = ? ORDER BY id", (client_id,)
             ).fetchall()
         return [(OrderState(state), json.loads(ev), at) for state, ev, at in rows]
+
+    def record_balances(self, balances: Mapping[str, Balance], taken_ms: int) -> None:
+        """Store an account snapshot taken at venue time `taken_ms` (the invariant's baseline: fills
+        with a later `time_ms` must explain any change after it)."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO balances (taken_ms, asset, free, locked) VALUES (?, ?, ?, ?)",
+                [(taken_ms, b.asset, format(b.free, "f"), format(b.locked, "f")) for b in balances.values()],
+            )
+
+    def last_balances(self) -> tuple[int, dict[str, Balance]] | None:
+        """The latest account snapshot and its venue time, or None before the first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT taken_ms, asset, free, locked FROM balances"
+                " WHERE taken_ms = (SELECT MAX(taken_ms) FROM balances)"
+            ).fetchall()
+        if not rows:
+            return None
+        return rows[0][0], {a: Balance(a, Decimal(free), Decimal(locked)) for _, a, free, locked in rows}

@@ -40,6 +40,7 @@ class OrderBudget:
         }
         self.blocked_until = 0.0
         self.blocks = 0
+        self._lock = asyncio.Lock()
 
     def blocked_for_s(self) -> float:
         """Seconds left of the current block (0 when not blocked)."""
@@ -51,16 +52,20 @@ class OrderBudget:
         self.blocked_until = max(self.blocked_until, self._clock() + max(0.0, retry_after_s))
 
     async def acquire(self, group: Group) -> None:
-        """Wait until a request of `group` may leave now."""
-        if group != "other" and group not in self.groups:
-            raise ValueError(f"unknown request group {group!r}: order, account or other")
-        await self._unblocked()
+        """Wait until a request of `group` may leave now (callers are served one at a time)."""
         bucket = self.groups.get(group)
-        if bucket is not None:
-            await bucket.acquire()
-        await self.total.acquire()
-        # A 429 may have arrived for another request while this one waited for its tokens.
-        await self._unblocked()
+        if bucket is None and group != "other":
+            raise ValueError(f"unknown request group {group!r}: order, account or other")
+        # One caller at a time: callers that took their tokens while a block was on must not all
+        # leave together when it ends (a burst right after a 429 is how a 418 ban starts).
+        async with self._lock:
+            while True:
+                await self._unblocked()
+                if bucket is not None:
+                    await bucket.acquire()
+                await self.total.acquire()
+                if self.blocked_for_s() == 0:  # no 429 arrived while this caller waited for tokens
+                    return
 
     async def _unblocked(self) -> None:
         while (left := self.blocked_for_s()) > 0:

@@ -1,0 +1,234 @@
+"""Reconciliation with the real PrivateClient against the fake MEXC private venue on 127.0.0.1: the
+start-up case of issue 15 (50 open, 10 unknown, 3 foreign), read-after-write lag, proof of absence,
+a watched tombstone, an unreachable venue, and the balance invariant."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fxcli.exchange.mexc_private.client import PrivateClient
+from fxcli.exchange.mexc_private.errors import OutcomeUnknown
+from fxcli.exchange.mexc_private.keys import ApiKeys
+from fxcli.execution.journal import Journal
+from fxcli.execution.orders import OrderState, TrackedOrder, evidence
+from fxcli.execution.reconcile import OrderClient, reconcile_startup, resolve_unknown
+from fxcli.model.orders import BUY, Ack
+from tests.fake_mexc_private import DOC_KEY, DOC_SECRET, FakePrivateVenue
+from tests.fake_mexc_private.symbols import NewOrder
+from tests.live.support import run
+
+S = OrderState
+SYMBOL = "PEPEUSDT"
+ASSETS = {SYMBOL: ("PEPE", "USDT")}
+QTY = "1000000"
+
+
+def client_of(venue: FakePrivateVenue) -> PrivateClient:
+    return PrivateClient(venue.rest_url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=1.0)
+
+
+def intent(journal: Journal, price: str, qty: str = QTY) -> TrackedOrder:
+    return journal.record_intent(SYMBOL, BUY, "LIMIT", role="e", quantity=Decimal(qty), price=Decimal(price))
+
+
+def placed_earlier(venue: FakePrivateVenue, journal: Journal, price: str) -> TrackedOrder:
+    """An order a previous run placed and journaled as acknowledged (placed in the venue's engine
+    directly: 50 real POSTs would take 5 s at the venue's 12 orders/s)."""
+    order = intent(journal, price)
+    placed = venue.exchange.place(
+        NewOrder(SYMBOL, BUY, "LIMIT", Decimal(QTY), None, Decimal(price), order.client_id)
+    )
+    ack = Ack(SYMBOL, placed.order_id, placed.time_ms)
+    order.on_ack(ack)
+    journal.record(order, evidence(ack))
+    return order
+
+
+async def send_unknown(client: OrderClient | PrivateClient, journal: Journal, order: TrackedOrder) -> None:
+    """Send `order`; the venue's armed fault makes the outcome unknown, as the broker journals it."""
+    assert isinstance(client, PrivateClient)
+    with pytest.raises(OutcomeUnknown):
+        await client.new_order(order.intent.request())
+    order.on_unknown()
+    journal.record(order, {"kind": "OutcomeUnknown"})
+
+
+def test_startup_50_open_10_unknown_3_foreign_is_consistent_within_5_s(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=3, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            venue.read_lag_ms = 1500  # F3: GET /order says -2013 for 1.5 s after an accept
+            with Journal.open(path, "aaaaaa") as crashed:
+                own = [placed_earlier(venue, crashed, "0.0000090") for _ in range(50)]
+                lost = [intent(crashed, "0.0000095") for _ in range(5)]
+                dropped = [intent(crashed, "0.0000095") for _ in range(3)]
+                never_sent = [intent(crashed, "0.0000095") for _ in range(2)]  # killed before the send
+                for order in lost:
+                    venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
+                    await send_unknown(client, crashed, order)
+                for order in dropped:
+                    venue.fault("drop_request", when="POST /api/v3/order", client_id=order.client_id)
+                    await send_unknown(client, crashed, order)
+            fill_ids = venue.trade(SYMBOL, "0.0000095", "400000")  # fills the oldest lost order in part
+            foreign_ids = {
+                venue.place_external(SYMBOL, BUY, "LIMIT", QTY, "0.0000080", client_id=cid)
+                for cid in ("", "web1order", "fxzzzzzze00000001")
+            }
+            requests_before = len(venue.requests)
+
+            with Journal.open(path) as journal:
+                report = await reconcile_startup(client, journal, [SYMBOL], lag_s=3.0)
+                states = {o.client_id: o.state for o in journal.orders()}
+                ledger_fills = {t.trade_id for t in journal.fills()}
+            truth = venue.ledger()
+
+            assert report.consistent, report.to_json()
+            print(f"start-up reconciliation took {report.elapsed_s:.2f} s")
+            assert report.elapsed_s <= 5.0
+            assert {o.client_id for o in report.own_open} == {o.client_id for o in own + lost}
+            assert {o.client_id for o in report.resolved} == {
+                o.client_id for o in lost + dropped + never_sent
+            }
+            assert report.still_unknown == []
+            assert {o.order_id for o in report.foreign} == foreign_ids
+            assert all(states[o.client_id] == S.TOMBSTONED for o in dropped + never_sent)
+            assert states[lost[0].client_id] == S.PARTIALLY_FILLED
+            assert ledger_fills == set(fill_ids) == set(truth["trades"])
+            assert report.fills_backfilled == len(fill_ids)
+            assert not any(r.method == "DELETE" for r in venue.requests[requests_before:])
+            assert foreign_ids <= {o["orderId"] for o in truth["orders"] if o["status"] == "NEW"}
+            assert all(truth["orders_per_client_id"].get(o.client_id) is None for o in dropped + never_sent)
+
+    run(scenario(), timeout_s=30)
+
+
+def test_not_found_within_lag_is_not_proof_of_absence(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=4, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            venue.read_lag_ms = 1000
+            with Journal.open(tmp_path / "orders.db") as journal:
+                order = intent(journal, "0.0000095")
+                venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
+                await send_unknown(client, journal, order)
+
+                resolved = await resolve_unknown(client, journal, order, lag_s=2.0)
+                history = [state for state, _, _ in journal.history(order.client_id)]
+                adopted_by = journal.history(order.client_id)[-1][1]["source"]
+
+            codes = [r.code for r in venue.requests if r.method == "GET" and r.path == "/api/v3/order"]
+            assert codes[0] == -2013  # the venue denied the order at first ...
+            assert resolved.state == S.ACCEPTED  # ... and it was adopted, not tombstoned
+            assert resolved.order_id == venue.ledger()["orders"][0]["orderId"]
+            assert history == [S.SUBMITTING, S.UNKNOWN, S.ACCEPTED]
+            assert adopted_by == "query"  # the lag was waited out, not cut short by two quick not-founds
+
+    run(scenario())
+
+
+def test_two_not_founds_do_not_tombstone_an_order_the_lists_show(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=8, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            with Journal.open(tmp_path / "orders.db") as journal:
+                order = intent(journal, "0.0000095")
+                venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
+                await send_unknown(client, journal, order)
+                venue.fault("not_found", when="GET /api/v3/order", times=None)  # F3 that never ends
+
+                resolved = await resolve_unknown(client, journal, order, lag_s=0.5)
+                adopted_by = journal.history(order.client_id)[-1][1]["source"]
+
+            assert resolved.state == S.ACCEPTED
+            assert adopted_by == "lists"
+
+    run(scenario())
+
+
+def test_dropped_request_tombstoned_only_after_lag_and_still_watched(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=5, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            with Journal.open(tmp_path / "orders.db") as journal:
+                order = intent(journal, "0.0000095")
+                venue.fault("drop_request", when="POST /api/v3/order", client_id=order.client_id)
+                await send_unknown(client, journal, order)
+
+                gone = (await resolve_unknown(client, journal, order, lag_s=1.0)).state
+                proof = journal.history(order.client_id)[-1][1]
+                watched = [o.client_id for o in journal.orders(open_only=True)]
+                # The id turns up after all (an engine that answered late): it is adopted.
+                venue.exchange.place(
+                    NewOrder(SYMBOL, BUY, "LIMIT", Decimal(QTY), None, Decimal("0.0000095"), order.client_id)
+                )
+                back = await resolve_unknown(client, journal, order, lag_s=1.0)
+
+            assert gone == S.TOMBSTONED
+            not_found_ms = proof["not_found_ms"]
+            assert isinstance(not_found_ms, list)
+            assert len(not_found_ms) == 2
+            assert min(not_found_ms) >= order.intent.created_ms + 1000
+            assert order.client_id in watched
+            assert back.state == S.ACCEPTED
+            assert "tombstoned" in back.incident
+
+    run(scenario())
+
+
+def test_unreachable_venue_leaves_the_order_unknown(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=6, symbols=[SYMBOL]) as venue:
+            url = venue.rest_url
+        async with PrivateClient(url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=0.3) as client:
+            with Journal.open(tmp_path / "orders.db") as journal:
+                order = intent(journal, "0.0000095")
+                order.on_unknown()
+                journal.record(order, {"kind": "OutcomeUnknown"})
+                started = time.monotonic()
+
+                report = await reconcile_startup(client, journal, [SYMBOL], lag_s=0.2)
+                after = journal.order(order.client_id)
+
+            assert after is not None
+            assert after.state == S.UNKNOWN
+            assert [o.client_id for o in report.still_unknown] == [order.client_id]
+            assert not report.consistent
+            assert report.errors
+            assert report.errors[0].startswith(f"{SYMBOL}: ")
+            assert time.monotonic() - started < 10
+
+    run(scenario())
+
+
+def test_balance_invariant_holds_over_fills_and_names_an_unexplained_deposit(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=7, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            with Journal.open(tmp_path / "orders.db") as journal:
+                journal.record_balances(await client.account(), await client.server_time())
+                order = intent(journal, "0.0000095")
+                ack = await client.new_order(order.intent.request())
+                order.on_ack(ack)
+                journal.record(order, evidence(ack))
+                venue.trade(SYMBOL, "0.0000095", "400000")
+                venue.trade(SYMBOL, "0.0000094", "600000")
+
+                clean = await reconcile_startup(client, journal, [SYMBOL], assets=ASSETS)
+                venue.transfer("USDT", "25")
+                unexplained = await reconcile_startup(client, journal, [SYMBOL], assets=ASSETS)
+                explained = await reconcile_startup(
+                    client, journal, [SYMBOL], assets=ASSETS, external={"USDT": Decimal(25)}
+                )
+                filled = journal.order(order.client_id)
+
+            assert filled is not None
+            assert filled.state == S.FILLED
+            assert len(filled.fills) == 2
+            assert clean.balance_mismatch == {}
+            assert clean.consistent
+            assert unexplained.balance_mismatch == {"USDT": Decimal(25)}
+            assert not unexplained.consistent
+            assert explained.balance_mismatch == {}
+
+    run(scenario())

@@ -183,6 +183,28 @@ async def read_venue(client: OrderClient, symbol: str, *, since_ms: int, trades_
     return VenueView(open_orders, all_orders, trades, read_ms)
 
 
+class VenueReader:
+    """The lists of one symbol over a fixed window, read again only when a caller needs a read
+    newer than the last one: concurrent resolutions of one symbol share a single read."""
+
+    def __init__(self, client: OrderClient, symbol: str, *, since_ms: int, trades_since_ms: int) -> None:
+        self.client = client
+        self.symbol = symbol
+        self.since_ms = since_ms
+        self.trades_since_ms = trades_since_ms
+        self._view: VenueView | None = None
+        self._lock = asyncio.Lock()
+
+    async def view_after(self, at_ms: int) -> VenueView:
+        """A view read at or after local time `at_ms` (reads the venue only if the last is older)."""
+        async with self._lock:
+            if self._view is None or self._view.read_ms < at_ms:
+                self._view = await read_venue(
+                    self.client, self.symbol, since_ms=self.since_ms, trades_since_ms=self.trades_since_ms
+                )
+            return self._view
+
+
 def _apply(
     journal: Journal,
     order: TrackedOrder,
@@ -212,14 +234,16 @@ async def resolve_unknown(
     *,
     lag_s: float = 3.0,
     gap_s: float = 0.3,
-    view: VenueView | None = None,
+    reader: VenueReader | None = None,
 ) -> TrackedOrder:
     """Resolve an order in doubt (SUBMITTING, UNKNOWN, or a watched TOMBSTONED id) from venue
     evidence only. Queries by client id; a not-found within `lag_s` of the send is waited out, not
     believed. Returns the order as journaled; it stays UNKNOWN when the venue cannot be read."""
     if order.state == OrderState.SUBMITTING and order.on_unknown():
         journal.record(order, {"kind": "restart", "note": "the send's outcome was never recorded"})
-    sent_ms = order.intent.created_ms
+    # The send left after the intent was journaled (maybe after a rate-limit wait) and before its
+    # outcome was recorded as unknown: count the lag from the later of the two.
+    sent_ms = max(order.intent.created_ms, order.updated_ms if order.state == OrderState.UNKNOWN else 0)
     lag_ms = int(lag_s * 1000)
     not_found_ms: list[int] = []
     while len(not_found_ms) < 2:
@@ -237,9 +261,13 @@ async def resolve_unknown(
             continue
         await _adopt(client, journal, order, [snap])
         return order
-    if view is None or view.read_ms < sent_ms + lag_ms:
+    if reader is None:
         since = sent_ms - SEND_MARGIN_MS
-        view = await read_venue(client, order.symbol, since_ms=since, trades_since_ms=since)
+        reader = VenueReader(client, order.symbol, since_ms=since, trades_since_ms=since)
+    try:
+        view = await reader.view_after(sent_ms + lag_ms)  # lists read before the lag ended prove nothing
+    except VenueError:
+        return order  # absence not proven: still in doubt
     snapshots, trades = view.find(order)
     if snapshots or trades:
         _apply(journal, order, snapshots, trades, "lists")
@@ -265,7 +293,10 @@ async def _adopt(
     _apply(journal, order, snapshots, (), "query")
     if order.cum_qty > order.fill_qty and order.order_id:
         since = order.intent.created_ms - SEND_MARGIN_MS
-        trades = await _paged_trades(client, order.symbol, since, order_id=order.order_id)
+        try:
+            trades = await _paged_trades(client, order.symbol, since, order_id=order.order_id)
+        except VenueError:
+            return  # the state is known; the missing fills come with the next backfill
         _apply(journal, order, (), trades, "myTrades")
 
 
@@ -321,13 +352,14 @@ async def _reconcile_symbol(
     # Trades from the oldest live intent or the last fill we hold, whichever is earlier.
     last_fill = max((t.time_ms for t in journal.fills(symbol=symbol)), default=now - TRADES_LOOKBACK_MS)
     trades_since = min([last_fill] + [o.intent.created_ms - SEND_MARGIN_MS for o in orders])
+    reader = VenueReader(
+        client,
+        symbol,
+        since_ms=now - ALL_ORDERS_LOOKBACK_MS,
+        trades_since_ms=max(trades_since, now - TRADES_MAX_LOOKBACK_MS),
+    )
     try:
-        view = await read_venue(
-            client,
-            symbol,
-            since_ms=now - ALL_ORDERS_LOOKBACK_MS,
-            trades_since_ms=max(trades_since, now - TRADES_MAX_LOOKBACK_MS),
-        )
+        view = await reader.view_after(now)
     except VenueError as exc:
         report.still_unknown += [o for o in orders if o.state in IN_DOUBT]
         return str(exc)
@@ -353,7 +385,9 @@ async def _reconcile_symbol(
         if order.state in AT_VENUE and order.client_id not in open_ids and not snapshots:
             await _query_final(client, journal, order, report)
         _sort_into(report, order, was)
-    await asyncio.gather(*(resolve_unknown(client, journal, o, lag_s=lag_s, view=view) for o, _ in doubtful))
+    await asyncio.gather(
+        *(resolve_unknown(client, journal, o, lag_s=lag_s, reader=reader) for o, _ in doubtful)
+    )
     for order, was in doubtful:
         _sort_into(report, order, was)
     return ""

@@ -173,3 +173,11 @@ def test_open_foreign_sqlite_database_leaves_it_untouched(tmp_path: Path) -> Non
     check.close()
 
     assert tables == [("notes",)]
+
+
+def test_open_below_a_file_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "results").write_text("a file where a folder should be\n")
+    path = tmp_path / "results" / "orders.db"
+
+    with pytest.raises(FxError, match=r"results/orders\.db: cannot open the order journal"):
+        Journal.open(path)

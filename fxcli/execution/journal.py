@@ -339,6 +339,12 @@ class Journal:
 
     @staticmethod
     def _append_state(db: sqlite3.Connection, order: TrackedOrder, evidence: Mapping[str, object]) -> None:
+        if order.order_id:
+            # A fill that came before we knew the order id (myTrades' null client id) joins now.
+            db.execute(
+                "UPDATE fills SET client_id = ? WHERE order_id = ? AND client_id = ''",
+                (order.client_id, order.order_id),
+            )
         db.execute(
             "INSERT INTO states (client_id, state, order_id, cum_qty, cum_quote, cancel_requested, incident,"
             " evidence, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -28,7 +28,10 @@ QTY = "1000000"
 
 
 def client_of(venue: FakePrivateVenue) -> PrivateClient:
-    return PrivateClient(venue.rest_url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=1.0)
+    client = PrivateClient(venue.rest_url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=1.0)
+    typed: OrderClient = client  # mypy proves the real client satisfies reconciliation's Protocol
+    assert typed is client
+    return client
 
 
 def intent(journal: Journal, price: str, qty: str = QTY) -> TrackedOrder:
@@ -48,9 +51,8 @@ def placed_earlier(venue: FakePrivateVenue, journal: Journal, price: str) -> Tra
     return order
 
 
-async def send_unknown(client: OrderClient | PrivateClient, journal: Journal, order: TrackedOrder) -> None:
+async def send_unknown(client: PrivateClient, journal: Journal, order: TrackedOrder) -> None:
     """Send `order`; the venue's armed fault makes the outcome unknown, as the broker journals it."""
-    assert isinstance(client, PrivateClient)
     with pytest.raises(OutcomeUnknown):
         await client.new_order(order.intent.request())
     order.on_unknown()

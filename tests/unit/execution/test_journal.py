@@ -3,11 +3,13 @@ every run remembered; bad files refused with one line naming the file."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from fxcli.errors import FxError
 from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
-from fxcli.execution.orders import OrderState, evidence
+from fxcli.execution.orders import OrderState, can_move, evidence
 from fxcli.model.orders import Ack, VenueTrade
 
 S = OrderState
@@ -76,6 +78,57 @@ def test_intent_survives_sigkill_right_after_record_intent(tmp_path: Path) -> No
         (cid, S.SUBMITTING, Decimal(1000000))
     ]
     assert "k7q2m9" in runs
+
+
+WRITER = """
+import sys
+from decimal import Decimal
+from fxcli.execution.journal import Journal
+from fxcli.execution.orders import evidence
+from fxcli.model.orders import Ack, VenueTrade
+journal = Journal.open(sys.argv[1])
+print("open", flush=True)
+n = 0
+while True:
+    n += 1
+    order = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(2), price=Decimal(1))
+    ack = Ack("A", f"C02__{journal.run_id}{n}", n)
+    order.on_ack(ack)
+    journal.record(order, evidence(ack))
+    trade = VenueTrade("A", f"{journal.run_id}{n}X1", ack.order_id, order.client_id, "BUY", Decimal(1),
+                       Decimal(2), Decimal(2), Decimal(0), "A", n, False)
+    journal.add_fill(trade)
+    order.on_trade(trade)
+    journal.record(order, evidence(trade))
+"""
+
+
+@pytest.mark.parametrize("kill_after_s", [0.05, 0.2, 0.4])
+def test_sigkill_while_writing_leaves_a_consistent_journal(tmp_path: Path, kill_after_s: float) -> None:
+    path = tmp_path / "orders.db"
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "open"
+        time.sleep(kill_after_s)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    check = sqlite3.connect(path)
+    integrity = check.execute("PRAGMA integrity_check").fetchone()[0]
+    check.close()
+    with Journal.open(path) as journal:
+        orders = journal.orders()
+        histories = [[state for state, _, _ in journal.history(o.client_id)] for o in orders]
+        fills = journal.fills()
+
+    assert integrity == "ok"
+    assert orders  # the child got some work done before it died
+    assert all(h[0] == S.SUBMITTING for h in histories)
+    assert all(can_move(a, b) for h in histories for a, b in itertools.pairwise(h))
+    assert {f.client_id for f in fills} <= {o.client_id for o in orders}
+    assert all(o.state != S.FILLED or o.fills for o in orders)
 
 
 def test_reopened_journal_rebuilds_state_and_knows_earlier_runs(tmp_path: Path) -> None:
@@ -181,3 +234,18 @@ def test_open_below_a_file_names_the_path(tmp_path: Path) -> None:
 
     with pytest.raises(FxError, match=r"results/orders\.db: cannot open the order journal"):
         Journal.open(path)
+
+
+def test_fill_seen_before_the_order_id_joins_its_order_once_the_id_is_known(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        order = journal.record_intent(
+            "PEPEUSDT", "BUY", "LIMIT", role="e", quantity=Decimal(5), price=Decimal(1)
+        )
+        journal.add_fill(fill("3X1", "C02__77"))  # myTrades row with a null client id, before the ack
+        order.on_ack(Ack("PEPEUSDT", "C02__77", 1))
+        journal.record(order, evidence(Ack("PEPEUSDT", "C02__77", 1)))
+
+        rebuilt = journal.order(order.client_id)
+
+    assert rebuilt is not None
+    assert list(rebuilt.fills) == ["3X1"]

@@ -309,10 +309,10 @@ async def reconcile_startup(
     assets: Mapping[str, tuple[str, str]] | None = None,
     external: Mapping[str, Decimal] | None = None,
 ) -> ReconcileReport:
-    """The journal against openOrders, allOrders (7 d) and myTrades for every symbol asked for or journaled as
-    live: own orders adopted and updated, orders in doubt resolved (or reported still unknown),
-    foreign open orders reported, missing fills back-filled; with `assets` (symbol → base, quote)
-    and a journaled account snapshot, the balance invariant checked since that snapshot."""
+    """The journal against openOrders, allOrders (7 d) and myTrades for every symbol asked for or
+    journaled as live: own orders adopted and updated, orders in doubt resolved (or reported still
+    unknown), foreign open orders reported, missing fills back-filled; with `assets` (symbol →
+    base, quote) and a journaled account snapshot, the balance invariant checked since then."""
     started = time.monotonic()
     report = ReconcileReport()
     watched = journal.orders(open_only=True)
@@ -371,8 +371,13 @@ async def _reconcile_symbol(
         if venue_order.client_id in own_ids:
             continue
         parsed = parse(venue_order.client_id)
-        if parsed is None or parsed[0] not in runs or journal.order(venue_order.client_id) is None:
+        journaled = journal.order(venue_order.client_id) if parsed and parsed[0] in runs else None
+        if journaled is None:
             report.foreign.append(venue_order)
+        else:  # ours, open at the venue, yet journaled as done (or tombstoned too long ago)
+            report.incidents.append(
+                f"{venue_order.client_id}: open at the venue but journaled as {journaled.state}"
+            )
     open_ids = {o.client_id for o in view.open_orders}
     doubtful: list[tuple[TrackedOrder, OrderState]] = []
     for order in orders:
@@ -383,7 +388,7 @@ async def _reconcile_symbol(
             doubtful.append((order, was))
             continue
         if order.state in AT_VENUE and order.client_id not in open_ids and not snapshots:
-            await _query_final(client, journal, order, report)
+            await _query_final(client, journal, order, report, lag_s)
         _sort_into(report, order, was)
     await asyncio.gather(
         *(resolve_unknown(client, journal, o, lag_s=lag_s, reader=reader) for o, _ in doubtful)
@@ -394,22 +399,29 @@ async def _reconcile_symbol(
 
 
 async def _query_final(
-    client: OrderClient, journal: Journal, order: TrackedOrder, report: ReconcileReport
+    client: OrderClient, journal: Journal, order: TrackedOrder, report: ReconcileReport, lag_s: float
 ) -> None:
-    """A live order of ours absent from open and recent orders: ask for it by client id."""
-    try:
-        snap = await client.query_order(order.symbol, client_id=order.client_id)
-    except VenueError as exc:
-        if is_not_found(exc):
-            report.missing.append(order)
-        else:
-            report.errors.append(f"{order.client_id}: {exc}")
+    """A live order of ours absent from open and recent orders: ask for it by client id (again
+    after the read-after-write lag when its last news is younger than that)."""
+    while True:
+        try:
+            snap = await client.query_order(order.symbol, client_id=order.client_id)
+        except VenueError as exc:
+            wait_s = (order.updated_ms + lag_s * 1000 - now_ms()) / 1000
+            if is_not_found(exc) and wait_s > 0:
+                await asyncio.sleep(wait_s)
+                continue
+            if is_not_found(exc):
+                report.missing.append(order)
+            else:
+                report.errors.append(f"{order.client_id}: {exc}")
+            return
+        await _adopt(client, journal, order, [snap])
         return
-    await _adopt(client, journal, order, [snap])
 
 
 def _sort_into(report: ReconcileReport, order: TrackedOrder, was: OrderState) -> None:
-    if order in report.missing:
+    if any(o is order for o in report.missing):
         return
     if order.incident:
         report.incidents.append(f"{order.client_id}: {order.incident}")

@@ -234,3 +234,30 @@ def test_balance_invariant_holds_over_fills_and_names_an_unexplained_deposit(tmp
             assert explained.balance_mismatch == {}
 
     run(scenario())
+
+
+def test_order_filled_while_down_is_brought_up_to_date_and_a_vanished_one_is_missing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=9, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            path = tmp_path / "orders.db"
+            with Journal.open(path, "bbbbbb") as crashed:
+                filled = placed_earlier(venue, crashed, "0.0000095")
+                vanished = intent(crashed, "0.0000095")
+                ack = Ack(SYMBOL, "C02__999999999999999999", 1)  # an id the venue never issued
+                vanished.on_ack(ack)
+                crashed.record(vanished, evidence(ack))
+            trade_ids = venue.advance(SYMBOL, "0.0000094")
+
+            with Journal.open(path) as journal:
+                report = await reconcile_startup(client, journal, [SYMBOL], lag_s=0.3)
+                done = journal.order(filled.client_id)
+
+            assert done is not None
+            assert done.state == S.FILLED
+            assert sorted(done.fills) == sorted(trade_ids)
+            assert report.fills_backfilled == len(trade_ids)
+            assert report.own_open == []
+            assert [o.client_id for o in report.missing] == [vanished.client_id]
+            assert not report.consistent
+
+    run(scenario())

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.execution.balances import balance_mismatch
@@ -32,6 +32,7 @@ TRADES_MAX_LOOKBACK_MS = 30 * 24 * 3600 * 1000  # myTrades answers for the last 
 SEND_MARGIN_MS = 60_000  # venue and local clocks differ: search a minute before the intent
 ALL_ORDERS_PAGE = 1000
 TRADES_PAGE = 100
+Row = TypeVar("Row", VenueOrder, VenueTrade)
 
 
 class OrderClient(Protocol):
@@ -148,37 +149,44 @@ def is_not_found(exc: VenueError) -> bool:
     return exc.retry == RetryClass.NOT_FOUND
 
 
-async def _paged_orders(client: OrderClient, symbol: str, start_ms: int, end_ms: int) -> list[VenueOrder]:
-    """allOrders over [start, end], page after page (a full page may hide more at its last ms)."""
-    found: dict[str, VenueOrder] = {}
+async def _paged(fetch: Callable[[int], Awaitable[list[Row]]], start_ms: int, page_size: int) -> list[Row]:
+    """Every row from `start_ms` on, page after page (a full page may hide more rows at its last
+    ms, so the next page starts there and repeats are dropped by id), oldest first."""
+    found: dict[str, Row] = {}
     while True:
-        page = await client.all_orders(symbol, start_ms=start_ms, end_ms=end_ms, limit=ALL_ORDERS_PAGE)
-        fresh = [o for o in page if o.order_id not in found]
-        found.update((o.order_id, o) for o in fresh)
-        if len(page) < ALL_ORDERS_PAGE or not fresh:
-            return list(found.values())
-        start_ms = max(o.time_ms for o in page)
+        page = await fetch(start_ms)
+        fresh = [row for row in page if _row_id(row) not in found]
+        found.update((_row_id(row), row) for row in fresh)
+        if len(page) < page_size or not fresh:
+            return sorted(found.values(), key=lambda row: (row.time_ms, _row_id(row)))
+        start_ms = max(row.time_ms for row in page)
+
+
+def _row_id(row: VenueOrder | VenueTrade) -> str:
+    return row.order_id if isinstance(row, VenueOrder) else row.trade_id
 
 
 async def _paged_trades(
     client: OrderClient, symbol: str, start_ms: int, *, order_id: str | None = None
 ) -> list[VenueTrade]:
     """myTrades from `start_ms` on, 100 a page, each trade id once."""
-    found: dict[str, VenueTrade] = {}
-    while True:
-        page = await client.my_trades(symbol, order_id=order_id, start_ms=start_ms, limit=TRADES_PAGE)
-        fresh = [t for t in page if t.trade_id not in found]
-        found.update((t.trade_id, t) for t in fresh)
-        if len(page) < TRADES_PAGE or not fresh:
-            return sorted(found.values(), key=lambda t: (t.time_ms, t.trade_id))
-        start_ms = max(t.time_ms for t in page)
+
+    async def fetch(since_ms: int) -> list[VenueTrade]:
+        return await client.my_trades(symbol, order_id=order_id, start_ms=since_ms, limit=TRADES_PAGE)
+
+    return await _paged(fetch, start_ms, TRADES_PAGE)
 
 
 async def read_venue(client: OrderClient, symbol: str, *, since_ms: int, trades_since_ms: int) -> VenueView:
     """The venue's open orders, orders since `since_ms` (≤ 7 days) and trades of one symbol."""
     read_ms = now_ms()
     open_orders = await client.open_orders(symbol)
-    all_orders = await _paged_orders(client, symbol, since_ms, read_ms + SEND_MARGIN_MS)
+
+    async def fetch(start_ms: int) -> list[VenueOrder]:
+        end_ms = read_ms + SEND_MARGIN_MS
+        return await client.all_orders(symbol, start_ms=start_ms, end_ms=end_ms, limit=ALL_ORDERS_PAGE)
+
+    all_orders = await _paged(fetch, since_ms, ALL_ORDERS_PAGE)
     trades = await _paged_trades(client, symbol, trades_since_ms)
     return VenueView(open_orders, all_orders, trades, read_ms)
 

@@ -4,6 +4,7 @@ a watched tombstone, an unreachable venue, and the balance invariant."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -51,12 +52,18 @@ def placed_earlier(venue: FakePrivateVenue, journal: Journal, price: str) -> Tra
     return order
 
 
-async def send_unknown(client: PrivateClient, journal: Journal, order: TrackedOrder) -> None:
-    """Send `order`; the venue's armed fault makes the outcome unknown, as the broker journals it."""
+async def sent_into(
+    fault: str, venue: FakePrivateVenue, client: PrivateClient, journal: Journal
+) -> TrackedOrder:
+    """Send a new intent into the armed `fault` ("lost_response": the venue
+    holds it; "drop_request": it never arrived) and journal the unknown outcome as the broker does."""
+    order = intent(journal, "0.0000095")
+    venue.fault(fault, when="POST /api/v3/order", client_id=order.client_id)
     with pytest.raises(OutcomeUnknown):
         await client.new_order(order.intent.request())
     order.on_unknown()
     journal.record(order, {"kind": "OutcomeUnknown"})
+    return order
 
 
 def test_startup_50_open_10_unknown_3_foreign_is_consistent_within_5_s(tmp_path: Path) -> None:
@@ -67,15 +74,9 @@ def test_startup_50_open_10_unknown_3_foreign_is_consistent_within_5_s(tmp_path:
             venue.read_lag_ms = 1500  # F3: GET /order says -2013 for 1.5 s after an accept
             with Journal.open(path, "aaaaaa") as crashed:
                 own = [placed_earlier(venue, crashed, "0.0000090") for _ in range(50)]
-                lost = [intent(crashed, "0.0000095") for _ in range(5)]
-                dropped = [intent(crashed, "0.0000095") for _ in range(3)]
+                lost = [await sent_into("lost_response", venue, client, crashed) for _ in range(5)]
+                dropped = [await sent_into("drop_request", venue, client, crashed) for _ in range(3)]
                 never_sent = [intent(crashed, "0.0000095") for _ in range(2)]  # killed before the send
-                for order in lost:
-                    venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
-                    await send_unknown(client, crashed, order)
-                for order in dropped:
-                    venue.fault("drop_request", when="POST /api/v3/order", client_id=order.client_id)
-                    await send_unknown(client, crashed, order)
             fill_ids = venue.trade(SYMBOL, "0.0000095", "400000")  # fills the oldest lost order in part
             foreign_ids = {
                 venue.place_external(SYMBOL, BUY, "LIMIT", QTY, "0.0000080", client_id=cid)
@@ -114,9 +115,7 @@ def test_not_found_within_lag_is_not_proof_of_absence(tmp_path: Path) -> None:
         async with FakePrivateVenue(seed=4, symbols=[SYMBOL]) as venue, client_of(venue) as client:
             venue.read_lag_ms = 1000
             with Journal.open(tmp_path / "orders.db") as journal:
-                order = intent(journal, "0.0000095")
-                venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
-                await send_unknown(client, journal, order)
+                order = await sent_into("lost_response", venue, client, journal)
 
                 resolved = await resolve_unknown(client, journal, order, lag_s=2.0)
                 history = [state for state, _, _ in journal.history(order.client_id)]
@@ -136,9 +135,7 @@ def test_two_not_founds_do_not_tombstone_an_order_the_lists_show(tmp_path: Path)
     async def scenario() -> None:
         async with FakePrivateVenue(seed=8, symbols=[SYMBOL]) as venue, client_of(venue) as client:
             with Journal.open(tmp_path / "orders.db") as journal:
-                order = intent(journal, "0.0000095")
-                venue.fault("lost_response", when="POST /api/v3/order", client_id=order.client_id)
-                await send_unknown(client, journal, order)
+                order = await sent_into("lost_response", venue, client, journal)
                 venue.fault("not_found", when="GET /api/v3/order", times=None)  # F3 that never ends
 
                 resolved = await resolve_unknown(client, journal, order, lag_s=0.5)
@@ -154,9 +151,7 @@ def test_dropped_request_tombstoned_only_after_lag_and_still_watched(tmp_path: P
     async def scenario() -> None:
         async with FakePrivateVenue(seed=5, symbols=[SYMBOL]) as venue, client_of(venue) as client:
             with Journal.open(tmp_path / "orders.db") as journal:
-                order = intent(journal, "0.0000095")
-                venue.fault("drop_request", when="POST /api/v3/order", client_id=order.client_id)
-                await send_unknown(client, journal, order)
+                order = await sent_into("drop_request", venue, client, journal)
 
                 gone = (await resolve_unknown(client, journal, order, lag_s=1.0)).state
                 proof = journal.history(order.client_id)[-1][1]
@@ -259,5 +254,31 @@ def test_order_filled_while_down_is_brought_up_to_date_and_a_vanished_one_is_mis
             assert report.own_open == []
             assert [o.client_id for o in report.missing] == [vanished.client_id]
             assert not report.consistent
+
+    run(scenario())
+
+
+def test_backfill_pages_through_more_than_100_trades_with_null_client_ids(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FakePrivateVenue(seed=10, symbols=[SYMBOL]) as venue, client_of(venue) as client:
+            venue.trades_null_client_id = True  # myTrades rows join their order by order id
+            path = tmp_path / "orders.db"
+            with Journal.open(path, "cccccc") as crashed:
+                order = placed_earlier(venue, crashed, "0.0000095")
+            for _ in range(130):
+                venue.trade(SYMBOL, "0.0000095", "5000")
+                await asyncio.sleep(0.002)  # pages restart at the last ms: spread the fills over ms
+
+            with Journal.open(path) as journal:
+                report = await reconcile_startup(client, journal, [SYMBOL])
+                after = journal.order(order.client_id)
+            pages = [r for r in venue.requests if r.path == "/api/v3/myTrades"]
+
+            assert after is not None
+            assert report.fills_backfilled == 130
+            assert len(after.fills) == 130
+            assert after.cum_qty == Decimal(650000)
+            assert after.state == S.PARTIALLY_FILLED
+            assert len(pages) >= 2
 
     run(scenario())

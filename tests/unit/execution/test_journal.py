@@ -20,25 +20,13 @@ from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import OrderState, can_move, evidence
 from fxcli.model.orders import Ack, VenueTrade
+from tests.unit.execution.fills import pepe_fill
 
 S = OrderState
 
 
-def fill(tid: str, order_id: str, client_id: str = "", qty: str = "1") -> VenueTrade:
-    return VenueTrade(
-        symbol="PEPEUSDT",
-        trade_id=tid,
-        order_id=order_id,
-        client_id=client_id,
-        side="BUY",
-        price=Decimal("0.0000101"),
-        qty=Decimal(qty),
-        quote_qty=Decimal("0.0000101") * Decimal(qty),
-        fee=Decimal("0.5"),
-        fee_asset="PEPE",
-        time_ms=5,
-        is_maker=True,
-    )
+def fill(tid: str, order_id: str) -> VenueTrade:
+    return pepe_fill(tid, order_id=order_id, fee="0.5")
 
 
 def test_journal_is_wal_with_full_synchronous(tmp_path: Path) -> None:
@@ -86,6 +74,7 @@ from decimal import Decimal
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import evidence
 from fxcli.model.orders import Ack, VenueTrade
+from tests.unit.execution.fills import pepe_fill
 journal = Journal.open(sys.argv[1])
 print("open", flush=True)
 n = 0

@@ -23,13 +23,39 @@ from tests.fake_mexc_private.test_matching import BOOK, PEPE, place
 
 D = Decimal
 SPEC_FRAMES = {  # §3.5, base64 of the binary frames
-    1: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw3ubKka8zghNsChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIBMDgBQAFSBDEwLjFaBzEwMDAwMDBqATByATB4AYABrObKka8z",
-    2: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwpOfKka8zghODAQoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDESEWZ4azdxMm05ZTAwMDAwMDAxGgkwLjAwMDAxMDEiBzEwMDAwMDAqBDEwLjEyCTAuMDAwMDEwMTgBQAFSBDYuMDZaBjYwMDAwMGIGNDAwMDAwagY0MDAwMDByBDQuMDR4A4ABrObKka8z",
-    3: "ChxzcG90QHByaXZhdGUuZGVhbHMudjMuYXBpLnBiGghQRVBFVVNEVDCl58qRrzOSE28KCTAuMDAwMDEwMRIGNDAwMDAwGgQ0LjA0IAE6FDYwMDAwMDAwMDAwMDAwMDc3N1gxQhFmeGs3cTJtOWUwMDAwMDAwMUoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDFSAzIwMFoEUEVQRWCa58qRrzM=",
-    4: "Ch5zcG90QHByaXZhdGUuYWNjb3VudC52My5hcGkucGIopufKka8zMKfnypGvM5oTTgoEVVNEVBIgMTI4ZjU4OTI3MWNiNDk1MWIwM2U3MWU2MzIzZWI3YmUaBDg5LjkiATAqBDYuMDYyBS00LjA0OgdFTlRSVVNUQJrnypGvMw==",
-    5: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw4OfKka8zghN8ChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIBMFoBMGIGNjAwMDAwagcxMDAwMDAwcgQxMC4xeAKAAazmypGvMw==",
-    6: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwhOvKka8zghN7ChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIENi4wNloGNjAwMDAwagY0MDAwMDByBDQuMDR4BYABrObKka8z",
-    7: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoGTVhVU0RUMKmAldTEMoITVAoaQzAyX181MDU5NzkwMTc0MzkwMDI2MjQxMTUaBjMuNTEyMSIBMSoBMDIGMy42OTYyOAVAAlIBMFoBMGIBMWoBMXIGMy42OTYyeAKAAZOAldTEMg==",
+    1: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw3ubKka8zghNsChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIBMDgBQAFSBDEwLjFaBzEwMDAwMDBq"
+        "ATByATB4AYABrObKka8z"
+    ),
+    2: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwpOfKka8zghODAQoXQzAyX182MDAwMDAwMDAwMDAw"
+        "MDAwMDESEWZ4azdxMm05ZTAwMDAwMDAxGgkwLjAwMDAxMDEiBzEwMDAwMDAqBDEwLjEyCTAuMDAwMDEwMTgBQAFSBDYuMDZa"
+        "BjYwMDAwMGIGNDAwMDAwagY0MDAwMDByBDQuMDR4A4ABrObKka8z"
+    ),
+    3: (
+        "ChxzcG90QHByaXZhdGUuZGVhbHMudjMuYXBpLnBiGghQRVBFVVNEVDCl58qRrzOSE28KCTAuMDAwMDEwMRIGNDAwMDAwGgQ0"
+        "LjA0IAE6FDYwMDAwMDAwMDAwMDAwMDc3N1gxQhFmeGs3cTJtOWUwMDAwMDAwMUoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDFS"
+        "AzIwMFoEUEVQRWCa58qRrzM="
+    ),
+    4: (
+        "Ch5zcG90QHByaXZhdGUuYWNjb3VudC52My5hcGkucGIopufKka8zMKfnypGvM5oTTgoEVVNEVBIgMTI4ZjU4OTI3MWNiNDk1"
+        "MWIwM2U3MWU2MzIzZWI3YmUaBDg5LjkiATAqBDYuMDYyBS00LjA0OgdFTlRSVVNUQJrnypGvMw=="
+    ),
+    5: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw4OfKka8zghN8ChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIBMFoBMGIG"
+        "NjAwMDAwagcxMDAwMDAwcgQxMC4xeAKAAazmypGvMw=="
+    ),
+    6: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwhOvKka8zghN7ChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIENi4wNloG"
+        "NjAwMDAwagY0MDAwMDByBDQuMDR4BYABrObKka8z"
+    ),
+    7: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoGTVhVU0RUMKmAldTEMoITVAoaQzAyX181MDU5NzkwMTc0MzkwMDI2"
+        "MjQxMTUaBjMuNTEyMSIBMSoBMDIGMy42OTYyOAVAAlIBMFoBMGIBMWoBMXIGMy42OTYyeAKAAZOAldTEMg=="
+    ),
 }
 SPEC_ORDER = Order(
     "C02__600000000000000001",
@@ -53,26 +79,27 @@ def spec_frame(number: int) -> bytes:
             5: ("FILLED", D(1000000), D("10.1"), D(600000), 1765000000480),
             6: ("PARTIALLY_CANCELED", D(400000), D("4.04"), None, 1765000000900),
         }[number]
-        return pushes.order_frame(OrderEvent(SPEC_ORDER, status, cum, quote, last, 0), send_ms=sent)
+        event = OrderEvent(SPEC_ORDER, status, cum, quote, last, 0)
+        return pushes.order_frame(event, send_ms=sent)
     if number == 3:
         trade = Trade(
-            "600000000000000777X1",
-            SPEC_ORDER.order_id,
-            SPEC_ORDER.client_id,
-            PEPE,
-            "BUY",
-            D("0.0000101"),
-            D(400000),
-            D("4.04"),
-            D(200),
-            "PEPE",
-            1765000000410,
-            False,
+            symbol=PEPE,
+            trade_id="600000000000000777X1",
+            order_id=SPEC_ORDER.order_id,
+            client_id=SPEC_ORDER.client_id,
+            side="BUY",
+            price=D("0.0000101"),
+            qty=D(400000),
+            quote_qty=D("4.04"),
+            fee=D(200),
+            fee_asset="PEPE",
+            time_ms=1765000000410,
+            is_maker=False,
         )
         return pushes.deal_frame(trade, send_ms=1765000000421)
     if number == 4:
-        event = AccountEvent("USDT", D("89.9"), D(0), D("6.06"), D("-4.04"), "ENTRUST", 1765000000410)
-        return pushes.account_frame(event, create_ms=1765000000422, send_ms=1765000000423)
+        change = AccountEvent("USDT", D("89.9"), D(0), D("6.06"), D("-4.04"), "ENTRUST", 1765000000410)
+        return pushes.account_frame(change, create_ms=1765000000422, send_ms=1765000000423)
     market = Order(
         "C02__505979017439002624115", "", "MXUSDT", "SELL", "MARKET", D("3.5121"), D(1), D(0), 1736417034259
     )
@@ -103,7 +130,7 @@ async def open_stream(
 
 async def frames_until_quiet(ws: ClientConnection, quiet_s: float = 0.2) -> list[PushDataV3ApiWrapper]:
     """Binary pushes received until none arrives for `quiet_s`."""
-    got = []
+    got: list[PushDataV3ApiWrapper] = []
     while True:
         try:
             message = await asyncio.wait_for(ws.recv(), quiet_s)
@@ -188,14 +215,13 @@ def test_listen_key_quota_extend_delete_and_list() -> None:
 def test_key_expires_after_ttl_unless_extended_and_its_socket_closes() -> None:
     async def body(venue: Venue, client: httpx.AsyncClient) -> None:
         venue.limits.enabled = False
-        venue.streams.key_ttl_ms = 300
+        venue.streams.key_ttl_ms = 600
         kept, ws_kept = await open_stream(venue, client)
         lost, ws_lost = await open_stream(venue, client)
 
         for _ in range(4):
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
             await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", kept)])
-        await asyncio.sleep(0.15)
         put_dead = await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", lost)])
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws_lost.recv(), 1.0)
@@ -235,5 +261,24 @@ def test_socket_closes_without_subscription_or_traffic(rule: str) -> None:
             assert "idle" in reasons
             assert not pinged.close_code
         await pinged.close()
+
+    run(body)
+
+
+def test_connection_lifetime_closes_and_a_key_takes_at_most_5_sockets() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        venue.limits.enabled = False
+        venue.streams.max_conn_s = 0.4
+        key, first = await open_stream(venue, client)
+        others = [await connect(f"{venue.ws_url}?listenKey={key}") for _ in range(4)]
+
+        with pytest.raises(InvalidStatus):
+            await connect(f"{venue.ws_url}?listenKey={key}")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(first.recv(), 2.0)
+        for ws in others:
+            await ws.close()
+
+        assert "connection lifetime" in {c.close_reason for c in venue.streams.conns.values()}
 
     run(body)

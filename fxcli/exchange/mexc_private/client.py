@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -36,7 +35,7 @@ from fxcli.exchange.mexc_private.budget import Group, OrderBudget
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError, classify, unreadable
 from fxcli.exchange.mexc_private.keys import ApiKeys, redact
 from fxcli.exchange.mexc_private.rules import SymbolRules, parse_exchange_info
-from fxcli.exchange.mexc_private.signing import decimal_text, encode, sign
+from fxcli.exchange.mexc_private.signing import decimal_text, encode, signed_query
 from fxcli.exchange.rest import parse_server_time_ms
 from fxcli.model.orders import Ack, Balance, OrderRequest, VenueOrder, VenueTrade
 
@@ -90,9 +89,7 @@ class PrivateClient:
     async def __aenter__(self) -> PrivateClient:
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -129,12 +126,12 @@ class PrivateClient:
 
     async def new_order(self, req: OrderRequest) -> Ack:
         """Place an order. The answer has no status and no fills; a lost answer is `OutcomeUnknown`."""
-        doc = await self._call("POST", "/api/v3/order", _order_params(req), group="order")
+        doc = await self._call("POST", "/api/v3/order", order_params(req), group="order")
         return self._decode("POST", "new order", lambda: parse_ack(doc, req.symbol))
 
     async def test_order(self, req: OrderRequest) -> None:
         """Validate an order fully at the venue (`order/test`) without placing it."""
-        await self._call("POST", "/api/v3/order/test", _order_params(req), group="order")
+        await self._call("POST", "/api/v3/order/test", order_params(req), group="order")
 
     async def cancel_order(
         self, symbol: str, *, client_id: str | None = None, order_id: str | None = None
@@ -198,20 +195,20 @@ class PrivateClient:
 
     async def listen_key_create(self) -> str:
         """A new listenKey for the user-data stream (valid 60 minutes unless extended)."""
-        doc = await self._call("POST", "/api/v3/userDataStream", [])
+        doc = await self._call("POST", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("POST", "userDataStream", lambda: _text(doc["listenKey"]))
 
     async def listen_key_extend(self, key: str) -> None:
         """Extend `key` to 60 minutes from now; a dead key raises retry NOT_FOUND (730706)."""
-        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_key_delete(self, key: str) -> None:
         """Close `key`."""
-        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_keys(self) -> list[str]:
         """Every valid listenKey of this account."""
-        doc = await self._call("GET", "/api/v3/userDataStream", [])
+        doc = await self._call("GET", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("GET", "userDataStream", lambda: [_text(k) for k in _list(doc["listenKey"])])
 
     # ------------------------------------------------------------------ internals
@@ -268,8 +265,8 @@ class PrivateClient:
         headers: dict[str, str] = {}
         if signed:
             now_ms = time.time_ns() // 1_000_000 + (self.offset_ms or 0)
-            query = encode([*params, ("recvWindow", str(self.recv_window_ms)), ("timestamp", str(now_ms))])
-            query += "&signature=" + sign(self._keys.secret, query)
+            stamped = [*params, ("recvWindow", str(self.recv_window_ms)), ("timestamp", str(now_ms))]
+            query = signed_query(self._keys.secret, stamped)
             headers["X-MEXC-APIKEY"] = self._keys.key
         else:
             query = encode(params)
@@ -331,7 +328,8 @@ async def _read(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _order_params(req: OrderRequest) -> list[tuple[str, str]]:
+def order_params(req: OrderRequest) -> list[tuple[str, str]]:
+    """The new-order parameters in the order they are signed and sent (numbers as plain decimals)."""
     params = [("symbol", req.symbol), ("side", req.side), ("type", req.type)]
     for name, value in (("quantity", req.quantity), ("quoteOrderQty", req.quote_qty), ("price", req.price)):
         if value is not None:

@@ -250,7 +250,8 @@ async def resolve_unknown(
     if order.state == OrderState.SUBMITTING and order.on_unknown():
         journal.record(order, {"kind": "restart", "note": "the send's outcome was never recorded"})
     # The send left after the intent was journaled (maybe after a rate-limit wait) and before its
-    # outcome was recorded as unknown: count the lag from the later of the two.
+    # outcome was recorded as unknown: count the lag from the later of the two. After a crash that
+    # is the restart: the dead process may have sent just before it died, and when is unknown.
     sent_ms = max(order.intent.created_ms, order.updated_ms if order.state == OrderState.UNKNOWN else 0)
     lag_ms = int(lag_s * 1000)
     not_found_ms: list[int] = []

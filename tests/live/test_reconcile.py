@@ -5,83 +5,41 @@ a watched tombstone, an unreachable venue, and the balance invariant."""
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from fxcli.exchange.mexc_private.client import PrivateClient
-from fxcli.exchange.mexc_private.errors import OutcomeUnknown
 from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.journal import Journal
-from fxcli.execution.orders import OrderState, TrackedOrder, evidence
-from fxcli.execution.reconcile import OrderClient, reconcile_startup, resolve_unknown
+from fxcli.execution.orders import OrderState, evidence
+from fxcli.execution.reconcile import reconcile_startup, resolve_unknown
 from fxcli.model.orders import BUY, Ack
 from tests.fake_mexc_private import DOC_KEY, DOC_SECRET, FakePrivateVenue
 from tests.fake_mexc_private.symbols import NewOrder
+from tests.live.crashed_run import (
+    QTY,
+    SYMBOL,
+    client_of,
+    crash_with_50_open_10_unknown_3_foreign,
+    intent,
+    placed_earlier,
+    sent_into,
+)
 from tests.live.support import run
 
 S = OrderState
-SYMBOL = "PEPEUSDT"
 ASSETS = {SYMBOL: ("PEPE", "USDT")}
-QTY = "1000000"
 
 
-def client_of(venue: FakePrivateVenue) -> PrivateClient:
-    client = PrivateClient(venue.rest_url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=1.0)
-    typed: OrderClient = client  # mypy proves the real client satisfies reconciliation's Protocol
-    assert typed is client
-    return client
-
-
-def intent(journal: Journal, price: str, qty: str = QTY) -> TrackedOrder:
-    return journal.record_intent(SYMBOL, BUY, "LIMIT", role="e", quantity=Decimal(qty), price=Decimal(price))
-
-
-def placed_earlier(venue: FakePrivateVenue, journal: Journal, price: str) -> TrackedOrder:
-    """An order a previous run placed and journaled as acknowledged (placed in the venue's engine
-    directly: 50 real POSTs would take 5 s at the venue's 12 orders/s)."""
-    order = intent(journal, price)
-    placed = venue.exchange.place(
-        NewOrder(SYMBOL, BUY, "LIMIT", Decimal(QTY), None, Decimal(price), order.client_id)
-    )
-    ack = Ack(SYMBOL, placed.order_id, placed.time_ms)
-    order.on_ack(ack)
-    journal.record(order, evidence(ack))
-    return order
-
-
-async def sent_into(
-    fault: str, venue: FakePrivateVenue, client: PrivateClient, journal: Journal
-) -> TrackedOrder:
-    """Send a new intent into the armed `fault` ("lost_response": the venue
-    holds it; "drop_request": it never arrived) and journal the unknown outcome as the broker does."""
-    order = intent(journal, "0.0000095")
-    venue.fault(fault, when="POST /api/v3/order", client_id=order.client_id)
-    with pytest.raises(OutcomeUnknown):
-        await client.new_order(order.intent.request())
-    order.on_unknown()
-    journal.record(order, {"kind": "OutcomeUnknown"})
-    return order
-
-
-def test_startup_50_open_10_unknown_3_foreign_is_consistent_within_5_s(tmp_path: Path) -> None:
+def test_startup_50_open_10_unknown_3_foreign_gives_a_consistent_report(tmp_path: Path) -> None:
     path = tmp_path / "orders.db"
 
     async def scenario() -> None:
         async with FakePrivateVenue(seed=3, symbols=[SYMBOL]) as venue, client_of(venue) as client:
             venue.read_lag_ms = 1500  # F3: GET /order says -2013 for 1.5 s after an accept
-            with Journal.open(path, "aaaaaa") as crashed:
-                own = [placed_earlier(venue, crashed, "0.0000090") for _ in range(50)]
-                lost = [await sent_into("lost_response", venue, client, crashed) for _ in range(5)]
-                dropped = [await sent_into("drop_request", venue, client, crashed) for _ in range(3)]
-                never_sent = [intent(crashed, "0.0000095") for _ in range(2)]  # killed before the send
-            fill_ids = venue.trade(SYMBOL, "0.0000095", "400000")  # fills the oldest lost order in part
-            foreign_ids = {
-                venue.place_external(SYMBOL, BUY, "LIMIT", QTY, "0.0000080", client_id=cid)
-                for cid in ("", "web1order", "fxzzzzzze00000001")
-            }
+            crash = await crash_with_50_open_10_unknown_3_foreign(venue, client, path)
+            own, lost, dropped, never_sent = crash.own, crash.lost, crash.dropped, crash.never_sent
+            fill_ids, foreign_ids = crash.fill_ids, crash.foreign_ids
             requests_before = len(venue.requests)
 
             with Journal.open(path) as journal:
@@ -91,8 +49,6 @@ def test_startup_50_open_10_unknown_3_foreign_is_consistent_within_5_s(tmp_path:
             truth = venue.ledger()
 
             assert report.consistent, report.to_json()
-            print(f"start-up reconciliation took {report.elapsed_s:.2f} s")
-            assert report.elapsed_s <= 5.0
             assert {o.client_id for o in report.own_open} == {o.client_id for o in own + lost}
             assert {o.client_id for o in report.resolved} == {
                 o.client_id for o in lost + dropped + never_sent
@@ -183,7 +139,6 @@ def test_unreachable_venue_leaves_the_order_unknown(tmp_path: Path) -> None:
                 order = intent(journal, "0.0000095")
                 order.on_unknown()
                 journal.record(order, {"kind": "OutcomeUnknown"})
-                started = time.monotonic()
 
                 report = await reconcile_startup(client, journal, [SYMBOL], lag_s=0.2)
                 after = journal.order(order.client_id)
@@ -194,7 +149,6 @@ def test_unreachable_venue_leaves_the_order_unknown(tmp_path: Path) -> None:
             assert not report.consistent
             assert report.errors
             assert report.errors[0].startswith(f"{SYMBOL}: ")
-            assert time.monotonic() - started < 10
 
     run(scenario())
 

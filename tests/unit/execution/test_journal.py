@@ -238,3 +238,20 @@ def test_fill_seen_before_the_order_id_joins_its_order_once_the_id_is_known(tmp_
 
     assert rebuilt is not None
     assert list(rebuilt.fills) == ["3X1"]
+
+
+def test_open_journal_of_a_newer_fx_is_refused_and_left_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    Journal.open(path, "dddddd").close()
+    newer = sqlite3.connect(path)
+    newer.execute("PRAGMA user_version=2")
+    newer.close()
+
+    with pytest.raises(FxError, match=r"orders\.db: order journal version 2 was written by a newer fx"):
+        Journal.open(path)
+    check = sqlite3.connect(path)
+    version = check.execute("PRAGMA user_version").fetchone()[0]
+    runs = check.execute("SELECT run_id FROM runs").fetchall()
+    check.close()
+
+    assert (version, runs) == (2, [("dddddd",)])

@@ -149,6 +149,22 @@ def test_userstream_expiry_closed_reconnects_on_a_new_key() -> None:
     assert stream.stats.last_reason == "closed by the venue (code 1000, reason 'listenKey expired')"
 
 
+def test_userstream_dropped_socket_deletes_the_old_key_once_reconnected() -> None:
+    async def main() -> tuple[StreamVenue, list[str], set[str]]:
+        owner = Owner()
+        async with StreamVenue() as venue, streaming(venue, owner) as stream:
+            await venue.drop_sockets()
+            await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect")
+            await until(lambda: len(venue.deleted) == 1, 5.0, "the old key's DELETE")
+            alive = set(venue.alive)
+        return venue, venue.deleted[:1], alive
+
+    venue, deleted_first, alive_while_running = run(main())
+
+    assert deleted_first == [venue.created[0]]
+    assert alive_while_running == {venue.created[1]}
+
+
 def test_userstream_expiry_silent_is_caught_by_the_canary() -> None:
     async def main() -> tuple[StreamVenue, Owner, UserStream, list[str], list[str]]:
         owner = Owner()
@@ -238,4 +254,21 @@ def test_userstream_reconnect_storm_never_holds_more_than_two_keys() -> None:
     assert len(venue.created) >= 25
     assert venue.peak_alive <= 2
     assert stream.stats.peak_keys <= 2
+    assert venue.alive == set()
+
+
+def test_userstream_storm_with_lost_deletes_still_holds_two_keys() -> None:
+    async def main() -> tuple[StreamVenue, UserStream]:
+        async with StreamVenue() as venue, streaming(venue, Owner()) as stream:
+            venue.delete_fails = 6  # lost DELETEs: the stream must wait for one to land
+            await venue.storm()
+            await until(lambda: len(venue.sockets) >= 8, 10.0, "8 connections")
+            venue.close_after_subscribe = False
+        return venue, stream
+
+    venue, stream = run(main(), 30.0)
+
+    assert venue.delete_fails == 0
+    assert venue.peak_alive == 2  # the stream waits for a DELETE to land before a third key
+    assert stream.stats.peak_keys == 2
     assert venue.alive == set()

@@ -55,6 +55,7 @@ class StreamVenue:
         self.deleted: list[str] = []
         self.sockets: list[Socket] = []
         self.put_fails = 0  # the next N PUTs answer 730706 and the key dies
+        self.delete_fails = 0  # the next N DELETEs are lost on the way (the key stays alive)
         self.close_after_subscribe = False  # storm: every socket is closed once fully subscribed
         self.answer_pings = True  # False: a dead path where nothing comes back at all
         self._ids = itertools.count(1)
@@ -93,6 +94,9 @@ class StreamVenue:
 
     async def listen_key_delete(self, key: str) -> None:
         await asyncio.sleep(0)
+        if self.delete_fails > 0:
+            self.delete_fails -= 1
+            raise ConnectionResetError("connection reset by peer")
         if key not in self.alive:
             raise ListenKeyGoneError(key)
         self.alive.discard(key)
@@ -109,6 +113,11 @@ class StreamVenue:
                     sock.silent = True
                 else:
                     await sock.ws.close(1000, "listenKey expired")
+
+    async def drop_sockets(self) -> None:
+        """Close every open socket; the keys stay valid (a network blip, a 24 h close)."""
+        for sock in self.open_sockets():
+            await sock.ws.close(1001, "going away")
 
     async def storm(self) -> None:
         """From now on every socket is closed as soon as it is fully subscribed (the open ones now)."""

@@ -41,7 +41,12 @@ async def streaming(
     client: ListenKeyClient, ws_url: str, owner: Owner, **options: object
 ) -> AsyncIterator[UserStream]:
     """A running stream, stopped (and its keys deleted) on exit."""
-    settings: dict[str, object] = {"ping_s": 0.2, "silence_s": 2.0, "backoff": Backoff(0.01, 0.05)}
+    settings: dict[str, object] = {
+        "ping_s": 0.2,
+        "silence_s": 2.0,
+        "backoff": Backoff(0.01, 0.05),
+        "key_calls_per_s": 1000.0,  # the test venue has no REST budget
+    }
     settings.update(options)
     stream = UserStream(
         client,

@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from fxcli.exchange.mexc_private.pushes import CHANNELS, decode
 from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError
-from fxcli.exchange.pacing import Backoff
+from fxcli.exchange.pacing import Backoff, TokenBucket
 from fxcli.exchange.slot import wait_any
 from fxcli.model.orders import TERMINAL_STATUSES, AccountPush, OrderPush, VenueOrder, VenueTrade
 
@@ -42,6 +42,9 @@ KEY_LIFETIME_S: Final = 3600.0  # "valid for 60 minutes after creation" or after
 MAX_KEYS: Final = 2  # the one in use and the one being replaced
 MAX_TRACKED_ORDERS: Final = 10_000  # the canary's memory; oldest forgotten first
 PING: Final = '{"method":"PING"}'
+# Under the venue's listenKey budget (the fake models 1 call/s; MEXC documents none): a reconnect storm
+# must not earn a 429, and three 429s earn a 418 that stops the ORDERS of the same API key for minutes.
+KEY_CALLS_PER_S: Final = 0.8
 
 
 class ListenKeyClient(Protocol):
@@ -98,6 +101,7 @@ class UserStream:
         backfill_margin_ms: int = 5000,
         canary_grace_ms: int = 5000,
         clock_ms: Callable[[], int] | None = None,
+        key_calls_per_s: float = KEY_CALLS_PER_S,
     ) -> None:
         if not 0 < ping_s < silence_s:
             raise ValueError(f"the stream needs 0 < ping_s < silence_s, got {ping_s} and {silence_s}")
@@ -113,6 +117,7 @@ class UserStream:
         self.ack_timeout_s = ack_timeout_s
         self.stable_s = stable_s
         self._backoff = backoff or Backoff(0.5, 30.0)
+        self._key_calls = TokenBucket(1, key_calls_per_s)
         self._margin_ms = backfill_margin_ms
         self._grace_ms = canary_grace_ms
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -127,6 +132,7 @@ class UserStream:
         self._replace_now = asyncio.Event()
         self._replace_reason = ""
         self._tasks: set[asyncio.Task[object]] = set()
+        self._retry_after = 0.0  # Retry-After of the last failed DELETE
 
     @property
     def alive_keys(self) -> int:
@@ -200,13 +206,14 @@ class UserStream:
             if len(self._keys) >= MAX_KEYS:
                 oldest = min(self._keys, key=self._keys.__getitem__)
                 if not await self._delete(oldest):
-                    await wait_any([stop], self._backoff.next_delay())
+                    await wait_any([stop], self._backoff.next_delay(at_least_s=self._retry_after))
                 continue
             try:
+                await self._key_calls.acquire()
                 key = await self._client.listen_key_create()
-            except Exception as exc:  # REST down, quota (730003), auth: wait and try again
+            except Exception as exc:  # REST down, quota (730003), auth, 429: wait and try again
                 log.warning("user stream: creating a listenKey failed (%s)", _describe(exc))
-                await wait_any([stop], self._backoff.next_delay())
+                await wait_any([stop], self._backoff.next_delay(at_least_s=_retry_after_s(exc)))
                 continue
             self._keys[key] = time.monotonic()
             self.stats.keys_created += 1
@@ -216,10 +223,13 @@ class UserStream:
 
     async def _delete(self, key: str) -> bool:
         """DELETE `key`; True once the venue no longer has it (deleted now, or already gone)."""
+        self._retry_after = 0.0
         try:
+            await self._key_calls.acquire()
             await self._client.listen_key_delete(key)
         except Exception as exc:
             if getattr(exc, "code", None) != LISTEN_KEY_GONE:
+                self._retry_after = _retry_after_s(exc)
                 log.warning(
                     "user stream: deleting listenKey %s failed (%s)", _short(key), _describe(exc, key)
                 )
@@ -302,6 +312,7 @@ class UserStream:
                 next_ping = now + self.ping_s
             if now - self._keys.get(key, now) >= self.keepalive_s:
                 try:
+                    await self._key_calls.acquire()
                     await self._client.listen_key_extend(key)
                 except Exception as exc:
                     if getattr(exc, "code", None) == LISTEN_KEY_GONE:
@@ -387,6 +398,12 @@ class UserStream:
 def _short(key: str) -> str:
     """A listenKey as logs show it: it grants reading the account's orders and fills."""
     return key[:6] + "…"
+
+
+def _retry_after_s(exc: BaseException) -> float:
+    # VenueError of a 429/418 carries the venue's Retry-After; waiting less only earns a ban.
+    wait = getattr(exc, "retry_after_s", None)
+    return float(wait) if isinstance(wait, int | float) else 0.0
 
 
 def _describe(exc: BaseException, key: str = "") -> str:

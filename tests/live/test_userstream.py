@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fxcli.exchange.mexc_private.pushes import Push, decode
 from fxcli.exchange.mexc_private.userstream import UserStream
+from fxcli.model.orders import OrderPush
 from tests.live.support import run, until
 from tests.live.userstream_owner import Owner, open_order, streaming
 from tests.live.userstream_venue import StreamVenue
@@ -114,7 +115,7 @@ def test_userstream_expiry_silent_is_caught_by_the_canary() -> None:
         async with StreamVenue() as venue, on(venue, owner, canary_grace_ms=0) as stream:
             await venue.push([FRAMES["accepted"]])
             await until(lambda: len(owner.pushes) == 1, 5.0, "the first push")
-            seen = stream.canary([open_order("C02__600000000000000001", stream._subscribed_ms)])
+            seen = stream.canary([open_order("C02__600000000000000001", stream.subscribed_ms)])
             first = venue.created[0]
 
             await venue.expire(first, silent=True)
@@ -122,7 +123,7 @@ def test_userstream_expiry_silent_is_caught_by_the_canary() -> None:
             await asyncio.sleep(0.5)  # PONGs keep coming: the socket alone cannot tell
             assert stream.stats.connects == 1
             assert len(owner.pushes) == 1
-            missed = stream.canary([open_order("C02__600000000000000002", stream._subscribed_ms + 1)])
+            missed = stream.canary([open_order("C02__600000000000000002", stream.subscribed_ms + 1)])
             await until(lambda: stream.stats.connects == 2 and owner.reconnects, 5.0, "the reconnect")
             await venue.push([FRAMES["filled"]])
             await until(lambda: len(owner.pushes) == 2, 5.0, "a push on the new key")
@@ -144,7 +145,7 @@ def test_userstream_canary_ignores_orders_older_than_the_connection() -> None:
             StreamVenue() as venue,
             on(venue, Owner(), canary_grace_ms=0) as stream,
         ):
-            before = stream.canary([open_order("C02__1", stream._subscribed_ms - 10_000, "5")])
+            before = stream.canary([open_order("C02__1", stream.subscribed_ms - 10_000, "5")])
             return before, stream.stats.connects
 
     missed, connects = run(main())
@@ -221,3 +222,27 @@ def test_userstream_storm_with_lost_deletes_still_holds_two_keys() -> None:
     assert venue.peak_alive == 2  # the stream waits for a DELETE to land before a third key
     assert stream.stats.peak_keys == 2
     assert venue.alive == set()
+
+
+def test_userstream_bad_push_and_failing_callback_do_not_stop_the_fills() -> None:
+    async def main() -> tuple[Owner, UserStream]:
+        owner = Owner()
+        calls = []
+
+        def broken(push: OrderPush) -> None:
+            calls.append(push)
+            raise RuntimeError("the owner's bug")
+
+        async with StreamVenue() as venue, on(venue, owner, on_order=broken) as stream:
+            await venue.push([b"\xff\xff\xff", FRAMES["accepted"], FRAMES["deal"]])
+            await until(lambda: len(owner.pushes) == 1, 5.0, "the deal after the bad frames")
+            assert len(calls) == 1
+            assert stream.connected
+            assert stream.stats.connects == 1
+        return owner, stream
+
+    owner, stream = run(main())
+
+    assert [kind for kind, _ in owner.pushes] == ["trade"]
+    assert stream.stats.bad_frames == 1
+    assert stream.stats.callback_errors == 1

@@ -48,15 +48,14 @@ async def streaming(
         "key_calls_per_s": 1000.0,  # the test venue has no REST budget
     }
     settings.update(options)
-    stream = UserStream(
-        client,
-        ws_url,
-        on_order=owner.on_order,
-        on_trade=owner.on_trade,
-        on_account=owner.on_account,
-        on_reconnect=owner.on_reconnect,
-        **settings,  # type: ignore[arg-type]
-    )
+    callbacks: dict[str, object] = {
+        "on_order": owner.on_order,
+        "on_trade": owner.on_trade,
+        "on_account": owner.on_account,
+        "on_reconnect": owner.on_reconnect,
+    }
+    callbacks.update({k: settings.pop(k) for k in list(settings) if k in callbacks})
+    stream = UserStream(client, ws_url, **callbacks, **settings)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(stream.run(stop))
     try:

@@ -140,6 +140,11 @@ class UserStream:
         return len(self._keys)
 
     @property
+    def subscribed_ms(self) -> int:
+        """Wall-clock ms the current connection got its subscriptions (0 before the first)."""
+        return self._subscribed_ms
+
+    @property
     def connected(self) -> bool:
         """A connection is up and subscribed to the three channels."""
         return self._current is not None
@@ -265,6 +270,8 @@ class UserStream:
         opened = time.monotonic()
         try:
             return await self._keep(ws, key, closed, stop)
+        except (ConnectionClosed, OSError) as exc:  # a send on a socket that just died
+            return f"connection lost ({_describe(exc, key)})"
         finally:
             self._current = None
             reader.cancel()
@@ -292,10 +299,10 @@ class UserStream:
         self._replace_now.clear()
         last_ms = self._subscribed_ms if self._last_push_ms is None else self._last_push_ms
         since_ms = last_ms - self._margin_ms
-        for old in [k for k in self._keys if k != key]:
-            await self._delete(old)
         if reconnect and self._on_reconnect is not None:
             self._spawn(self._on_reconnect(since_ms))
+        for old in [k for k in self._keys if k != key]:  # paced: the backfill above goes first
+            await self._delete(old)
         next_ping = time.monotonic() + self.ping_s
         while True:
             now = time.monotonic()

@@ -33,7 +33,7 @@ from fxcli.exchange.mexc_private.pushes import CHANNELS, decode
 from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError
 from fxcli.exchange.pacing import Backoff, TokenBucket
 from fxcli.exchange.slot import wait_any
-from fxcli.model.orders import TERMINAL_STATUSES, AccountPush, OrderPush, VenueOrder, VenueTrade
+from fxcli.model.orders import AccountPush, OrderPush, VenueOrder, VenueTrade
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ class UserStream:
     `on_order`, `on_trade`, `on_account` run on the event loop for each push, in arrival order, and
     must not block; `on_reconnect(since_ms)` runs as its own task after every reconnect (not the
     first connect: start-up reconciliation covers that) and should fetch `myTrades` from `since_ms`.
+    With `canary_source` (e.g. the open orders of every traded symbol by REST) the stream runs its
+    own canary every `canary_s`; without it the owner calls `canary` itself.
     """
 
     def __init__(
@@ -102,6 +104,8 @@ class UserStream:
         canary_grace_ms: int = 5000,
         clock_ms: Callable[[], int] | None = None,
         key_calls_per_s: float = KEY_CALLS_PER_S,
+        canary_source: Callable[[], Awaitable[Iterable[VenueOrder]]] | None = None,
+        canary_s: float = 30.0,
     ) -> None:
         if not 0 < ping_s < silence_s:
             raise ValueError(f"the stream needs 0 < ping_s < silence_s, got {ping_s} and {silence_s}")
@@ -118,6 +122,8 @@ class UserStream:
         self.stable_s = stable_s
         self._backoff = backoff or Backoff(0.5, 30.0)
         self._key_calls = TokenBucket(1, key_calls_per_s)
+        self._canary_source = canary_source
+        self.canary_s = canary_s
         self._margin_ms = backfill_margin_ms
         self._grace_ms = canary_grace_ms
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -304,6 +310,7 @@ class UserStream:
         for old in [k for k in self._keys if k != key]:  # paced: the backfill above goes first
             await self._delete(old)
         next_ping = time.monotonic() + self.ping_s
+        next_canary = time.monotonic() + self.canary_s
         while True:
             now = time.monotonic()
             if closed.is_set():
@@ -317,6 +324,9 @@ class UserStream:
             if now >= next_ping:
                 await ws.send(PING)
                 next_ping = now + self.ping_s
+            if self._canary_source is not None and now >= next_canary:
+                self._spawn(self._run_canary(self._canary_source))
+                next_canary = now + self.canary_s
             if now - self._keys.get(key, now) >= self.keepalive_s:
                 try:
                     await self._key_calls.acquire()
@@ -328,6 +338,8 @@ class UserStream:
                 self._keys[key] = time.monotonic()
             put_at = self._keys.get(key, now) + self.keepalive_s
             wake = min(next_ping, self._last_frame + self.silence_s, put_at)
+            if self._canary_source is not None:
+                wake = min(wake, next_canary)
             await wait_any([closed, stop, self._replace_now], max(0.005, wake - time.monotonic()))
 
     async def _read(self, ws: ClientConnection, closed: asyncio.Event) -> None:
@@ -368,10 +380,8 @@ class UserStream:
         try:
             if isinstance(push, OrderPush):
                 self._last_push_ms = max(self._last_push_ms or 0, push.send_ms)
-                if push.status in TERMINAL_STATUSES:
-                    self._orders.pop(push.order_id, None)
-                else:
-                    self._remember(push.order_id, push.cum_qty)
+                # Terminal ones too: openOrders may list an order a moment after its last push.
+                self._remember(push.order_id, push.cum_qty)
                 self._on_order(push)
             elif isinstance(push, VenueTrade):
                 self._last_push_ms = max(self._last_push_ms or 0, push.time_ms)
@@ -389,15 +399,20 @@ class UserStream:
         if len(self._orders) > MAX_TRACKED_ORDERS:
             del self._orders[next(iter(self._orders))]
 
+    async def _run_canary(self, source: Callable[[], Awaitable[Iterable[VenueOrder]]]) -> None:
+        self.canary(await source())
+
     def _spawn(self, work: Awaitable[object]) -> None:
+        """Run the owner's backfill or the canary's REST call beside the socket (PINGs must go on)."""
+
         async def guarded() -> object:
             try:
                 return await work
             except Exception:
-                log.exception("user stream: on_reconnect failed")
+                log.exception("user stream: %s failed", getattr(work, "__qualname__", "a task"))
                 return None
 
-        task = asyncio.create_task(guarded(), name="fx-userstream-reconnect")
+        task = asyncio.create_task(guarded(), name="fx-userstream-task")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

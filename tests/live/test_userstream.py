@@ -70,7 +70,8 @@ def test_userstream_keepalive_puts_the_key() -> None:
 def test_userstream_expiry_closed_reconnects_on_a_new_key() -> None:
     async def main() -> tuple[StreamVenue, Owner, UserStream]:
         owner = Owner()
-        async with StreamVenue() as venue, on(venue, owner) as stream:
+        clock_ms = lambda: 1765000000000  # noqa: E731 - before the frames' sendTime (…350)
+        async with StreamVenue() as venue, on(venue, owner, clock_ms=clock_ms) as stream:
             await venue.push([FRAMES["accepted"]])
             await until(lambda: len(owner.pushes) == 1, 5.0, "the first push")
             first = venue.created[0]
@@ -85,7 +86,7 @@ def test_userstream_expiry_closed_reconnects_on_a_new_key() -> None:
 
     venue, owner, stream = run(main())
 
-    # The backfill starts before the last push seen (its sendTime, less the 5 s margin).
+    # The last push came after the subscription: the backfill starts at its sendTime, less 5 s.
     assert owner.reconnects == [1765000000350 - 5000]
     assert venue.peak_alive <= 2
     assert stream.alive_keys == 0
@@ -110,13 +111,14 @@ def test_userstream_dropped_socket_deletes_the_old_key_once_reconnected() -> Non
 
 
 def test_userstream_expiry_silent_is_caught_by_the_canary() -> None:
-    async def main() -> tuple[StreamVenue, Owner, UserStream, list[str], list[str]]:
+    async def main() -> tuple[StreamVenue, Owner, UserStream, list[str], list[str], int]:
         owner = Owner()
         async with StreamVenue() as venue, on(venue, owner, canary_grace_ms=0) as stream:
             await venue.push([FRAMES["accepted"]])
             await until(lambda: len(owner.pushes) == 1, 5.0, "the first push")
             seen = stream.canary([open_order("C02__600000000000000001", stream.subscribed_ms)])
             first = venue.created[0]
+            subscribed = stream.subscribed_ms
 
             await venue.expire(first, silent=True)
             await venue.push([FRAMES["partial"]])  # never reaches a silent key
@@ -127,14 +129,15 @@ def test_userstream_expiry_silent_is_caught_by_the_canary() -> None:
             await until(lambda: stream.stats.connects == 2 and owner.reconnects, 5.0, "the reconnect")
             await venue.push([FRAMES["filled"]])
             await until(lambda: len(owner.pushes) == 2, 5.0, "a push on the new key")
-        return venue, owner, stream, seen, missed
+        return venue, owner, stream, seen, missed, subscribed
 
-    venue, owner, stream, seen, missed = run(main())
+    venue, owner, stream, seen, missed, subscribed = run(main())
 
     assert seen == []  # the order the stream pushed is no evidence
     assert missed == ["C02__600000000000000002"]
     assert stream.stats.canary_trips == 1
-    assert owner.reconnects == [1765000000350 - 5000]
+    # The frame's sendTime is older than the subscription: the backfill covers the whole connection.
+    assert owner.reconnects == [subscribed - 5000]
     assert venue.peak_alive <= 2
     assert venue.alive == set()
 

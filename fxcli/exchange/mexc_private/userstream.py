@@ -301,10 +301,12 @@ class UserStream:
         reconnect = self.stats.connects > 0
         self.stats.connects += 1
         self._current = key
+        # The old connection vouched for nothing after its last push, nor (if it pushed nothing) after
+        # it was subscribed: the backfill starts at the later of the two, less a margin for clocks.
+        vouched_ms = max(self._last_push_ms or 0, self._subscribed_ms)
+        since_ms = vouched_ms - self._margin_ms
         self._subscribed_ms = self._clock_ms()
         self._replace_now.clear()
-        last_ms = self._subscribed_ms if self._last_push_ms is None else self._last_push_ms
-        since_ms = last_ms - self._margin_ms
         if reconnect and self._on_reconnect is not None:
             self._spawn(self._on_reconnect(since_ms))
         for old in [k for k in self._keys if k != key]:  # paced: the backfill above goes first

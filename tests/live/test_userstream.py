@@ -249,3 +249,27 @@ def test_userstream_bad_push_and_failing_callback_do_not_stop_the_fills() -> Non
     assert [kind for kind, _ in owner.pushes] == ["trade"]
     assert stream.stats.bad_frames == 1
     assert stream.stats.callback_errors == 1
+
+
+def test_userstream_expected_push_that_never_comes_replaces_the_key() -> None:
+    async def main() -> tuple[StreamVenue, UserStream, Owner]:
+        owner = Owner()
+        async with StreamVenue() as venue, on(venue, owner, canary_grace_ms=300) as stream:
+            stream.expect("C02__600000000000000001")  # frame "accepted" is its push
+            await venue.push([FRAMES["accepted"]])
+            await asyncio.sleep(0.5)
+            assert stream.stats.connects == 1  # pushed in time: no alarm
+
+            await venue.expire(venue.created[0], silent=True)
+            stream.expect("C02__505979017439002624115")  # a market order, filled at once
+            await venue.push([FRAMES["doc_market_sell"]])  # lost on the silent key
+            await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect")
+        return venue, stream, owner
+
+    venue, stream, owner = run(main())
+
+    assert (
+        stream.stats.last_reason == "canary: no push for accepted order C02__505979017439002624115 in 300 ms"
+    )
+    assert len(owner.reconnects) == 1
+    assert venue.peak_alive <= 2

@@ -139,6 +139,7 @@ class UserStream:
         self._replace_reason = ""
         self._tasks: set[asyncio.Task[object]] = set()
         self._retry_after = 0.0  # Retry-After of the last failed DELETE
+        self._expected: dict[str, float] = {}  # order id -> monotonic deadline for its first push
 
     @property
     def alive_keys(self) -> int:
@@ -180,6 +181,13 @@ class UserStream:
         if self._current is not None and not self._replace_now.is_set():
             self._replace_reason = reason
             self._replace_now.set()
+
+    def expect(self, order_id: str) -> None:
+        """The venue accepted `order_id` (an Ack): its order push must come within `canary_grace_ms`,
+        else the key is presumed silent and replaced. Catches what `canary` cannot: an order that
+        filled or expired at once (MARKET, IOC) never shows in the open orders."""
+        if self._current is not None and order_id not in self._orders:
+            self._expected[order_id] = time.monotonic() + self._grace_ms / 1000
 
     def canary(self, open_orders: Iterable[VenueOrder], *, now_ms: int | None = None) -> list[str]:
         """Compare `GET /openOrders` with what the stream pushed; returns the ids that prove it silent.
@@ -307,6 +315,7 @@ class UserStream:
         since_ms = vouched_ms - self._margin_ms
         self._subscribed_ms = self._clock_ms()
         self._replace_now.clear()
+        self._expected.clear()  # pushes missed before now are the backfill's, not this key's fault
         if reconnect and self._on_reconnect is not None:
             self._spawn(self._on_reconnect(since_ms))
         for old in [k for k in self._keys if k != key]:  # paced: the backfill above goes first
@@ -321,6 +330,11 @@ class UserStream:
                 return "stopped"
             if self._replace_now.is_set():
                 return self._replace_reason
+            overdue = [o for o, deadline in self._expected.items() if deadline <= now]
+            if overdue:
+                self._expected.clear()  # the backfill after the reconnect covers these orders
+                self.stats.canary_trips += 1
+                return f"canary: no push for accepted order {overdue[0]} in {self._grace_ms} ms"
             if now - self._last_frame >= self.silence_s:
                 return f"no frame for {self.silence_s:g} s (not even a PONG)"
             if now >= next_ping:
@@ -339,7 +353,7 @@ class UserStream:
                     return f"listenKey keep-alive failed ({_describe(exc, key)})"
                 self._keys[key] = time.monotonic()
             put_at = self._keys.get(key, now) + self.keepalive_s
-            wake = min(next_ping, self._last_frame + self.silence_s, put_at)
+            wake = min(next_ping, self._last_frame + self.silence_s, put_at, *self._expected.values())
             if self._canary_source is not None:
                 wake = min(wake, next_canary)
             await wait_any([closed, stop, self._replace_now], max(0.005, wake - time.monotonic()))
@@ -384,6 +398,7 @@ class UserStream:
                 self._last_push_ms = max(self._last_push_ms or 0, push.send_ms)
                 # Terminal ones too: openOrders may list an order a moment after its last push.
                 self._remember(push.order_id, push.cum_qty)
+                self._expected.pop(push.order_id, None)
                 self._on_order(push)
             elif isinstance(push, VenueTrade):
                 self._last_push_ms = max(self._last_push_ms or 0, push.time_ms)

@@ -5,6 +5,8 @@ makes the fill ledger equal the venue's trades."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -44,12 +46,12 @@ class Backfiller(Owner):
 
 @asynccontextmanager
 async def fake_venue(
-    listen_key_per_s: float = 1.0,
+    listen_key_per_s: float = 1.0, usdt: str = "1000"
 ) -> AsyncIterator[tuple[FakePrivateVenue, PrivateClient, list[int]]]:
     """The fake venue with PEPEUSDT's book and a listenKey budget of `listen_key_per_s`, a client on
     it, and the peak count of valid keys (kept by watching every key the venue creates). On exit,
     asserts the venue never answered 429 or 418."""
-    async with FakePrivateVenue(seed=7, balances={"USDT": "1000"}) as venue:
+    async with FakePrivateVenue(seed=7, balances={"USDT": usdt}) as venue:
         venue.limits.rates["listen_key"] = listen_key_per_s
         venue.set_book(PEPE, BOOK["bids"], BOOK["asks"], "0.0000101")
         peak = [0]
@@ -66,10 +68,9 @@ async def fake_venue(
         assert [(r.path, r.status) for r in venue.requests if r.status in (418, 429)] == []
 
 
-def _buy(client_id: str) -> OrderRequest:
-    return OrderRequest(
-        PEPE, "BUY", "LIMIT", client_id, quantity=Decimal(1000000), price=Decimal("0.0000101")
-    )
+def _buy(client_id: str, quantity: int = 1000000) -> OrderRequest:
+    price = Decimal("0.0000101")
+    return OrderRequest(PEPE, "BUY", "LIMIT", client_id, quantity=Decimal(quantity), price=price)
 
 
 def test_userstream_fake_order_life_arrives_in_order() -> None:
@@ -170,6 +171,41 @@ def test_userstream_fake_reconnect_storm_holds_two_keys_at_most() -> None:
     assert created >= 15
     assert peak <= 2
     assert alive_after == []
+
+
+def test_userstream_fake_longevity_loses_no_fill() -> None:
+    """G12, accelerated: keys expire every 0.7 s (closed or silent, alternating), sockets are force-closed
+    every 1.1 s (the 24 h close), and an order fills every 0.1 s; every fill reaches the owner, pushed
+    or backfilled, and no more than two keys ever live. `FX_SOAK=full` runs a minute instead of 4 s."""
+    seconds = 60.0 if os.environ.get("FX_SOAK") == "full" else 4.0
+
+    async def main() -> tuple[Backfiller, set[str], UserStream, int, int]:
+        async with fake_venue(50.0, usdt="100000") as (venue, client, peak), client:
+            venue.streams.key_ttl_ms = 700
+            venue.streams.max_conn_s = 1.1
+            owner = Backfiller(client)
+            options = {"key_calls_per_s": 40.0, "canary_grace_ms": 300, "keepalive_s": 3600.0}
+            async with streaming(client, venue.ws_url, owner, **options) as stream:
+                end = time.monotonic() + seconds
+                placed = 0
+                while time.monotonic() < end:
+                    venue.streams.expiry = "silent" if placed % 20 < 10 else "close"
+                    ack = await client.new_order(_buy(f"fxlong1e{placed:08d}", 100000))
+                    stream.expect(ack.order_id)
+                    venue.trade(PEPE, "0.0000101", "100000")
+                    placed += 1
+                    await asyncio.sleep(0.1)
+                truth = set(venue.ledger()["trades"])
+                await until(lambda: owner.trade_ids() >= truth, 10.0, "every fill, pushed or backfilled")
+            return owner, truth, stream, peak[0], placed
+
+    owner, truth, stream, peak, placed = run(main(), seconds + 30.0)
+
+    assert len(truth) == placed
+    assert owner.trade_ids() == truth
+    assert stream.stats.connects >= seconds * 0.75  # a key lives 0.7 s
+    assert stream.stats.canary_trips >= 1  # the silent keys were caught by the orders' pushes
+    assert peak <= 2
 
 
 def _orders(owner: Owner) -> list[OrderPush]:

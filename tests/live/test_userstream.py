@@ -273,3 +273,17 @@ def test_userstream_expected_push_that_never_comes_replaces_the_key() -> None:
     )
     assert len(owner.reconnects) == 1
     assert venue.peak_alive <= 2
+
+
+def test_userstream_waits_out_retry_after_before_the_next_key() -> None:
+    async def main() -> StreamVenue:
+        async with StreamVenue() as venue, on(venue, Owner()) as stream:
+            venue.create_429_s = 0.5
+            await venue.drop_sockets()
+            await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect after the 429")
+        return venue
+
+    venue = run(main())
+
+    _, refused, retried = venue.create_calls[:3]
+    assert retried - refused >= 0.5  # the backoff alone would have waited at most 0.05 s

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+from fxcli.exchange.mexc_private.budget import OrderBudget
 from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.keys import ApiKeys
-from fxcli.exchange.mexc_private.userstream import KEY_CALLS_PER_S, UserStream
+from fxcli.exchange.mexc_private.userstream import UserStream
 from fxcli.model.orders import FILLED, NEW, PARTIALLY_FILLED, OrderPush, OrderRequest, VenueTrade
 from tests.fake_mexc_private import DOC_KEY, DOC_SECRET, FakePrivateVenue
 from tests.live.support import run, until
@@ -49,8 +50,9 @@ async def fake_venue(
     listen_key_per_s: float = 1.0, usdt: str = "1000"
 ) -> AsyncIterator[tuple[FakePrivateVenue, PrivateClient, list[int]]]:
     """The fake venue with PEPEUSDT's book and a listenKey budget of `listen_key_per_s`, a client on
-    it, and the peak count of valid keys (kept by watching every key the venue creates). On exit,
-    asserts the venue never answered 429 or 418."""
+    it pacing its listenKey calls at 0.8 of that (as the real budget does for 1/s), and the peak count
+    of valid keys (kept by watching every key the venue creates). On exit, asserts the venue never
+    answered 429 or 418."""
     async with FakePrivateVenue(seed=7, balances={"USDT": usdt}) as venue:
         venue.limits.rates["listen_key"] = listen_key_per_s
         venue.set_book(PEPE, BOOK["bids"], BOOK["asks"], "0.0000101")
@@ -63,7 +65,9 @@ async def fake_venue(
             return key
 
         venue.streams.create = counted  # type: ignore[method-assign]
-        async with PrivateClient(venue.rest_url, ApiKeys(DOC_KEY, DOC_SECRET), timeout_s=3.0) as client:
+        budget = OrderBudget(listen_key_per_s=0.8 * listen_key_per_s)
+        keys = ApiKeys(DOC_KEY, DOC_SECRET)
+        async with PrivateClient(venue.rest_url, keys, timeout_s=3.0, budget=budget) as client:
             yield venue, client, peak
         assert [(r.path, r.status) for r in venue.requests if r.status in (418, 429)] == []
 
@@ -77,7 +81,7 @@ def test_userstream_fake_order_life_arrives_in_order() -> None:
     async def main() -> tuple[Owner, list[VenueTrade], str]:
         async with fake_venue() as (venue, client, _), client:
             owner = Owner()
-            async with streaming(client, venue.ws_url, owner, key_calls_per_s=KEY_CALLS_PER_S):
+            async with streaming(client, venue.ws_url, owner):
                 ack = await client.new_order(_buy("fxk7q2m9e00000001"))
                 venue.trade(PEPE, "0.0000101", "400000")
                 venue.advance(PEPE, "0.0000100")
@@ -107,7 +111,6 @@ def test_userstream_fake_silent_key_canary_and_backfill_lose_no_fill() -> None:
                 "canary_grace_ms": 200,
                 "canary_source": lambda: client.open_orders(PEPE),  # the stream runs its own canary
                 "canary_s": 0.2,
-                "key_calls_per_s": KEY_CALLS_PER_S,  # the real pace
             }
             async with streaming(client, venue.ws_url, owner, **options) as stream:
                 first = venue.streams.open_conns()[0].key
@@ -136,7 +139,7 @@ def test_userstream_fake_closed_expiry_and_put_730706_replace_the_key() -> None:
         async with fake_venue(10.0) as (venue, client, peak), client:
             reasons = []
             owner = Owner()
-            options = {"keepalive_s": 0.3, "key_calls_per_s": 8.0}
+            options = {"keepalive_s": 0.3}
             async with streaming(client, venue.ws_url, owner, **options) as stream:
                 venue.kill_listen_key(venue.streams.open_conns()[0].key, "close")
                 await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect after the close")
@@ -160,7 +163,7 @@ def test_userstream_fake_closed_expiry_and_put_730706_replace_the_key() -> None:
 def test_userstream_fake_reconnect_storm_holds_two_keys_at_most() -> None:
     async def main() -> tuple[int, int, list[str]]:
         async with fake_venue(50.0) as (venue, client, peak), client:
-            async with streaming(client, venue.ws_url, Owner(), key_calls_per_s=40.0) as stream:
+            async with streaming(client, venue.ws_url, Owner()) as stream:
                 venue.streams.max_conn_s = 0.05  # every socket is closed 50 ms after it opens
                 await until(lambda: stream.stats.connects >= 15, 15.0, "15 connections")
                 venue.streams.max_conn_s = 86_400.0
@@ -184,7 +187,7 @@ def test_userstream_fake_longevity_loses_no_fill() -> None:
             venue.streams.key_ttl_ms = 700
             venue.streams.max_conn_s = 1.1
             owner = Backfiller(client)
-            options = {"key_calls_per_s": 40.0, "canary_grace_ms": 300, "keepalive_s": 3600.0}
+            options = {"canary_grace_ms": 300, "keepalive_s": 3600.0}
             async with streaming(client, venue.ws_url, owner, **options) as stream:
                 end = time.monotonic() + seconds
                 placed = 0

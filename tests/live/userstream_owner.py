@@ -45,7 +45,6 @@ async def streaming(
         "ping_s": 0.2,
         "silence_s": 2.0,
         "backoff": Backoff(0.01, 0.05),
-        "key_calls_per_s": 1000.0,  # the test venue has no REST budget
     }
     settings.update(options)
     callbacks: dict[str, object] = {

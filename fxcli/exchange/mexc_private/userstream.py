@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from fxcli.exchange.mexc_private.pushes import CHANNELS, decode
 from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError
-from fxcli.exchange.pacing import Backoff, TokenBucket
+from fxcli.exchange.pacing import Backoff
 from fxcli.exchange.slot import wait_any
 from fxcli.model.orders import AccountPush, OrderPush, VenueOrder, VenueTrade
 
@@ -42,15 +42,14 @@ KEY_LIFETIME_S: Final = 3600.0  # "valid for 60 minutes after creation" or after
 MAX_KEYS: Final = 2  # the one in use and the one being replaced
 MAX_TRACKED_ORDERS: Final = 10_000  # the canary's memory; oldest forgotten first
 PING: Final = '{"method":"PING"}'
-# Under the venue's listenKey budget (the fake models 1 call/s; MEXC documents none): a reconnect storm
-# must not earn a 429, and three 429s earn a 418 that stops the ORDERS of the same API key for minutes.
-KEY_CALLS_PER_S: Final = 0.8
 
 
 class ListenKeyClient(Protocol):
     """The three REST calls the stream needs (`PrivateClient` of exchange/mexc_private/client.py).
 
-    A failure raises; an exception whose `code` is 730706 means the venue has forgotten the key.
+    A failure raises; an exception whose `code` is 730706 means the venue has forgotten the key, one
+    with `retry_after_s` (429/418) says how long to wait. The client paces these calls (its budget's
+    "listen_key" group): a reconnect storm must not earn the 418 that would stop the key's orders.
     """
 
     async def listen_key_create(self) -> str: ...
@@ -103,7 +102,6 @@ class UserStream:
         backfill_margin_ms: int = 5000,
         canary_grace_ms: int = 5000,
         clock_ms: Callable[[], int] | None = None,
-        key_calls_per_s: float = KEY_CALLS_PER_S,
         canary_source: Callable[[], Awaitable[Iterable[VenueOrder]]] | None = None,
         canary_s: float = 30.0,
     ) -> None:
@@ -121,7 +119,6 @@ class UserStream:
         self.ack_timeout_s = ack_timeout_s
         self.stable_s = stable_s
         self._backoff = backoff or Backoff(0.5, 30.0)
-        self._key_calls = TokenBucket(1, key_calls_per_s)
         self._canary_source = canary_source
         self.canary_s = canary_s
         self._margin_ms = backfill_margin_ms
@@ -228,7 +225,6 @@ class UserStream:
                     await wait_any([stop], self._backoff.next_delay(at_least_s=self._retry_after))
                 continue
             try:
-                await self._key_calls.acquire()
                 key = await self._client.listen_key_create()
             except Exception as exc:  # REST down, quota (730003), auth, 429: wait and try again
                 log.warning("user stream: creating a listenKey failed (%s)", _describe(exc))
@@ -244,7 +240,6 @@ class UserStream:
         """DELETE `key`; True once the venue no longer has it (deleted now, or already gone)."""
         self._retry_after = 0.0
         try:
-            await self._key_calls.acquire()
             await self._client.listen_key_delete(key)
         except Exception as exc:
             if getattr(exc, "code", None) != LISTEN_KEY_GONE:
@@ -345,7 +340,6 @@ class UserStream:
                 next_canary = now + self.canary_s
             if now - self._keys.get(key, now) >= self.keepalive_s:
                 try:
-                    await self._key_calls.acquire()
                     await self._client.listen_key_extend(key)
                 except Exception as exc:
                     if getattr(exc, "code", None) == LISTEN_KEY_GONE:

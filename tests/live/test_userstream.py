@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
+from http import HTTPStatus
 
 from fxcli.exchange.mexc_private.pushes import Push, decode
 from fxcli.exchange.mexc_private.userstream import UserStream
@@ -287,3 +288,34 @@ def test_userstream_waits_out_retry_after_before_the_next_key() -> None:
 
     _, refused, retried = venue.create_calls[:3]
     assert retried - refused >= 0.5  # the backoff alone would have waited at most 0.05 s
+
+
+def test_userstream_socket_outage_redials_the_same_key() -> None:
+    async def main() -> StreamVenue:
+        async with StreamVenue() as venue, on(venue, Owner()) as stream:
+            venue.refuse_dials = 5
+            await venue.drop_sockets()
+            await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect after the outage")
+        return venue
+
+    venue = run(main())
+
+    assert venue.dials == 7  # the first dial, five refused, the one that got through
+    # 503 says nothing about the key: one new key for the drop, none burnt on the refusals.
+    assert len(venue.created) == 2
+    assert venue.peak_alive <= 2
+
+
+def test_userstream_key_refused_at_the_handshake_is_replaced() -> None:
+    async def main() -> StreamVenue:
+        async with StreamVenue() as venue, on(venue, Owner()) as stream:
+            venue.refuse_status = HTTPStatus.UNAUTHORIZED  # what a dead key gets
+            venue.refuse_dials = 1
+            await venue.drop_sockets()
+            await until(lambda: stream.stats.connects == 2, 5.0, "the reconnect")
+        return venue
+
+    venue = run(main())
+
+    assert venue.dials == 3  # the first, the refused one, the one on a fresh key
+    assert len(venue.created) == 3

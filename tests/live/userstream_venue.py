@@ -69,6 +69,9 @@ class StreamVenue:
         self.delete_fails = 0  # the next N DELETEs are lost on the way (the key stays alive)
         self.create_429_s: float | None = None  # the next POST answers 429 with this Retry-After
         self.create_calls: list[float] = []  # monotonic time of every POST
+        self.refuse_dials = 0  # the next N handshakes are answered `refuse_status`
+        self.refuse_status = HTTPStatus.SERVICE_UNAVAILABLE  # 503: the socket side is down
+        self.dials = 0
         self.close_after_subscribe = False  # storm: every socket is closed once fully subscribed
         self.answer_pings = True  # False: a dead path where nothing comes back at all
         self._ids = itertools.count(1)
@@ -160,6 +163,10 @@ class StreamVenue:
     # ---------------------------------------------------------------- the socket
 
     def _check_key(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.dials += 1
+        if self.refuse_dials > 0:
+            self.refuse_dials -= 1
+            return connection.respond(self.refuse_status, f"{self.refuse_status.phrase}\n")
         key = request.path.partition("listenKey=")[2]
         if not request.path.startswith("/ws?") or key not in self.alive:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "listenKey does not exist\n")

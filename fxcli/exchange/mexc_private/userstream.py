@@ -27,7 +27,7 @@ from typing import Final, Protocol
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fxcli.exchange.mexc_private.pushes import CHANNELS, decode
 from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError
@@ -137,6 +137,7 @@ class UserStream:
         self._tasks: set[asyncio.Task[object]] = set()
         self._retry_after = 0.0  # Retry-After of the last failed DELETE
         self._expected: dict[str, float] = {}  # order id -> monotonic deadline for its first push
+        self._dial_failed = False  # the last connection never opened, and not for the key's sake
 
     @property
     def alive_keys(self) -> int:
@@ -155,16 +156,19 @@ class UserStream:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, keep connected, deliver pushes; on return every key this stream made is deleted."""
+        key: str | None = None
         try:
             while not stop.is_set():
-                key = await self._new_key(stop)
-                if key is None:
-                    break
+                if key is None or not self._reusable(key):
+                    key = await self._new_key(stop)
+                    if key is None:
+                        break
                 reason = await self._serve(key, stop)
                 if stop.is_set():
                     break
                 self.stats.last_reason = reason
-                log.warning("user stream: %s; reconnecting with a new listenKey", reason)
+                again = "the same" if self._reusable(key) else "a new"
+                log.warning("user stream: %s; reconnecting with %s listenKey", reason, again)
                 await wait_any([stop], self._backoff.next_delay())
         finally:
             for task in list(self._tasks):
@@ -252,6 +256,12 @@ class UserStream:
         self.stats.keys_deleted += 1
         return True
 
+    def _reusable(self, key: str) -> bool:
+        """Dial `key` again: the last dial failed for a reason that was not the key, and the key is
+        well inside its lifetime (it is PUT only while connected)."""
+        extended = self._keys.get(key)
+        return self._dial_failed and extended is not None and time.monotonic() - extended < self.keepalive_s
+
     def _forget_expired(self) -> None:
         # A key not extended for its whole lifetime (plus a minute for clocks) is gone at the venue.
         now = time.monotonic()
@@ -273,7 +283,11 @@ class UserStream:
                 proxy=None,
             )
         except Exception as exc:  # refused, reset, HTTP error, timeout: all mean "not connected"
+            # The socket never opened: only a 4xx answer says anything about the key. A network or
+            # server failure keeps it (no key churn through an outage; it is reused while fresh).
+            self._dial_failed = not (isinstance(exc, InvalidStatus) and exc.response.status_code < 500)
             return f"connecting failed ({_describe(exc, key)})"
+        self._dial_failed = False
         closed = asyncio.Event()
         reader = asyncio.create_task(self._read(ws, closed), name="fx-userstream-read")
         opened = time.monotonic()

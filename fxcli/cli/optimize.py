@@ -59,6 +59,9 @@ Param = Annotated[
     list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
 Sampler = Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")]
+Bucket = Annotated[
+    str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
+]
 MAX_DRAWS = 100_000  # robustness -n: enough for a 0.3 % standard error on a p-value, seconds of work
 
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
@@ -114,9 +117,7 @@ def run(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
-    bucket: Annotated[
-        str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
-    ] = "1h",
+    bucket: Bucket = "1h",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -400,6 +401,7 @@ def walk_forward(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run windows that overlap recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write stitched.png.")] = True,
+    bucket: Bucket = "1h",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -417,7 +419,7 @@ def walk_forward(
     command = _as_typed("walk-forward")
     console = stderr()
     with reporting_errors():
-        run_request = _search_request(locals())
+        run_request = _search_request(locals(), bucket_ns=_bucket_ns(bucket))
         lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
         request = WalkForwardRequest(run_request, lengths, anchored, events, study)
         if anchored and events is not None:

@@ -24,6 +24,7 @@ from fxcli.optimize.folds import Fold, Lengths, Plan, event_folds, walk
 __all__ = ["Lengths", "WalkForwardRequest", "walk_forward"]
 from fxcli.optimize.objective import flat_metrics
 from fxcli.optimize.results import clean
+from fxcli.optimize.returns import DEFAULT_BUCKET_NS
 from fxcli.optimize.stats.wfe import wfe
 from fxcli.optimize.stitch import profit_shares, stability, stitch
 from fxcli.optimize.study import TrialEvent
@@ -82,7 +83,7 @@ def _bytes_of(path: Path) -> bytes:
 def walk_forward_name(request: WalkForwardRequest, strategy_path: Path) -> str:
     """`<strategy>-wf-<hash>` of everything that changes the results, so the same command resumes."""
     run = request.run
-    inputs = {
+    inputs: dict[str, Any] = {
         "strategy": hashlib.sha256(strategy_path.read_bytes()).hexdigest(),
         "events": hashlib.sha256(_bytes_of(request.events_file)).hexdigest() if request.events_file else None,
         "symbols": list(dict.fromkeys(run.symbols)),
@@ -101,6 +102,8 @@ def walk_forward_name(request: WalkForwardRequest, strategy_path: Path) -> str:
         ],
         "fx_version": __version__,
     }
+    if run.bucket_ns != DEFAULT_BUCKET_NS:  # kept out at the default: earlier names stay
+        inputs["bucket_ns"] = run.bucket_ns
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return f"{strategy_path.stem}-wf-{digest[:12]}"
 
@@ -238,6 +241,7 @@ def _summarise(
         "test": duration_str(lengths.test),
         "step": duration_str(lengths.step if lengths.step is not None else lengths.test),
         "gap": duration_str(lengths.gap),
+        "bucket": duration_str(request.run.bucket_ns),
         "trials_per_fold": request.run.trials,
         "objective": request.run.objective,
         "oos": oos,

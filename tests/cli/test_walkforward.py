@@ -52,7 +52,8 @@ def _walk_forward(strategy: Path, store: Path, out: Path, options: str) -> dict[
 @pytest.fixture(scope="module")
 def rolling(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("wf")
-    return _walk_forward(_strategy(folder), sample_store, folder / "out", "--train 30s --test 20s --gap 2s")
+    options = "--train 30s --test 20s --gap 2s --bucket 5s"
+    return _walk_forward(_strategy(folder), sample_store, folder / "out", options)
 
 
 def _ns(iso: str) -> int:
@@ -86,6 +87,16 @@ def test_each_fold_searches_its_train_window_and_tests_after_the_gap(rolling: di
         assert "Total profit %" in fold["test_metrics"]
     for a, b in itertools.pairwise(folds):
         assert _ns(a["test"][1]) <= _ns(b["test"][0])
+
+
+def test_bucket_reaches_every_fold_study(rolling: dict[str, Any]) -> None:
+    assert rolling["bucket"] == "5s"
+    for fold in rolling["folds"]:
+        study = Path(rolling["results_dir"]).parent / fold["study"]
+        starts = pl.read_parquet(study / "returns.parquet")["bucket_start_ns"].unique().sort().to_numpy()
+        # 30 s of train window on a 5 s grid: 6 or 7 buckets (hourly buckets would give 1)
+        assert len(starts) >= 6
+        assert set(np.diff(starts).tolist()) == {5_000_000_000}
 
 
 def test_the_stitched_curve_is_the_folds_test_runs_chained(rolling: dict[str, Any]) -> None:

@@ -339,6 +339,16 @@ def _at_most(option: str, value: str, ns: int) -> int:
     return ns
 
 
+def _warmup_ns(value: str) -> int:
+    """--warmup to ns (a duration, 0s for none)."""
+    from fxcli.model.units import parse_duration_ns
+
+    try:
+        return _at_most("--warmup", value, parse_duration_ns(value))
+    except ValueError as exc:
+        raise FxError(f"--warmup {exc} (or auto)") from None
+
+
 def _duration(param: typer.CallbackParam, value: str | None) -> int | None:
     """A duration option ('6h', '90m', '2d', '1h30m', '45s') to ns; refused with its option named."""
     from fxcli.model.units import parse_duration_ns
@@ -368,9 +378,23 @@ def walk_forward(
     anchored: Annotated[
         bool, typer.Option(help="Train from the data's start (growing), not rolling.")
     ] = False,
+    warmup: Annotated[
+        str,
+        typer.Option(
+            help="Lead replayed before each test window to warm the indicators (no trades in it): "
+            "a duration, or auto (the pick's longest indicator warm-up)."
+        ),
+    ] = "auto",
     events: Annotated[
         Path | None, typer.Option(help="symbol,time CSV: one fold per event, its test window centred on it.")
     ] = None,
+    event_folds: Annotated[
+        str,
+        typer.Option(
+            help="With --events: leave-one-out (train on all data but the test window and gaps) or "
+            "anchored (train on the data before it)."
+        ),
+    ] = "leave-one-out",
     symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s", help="Symbol (repeatable).")] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
     exchange: Exchange = None,
@@ -421,9 +445,10 @@ def walk_forward(
     with reporting_errors():
         run_request = _search_request(locals(), bucket_ns=_bucket_ns(bucket))
         lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
-        request = WalkForwardRequest(run_request, lengths, anchored, events, study)
+        warmup_ns = None if warmup == "auto" else _warmup_ns(warmup)
+        request = WalkForwardRequest(run_request, lengths, anchored, events, study, warmup_ns, event_folds)
         if anchored and events is not None:
-            raise FxError("--anchored and --events: event folds are always anchored; give one of them")
+            raise FxError("--anchored and --events: for anchored event folds give --event-folds anchored")
 
         def on_fold(row: dict[str, object]) -> None:
             if not json_out and console.is_terminal:  # progress for a person, as run's progress bar

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +81,9 @@ class RunRequest:
     params: tuple[str, ...] = ()
     holdout: str | None = None  # FROM..TO: locked in the strategy's ledger (tasks/holdout.py)
     bucket_ns: int = DEFAULT_BUCKET_NS  # the returns' time bucket (fxcli.optimize.returns)
+    # [lo, hi) ns left out of the window (a leave-one-out walk-forward fold's test window and gaps):
+    # no trial reads a row of it (TrialData.prepare); fx backtest has no hole, so no re-run check
+    hole: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,11 +170,11 @@ def objective_directions(objective: str) -> list[str]:
 
 def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives) -> str:
     """`<strategy>-<hash>`: the hash of what changes results, so the same command resumes the study."""
-    inputs = {
+    inputs: dict[str, Any] = {
         "strategy": hashlib.sha256(strategy_path.read_bytes()).hexdigest(),
         "symbols": list(dict.fromkeys(request.symbols)),
         "exchange": request.exchange,
-        "options": {k: v for k, v in asdict(request.options).items() if k not in ("speed", "metrics_compat")},
+        "options": {k: v for k, v in request.options.key_fields().items() if k != "metrics_compat"},
         "objectives": list(objectives.metrics),
         "min_trades": request.min_trades,
         "sampler": request.sampler,
@@ -182,6 +185,8 @@ def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives)
     }
     if request.bucket_ns != DEFAULT_BUCKET_NS:  # kept out at the default: earlier study names stay
         inputs["bucket_ns"] = request.bucket_ns
+    if request.hole is not None:
+        inputs["hole"] = list(request.hole)
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return f"{strategy_path.stem}-{digest[:12]}"
 
@@ -288,6 +293,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         o.end,
         study_dir / "data",
         allow_gaps=o.allow_gaps,
+        hole=request.hole,
     )
     strategy_bytes = strategy_path.read_bytes()
     data_sha = hashlib.sha256(json.dumps(data.data_sha, sort_keys=True).encode()).hexdigest()
@@ -317,7 +323,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         "params": list(request.params),
         "symbols": symbols,
         "exchange": request.exchange,
-        "options": {k: v for k, v in asdict(o).items() if k != "speed"},
+        "options": o.key_fields(),
         "objectives": list(objectives.metrics),
         "min_trades": request.min_trades,
         "sampler": request.sampler,
@@ -325,6 +331,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         "pruner": request.pruner,
         "data_sha256": data_sha,
         "bucket_ns": request.bucket_ns,
+        "hole": list(request.hole) if request.hole is not None else None,
         "fx_version": __version__,
     }
     return setup, space, config, data

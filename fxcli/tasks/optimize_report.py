@@ -77,7 +77,9 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         best_file = folder / "best.toml"
         write_output(best_file, strategy_text(outcome.space.realise(best.params).document).encode())
         document["best_file"] = str(best_file)
-        if outcome.stopped_by is None:
+        if request.hole is not None:
+            document["rerun"] = {"skipped": "the window has a hole, which fx backtest does not replay"}
+        elif outcome.stopped_by is None:
             document["rerun"] = rerun(request, setup.options, setup.objectives, best, best_file, folder)
             document["rerun_matches"] = document["rerun"]["matches"]
     if plots:

@@ -118,6 +118,18 @@ def run(
     allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
     bucket: Bucket = "1h",
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="symbol,time CSV: each trial also stores its return per event (report --by events)."
+        ),
+    ] = None,
+    event_before: Annotated[
+        str, typer.Option(callback=_duration, help="An event's window starts this long before it.")
+    ] = "5m",
+    event_after: Annotated[
+        str, typer.Option(callback=_duration, help="An event's window ends this long after it.")
+    ] = "30m",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -141,6 +153,9 @@ def run(
             study=study,
             pruner=pruner,
             bucket_ns=_bucket_ns(bucket),
+            events_file=events,
+            event_before_ns=event_before,
+            event_after_ns=event_after,
         )
         console = stderr()
         directions = objective_directions(objective)
@@ -256,6 +271,10 @@ def export(
 def report_(
     name: StudyArg,
     blocks: Annotated[int, typer.Option(callback=count(2, 64), help="CSCV blocks (even).")] = 16,
+    by: Annotated[
+        str,
+        typer.Option(help="Rows of the return matrix: buckets (time) or events (a study run with --events)."),
+    ] = "buckets",
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
     out: Out = Path("results"),
     storage: Storage = None,
@@ -269,7 +288,7 @@ def report_(
     from fxcli.ui.optimize_stats import report_plots, report_summary
 
     with reporting_errors():
-        document, result = report(name, out, storage, blocks=blocks)
+        document, result = report(name, out, storage, blocks=blocks, by=by)
         if plots and result is not None:
             document["plots"] = report_plots(result, out / "optimize" / name, name)
     if json_out:

@@ -47,7 +47,7 @@ from fxcli.tasks.backtest import (
     resolve_strategy,
 )
 from fxcli.tasks.holdout import LEDGER_DIR, guard, ledger_document
-from fxcli.tasks.optimize import RunRequest, run_study
+from fxcli.tasks.optimize import RunRequest, events_bytes, run_study
 from fxcli.tasks.optimize_report import finish
 
 CONVENTIONS = {
@@ -91,19 +91,14 @@ class WalkForwardOutcome:
     failed: str | None = None  # a fold without a winner (exit 1)
 
 
-def _bytes_of(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FxError(f"--events {path}: {exc.strerror}") from None
-
-
 def walk_forward_name(request: WalkForwardRequest, strategy_path: Path) -> str:
     """`<strategy>-wf-<hash>` of everything that changes the results, so the same command resumes."""
     run = request.run
     inputs: dict[str, Any] = {
         "strategy": hashlib.sha256(strategy_path.read_bytes()).hexdigest(),
-        "events": hashlib.sha256(_bytes_of(request.events_file)).hexdigest() if request.events_file else None,
+        "events": hashlib.sha256(events_bytes(request.events_file)).hexdigest()
+        if request.events_file
+        else None,
         "symbols": list(dict.fromkeys(run.symbols)),
         "exchange": run.exchange,
         "options": {k: v for k, v in run.options.key_fields().items() if k != "metrics_compat"},

@@ -41,7 +41,7 @@ from fxcli.engine.params import IndicatorParams
 from fxcli.engine.state import MarketState
 from fxcli.engine.variants import load_folder
 from fxcli.errors import FxError, not_utf8
-from fxcli.model.events import Event, Gap, MarketEvent
+from fxcli.model.events import Event, Gap
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.outfile import make_folder, output_file, write_output
 from fxcli.store.columns import MarketColumns, Window, open_window, read_columns
@@ -220,31 +220,20 @@ def run_symbol(
         events = _events(reader, window.exchange, symbol, lo, hi, gaps=window.book_gaps)
         if options.speed:
             events = paced(events, options.speed)
-        if window.book_gaps:
-            result = runner.run(
-                spec,
-                symbol,
-                indicators,
-                events,
-                costs,
-                balance,
-                clock_ms=clock_ms,
-                observer=observer,
-                trade_from_ns=options.trade_from_ns,
-            )
-        else:  # no gap rows were read: market events only
-            market = cast(Iterator[MarketEvent], events)
-            result = run(
-                spec,
-                symbol,
-                indicators,
-                market,
-                costs,
-                balance,
-                clock_ms=clock_ms,
-                observer=observer,
-                trade_from_ns=options.trade_from_ns,
-            )
+        # Without gap rows (none were read) the events are market events only: the batch replay.
+        play = runner.run if window.book_gaps else cast(Callable[..., RunResult], run)
+        start = options.trade_from_ns
+        result = play(
+            spec,
+            symbol,
+            indicators,
+            events,
+            costs,
+            balance,
+            clock_ms=clock_ms,
+            observer=observer,
+            trade_from_ns=start,
+        )
     metrics = compute_metrics(result, options.metrics_compat)
     return SymbolRun(symbol, window.exchange, result, metrics, window.gaps, window.data_sha)
 

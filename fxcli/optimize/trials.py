@@ -142,8 +142,7 @@ class TrialData:
                 continue
             arrays = _base_arrays(columns)
             if hole is not None:
-                keep = (arrays[0] < hole[0]) | (arrays[0] >= hole[1])
-                arrays = [a[keep] for a in arrays]
+                arrays = _outside_rows(arrays, hole)
             for name, array in zip(BASE, arrays, strict=True):
                 save_array(where / f"{name}.npy", array)
             meta["forms"][symbol] = "columns"
@@ -288,6 +287,18 @@ def _base_arrays(columns: MarketColumns) -> list[np.ndarray]:
         columns.is_trade,
         *(columns.trade(name) for name in ("price", "qty", "side")),
         *(columns.ticker(name) for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")),
+    ]
+
+
+def _outside_rows(arrays: list[np.ndarray], hole: tuple[int, int]) -> list[np.ndarray]:
+    """`_base_arrays` without the rows in the hole: ts_ns and is_trade have a row per event, the
+    trade columns one per trade row, the ticker columns one per other row (MarketColumns)."""
+    ts, is_trade = arrays[0], arrays[1]
+    keep = (ts < hole[0]) | (ts >= hole[1])
+    return [
+        *(a[keep] for a in arrays[:2]),
+        *(a[keep[is_trade]] for a in arrays[2:5]),
+        *(a[keep[~is_trade]] for a in arrays[5:]),
     ]
 
 

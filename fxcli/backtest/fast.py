@@ -92,6 +92,7 @@ def run(
     equity_every_ns: int = 1_000_000_000,
     clock_ms: int = 0,
     observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
+    trade_from_ns: int = 0,
 ) -> RunResult:
     """`fxcli.backtest.runner.run`'s result for the same arguments, from a batch replay of `events`
     (with clock rows every `clock_ms`: `Ticks.with_clock`)."""
@@ -107,6 +108,7 @@ def run(
             equity_every_ns=equity_every_ns,
             clock_ms=clock_ms,
             observer=observer,
+            trade_from_ns=trade_from_ns,
         )
     stream = events if isinstance(events, list) else list(events)
     names = [name for name, _, _ in indicators]
@@ -122,8 +124,9 @@ def run(
             balance,
             equity_every_ns=equity_every_ns,
             clock_ms=clock_ms,
+            trade_from_ns=trade_from_ns,
         )
-    return run_tape(spec, symbol, indicators, tape, costs, balance, equity_every_ns)
+    return run_tape(spec, symbol, indicators, tape, costs, balance, equity_every_ns, trade_from_ns)
 
 
 def run_tape(
@@ -134,11 +137,12 @@ def run_tape(
     costs: Costs,
     balance: float,
     equity_every_ns: int = 1_000_000_000,
+    trade_from_ns: int = 0,
 ) -> RunResult:
     """`run`'s result on a tape built already (indicator names distinct, `equity_every_ns` > 0)."""
     columns = [indicator_column(tape, kind, params) for _, kind, params in indicators]
     names = [name for name, _, _ in indicators]
-    return Replay(spec, symbol, names, columns, tape, costs, balance, equity_every_ns).run()
+    return Replay(spec, symbol, names, columns, tape, costs, balance, equity_every_ns, trade_from_ns).run()
 
 
 def _operand(value: float | None) -> float:
@@ -218,6 +222,7 @@ class Replay:
         costs: Costs,
         balance: float,
         equity_every_ns: int = 1_000_000_000,
+        trade_from_ns: int = 0,
     ) -> None:
         self.spec = spec
         self.symbol = symbol
@@ -232,7 +237,7 @@ class Replay:
         self.values_of = columns
         by_name = dict(zip(self.names, self.values_of, strict=True))
         self.groups = {g: _Group(g, spec.group(g), spec.require.get(g, "all"), by_name) for g in GroupName}
-        self.machine = StrategyMachine(spec, symbol)
+        self.machine = StrategyMachine(spec, symbol, trade_from_ns)
         self.book = _Book(balance)
         self.result = RunResult(symbol, balance)
         # Account changes: (first row they hold for, balance, entry fill, open qty).

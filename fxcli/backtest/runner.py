@@ -143,10 +143,11 @@ class Runner:
         *,
         equity_every_ns: int = 1_000_000_000,
         clock_ms: int = 0,
+        trade_from_ns: int = 0,
     ) -> None:
         self.pipeline = Pipeline(symbol, indicators)
         self.state = self.pipeline.state
-        self.machine = StrategyMachine(spec, symbol)
+        self.machine = StrategyMachine(spec, symbol, trade_from_ns)
         self.account = _Book(balance)
         self.result = RunResult(symbol, balance)
         self.values: dict[str, float] = {}
@@ -297,15 +298,23 @@ def run(
     equity_every_ns: int = 1_000_000_000,
     clock_ms: int = 0,
     observer: Callable[[MarketState, StrategyMachine, float], None] | None = None,
+    trade_from_ns: int = 0,
 ) -> RunResult:
     """Replay `events` (time-ordered, stored gaps among them) through a fresh pipeline and machine,
-    with clock ticks every `clock_ms` (0: none).
+    with clock ticks every `clock_ms` (0: none); no signal is looked for before `trade_from_ns`.
 
     `observer`, when given, sees the state, the machine and the equity after every event (for
     watching a paced replay); it must not change them.
     """
     runner = Runner(
-        spec, symbol, indicators, costs, balance, equity_every_ns=equity_every_ns, clock_ms=clock_ms
+        spec,
+        symbol,
+        indicators,
+        costs,
+        balance,
+        equity_every_ns=equity_every_ns,
+        clock_ms=clock_ms,
+        trade_from_ns=trade_from_ns,
     )
     on_event, on_gap = runner.on_event, runner.on_gap
     state, machine = runner.state, runner.machine

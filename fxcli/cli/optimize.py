@@ -59,6 +59,9 @@ Param = Annotated[
     list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH[:STEP], replaces or adds a dimension.")
 ]
 Sampler = Annotated[str, typer.Option(help="grid, random, tpe, nsga2, nsga3, qmc or cmaes.")]
+Bucket = Annotated[
+    str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
+]
 MAX_DRAWS = 100_000  # robustness -n: enough for a 0.3 % standard error on a p-value, seconds of work
 
 StudyArg = Annotated[str, typer.Argument(help="Study name (fx optimize list).", show_default=False)]
@@ -114,9 +117,19 @@ def run(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run a window that overlaps recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
-    bucket: Annotated[
-        str, typer.Option(help="Time bucket of the stored returns (fx optimize report): 1h, 5m, 5s.")
-    ] = "1h",
+    bucket: Bucket = "1h",
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="symbol,time CSV: each trial also stores its return per event (report --by events)."
+        ),
+    ] = None,
+    event_before: Annotated[
+        str, typer.Option(callback=_duration, help="An event's window starts this long before it.")
+    ] = "5m",
+    event_after: Annotated[
+        str, typer.Option(callback=_duration, help="An event's window ends this long after it.")
+    ] = "30m",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -140,6 +153,9 @@ def run(
             study=study,
             pruner=pruner,
             bucket_ns=_bucket_ns(bucket),
+            events_file=events,
+            event_before_ns=event_before,
+            event_after_ns=event_after,
         )
         console = stderr()
         directions = objective_directions(objective)
@@ -255,6 +271,10 @@ def export(
 def report_(
     name: StudyArg,
     blocks: Annotated[int, typer.Option(callback=count(2, 64), help="CSCV blocks (even).")] = 16,
+    by: Annotated[
+        str,
+        typer.Option(help="Rows of the return matrix: buckets (time) or events (a study run with --events)."),
+    ] = "buckets",
     plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
     out: Out = Path("results"),
     storage: Storage = None,
@@ -268,7 +288,7 @@ def report_(
     from fxcli.ui.optimize_stats import report_plots, report_summary
 
     with reporting_errors():
-        document, result = report(name, out, storage, blocks=blocks)
+        document, result = report(name, out, storage, blocks=blocks, by=by)
         if plots and result is not None:
             document["plots"] = report_plots(result, out / "optimize" / name, name)
     if json_out:
@@ -338,6 +358,16 @@ def _at_most(option: str, value: str, ns: int) -> int:
     return ns
 
 
+def _warmup_ns(value: str) -> int:
+    """--warmup to ns (a duration, 0s for none)."""
+    from fxcli.model.units import parse_duration_ns
+
+    try:
+        return _at_most("--warmup", value, parse_duration_ns(value))
+    except ValueError as exc:
+        raise FxError(f"--warmup {exc} (or auto)") from None
+
+
 def _duration(param: typer.CallbackParam, value: str | None) -> int | None:
     """A duration option ('6h', '90m', '2d', '1h30m', '45s') to ns; refused with its option named."""
     from fxcli.model.units import parse_duration_ns
@@ -367,9 +397,23 @@ def walk_forward(
     anchored: Annotated[
         bool, typer.Option(help="Train from the data's start (growing), not rolling.")
     ] = False,
+    warmup: Annotated[
+        str,
+        typer.Option(
+            help="Lead replayed before each test window to warm the indicators (no trades in it): "
+            "a duration, or auto (the pick's longest indicator warm-up)."
+        ),
+    ] = "auto",
     events: Annotated[
         Path | None, typer.Option(help="symbol,time CSV: one fold per event, its test window centred on it.")
     ] = None,
+    event_folds: Annotated[
+        str,
+        typer.Option(
+            help="With --events: leave-one-out (train on all data but the test window and gaps) or "
+            "anchored (train on the data before it)."
+        ),
+    ] = "leave-one-out",
     symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s", help="Symbol (repeatable).")] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols, e.g. A,B,C.")] = None,
     exchange: Exchange = None,
@@ -400,6 +444,7 @@ def walk_forward(
     clock_ms: ClockMs = None,
     allow_gaps: Annotated[bool, typer.Option(help="Run windows that overlap recorded gaps.")] = False,
     plots: Annotated[bool, typer.Option(help="Write stitched.png.")] = True,
+    bucket: Bucket = "1h",
     out: Out = Path("results"),
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
@@ -417,11 +462,12 @@ def walk_forward(
     command = _as_typed("walk-forward")
     console = stderr()
     with reporting_errors():
-        run_request = _search_request(locals())
+        run_request = _search_request(locals(), bucket_ns=_bucket_ns(bucket))
         lengths = Lengths(train, test, step, gap)  # type: ignore[arg-type]  # ns after the callbacks
-        request = WalkForwardRequest(run_request, lengths, anchored, events, study)
+        warmup_ns = None if warmup == "auto" else _warmup_ns(warmup)
+        request = WalkForwardRequest(run_request, lengths, anchored, events, study, warmup_ns, event_folds)
         if anchored and events is not None:
-            raise FxError("--anchored and --events: event folds are always anchored; give one of them")
+            raise FxError("--anchored and --events: for anchored event folds give --event-folds anchored")
 
         def on_fold(row: dict[str, object]) -> None:
             if not json_out and console.is_terminal:  # progress for a person, as run's progress bar

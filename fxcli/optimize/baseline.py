@@ -19,8 +19,15 @@ window. What is simulated, and nothing else:
 * A trade's P&L is the backtest's: side x qty x (exit - entry) - fees. The baseline's total return is
   the sum over its trades / the starting balance (stakes are the strategy's, so no compounding).
 
-All baselines are filled in one pass over the window's events. Book gaps are not modelled here
-(the backtest hides the book in them): a caller with a gapped window skips the baseline.
+* Book gaps: the fills treat them as the backtest does: from the Gap event on, the book is hidden
+  until the first event after the gap's end; book updates in it only keep the book current, and an
+  order due then fills on the next trade at the last price (`book_unknown`), as a strategy's exit
+  would. Entries are placed only where the book is known: an order due at d fills on the first
+  event after d, which is hidden when d is in [p, gap end], p the time of the last event before the
+  Gap event (`unknown_ranges`); so no entry is decided in [p - latency, gap end]. A baseline with an
+  entry there is drawn again (rejection keeps the placement uniform over the allowed ones).
+
+All baselines are filled in one pass over the window's events.
 """
 
 from __future__ import annotations
@@ -35,7 +42,10 @@ import numpy as np
 from fxcli.backtest.fills import BPS, Costs, Fill, Quote, execute
 from fxcli.engine.state import MarketState
 from fxcli.errors import FxError
-from fxcli.model.events import MarketEvent
+from fxcli.model.events import BOOK_GAP_REASONS, Gap, MarketEvent, Trade
+
+# Placements drawn for one baseline before giving up on finding one with every entry on a known book.
+MAX_DRAWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -74,11 +84,19 @@ class Filled:
 
 
 def place(
-    templates: Sequence[Template], lo_ns: int, hi_ns: int, latency_ns: int, n: int, seed: int | Sequence[int]
+    templates: Sequence[Template],
+    lo_ns: int,
+    hi_ns: int,
+    latency_ns: int,
+    n: int,
+    seed: int | Sequence[int],
+    unknown: Sequence[tuple[int, int]] = (),
 ) -> list[Planned]:
-    """`n` baselines of the templates at random non-overlapping times with every exit due before `hi_ns`.
+    """`n` baselines of the templates at random non-overlapping times with every exit due before `hi_ns`
+    and no entry decided in `[start - latency, end]` of an `unknown` range (`unknown_ranges`).
 
-    Seeded: the same arguments give the same plans. FxError when the trades do not fit the window.
+    Seeded: the same arguments give the same plans. FxError when the trades do not fit the window,
+    or when the known book leaves them almost no room (MAX_DRAWS draws for one baseline).
     """
     if not templates:
         raise FxError("baseline: no trades to place")
@@ -94,22 +112,63 @@ def place(
             f"fit the data window ({(hi_ns - lo_ns) / 1e9:.3f} s)"
         )
     rng = np.random.default_rng(seed)
+    banned = np.array([(a - latency, z) for a, z in unknown], dtype=np.int64).reshape(-1, 2)
     plans: list[Planned] = []
     k = len(templates)
+    durations = np.array([t.duration_ns for t in templates], dtype=np.int64)
     for b in range(n):
-        order = rng.permutation(k)
-        gaps = np.sort(rng.integers(0, free + 1, size=k))  # cumulative idle time before each trade
-        used = 0
-        for slot, index in enumerate(order.tolist()):
+        for _ in range(MAX_DRAWS):
+            order = rng.permutation(k)
+            idle = np.sort(rng.integers(0, free + 1, size=k))  # cumulative idle time before each trade
+            entries = lo_ns + idle + np.concatenate([[0], np.cumsum(lengths[order])[:-1]])
+            if not _in_any(entries, banned):
+                break
+        else:
+            raise FxError(
+                f"baseline: {MAX_DRAWS} random placements all put an entry in a book gap; the known "
+                "book leaves the trades too little room"
+            )
+        for at, index in zip(entries.tolist(), order.tolist(), strict=True):
             t = templates[index]
-            at = lo_ns + int(gaps[slot]) + used
-            plans.append(Planned(b, t.side, t.stake, at, at + t.duration_ns))
-            used += int(lengths[index])
+            plans.append(Planned(b, t.side, t.stake, at, at + int(durations[index])))
     return plans
 
 
-def fill(plans: Sequence[Planned], events: Iterable[MarketEvent], symbol: str, costs: Costs) -> list[Filled]:
-    """Fill every plan against one pass over `events` (time-ordered market events of `symbol`).
+def unknown_ranges(events: Iterable[MarketEvent | Gap]) -> list[tuple[int, int]]:
+    """[p, gap end] per book gap of `events` (module docstring: an order due in it fills on a hidden
+    book); overlapping gaps give one range."""
+    ranges: list[tuple[int, int]] = []
+    last = 0
+    hidden_until: int | None = None
+    for event in events:
+        if isinstance(event, Gap):
+            if event.reason in BOOK_GAP_REASONS:
+                if hidden_until is None:
+                    ranges.append((last, event.end_ns))
+                    hidden_until = event.end_ns
+                else:
+                    hidden_until = max(hidden_until, event.end_ns)
+                    ranges[-1] = (ranges[-1][0], hidden_until)
+            continue
+        last = event.exchange_ts_ns
+        if hidden_until is not None and last > hidden_until:
+            hidden_until = None
+    return ranges
+
+
+def _in_any(times: np.ndarray, ranges: np.ndarray) -> bool:
+    """Whether any of `times` is inside any closed range [lo, hi] (rows of `ranges`)."""
+    if not len(ranges):
+        return False
+    inside = (times[:, None] >= ranges[None, :, 0]) & (times[:, None] <= ranges[None, :, 1])
+    return bool(inside.any())
+
+
+def fill(
+    plans: Sequence[Planned], events: Iterable[MarketEvent | Gap], symbol: str, costs: Costs
+) -> list[Filled]:
+    """Fill every plan against one pass over `events` (time-ordered market events of `symbol`, and
+    its stored gaps where the replay puts them: a book gap hides the book as in the backtest).
 
     Returns the filled trades in plan order; a plan whose entry cannot be priced (no trade and no book
     yet) raises FxError: the window holds the strategy's own trades, so that cannot happen there.
@@ -126,13 +185,26 @@ def fill(plans: Sequence[Planned], events: Iterable[MarketEvent], symbol: str, c
     exits: dict[int, Fill] = {}
     due: list[tuple[int, int, int]] = []  # heap of (due time, leg, plan): orders waiting for an event
     at = 0
+    hidden_until: int | None = None  # inside a book gap: hidden until the first event after this
     for event in events:
+        if isinstance(event, Gap):
+            if event.reason in BOOK_GAP_REASONS:
+                state.hide_book()
+                hidden_until = event.end_ns if hidden_until is None else max(hidden_until, event.end_ns)
+            continue
         ts = event.exchange_ts_ns
         while at < len(decisions) and decisions[at][0] < ts:
             time_ns, leg, i = decisions[at]
             quotes[(i, leg)] = Quote(time_ns, state.bid, state.ask, state.price)
             heapq.heappush(due, (time_ns + latency, leg, i))
             at += 1
+        if hidden_until is not None:
+            if ts > hidden_until:
+                hidden_until = None
+                state.show_book()
+            elif type(event) is not Trade:  # as the backtest: kept current, not shown, fills nothing
+                state.apply_book(event)
+                continue
         # An order executes on the first event after its due time, against the state just before it.
         while due and due[0][0] < ts:
             _, leg, i = heapq.heappop(due)

@@ -7,10 +7,13 @@ successive folds never overlap (a step shorter than the test window is refused).
 * rolling: the train window has a fixed length and slides by `step` (default: the test length, so
   test windows tile the span end to end);
 * anchored: the train window always starts at the span's start and grows by `step`;
-* events: one fold per event, its test window centred on the event; the train window is all the
-  data before it (anchored at the span's start, less the gap) and must be at least `train` long.
-  Only earlier data ever trains a fold: training on the events after one ("leave one pump out")
-  would need a study over a window with a hole, which `fx optimize run` does not do.
+* events, leave-one-out (the default): one fold per event, its test window centred on the event;
+  the fold trains on the whole span with a hole: [test start - gap, test end + gap) is left out,
+  so the other events' windows before and after it train it ("leave one pump out"). The data
+  outside the hole must be at least `train` long. The study reads no row of the hole
+  (`fxcli.optimize.trials`: a window with a hole).
+* events, anchored: the same test windows; the train window is all the data before the test
+  window, less the gap (anchored at the span's start), at least `train` long.
 
 A test window that would run past the span's end is dropped (the result says so), never cut short.
 """
@@ -33,6 +36,13 @@ class Fold:
     test_start: int
     test_end: int
     event: int | None = None  # the event's time (event folds only)
+    hole: tuple[int, int] | None = None  # [lo, hi) left out of the train window (leave-one-out)
+
+    @property
+    def train_ns(self) -> int:
+        """How much time the train window covers (its hole not counted)."""
+        held_out = self.hole[1] - self.hole[0] if self.hole is not None else 0
+        return self.train_end - self.train_start - held_out
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class Plan:
     """The folds, and what did not fit (said to the user, never silently lost)."""
 
     folds: list[Fold]
-    scheme: str  # rolling, anchored or events
+    scheme: str  # rolling, anchored, events (anchored) or leave-one-out
     dropped: list[str] = field(default_factory=list)
 
 
@@ -100,8 +110,18 @@ def walk(span_start: int, span_end: int, lengths: Lengths, *, anchored: bool) ->
     return Plan(folds, "anchored" if anchored else "rolling", dropped)
 
 
-def event_folds(span_start: int, span_end: int, events: list[int], lengths: Lengths) -> Plan:
-    """One fold per event (sorted): test window centred on it, train = the data before, less the gap."""
+EVENT_SCHEMES = ("leave-one-out", "anchored")
+
+
+def event_folds(
+    span_start: int, span_end: int, events: list[int], lengths: Lengths, scheme: str = "leave-one-out"
+) -> Plan:
+    """One fold per event (sorted): test window centred on it; train = the whole span less
+    [test - gap, test + gap) (leave-one-out) or the data before the test window less the gap
+    (anchored)."""
+    if scheme not in EVENT_SCHEMES:
+        raise FxError(f"--event-folds {scheme!r}: not one of {', '.join(EVENT_SCHEMES)}")
+    leave_out = scheme == "leave-one-out"
     lengths.check()
     if not events:
         raise FxError("--events: the file holds no event of the walk-forward's symbols")
@@ -116,19 +136,31 @@ def event_folds(span_start: int, span_end: int, events: list[int], lengths: Leng
         if test_start < span_start or test_end > span_end:
             dropped.append(f"{where}: its test window is not inside the data: dropped")
             continue
-        if train_end - span_start < lengths.train:
+        if leave_out:
+            hole = (max(span_start, train_end), min(span_end, test_end + lengths.gap))
+            fold = Fold(len(folds), span_start, span_end, test_start, test_end, onset, hole)
+            if fold.train_ns < lengths.train:
+                dropped.append(
+                    f"{where}: only {duration_str(fold.train_ns)} of data outside its test window and "
+                    f"gaps (--train {duration_str(lengths.train)}): dropped"
+                )
+                continue
+        elif train_end - span_start < lengths.train:
             dropped.append(
                 f"{where}: only {duration_str(max(train_end - span_start, 0))} of data before it "
                 f"(--train {duration_str(lengths.train)}): dropped"
             )
             continue
+        else:
+            fold = Fold(len(folds), span_start, train_end, test_start, test_end, onset)
         if last_end is not None and test_start < last_end:
             raise FxError(
                 f"--events: {where} is within --test {duration_str(lengths.test)} of the event before "
                 "it: their test windows would overlap (shorten --test)"
             )
-        folds.append(Fold(len(folds), span_start, train_end, test_start, test_end, onset))
+        folds.append(fold)
         last_end = test_end
     if not folds:
-        raise FxError(f"--events: no event has a test window and --train of data before it ({dropped[0]})")
-    return Plan(folds, "events", dropped)
+        where = "outside its test window" if leave_out else "before it"
+        raise FxError(f"--events: no event has a test window and --train of data {where} ({dropped[0]})")
+    return Plan(folds, "leave-one-out" if leave_out else "events", dropped)

@@ -53,17 +53,23 @@ def bucket_returns(results: Mapping[str, RunResult], bucket_ns: int) -> dict[str
     balance = 0.0
     for r in results.values():
         balance += r.start_balance
-        ts = np.fromiter((p.ts_ns for p in r.equity), dtype=np.int64, count=len(r.equity))
-        equity = np.fromiter((p.equity for p in r.equity), dtype=np.float64, count=len(r.equity))
-        last = np.searchsorted(ts, edges, side="left") - 1  # the last point before each bucket's end
-        at_end = np.where(last >= 0, equity[np.maximum(last, 0)], r.start_balance)
-        pnl += np.diff(at_end, prepend=r.start_balance)
+        pnl += np.diff(equity_before(r, edges), prepend=r.start_balance)
     values = pnl / balance
     return {
         "start_ns": int(start),
         "bucket_ns": int(bucket_ns),
         "values": [float(v) if np.isfinite(v) else None for v in values],
     }
+
+
+def equity_before(result: RunResult, times: np.ndarray) -> np.ndarray:
+    """The run's equity at each of `times`: its last equity point strictly before it (the start
+    balance before the first)."""
+    points = result.equity
+    ts = np.fromiter((p.ts_ns for p in points), dtype=np.int64, count=len(points))
+    equity = np.fromiter((p.equity for p in points), dtype=np.float64, count=len(points))
+    last = np.searchsorted(ts, times, side="left") - 1
+    return np.where(last >= 0, equity[np.maximum(last, 0)], result.start_balance)
 
 
 @dataclass(frozen=True)

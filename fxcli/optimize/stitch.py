@@ -30,6 +30,21 @@ class Stitched:
     fold_profit: list[float]  # change of the stitched equity over each fold's test window (quote)
 
 
+def from_test_start(ledger: Ledger, test_start_ns: int) -> Ledger:
+    """A test run's ledger without its warm-up lead: the equity points before `test_start_ns` go (the
+    strategy could not trade there, so they all equal the starting balance) and the run's time
+    starts at the test window, so the lead moves neither the curve nor time-based metrics."""
+    keep = ledger.equity_ts_ns >= test_start_ns
+    return replace(
+        ledger,
+        start_ts_ns=max(ledger.start_ts_ns, test_start_ns),
+        equity_ts_ns=ledger.equity_ts_ns[keep],
+        equity=ledger.equity[keep],
+        close=ledger.close[keep],
+        warmup_points=0,
+    )
+
+
 def stitch(ledgers: Sequence[Ledger]) -> Stitched:
     """Chain the folds' test ledgers (in fold order, all with the same starting balance)."""
     balance = ledgers[0].start_balance

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fxcli.errors import FxError
+from fxcli.optimize.event_returns import EVENT_RETURNS_ATTR
 from fxcli.optimize.objective import MAXIMIZE, dominates
 from fxcli.optimize.owner import owner_is_alive
 from fxcli.optimize.returns import RETURNS_ATTR
@@ -61,6 +62,7 @@ class Outcome:
     reason: str = ""
     point: dict[str, Any] | None = None  # the params as the trial ran them (decimal steps), for results
     returns: dict[str, Any] | None = None  # per time bucket (fxcli.optimize.returns), for the report
+    event_returns: dict[str, Any] | None = None  # per event (fxcli.optimize.event_returns), with --events
 
 
 class Evaluate(Protocol):
@@ -290,6 +292,8 @@ def _run_one(
     trial.set_user_attr("trades", outcome.trades)
     if outcome.returns is not None and not outcome.pruned:
         trial.set_user_attr(RETURNS_ATTR, outcome.returns)
+    if outcome.event_returns is not None and not outcome.pruned:
+        trial.set_user_attr(EVENT_RETURNS_ATTR, outcome.event_returns)
     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 6))
     if outcome.pruned:
         study.tell(trial, state=TrialState.PRUNED)

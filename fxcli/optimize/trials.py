@@ -15,6 +15,10 @@ A symbol is kept in one of three forms, as `fx backtest` would run it:
 - "stream": with book gaps, which only the streaming runner models: the events (gaps included)
   go through `fxcli.backtest.runner.run` on every trial (no partial results: each stage reports
   the final one).
+
+A window may have a hole, [lo, hi) (walk-forward's leave-one-out folds: the test window and its
+gaps): its rows are dropped when the window is read, so no trial ever sees one of them; the replay
+goes from the last row before the hole to the first row after it as over a quiet stretch.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import hashlib
 import json
 import pickle
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,7 @@ from fxcli.engine.clocked import clocked_columns
 from fxcli.engine.params import IndicatorParams
 from fxcli.engine.ticks import Ticks
 from fxcli.errors import FxError
-from fxcli.model.events import BookDelta, BookSnapshot, MarketEvent
+from fxcli.model.events import BookDelta, BookSnapshot, Gap, MarketEvent
 from fxcli.model.units import parse_window
 from fxcli.optimize.cache import ArrayCache, load_array, save_array, save_file
 from fxcli.store.columns import MarketColumns, open_window, read_columns
@@ -101,8 +105,10 @@ class TrialData:
         folder: Path,
         *,
         allow_gaps: bool,
+        hole: tuple[int, int] | None = None,
     ) -> TrialData:
-        """Read each symbol's window once and write it under `folder`; FxError as `fx backtest` gives."""
+        """Read each symbol's window (less the `hole`) once and write it under `folder`; FxError as
+        `fx backtest` gives."""
         if not symbols:
             raise FxError("give --symbol or --symbols")
         if not data_dir.is_dir():
@@ -120,7 +126,8 @@ class TrialData:
             meta["data_sha"][symbol] = window.data_sha
             if window.book_gaps:
                 tables = (*MARKET_TABLES, Table.GAPS)
-                _write_events(where, list(replay(reader, window.exchange, symbol, tables, lo, hi)))
+                stream = replay(reader, window.exchange, symbol, tables, lo, hi)
+                _write_events(where, _outside(stream, hole))
                 meta["forms"][symbol] = "stream"
                 continue
             columns = read_columns(reader, window)
@@ -130,10 +137,13 @@ class TrialData:
                     if columns is not None
                     else list(replay(reader, window.exchange, symbol, MARKET_TABLES, lo, hi))
                 )
-                _write_events(where, events)
+                _write_events(where, _outside(events, hole))
                 meta["forms"][symbol] = "events"
                 continue
-            for name, array in zip(BASE, _base_arrays(columns), strict=True):
+            arrays = _base_arrays(columns)
+            if hole is not None:
+                arrays = _outside_rows(arrays, hole)
+            for name, array in zip(BASE, arrays, strict=True):
                 save_array(where / f"{name}.npy", array)
             meta["forms"][symbol] = "columns"
         text = json.dumps(meta, indent=1, sort_keys=True).encode()
@@ -278,6 +288,27 @@ def _base_arrays(columns: MarketColumns) -> list[np.ndarray]:
         *(columns.trade(name) for name in ("price", "qty", "side")),
         *(columns.ticker(name) for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")),
     ]
+
+
+def _outside_rows(arrays: list[np.ndarray], hole: tuple[int, int]) -> list[np.ndarray]:
+    """`_base_arrays` without the rows in the hole: ts_ns and is_trade have a row per event, the
+    trade columns one per trade row, the ticker columns one per other row (MarketColumns)."""
+    ts, is_trade = arrays[0], arrays[1]
+    keep = (ts < hole[0]) | (ts >= hole[1])
+    return [
+        *(a[keep] for a in arrays[:2]),
+        *(a[keep[is_trade]] for a in arrays[2:5]),
+        *(a[keep[~is_trade]] for a in arrays[5:]),
+    ]
+
+
+def _outside(events: Iterable[Any], hole: tuple[int, int] | None) -> list[Any]:
+    """The events not in the hole (a stored gap by its start: one that began in the hole is the
+    hole's; one that began before it still hides the book after it)."""
+    if hole is None:
+        return list(events)
+    lo, hi = hole
+    return [e for e in events if not lo <= (e.start_ns if isinstance(e, Gap) else e.exchange_ts_ns) < hi]
 
 
 def _write_events(where: Path, events: list[Any]) -> None:

@@ -96,7 +96,9 @@ def interpolate(points: list[tuple[float, float]], x: float) -> float:
 class StrategyMachine:
     """One strategy on one symbol."""
 
-    def __init__(self, spec: StrategySpec, symbol: str) -> None:
+    def __init__(self, spec: StrategySpec, symbol: str, trade_from_ns: int = 0) -> None:
+        """`trade_from_ns`: no signal is looked for before it (a warm-up lead: the indicators see the
+        data, the strategy opens nothing); it is the first cooldown's end."""
         self.spec = spec
         self.symbol = symbol
         self.state = State.INACTIVE
@@ -104,7 +106,7 @@ class StrategyMachine:
         self.position: Position | None = None
         self.diagnostics = Diagnostics()
         self._signal_ts = 0
-        self._resume_ts = 0
+        self._resume_ts = trade_from_ns
         self._closing_reason = ""
         self._groups = {
             g: (spec.group(g), [(c.indicator, c.test()) for c in spec.group(g)], spec.require.get(g, "all"))

@@ -41,7 +41,7 @@ from fxcli.engine.params import IndicatorParams
 from fxcli.engine.state import MarketState
 from fxcli.engine.variants import load_folder
 from fxcli.errors import FxError, not_utf8
-from fxcli.model.events import Event, Gap, MarketEvent
+from fxcli.model.events import Event, Gap
 from fxcli.model.units import ns_to_iso, parse_time_ns, parse_window
 from fxcli.outfile import make_folder, output_file, write_output
 from fxcli.store.columns import MarketColumns, Window, open_window, read_columns
@@ -73,6 +73,23 @@ class Options:
     metrics_compat: str = "fx"
     speed: float | None = None  # pace the replay at this multiple of real time (None: as fast as possible)
     clock_ms: int | None = None  # clock ticks every this many ms (0: off; None: the strategy file's)
+    # Epoch ns text: the strategy looks for no signal before it (the rows from --from on warm the
+    # indicators only); walk-forward's warm-up lead before a test window. None: from the start.
+    trade_from: str | None = None
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields that can change results, for run ids and study names (pacing cannot; an unset
+        trade_from is left out so ids made before it existed stay)."""
+        fields = asdict(self)
+        fields.pop("speed")
+        if fields["trade_from"] is None:
+            fields.pop("trade_from")
+        return fields
+
+    @property
+    def trade_from_ns(self) -> int:
+        """`trade_from` in ns (0: from the start)."""
+        return 0 if self.trade_from is None else int(self.trade_from)
 
     @property
     def costs(self) -> Costs:
@@ -203,15 +220,20 @@ def run_symbol(
         events = _events(reader, window.exchange, symbol, lo, hi, gaps=window.book_gaps)
         if options.speed:
             events = paced(events, options.speed)
-        if window.book_gaps:
-            result = runner.run(
-                spec, symbol, indicators, events, costs, balance, clock_ms=clock_ms, observer=observer
-            )
-        else:  # no gap rows were read: market events only
-            market = cast(Iterator[MarketEvent], events)
-            result = run(
-                spec, symbol, indicators, market, costs, balance, clock_ms=clock_ms, observer=observer
-            )
+        # Without gap rows (none were read) the events are market events only: the batch replay.
+        play = runner.run if window.book_gaps else cast(Callable[..., RunResult], run)
+        start = options.trade_from_ns
+        result = play(
+            spec,
+            symbol,
+            indicators,
+            events,
+            costs,
+            balance,
+            clock_ms=clock_ms,
+            observer=observer,
+            trade_from_ns=start,
+        )
     metrics = compute_metrics(result, options.metrics_compat)
     return SymbolRun(symbol, window.exchange, result, metrics, window.gaps, window.data_sha)
 
@@ -232,14 +254,24 @@ def _columnar(
     columns = read_columns(reader, window)
     if columns is None:
         return None
-    costs, balance = options.costs, options.balance
+    costs, balance, trade_from = options.costs, options.balance, options.trade_from_ns
     if columns.l2_events:  # an L2 book is rebuilt event by event: the batch replay takes the events
-        return run(spec, window.symbol, indicators, columns.events(), costs, balance, clock_ms=clock_ms)
+        events = columns.events()
+        return run(
+            spec,
+            window.symbol,
+            indicators,
+            events,
+            costs,
+            balance,
+            clock_ms=clock_ms,
+            trade_from_ns=trade_from,
+        )
     tape = market_tape(columns, depth_levels(indicators), clock_ns_of(clock_ms))
     del columns  # the store's frames: the tape holds what the replay reads
     if tape is None:
         return None
-    return run_tape(spec, window.symbol, indicators, tape, costs, balance)
+    return run_tape(spec, window.symbol, indicators, tape, costs, balance, trade_from_ns=trade_from)
 
 
 def market_tape(columns: MarketColumns, levels: set[int], clock_ns: int) -> Tape | None:
@@ -326,9 +358,7 @@ def ledger_metrics(ledger: Ledger, compat: str) -> dict[str, Any]:
 
 def _result_options(options: Options) -> dict[str, Any]:
     """The options that can change results (pacing cannot)."""
-    fields = asdict(options)
-    fields.pop("speed")
-    return fields
+    return options.key_fields()
 
 
 def run_id(

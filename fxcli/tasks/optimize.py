@@ -18,12 +18,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fxcli import __version__
 from fxcli.errors import FxError
+from fxcli.optimize.event_returns import DEFAULT_EVENT_AFTER_NS, DEFAULT_EVENT_BEFORE_NS, event_returns
 from fxcli.optimize.objective import Objectives, flat_metrics, parse_objectives, trades_of
 from fxcli.optimize.results import CONFIG_ATTR, config_of
 from fxcli.optimize.returns import DEFAULT_BUCKET_NS, bucket_returns
@@ -42,7 +43,7 @@ from fxcli.optimize.study import (
 )
 from fxcli.optimize.trials import TrialData
 from fxcli.outfile import make_folder
-from fxcli.tasks.backtest import Options, compute_metrics, resolve_strategy
+from fxcli.tasks.backtest import Options, compute_metrics, read_events, resolve_strategy
 from fxcli.tasks.holdout import INSTANCE_ATTR, LEDGER_DIR, guard, new_instance, record_study
 
 if TYPE_CHECKING:
@@ -81,6 +82,12 @@ class RunRequest:
     params: tuple[str, ...] = ()
     holdout: str | None = None  # FROM..TO: locked in the strategy's ledger (tasks/holdout.py)
     bucket_ns: int = DEFAULT_BUCKET_NS  # the returns' time bucket (fxcli.optimize.returns)
+    # [lo, hi) ns left out of the window (a leave-one-out walk-forward fold's test window and gaps):
+    # no trial reads a row of it (TrialData.prepare); fx backtest has no hole, so no re-run check
+    hole: tuple[int, int] | None = None
+    events_file: Path | None = None  # symbol,time CSV: each trial also stores its return per event
+    event_before_ns: int = DEFAULT_EVENT_BEFORE_NS  # an event's window: [event - before, event + after]
+    event_after_ns: int = DEFAULT_EVENT_AFTER_NS
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,9 @@ class WorkerSetup:
     pruner: str
     budget: Budget
     bucket_ns: int = DEFAULT_BUCKET_NS
+    events: tuple[tuple[str, int], ...] = ()  # (symbol, onset ns) of --events, the study's symbols only
+    event_before_ns: int = DEFAULT_EVENT_BEFORE_NS
+    event_after_ns: int = DEFAULT_EVENT_AFTER_NS
 
 
 @dataclass
@@ -145,12 +155,19 @@ class TrialEvaluator:
                         point=self.space.tidy(params),
                     )
         values = self.objectives.score(per_symbol)
+        setup = self.setup
+        by_event = (
+            event_returns(results, setup.events, setup.event_before_ns, setup.event_after_ns)
+            if setup.events
+            else None
+        )
         return Outcome(
             values,
             _json_safe(flat_metrics(per_symbol)),
             trades_of(per_symbol),
             point=self.space.tidy(params),
-            returns=bucket_returns(results, self.setup.bucket_ns),
+            returns=bucket_returns(results, setup.bucket_ns),
+            event_returns=by_event,
         )
 
 
@@ -167,11 +184,11 @@ def objective_directions(objective: str) -> list[str]:
 
 def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives) -> str:
     """`<strategy>-<hash>`: the hash of what changes results, so the same command resumes the study."""
-    inputs = {
+    inputs: dict[str, Any] = {
         "strategy": hashlib.sha256(strategy_path.read_bytes()).hexdigest(),
         "symbols": list(dict.fromkeys(request.symbols)),
         "exchange": request.exchange,
-        "options": {k: v for k, v in asdict(request.options).items() if k not in ("speed", "metrics_compat")},
+        "options": {k: v for k, v in request.options.key_fields().items() if k != "metrics_compat"},
         "objectives": list(objectives.metrics),
         "min_trades": request.min_trades,
         "sampler": request.sampler,
@@ -182,6 +199,14 @@ def study_name(request: RunRequest, strategy_path: Path, objectives: Objectives)
     }
     if request.bucket_ns != DEFAULT_BUCKET_NS:  # kept out at the default: earlier study names stay
         inputs["bucket_ns"] = request.bucket_ns
+    if request.hole is not None:
+        inputs["hole"] = list(request.hole)
+    if request.events_file is not None:
+        inputs["events"] = [
+            hashlib.sha256(events_bytes(request.events_file)).hexdigest(),
+            request.event_before_ns,
+            request.event_after_ns,
+        ]
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return f"{strategy_path.stem}-{digest[:12]}"
 
@@ -288,6 +313,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         o.end,
         study_dir / "data",
         allow_gaps=o.allow_gaps,
+        hole=request.hole,
     )
     strategy_bytes = strategy_path.read_bytes()
     data_sha = hashlib.sha256(json.dumps(data.data_sha, sort_keys=True).encode()).hexdigest()
@@ -307,6 +333,9 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         pruner=request.pruner,
         budget=Budget(request.trials, deadline, request.early_stop),
         bucket_ns=request.bucket_ns,
+        events=_study_events(request, symbols),
+        event_before_ns=request.event_before_ns,
+        event_after_ns=request.event_after_ns,
     )
     config = {
         "key": study_name(request, strategy_path, objectives),
@@ -317,7 +346,7 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         "params": list(request.params),
         "symbols": symbols,
         "exchange": request.exchange,
-        "options": {k: v for k, v in asdict(o).items() if k != "speed"},
+        "options": o.key_fields(),
         "objectives": list(objectives.metrics),
         "min_trades": request.min_trades,
         "sampler": request.sampler,
@@ -325,9 +354,48 @@ def prepare(request: RunRequest) -> tuple[WorkerSetup, Space, dict[str, Any], Tr
         "pruner": request.pruner,
         "data_sha256": data_sha,
         "bucket_ns": request.bucket_ns,
+        "hole": list(request.hole) if request.hole is not None else None,
+        "events": {
+            "file": str(request.events_file),
+            "before_ns": request.event_before_ns,
+            "after_ns": request.event_after_ns,
+            "count": len(setup.events),
+        }
+        if request.events_file is not None
+        else None,
         "fx_version": __version__,
     }
     return setup, space, config, data
+
+
+def events_bytes(path: Path) -> bytes:
+    """The --events file's bytes (for a name's hash); FxError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FxError(f"--events {path}: {exc.strerror}") from None
+
+
+def _study_events(request: RunRequest, symbols: list[str]) -> tuple[tuple[str, int], ...]:
+    """The --events of the study's symbols, (symbol, onset), in time order; FxError for bad windows
+    or a file without one of them."""
+    if request.events_file is None:
+        return ()
+    if request.event_before_ns < 0 or request.event_after_ns < 0:
+        raise FxError("--event-before and --event-after must not be negative")
+    if request.event_before_ns + request.event_after_ns <= 0:
+        raise FxError("--event-before + --event-after: an event's window must be longer than 0")
+    wanted = {s.upper(): s for s in symbols}
+    onsets = read_events(request.events_file)
+    events = sorted(
+        ((wanted[symbol], t) for symbol, times in onsets.items() if symbol in wanted for t in times),
+        key=lambda e: (e[1], e[0]),
+    )
+    if not events:
+        raise FxError(
+            f"--events {request.events_file}: no event of the study's symbols ({', '.join(symbols)})"
+        )
+    return tuple(dict.fromkeys(events))
 
 
 def _check_study_name(name: str) -> None:

@@ -1,8 +1,8 @@
 """After `fx optimize run`, and for `list`, `show`, `export`: a study's results folder and documents.
 
 `<out>/optimize/<study>/` holds trials.parquet, returns.parquet (each trial's returns per time
-bucket), summary.json, best.toml (a complete strategy file with the pick's parameters) and the PNG
-plots. The pick is re-run as a plain `fx backtest` on
+bucket), event_returns.parquet (per event, with --events), summary.json, best.toml (a complete
+strategy file with the pick's parameters) and the PNG plots. The pick is re-run as a plain `fx backtest` on
 best.toml: its objective values must equal the trial's to 1e-9 (relative to values above 1).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fxcli.errors import FxError
+from fxcli.optimize.event_returns import event_matrix, write_event_returns
 from fxcli.optimize.objective import Objectives
 from fxcli.optimize.results import (
     best_trial,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 RERUN_TOLERANCE = 1e-9
 RETURNS_FILE = "returns.parquet"
+EVENT_RETURNS_FILE = "event_returns.parquet"
 
 
 def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: bool = True) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
     folder.mkdir(parents=True, exist_ok=True)
     write_trials(study, folder / "trials.parquet")
     document_returns = write_study_returns(study, folder)
+    document_event_returns = write_study_event_returns(study, folder)
     best = best_trial(study)
     document: dict[str, Any] = {
         "study": study.study_name,
@@ -69,6 +72,7 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         "resume_command": command,
         "ledger": ledger_document(request.out_dir, setup.strategy_path.stem),
         "returns_file": document_returns,
+        "event_returns_file": document_event_returns,
     }
     if len(setup.objectives) > 1:
         document["pareto_front"] = [trial_document(t) for t in pareto_front(study)]
@@ -77,7 +81,9 @@ def finish(request: RunRequest, outcome: RunOutcome, command: str, *, plots: boo
         best_file = folder / "best.toml"
         write_output(best_file, strategy_text(outcome.space.realise(best.params).document).encode())
         document["best_file"] = str(best_file)
-        if outcome.stopped_by is None:
+        if request.hole is not None:
+            document["rerun"] = {"skipped": "the window has a hole, which fx backtest does not replay"}
+        elif outcome.stopped_by is None:
             document["rerun"] = rerun(request, setup.options, setup.objectives, best, best_file, folder)
             document["rerun_matches"] = document["rerun"]["matches"]
     if plots:
@@ -102,6 +108,17 @@ def write_study_returns(study: Study, folder: Path) -> str | None:
         return None
     write_returns(matrix, folder / RETURNS_FILE)
     return str(folder / RETURNS_FILE)
+
+
+def write_study_event_returns(study: Study, folder: Path) -> str | None:
+    """event_returns.parquet of a study run with --events (fxcli.optimize.event_returns); its path,
+    or None without per-event returns."""
+    try:
+        matrix, events = event_matrix(study.get_trials(deepcopy=False))
+    except FxError:
+        return None
+    write_event_returns(matrix, events, folder / EVENT_RETURNS_FILE)
+    return str(folder / EVENT_RETURNS_FILE)
 
 
 def this_run(tally: Tally) -> dict[str, Any]:

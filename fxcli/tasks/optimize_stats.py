@@ -11,7 +11,9 @@ returns.parquet in the study folder so the report's inputs are on disk beside it
 * the variance of the trials' Sharpe ratios is over the complete trials whose SR is defined (a trial
   that never trades has no SR), ddof = 1;
 * PBO is CSCV over all complete trials with `blocks` blocks (fxcli.optimize.stats.pbo), the
-  Sharpe ratio computed on each half's rows (`exact_sharpe`: ties between trials are kept).
+  Sharpe ratio of each half (ties between trials are kept);
+* `by="events"`: the same statistics over the per-event return matrix (event x trial,
+  fxcli.optimize.event_returns) instead of the buckets' (a study run with --events).
 
 A value that cannot be computed (too few buckets or trials, a flat best trial) is None with the
 reason under `reasons`, and the verdict says so.
@@ -26,13 +28,14 @@ from typing import Any
 import numpy as np
 
 from fxcli.errors import FxError
+from fxcli.optimize.event_returns import event_matrix, write_event_returns
 from fxcli.optimize.results import best_trial, clean, config_of, counts
 from fxcli.optimize.returns import Returns, returns_matrix, write_returns
 from fxcli.optimize.stats import sharpe
-from fxcli.optimize.stats.pbo import PBOResult, pbo, sharpe_metric
+from fxcli.optimize.stats.pbo import PBOResult, pbo
 from fxcli.optimize.study import counted
 from fxcli.tasks.holdout import ledger_document
-from fxcli.tasks.optimize_report import RETURNS_FILE, open_study
+from fxcli.tasks.optimize_report import EVENT_RETURNS_FILE, RETURNS_FILE, open_study
 
 SR_DDOF = 1
 SIGNIFICANT = 0.95  # PSR and DSR: the probability the true SR is above its benchmark
@@ -42,21 +45,32 @@ YEAR_NS = 365.25 * 86_400 * 1e9
 MIN_BTL_TARGET_SR = 1.0  # MinBTL's annualised Sharpe ratio
 
 
+BY = ("buckets", "events")
+
+
 def report(
-    name: str, out: Path, storage: str | None, *, blocks: int = 16
+    name: str, out: Path, storage: str | None, *, blocks: int = 16, by: str = "buckets"
 ) -> tuple[dict[str, Any], PBOResult | None]:
     """The report's document (see the module docstring) and the CSCV result for the plots."""
     if blocks < 2 or blocks % 2:
         raise FxError(f"--blocks {blocks}: must be an even number >= 2")
+    if by not in BY:
+        raise FxError(f"--by {by!r}: not one of {', '.join(BY)}")
     study = open_study(name, out, storage)
     trials = study.get_trials(deepcopy=False)
-    matrix = returns_matrix(trials)
     folder = out / "optimize" / name
     returns_file = None
-    if matrix.trials:
+    if by == "events":
+        matrix, events = event_matrix(trials)
         folder.mkdir(parents=True, exist_ok=True)
-        write_returns(matrix, folder / RETURNS_FILE)
-        returns_file = str(folder / RETURNS_FILE)
+        write_event_returns(matrix, events, folder / EVENT_RETURNS_FILE)
+        returns_file = str(folder / EVENT_RETURNS_FILE)
+    else:
+        matrix = returns_matrix(trials)
+        if matrix.trials:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_returns(matrix, folder / RETURNS_FILE)
+            returns_file = str(folder / RETURNS_FILE)
     n_study = sum(1 for t in trials if t.state.is_finished() and counted(t))
     strategy = config_of(study).get("strategy_name")
     ledger = ledger_document(out, strategy) if strategy else None
@@ -71,6 +85,8 @@ def report(
         "trials_in_study": n_study,
         "ledger": ledger,
         "trials_in_matrix": len(matrix.trials),
+        "by": by,
+        # by events: a row is an event and its "bucket" the event's window (before + after)
         "bucket_s": matrix.bucket_ns / 1e9,
         "buckets": int(matrix.values.shape[0]),
         "window": _window(matrix),
@@ -87,10 +103,15 @@ def report(
     if best is None or best.number not in matrix.trials:
         reasons["best"] = "no trial completed within the constraints"
     else:
-        _sharpe_stats(document, matrix, best.number, n_trials, reasons)
+        _sharpe_stats(document, matrix, best.number, n_trials, reasons, by)
     result = _pbo(document, matrix, blocks, reasons)
     document["verdict"] = verdict(document)
     return clean(document), result
+
+
+def _row(by: str) -> str:
+    """What a row of the matrix is, plural."""
+    return "events" if by == "events" else "time buckets"
 
 
 def _window(matrix: Returns) -> dict[str, Any] | None:
@@ -101,7 +122,7 @@ def _window(matrix: Returns) -> dict[str, Any] | None:
 
 
 def _sharpe_stats(
-    document: dict[str, Any], matrix: Returns, best: int, n_trials: int, reasons: dict[str, str]
+    document: dict[str, Any], matrix: Returns, best: int, n_trials: int, reasons: dict[str, str], by: str
 ) -> None:
     """PSR, DSR, MinTRL of the best trial; MinBTL of N trials (filled in `document`)."""
     document["min_btl"] = {
@@ -110,20 +131,21 @@ def _sharpe_stats(
         "n_trials": n_trials,
     }
     if matrix.values.shape[0] < 2:
-        reasons["sharpe"] = (
-            f"{matrix.values.shape[0]} time bucket: a Sharpe ratio needs 2 (use a smaller --bucket)"
-        )
+        fewer = "more events" if by == "events" else "a smaller --bucket"
+        reasons["sharpe"] = f"{matrix.values.shape[0]} {_row(by)}: a Sharpe ratio needs 2 (use {fewer})"
         return
     m = sharpe.moments(matrix.column(best))
     if math.isnan(m.sr):
         reasons["sharpe"] = f"trial {best}'s returns do not vary: its Sharpe ratio is undefined"
         return
-    document["sharpe"] = {"value": m.sr, "per": "bucket", "t": m.t, "skew": m.skew, "kurtosis": m.kurtosis}
+    per = _row(by).removesuffix("s")
+    document["sharpe"] = {"value": m.sr, "per": per, "t": m.t, "skew": m.skew, "kurtosis": m.kurtosis}
     document["psr"] = sharpe.psr(m.sr, m.t, m.skew, m.kurtosis)
     trl = sharpe.min_trl(m.sr, m.skew, m.kurtosis, 0.0, SIGNIFICANT)
     document["min_trl"] = {
         "buckets": trl if math.isfinite(trl) else None,
-        "hours": trl * matrix.bucket_ns / 3.6e12 if math.isfinite(trl) else None,
+        # events are not evenly spaced in time: their track record is a count, not hours
+        "hours": trl * matrix.bucket_ns / 3.6e12 if math.isfinite(trl) and by == "buckets" else None,
         "confidence": SIGNIFICANT,
     }
     if not math.isfinite(trl):
@@ -147,21 +169,12 @@ def _sharpe_stats(
     }
 
 
-def exact_sharpe(rows: np.ndarray) -> np.ndarray:
-    """The Sharpe metric computed on each half's own rows (pbo's per-split path, not its block sums).
-
-    Most buckets of a strategy that waits for signals are exactly 0, so halves with SR exactly 0 and
-    duplicate trials (a sampler repeating a point) are common, and CSCV's ranks depend on those ties.
-    The block-sum path breaks them by rounding (an all-zero half gets a tiny non-zero SR; identical
-    columns can differ in the last bit with the array's memory layout), which moved PBO by ~0.01 on
-    the shipped sample; computed per half, equal trials tie and a flat half has SR 0.
-    """
-    return sharpe_metric(np.ascontiguousarray(rows))
-
-
 def _pbo(document: dict[str, Any], matrix: Returns, blocks: int, reasons: dict[str, str]) -> PBOResult | None:
+    # Most buckets of a strategy that waits for signals are exactly 0, and a sampler repeats points:
+    # CSCV's ranks then hang on exact ties, which pbo()'s block-sum path keeps as its per-split path
+    # does (a flat half has SR 0, equal trials tie; tests/unit/optimize/stats/test_pbo.py).
     try:
-        result = pbo(matrix.values, blocks, metric=exact_sharpe)
+        result = pbo(matrix.values, blocks)
     except FxError as exc:
         reasons["pbo"] = str(exc).removeprefix("PBO: ")
         return None
@@ -172,7 +185,7 @@ def _pbo(document: dict[str, Any], matrix: Returns, blocks: int, reasons: dict[s
         "p_oos_loss": result.p_oos_loss,
         "degradation": {"slope": result.slope, "intercept": result.intercept},
         "rows_dropped": result.rows_dropped,
-        "metric": "Sharpe ratio per bucket (ddof 1), computed on each half's rows",
+        "metric": f"Sharpe ratio per {_row(document['by']).removesuffix('s')} (ddof 1) of each half",
     }
     return result
 
@@ -201,12 +214,13 @@ def verdict(document: dict[str, Any]) -> list[str]:
     trl = document["min_trl"]
     if trl is not None and document["sharpe"] is not None:
         t = document["sharpe"]["t"]
+        unit = "events" if document.get("by") == "events" else "buckets"
         if trl["buckets"] is None:
             lines.append("MinTRL: infinite (Sharpe ratio <= 0): no track record would make it significant")
         elif trl["buckets"] > t:
-            lines.append(f"MinTRL {trl['buckets']:.1f} buckets > T = {t}: the track record is too short")
+            lines.append(f"MinTRL {trl['buckets']:.1f} {unit} > T = {t}: the track record is too short")
         else:
-            lines.append(f"MinTRL {trl['buckets']:.1f} buckets <= T = {t}: the track record is long enough")
+            lines.append(f"MinTRL {trl['buckets']:.1f} {unit} <= T = {t}: the track record is long enough")
     btl, window = document["min_btl"], document["window"]
     if btl is not None and window is not None:
         short = window["years"] < btl["years"]

@@ -32,6 +32,7 @@ from fxcli.outfile import make_folder, write_output
 from fxcli.store.columns import open_window
 from fxcli.store.reader import StoreReader
 from fxcli.store.replay import replay
+from fxcli.store.schema import Table
 from fxcli.tasks.backtest import MARKET_TABLES, Options, backtest
 from fxcli.tasks.holdout import check_study_window
 from fxcli.tasks.optimize_report import open_study, trial_strategy_text
@@ -69,11 +70,11 @@ class RobustnessOutcome:
 
 
 def robustness(request: RobustnessRequest) -> RobustnessOutcome:
-    """Re-run the trial, resample its trades, fill the baselines; FxError (exit 2) for bad input."""
+    """Re-run the trial, resample its trades, fill the baselines; FxError (exit 2) for bad input.
+
+    `request.n` is range-checked once, by the CLI's -n callback (1..MAX_DRAWS)."""
     if request.method not in METHODS:
         raise FxError(f"--mc {request.method!r}: not one of {', '.join(METHODS)}")
-    if request.n < 1:
-        raise FxError(f"-n {request.n}: must be at least 1")
     if request.block_size is not None and request.method != "block":
         raise FxError(f"--block-size: only with --mc block (got --mc {request.method})")
     study = open_study(request.study, request.out_dir, request.storage)
@@ -189,8 +190,9 @@ def templates_of(trades: list[TradeRecord]) -> list[baseline.Template]:
 
 def _baseline(
     request: RobustnessRequest, runs: list[Any], options: Options, start: float, strategy_return: float
-) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """Every symbol's trades at random times in its window; totals summed per baseline."""
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Every symbol's trades at random times in its window (entries where its book is known);
+    totals summed per baseline."""
     reader = StoreReader(request.data_dir)
     lo, hi = parse_window(options.start, options.end)
     totals = np.zeros(request.n)
@@ -199,10 +201,12 @@ def _baseline(
         if not trades:
             continue
         window = open_window(reader, run.symbol, run.exchange, lo, hi, allow_gaps=options.allow_gaps)
-        if window.book_gaps:
-            return None, {
-                "skipped": f"{run.symbol}: the window has book gaps, which the baseline does not model"
-            }
+        tables = (*MARKET_TABLES, Table.GAPS) if window.book_gaps else MARKET_TABLES
+        unknown = (
+            baseline.unknown_ranges(replay(reader, window.exchange, run.symbol, tables, lo, hi))
+            if window.book_gaps
+            else []
+        )
         plans = baseline.place(
             templates_of(trades),
             run.result.first_ts_ns,
@@ -210,9 +214,10 @@ def _baseline(
             options.costs.latency_ns,
             request.n,
             seed=[request.seed, index],
+            unknown=unknown,
         )
-        events = replay(reader, window.exchange, run.symbol, MARKET_TABLES, lo, hi)
-        filled = baseline.fill(plans, events, run.symbol, options.costs)  # type: ignore[arg-type]
+        events = replay(reader, window.exchange, run.symbol, tables, lo, hi)
+        filled = baseline.fill(plans, events, run.symbol, options.costs)
         totals += baseline.totals(filled, request.n, start)
     beaten = float(np.mean(totals < strategy_return))
     pct = np.percentile(totals, PERCENTILES)
@@ -225,6 +230,6 @@ def _baseline(
         "percentiles": {str(q): float(v) for q, v in zip(PERCENTILES, pct, strict=True)},
         "mean": float(totals.mean()),
         "simulated": "same count, sides, stakes and holding times (decision to decision) at random "
-        "non-overlapping times in the window; filled by fx's fill model with the study's latency, "
-        "fees and slippage",
+        "non-overlapping times in the window, no entry in a book gap; filled by fx's fill model with "
+        "the study's latency, fees and slippage (the book hidden in gaps, as in the backtest)",
     }

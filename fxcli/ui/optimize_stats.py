@@ -36,14 +36,17 @@ def report_summary(document: Mapping[str, Any]) -> list[Any]:
         str(document["trials_counted"]),
         f"tried ({document['trials_counted_by']}); complete {t['complete']}",
     )
+    by_events = document.get("by") == "events"
+    row = "event" if by_events else "bucket"
     table.add_row(
-        "buckets",
+        f"{row}s",
         str(document["buckets"]),
-        f"of {_num(document['bucket_s'])} s; trials in the matrix {document['trials_in_matrix']}",
+        f"{'windows ' if by_events else ''}of {_num(document['bucket_s'])} s; "
+        f"trials in the matrix {document['trials_in_matrix']}",
     )
     table.add_row("best trial", _num(document["best_trial"]), "the study's pick")
     sr = document["sharpe"] or {}
-    table.add_row("Sharpe per bucket", _num(sr.get("value")), "mean / std (ddof 1), not annualised")
+    table.add_row(f"Sharpe per {row}", _num(sr.get("value")), "mean / std (ddof 1), not annualised")
     table.add_row("PSR(0)", _num(document["psr"]), "P(true SR > 0), this trial alone")
     dsr = document["dsr"] or {}
     table.add_row(
@@ -60,7 +63,8 @@ def report_summary(document: Mapping[str, Any]) -> list[Any]:
         "kurtosis not excess (Normal 3)",
     )
     trl = document["min_trl"] or {}
-    table.add_row("MinTRL", _num(trl.get("buckets")), f"buckets for PSR >= 0.95 ({_num(trl.get('hours'))} h)")
+    hours = "" if by_events else f" ({_num(trl.get('hours'))} h)"
+    table.add_row("MinTRL", _num(trl.get("buckets")), f"{row}s for PSR >= 0.95{hours}")
     btl = document["min_btl"] or {}
     table.add_row(
         "MinBTL",

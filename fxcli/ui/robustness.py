@@ -53,15 +53,12 @@ def robustness_summary(document: Mapping[str, Any]) -> list[Any]:
         )
     grid = Table.grid(padding=(0, 2))
     base = document["baseline"]
-    if "skipped" in base:
-        grid.add_row("random-entry baseline", f"skipped: {base['skipped']}")
-    else:
-        grid.add_row(
-            "random-entry baseline",
-            f"{base['n']} runs; median return {_pct(base['percentiles']['50'])}, "
-            f"5..95 % {_pct(base['percentiles']['5'])} .. {_pct(base['percentiles']['95'])}",
-        )
-        grid.add_row("better than chance?", f"the trial beats {base['beaten_share']:.1%} of them")
+    grid.add_row(
+        "random-entry baseline",
+        f"{base['n']} runs; median return {_pct(base['percentiles']['50'])}, "
+        f"5..95 % {_pct(base['percentiles']['5'])} .. {_pct(base['percentiles']['95'])}",
+    )
+    grid.add_row("better than chance?", f"the trial beats {base['beaten_share']:.1%} of them")
     for name, path in document["plots"].items():
         grid.add_row(name, path)
     return [table, grid]

@@ -62,8 +62,19 @@ def _sr(values: list[float]) -> float:
     return mean / math.sqrt(var)
 
 
+def _key(v: float) -> float:
+    """A Sharpe ratio as CSCV compares it (pbo.py's documented convention): rounded to 36 significant
+    bits, so values equal but for float rounding tie (a trial with one non-zero return in a half has
+    SR -1/sqrt(n) whatever that return is, and two such can differ in the last bit)."""
+    if not math.isfinite(v):
+        return v
+    mantissa, exponent = math.frexp(v)
+    return math.ldexp(round(mantissa * 2**36), exponent - 36)
+
+
 def _reference_pbo(m: np.ndarray, blocks: int) -> tuple[float, float, int]:
-    """Bailey et al.'s CSCV, split by split: PBO, P(OOS loss), number of splits."""
+    """Bailey et al.'s CSCV, split by split: PBO, P(OOS loss), number of splits; ties (`_key`) go to
+    the lowest trial in sample and share their average rank out of sample."""
     rows = m[m.shape[0] % blocks :]
     size = rows.shape[0] // blocks
     parts = [rows[k * size : (k + 1) * size] for k in range(blocks)]
@@ -74,9 +85,10 @@ def _reference_pbo(m: np.ndarray, blocks: int) -> tuple[float, float, int]:
         outside = np.vstack([parts[k] for k in range(blocks) if k not in chosen])
         is_sr = [_sr(inside[:, j].tolist()) for j in range(trials)]
         oos_sr = [_sr(outside[:, j].tolist()) for j in range(trials)]
-        best = is_sr.index(max(is_sr))
-        below = sum(1 for v in oos_sr if v < oos_sr[best])
-        equal = sum(1 for v in oos_sr if v == oos_sr[best])
+        is_key, oos_key = [_key(v) for v in is_sr], [_key(v) for v in oos_sr]
+        best = is_key.index(max(is_key))
+        below = sum(1 for v in oos_key if v < oos_key[best])
+        equal = sum(1 for v in oos_key if v == oos_key[best])
         w = (below + (equal + 1) / 2) / (trials + 1)
         overfit += w <= 0.5
         losses += oos_sr[best] < 0
@@ -214,3 +226,65 @@ def test_n_is_every_trial_of_every_study_of_the_strategy(sample_store: Path, tmp
     assert document["trials_counted_by"] == "ledger"
     assert document["trials_counted"] == 7 == document["ledger"]["total_trials"]
     assert document["min_btl"]["n_trials"] == 7
+
+
+def _equity_before(equity: pl.DataFrame, t: int, balance: float) -> float:
+    """The last equity point strictly before t (the balance before the first)."""
+    before = equity.filter(pl.col("ts_ns") < t)
+    return float(before["equity"][-1]) if before.height else balance
+
+
+def test_per_event_returns_and_a_report_over_them(sample_store: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    onsets = [f"2024-08-08T23:{54 + (20 + 5 * k) // 60}:{(20 + 5 * k) % 60:02d}Z" for k in range(26)]
+    events.write_text(
+        "symbol,time\n" + "".join(f"BTCUSDT,{t}\n" for t in onsets) + "ETHUSDT,2024-08-08T23:55:00Z\n"
+    )
+    out = tmp_path / "out"
+    window = ("--events", str(events), "--event-before", "2s", "--event-after", "3s")
+    run = _study(
+        _strategy(tmp_path), sample_store, out, "--trials", "6", "--bucket", "4s", "--study", "ev", *window
+    )
+
+    frame = pl.read_parquet(run["event_returns_file"])
+    numbers = sorted(set(frame["trial"].to_list()))
+    m = np.column_stack(
+        [frame.filter(pl.col("trial") == n).sort("event_ns")["return"].to_numpy() for n in numbers]
+    )
+    kept = frame.filter(pl.col("trial") == numbers[0])["event_ns"].to_list()
+    assert 20 <= len(kept) <= 26  # the events whose [t - 2 s, t + 3 s] is inside the data
+    # The pick's return per event, recomputed from its re-run's equity curve.
+    best = run["best"]["number"]
+    equity = pl.read_parquet(Path(run["rerun"]["backtest_dir"]) / "equity.parquet").sort("ts_ns")
+    expected = [
+        (_equity_before(equity, t + 3 * 10**9, 10_000.0) - _equity_before(equity, t - 2 * 10**9, 10_000.0))
+        / 10_000
+        for t in kept
+    ]
+    assert m[:, numbers.index(best)] == pytest.approx(expected, abs=1e-12)
+    assert np.any(m != 0.0)  # some windows saw trades
+
+    document = _report(out, "ev", "--by", "events", "--blocks", "4", "--no-plots")
+
+    assert document["by"] == "events"
+    assert document["returns_file"] == run["event_returns_file"]
+    assert document["buckets"] == len(kept)
+    value, loss, splits = _reference_pbo(m, 4)
+    assert document["pbo"]["splits"] == splits == 6
+    assert document["pbo"]["value"] == pytest.approx(value, abs=1e-12)
+    assert document["pbo"]["p_oos_loss"] == pytest.approx(loss, abs=1e-12)
+    ref = _reference_dsr(
+        m[:, numbers.index(best)].tolist(), [_moments_sr(m[:, j]) for j in range(m.shape[1])], 6
+    )
+    assert document["dsr"]["t"] == len(kept)
+    assert document["psr"] == pytest.approx(ref["psr"], rel=1e-9, abs=1e-12)
+    assert document["dsr"]["value"] == pytest.approx(ref["dsr"], rel=1e-9, abs=1e-12)
+    assert _report(out, "ev", "--no-plots")["by"] == "buckets"  # the default is unchanged
+    refused = run_fx("optimize", "report", "ev", "--out", str(out), "--by", "pumps")
+    assert "--by 'pumps': not one of buckets, events" in error_line(refused)
+
+
+def test_report_by_events_of_a_study_without_events_is_one_line(study: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = study
+    result = run_fx("optimize", "report", "s4", "--out", str(out), "--by", "events")
+    assert "the study has no per-event returns: run it with --events FILE" in error_line(result)

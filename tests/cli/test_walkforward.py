@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 import shlex
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from fxcli.model.units import parse_time_ns
 from tests.cli.optimize_helpers import optimize_args, strategy_file
-from tests.conftest import error_line, run_fx
+from tests.conftest import REPO, error_line, run_fx
 
 # The sample is 2 min 15 s; momentum_scalper's velocity cascade needs 60 s of data before it can
 # signal, more than a test window here: this copy uses a second momentum condition instead, so test
@@ -52,7 +53,8 @@ def _walk_forward(strategy: Path, store: Path, out: Path, options: str) -> dict[
 @pytest.fixture(scope="module")
 def rolling(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("wf")
-    return _walk_forward(_strategy(folder), sample_store, folder / "out", "--train 30s --test 20s --gap 2s")
+    options = "--train 30s --test 20s --gap 2s --bucket 5s"
+    return _walk_forward(_strategy(folder), sample_store, folder / "out", options)
 
 
 def _ns(iso: str) -> int:
@@ -79,13 +81,66 @@ def test_each_fold_searches_its_train_window_and_tests_after_the_gap(rolling: di
         train_first, train_last = _span_of_run(Path(study["rerun"]["backtest_dir"]) / "summary.json")
         test_first, test_last = _span_of_run(Path(fold["test_dir"]) / "summary.json")
         assert train_from <= train_first <= train_last < train_to
-        assert test_from <= test_first <= test_last < test_to
-        assert test_first - train_last >= 2_000_000_000  # no test row in the train window, nor the gap
+        # The test run replays its warm-up lead (test_no_trade_opens_in_the_warm_up_lead) first.
+        assert _ns(fold["lead"][0]) <= test_first <= test_last < test_to
+        assert test_from - train_last >= 2_000_000_000  # no test row in the train window, nor the gap
         assert set(fold["params"]) == {"s1[0].value", "exits.tp_pct", "cooldown_s"}
         assert "Total profit %" in fold["train_metrics"]
         assert "Total profit %" in fold["test_metrics"]
     for a, b in itertools.pairwise(folds):
         assert _ns(a["test"][1]) <= _ns(b["test"][0])
+
+
+def test_bucket_reaches_every_fold_study(rolling: dict[str, Any]) -> None:
+    assert rolling["bucket"] == "5s"
+    for fold in rolling["folds"]:
+        study = Path(rolling["results_dir"]).parent / fold["study"]
+        starts = pl.read_parquet(study / "returns.parquet")["bucket_start_ns"].unique().sort().to_numpy()
+        # 30 s of train window on a 5 s grid: 6 or 7 buckets (hourly buckets would give 1)
+        assert len(starts) >= 6
+        assert set(np.diff(starts).tolist()) == {5_000_000_000}
+
+
+def test_no_trade_opens_in_the_warm_up_lead(rolling: dict[str, Any]) -> None:
+    assert rolling["warmup"] == "auto"
+    for fold in rolling["folds"]:
+        lead_from, lead_to = (_ns(t) for t in fold["lead"])
+        test_from = _ns(fold["test"][0])
+        # auto: the pick's longest indicator warm-up (momentum_10s, rush_orders_10s: 10 s; the
+        # 60 s velocity cascade is replaced in this copy)
+        assert lead_to == test_from
+        assert lead_from == test_from - 10_000_000_000
+        first, _ = _span_of_run(Path(fold["test_dir"]) / "summary.json")
+        assert first < test_from  # the lead was replayed
+        trades = pl.read_parquet(Path(fold["test_dir"]) / "trades.parquet")
+        assert fold["test_metrics"]["Trades"] == trades.height
+        if trades.height:  # a run without trades writes a file without columns
+            assert (trades["entry_ts_ns"] >= test_from).all()
+
+
+def test_trade_from_keeps_the_strategy_out_of_the_lead(sample_store: Path, tmp_path: Path) -> None:
+    from fxcli.tasks.backtest import Options, backtest
+
+    def entries(trade_from: str | None) -> list[int]:
+        report = backtest(
+            str(_strategy(tmp_path)),
+            ["BTCUSDT"],
+            exchange=None,
+            data_dir=sample_store,
+            variants_dir=REPO / "variants",
+            strategies_dir=tmp_path,
+            out_dir=tmp_path / "bt",
+            options=Options(trade_from=trade_from),
+        )
+        return [t.entry_ts_ns for t in report.runs[0].result.trades]
+
+    free = entries(None)
+    start = _ns("2024-08-08T23:55:30Z")
+    held = entries(str(start))
+
+    assert min(free) < start  # the strategy does trade before that time when allowed to
+    assert held
+    assert min(held) >= start
 
 
 def test_the_stitched_curve_is_the_folds_test_runs_chained(rolling: dict[str, Any]) -> None:
@@ -94,9 +149,13 @@ def test_the_stitched_curve_is_the_folds_test_runs_chained(rolling: dict[str, An
     balance, level, parts = 10_000.0, 10_000.0, []
     for fold in rolling["folds"]:
         equity = pl.read_parquet(Path(fold["test_dir"]) / "equity.parquet")
+        equity = equity.filter(pl.col("ts_ns") >= _ns(fold["test"][0]))  # the lead is not stitched
         parts.append(equity.with_columns(pl.col("equity") * (level / balance)))
         level = float(parts[-1]["equity"][-1])
     expected = pl.concat(parts)
+    assert len(expected) < sum(  # the runs replayed their warm-up leads; those points are not stitched
+        len(pl.read_parquet(Path(f["test_dir"]) / "equity.parquet")) for f in rolling["folds"]
+    )
     assert stitched["ts_ns"].to_list() == expected["ts_ns"].to_list()
     assert np.allclose(stitched["equity"].to_numpy(), expected["equity"].to_numpy(), rtol=1e-12)
     traded = [f for f in rolling["folds"] if f["test_metrics"]["Trades"]]
@@ -124,22 +183,62 @@ def test_anchored_trains_from_the_start_and_rolling_slides(
     assert rolling["scheme"] == "rolling"
 
 
-def test_event_folds_centre_the_test_window_on_each_event(sample_store: Path, tmp_path: Path) -> None:
-    events = tmp_path / "events.csv"
+def _events_file(folder: Path) -> Path:
+    events = folder / "events.csv"
     events.write_text(
         "symbol,time\nBTCUSDT,2024-08-08T23:55:20Z\nBTCUSDT,2024-08-08T23:56:00Z\nETHUSDT,2024-08-08T23:55:40Z\n"
     )
+    return events
 
-    doc = _walk_forward(
-        _strategy(tmp_path), sample_store, tmp_path / "out", f"--train 30s --test 20s --events {events}"
-    )
 
-    assert doc["scheme"] == "events"
+def _event_walk_forward(store: Path, folder: Path, options: str) -> dict[str, Any]:
+    """A walk-forward over the two BTCUSDT events of `_events_file`, 20 s test windows centred on them."""
+    given = f"--train 30s --test 20s --events {_events_file(folder)} {options}"
+    doc = _walk_forward(_strategy(folder), store, folder / "out", given)
     assert [f["test"] for f in doc["folds"]] == [
         ["2024-08-08T23:55:10.000Z", "2024-08-08T23:55:30.000Z"],
         ["2024-08-08T23:55:50.000Z", "2024-08-08T23:56:10.000Z"],
     ]
+    return doc
+
+
+def test_anchored_event_folds_centre_the_test_window_on_each_event(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    doc = _event_walk_forward(sample_store, tmp_path, "--event-folds anchored")
+
+    assert doc["scheme"] == "events"
     assert all(f["train"] == [doc["folds"][0]["train"][0], f["test"][0]] for f in doc["folds"])
+
+
+def _rows_a_study_read(study_dir: Path) -> np.ndarray:
+    """The times of every row the study's trials replayed (its prepared data folder)."""
+    folder = study_dir / "data" / "BTCUSDT"
+    if (folder / "ts_ns.npy").is_file():
+        return np.asarray(np.load(folder / "ts_ns.npy"))
+    with (folder / "events.pkl").open("rb") as handle:
+        return np.array([e.exchange_ts_ns for e in pickle.load(handle)], dtype=np.int64)
+
+
+def test_leave_one_out_folds_never_train_on_their_test_window(sample_store: Path, tmp_path: Path) -> None:
+    doc = _event_walk_forward(sample_store, tmp_path, "--gap 2s")
+
+    assert doc["scheme"] == "leave-one-out"
+    for fold in doc["folds"]:
+        test_from, test_to = (_ns(t) for t in fold["test"])
+        gap = 2_000_000_000
+        assert [_ns(t) for t in fold["train_excluded"]] == [test_from - gap, test_to + gap]
+        study_dir = Path(doc["results_dir"]).parent / fold["study"]
+        rows = _rows_a_study_read(study_dir)
+        # No row of the test window, nor of the gaps around it, reached a trial; the rows on both
+        # sides did (the other event's window among them).
+        assert not ((rows >= test_from - gap) & (rows < test_to + gap)).any()
+        assert (rows < test_from - gap).any()
+        assert (rows >= test_to + gap).any()
+        other = next(f for f in doc["folds"] if f is not fold)
+        assert ((rows >= _ns(other["test"][0])) & (rows < _ns(other["test"][1]))).any()
+        summary = json.loads((study_dir / "summary.json").read_text())
+        assert "hole" in summary["rerun"]["skipped"]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +253,11 @@ def test_event_folds_centre_the_test_window_on_each_event(sample_store: Path, tm
         ("--train 30s --test 0s", "--test 0s: must be longer than 0"),
         (
             "--train 30s --test 20s --anchored --events e.csv",
-            "--anchored and --events: event folds are always",
+            "--anchored and --events: for anchored event folds give --event-folds anchored",
+        ),
+        (
+            "--train 30s --test 20s --event-folds rolling",
+            "--event-folds 'rolling': not one of leave-one-out, anchored",
         ),
     ],
 )

@@ -7,7 +7,8 @@ Finance 20(4), 2017). The matrix is T x N: rows are time buckets in order, colum
 2. Every choice c of S/2 blocks is a split: in-sample (IS) = those blocks, out-of-sample (OOS) = the
    others, rows kept in time order; there are C(S, S/2) splits (12,870 for S = 16).
 3. Per split: the metric per trial on IS and on OOS; n* = the best IS trial (ties: the lowest index);
-   w = rank of n*'s OOS metric among all N (1 = worst, ties averaged) / (N + 1);
+   w = rank of n*'s OOS metric among all N (1 = worst, ties averaged) / (N + 1); metrics are
+   compared rounded to 36 significant bits, so both computing paths below see the same ties;
    logit = ln(w / (1 - w)), > 0 when the IS winner beats the OOS median.
 4. PBO = share of splits with logit <= 0. P(OOS loss) = share of splits where n*'s OOS metric < 0.
    Degradation = OLS line of n*'s OOS metric on its IS metric over the splits (slope, intercept).
@@ -31,6 +32,11 @@ from fxcli.errors import FxError
 Metric = Callable[[np.ndarray], np.ndarray]
 # Splits evaluated per vectorised step: bounds the working arrays to ~chunk x N floats each.
 _CHUNK_CELLS = 4_000_000
+# Metrics are ranked at 36 significant bits (~1e-11 relative): far coarser than the two paths'
+# rounding differences, far finer than any difference between two real trials' Sharpe ratios.
+_RANK_BITS = 36
+# A half whose variance is below 1e-20 of its column's whole variance counts as flat (std 0).
+_FLAT_SHARE = 1e-20
 
 
 def sharpe_metric(rows: np.ndarray) -> np.ndarray:
@@ -136,18 +142,25 @@ def _by_block_sums(
     n_half = per_block * blocks // 2
     if sharpe and n_half < 2:
         raise FxError("PBO: the Sharpe metric needs at least 2 time buckets per half; use more buckets")
+    raw_sums = m.reshape(blocks, per_block, m.shape[1]).sum(axis=1)
     offset = m.mean(axis=0)
     centred = (m - offset).reshape(blocks, per_block, m.shape[1])
     sums = centred.sum(axis=1)
     squares = (centred * centred).sum(axis=1)
-    total_sum, total_sq = sums.sum(axis=0), squares.sum(axis=0)
+    total_raw, total_sum, total_sq = raw_sums.sum(axis=0), sums.sum(axis=0), squares.sum(axis=0)
+    # A half's variance below this share of its column's whole variance is rounding, not spread:
+    # the half is flat (the per-split path's std is exactly 0 there).
+    flat_var = _FLAT_SHARE * squares.sum(axis=0) / max(m.shape[0] - 1, 1)
 
-    def metric(s: np.ndarray, q: np.ndarray) -> np.ndarray:
-        mean = s / n_half
+    def metric(r: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
+        # The mean from raw sums: a half of zero buckets sums to exactly 0, as per split (from the
+        # centred sums it would be offset - offset, a rounding residue the ratio would blow up).
+        mean = r / n_half
         if not sharpe:
-            return np.asarray(mean + offset, dtype=np.float64)
-        var = np.maximum(q - s * mean, 0.0) / (n_half - 1)
-        return _ratio(mean + offset, np.sqrt(var))
+            return np.asarray(mean, dtype=np.float64)
+        var = np.maximum(q - s * (s / n_half), 0.0) / (n_half - 1)
+        var[var <= flat_var] = 0.0
+        return _ratio(mean, np.sqrt(var))
 
     chunk = max(1, _CHUNK_CELLS // m.shape[1])
     parts = []
@@ -155,8 +168,10 @@ def _by_block_sums(
         part = combos[first : first + chunk]
         chosen = np.zeros((len(part), blocks))
         np.put_along_axis(chosen, part, 1.0, axis=1)
-        is_sum, is_sq = chosen @ sums, chosen @ squares
-        parts.append(_pick_and_rank(metric(is_sum, is_sq), metric(total_sum - is_sum, total_sq - is_sq)))
+        is_raw, is_sum, is_sq = chosen @ raw_sums, chosen @ sums, chosen @ squares
+        is_metric = metric(is_raw, is_sum, is_sq)
+        oos_metric = metric(total_raw - is_raw, total_sum - is_sum, total_sq - is_sq)
+        parts.append(_pick_and_rank(is_metric, oos_metric))
     winners, is_best, oos_best, w = (np.concatenate(p) for p in zip(*parts, strict=True))
     return winners, is_best, oos_best, w
 
@@ -166,14 +181,25 @@ def _pick_and_rank(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per split (row): the IS winner, its IS and OOS metric, its relative OOS rank w."""
     trials = is_metric.shape[1]
-    winners = np.argmax(is_metric, axis=1)
+    # Both paths compare metrics at _RANK_BITS: the block sums and the per-split sums differ in the
+    # last bits (and a BLAS product can differ between equal columns), which must not decide a tie.
+    is_key, oos_key = _snapped(is_metric), _snapped(oos_metric)
+    winners = np.argmax(is_key, axis=1)
     rows = np.arange(len(winners))
     is_best = is_metric[rows, winners]
     oos_best = oos_metric[rows, winners]
-    below = (oos_metric < oos_best[:, None]).sum(axis=1)
-    equal = (oos_metric == oos_best[:, None]).sum(axis=1)
+    key = oos_key[rows, winners]
+    below = (oos_key < key[:, None]).sum(axis=1)
+    equal = (oos_key == key[:, None]).sum(axis=1)
     rank = below + (equal + 1) / 2.0  # average rank of a tie group, 1-based
     return winners, is_best, oos_best, rank / (trials + 1)
+
+
+def _snapped(values: np.ndarray) -> np.ndarray:
+    """`values` rounded to _RANK_BITS significant bits (infinities and zeros kept)."""
+    mantissa, exponent = np.frexp(values)
+    rounded = np.ldexp(np.round(np.ldexp(mantissa, _RANK_BITS)), exponent - _RANK_BITS)
+    return np.where(np.isfinite(values), rounded, values)
 
 
 def _by_calls(

@@ -95,17 +95,15 @@ def check(
     every: int = S,
     monkeypatch: pytest.MonkeyPatch | None = None,
     clock_ms: int = 0,
+    trade_from_ns: int = 0,
 ) -> RunResult:
     """Both runners on the same inputs; asserts they agree and returns the streaming result."""
     costs = costs or Costs()
-    stream = runner.run(
-        spec, "S", indicators, events, costs, balance, equity_every_ns=every, clock_ms=clock_ms
-    )
+    timing = {"equity_every_ns": every, "clock_ms": clock_ms, "trade_from_ns": trade_from_ns}
+    stream = runner.run(spec, "S", indicators, events, costs, balance, **timing)  # type: ignore[arg-type]
     if monkeypatch is not None:
         monkeypatch.setattr(fast, "runner", NoFallback())
-    batch = fast.run(
-        spec, "S", indicators, iter(events), costs, balance, equity_every_ns=every, clock_ms=clock_ms
-    )
+    batch = fast.run(spec, "S", indicators, iter(events), costs, balance, **timing)  # type: ignore[arg-type]
     if monkeypatch is not None:
         monkeypatch.undo()
     assert_same(stream, batch)
@@ -489,6 +487,24 @@ def test_fast_equals_streaming_for_any_sampling_and_balance(
     spec, indicators = shipped(REPO / "strategies" / "momentum_scalper.toml")
 
     check(spec, indicators, pumped(SEEDS[2], "ticker"), balance=balance, every=every, monkeypatch=monkeypatch)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.7])
+def test_fast_equals_streaming_when_trading_starts_late(
+    share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # walk-forward's warm-up lead: the indicators see every row, the strategy looks for no signal
+    # before trade_from_ns (the machine's first cooldown end), in both runners alike.
+    spec, indicators = hand("big_and_eager")
+    events = pumped(SEEDS[2], "ticker")
+    first, last = events[0].exchange_ts_ns, events[-1].exchange_ts_ns
+    trade_from = first + int((last - first) * share)
+
+    result = check(spec, indicators, events, trade_from_ns=trade_from, monkeypatch=monkeypatch)
+
+    assert result.trades
+    assert min(t.entry_ts_ns for t in result.trades) >= trade_from
+    assert result.first_ts_ns == first  # the lead was replayed
 
 
 # --- odd inputs -------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 
 from fxcli.backtest.fills import Costs
 from fxcli.errors import FxError
-from fxcli.model.events import BookTicker, MarketEvent, Trade
-from fxcli.optimize.baseline import Planned, Template, fill, place, totals
+from fxcli.model.events import BookTicker, Gap, GapReason, MarketEvent, Trade
+from fxcli.optimize.baseline import Planned, Template, fill, place, totals, unknown_ranges
 
 S = 1_000_000_000
 TEMPLATES = [Template(1, 100.0, 3 * S), Template(-1, 50.0, 1 * S), Template(1, 80.0, 7 * S)]
@@ -109,3 +109,56 @@ def test_totals_sum_each_baselines_trades_over_the_balance() -> None:
     by_hand = [sum(f.pnl for f in filled if f.plan.baseline == b) / 1000.0 for b in (0, 1)]
     assert result.tolist() == pytest.approx(by_hand)
     assert not any(math.isnan(v) for v in result)
+
+
+GAP = (20 * S, 40 * S)  # the book is unknown from 20 s to 40 s
+
+
+def _gapped_window() -> list[MarketEvent | Gap]:
+    """60 s of a trade and a ticker every 0.5 s (price 100 + t/10 s), a book gap over 20..40 s."""
+    events: list[MarketEvent | Gap] = []
+    for k in range(120):
+        t = k * S // 2
+        if t == GAP[0]:
+            events.append(Gap("X", *GAP, GapReason.RESYNC))
+        price = 100.0 + t / (10 * S)
+        events.append(Trade(t, t, "X", price, 1.0, 1))
+        events.append(BookTicker(t + 1, t + 1, "X", price - 0.5, 5.0, price + 0.5, 5.0))
+    return events
+
+
+def test_place_puts_no_entry_in_a_book_gap_and_fills_them_on_a_known_book() -> None:
+    templates = [Template(1, 100.0, 2 * S), Template(-1, 100.0, 3 * S), Template(1, 100.0, 1 * S)]
+
+    unknown = unknown_ranges(_gapped_window())
+    plans = place(templates, 0, 59 * S, LATENCY, n=300, seed=5, unknown=unknown)
+    filled = fill(plans, _gapped_window(), "X", Costs(latency_ms=50.0))
+
+    # The last event before the Gap event is the ticker at 19.5 s: an order due after it fills on
+    # the hidden book.
+    assert unknown == [(GAP[0] - S // 2 + 1, GAP[1])]
+    entries = [p.entry_ns for p in plans]
+    assert not [t for t in entries if GAP[0] - S // 2 - LATENCY <= t <= GAP[1]]
+    assert min(entries) < 5 * S  # both sides of the gap are used
+    assert max(entries) > 50 * S
+    assert any(GAP[0] < p.exit_ns < GAP[1] for p in plans)  # exits may fall in it (not constrained)
+    assert {f.entry.source for f in filled} == {"top_of_book"}
+
+
+def test_fill_hides_the_book_in_a_gap_as_the_backtest_does() -> None:
+    costs = Costs(latency_ms=0.0, taker_fee_bps=0.0, slippage_bps=10.0)
+    plan = Planned(0, 1, 100.0, 10 * S, 30 * S)  # the exit is decided inside the gap
+
+    (trade,) = fill([plan], _gapped_window(), "X", costs)
+
+    assert trade.entry.source == "top_of_book"
+    assert trade.entry.price == pytest.approx(100.95 + 0.5)  # the ticker before the 10 s trade
+    # Inside the gap the book shows nothing: the exit sells on the next trade at the last price
+    # moved by the slippage (the ticker's bid would have been 102.5).
+    assert trade.exit.source == "book_unknown"
+    assert trade.exit.price == pytest.approx(103.0 * (1 - 0.001))
+
+
+def test_place_refuses_when_the_book_is_known_almost_nowhere() -> None:
+    with pytest.raises(FxError, match="put an entry in a book gap"):
+        place([Template(1, 1.0, S)] * 3, 0, 60 * S, 0, n=1, seed=0, unknown=[(0, 59 * S)])

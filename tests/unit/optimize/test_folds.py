@@ -97,9 +97,9 @@ def test_windows_that_cannot_work_are_refused(lengths: Lengths, message: str) ->
         walk(T0, T0 + 24 * H, lengths, anchored=False)
 
 
-def test_event_folds_test_around_each_event_and_train_only_on_data_before_it() -> None:
+def test_anchored_event_folds_test_around_each_event_and_train_only_on_data_before_it() -> None:
     events = [T0 + 10 * H, T0 + 3 * H, T0 + 16 * H, T0 + 30 * M]  # the last one has no train data
-    plan = event_folds(T0, T0 + 24 * H, events, Lengths(train=2 * H, test=H, gap=5 * M))
+    plan = event_folds(T0, T0 + 24 * H, events, Lengths(train=2 * H, test=H, gap=5 * M), "anchored")
 
     assert [f.event for f in plan.folds] == [T0 + 3 * H, T0 + 10 * H, T0 + 16 * H]
     assert [(f.test_start, f.test_end) for f in plan.folds] == [
@@ -109,6 +109,38 @@ def test_event_folds_test_around_each_event_and_train_only_on_data_before_it() -
     _check_walk_forward_invariants(plan.folds, 5 * M, T0 + 24 * H)
     assert len(plan.dropped) == 1
     assert "of data before it" in plan.dropped[0]
+
+
+def test_leave_one_out_folds_train_on_everything_but_the_test_window_and_its_gaps() -> None:
+    events = [T0 + 10 * H, T0 + 3 * H, T0 + 16 * H, T0 + 20 * M]  # the last one's window starts before T0
+    span = (T0, T0 + 24 * H)
+    plan = event_folds(*span, events, Lengths(train=20 * H, test=H, gap=5 * M))
+
+    assert plan.scheme == "leave-one-out"
+    assert [f.event for f in plan.folds] == [T0 + 3 * H, T0 + 10 * H, T0 + 16 * H]
+    for fold in plan.folds:
+        assert (fold.train_start, fold.train_end) == span  # the other events, before and after
+        assert fold.hole == (fold.test_start - 5 * M, fold.test_end + 5 * M)
+        assert fold.train_ns == 24 * H - H - 10 * M
+        # No test row is a train row, and the gap holds on both sides: every train time is outside
+        # [test start - gap, test end + gap).
+        train_rows = [t for t in range(*span, M) if not fold.hole[0] <= t < fold.hole[1]]
+        assert all(t < fold.test_start - 5 * M or t >= fold.test_end + 5 * M for t in train_rows)
+        assert min(train_rows) < fold.test_start < fold.test_end < max(train_rows)
+    for a, b in itertools.pairwise(plan.folds):
+        assert a.test_end <= b.test_start
+    assert len(plan.dropped) == 1
+    assert "not inside the data" in plan.dropped[0]
+
+
+def test_leave_one_out_needs_train_of_data_outside_the_hole() -> None:
+    with pytest.raises(FxError, match=r"only 22h50m of data outside its test window and gaps"):
+        event_folds(T0, T0 + 24 * H, [T0 + 12 * H], Lengths(train=23 * H, test=H, gap=5 * M))
+
+
+def test_event_folds_scheme_is_checked() -> None:
+    with pytest.raises(FxError, match="--event-folds 'rolling': not one of leave-one-out, anchored"):
+        event_folds(T0, T0 + 24 * H, [T0 + 12 * H], Lengths(train=H, test=H), "rolling")
 
 
 def test_event_folds_whose_test_windows_overlap_are_refused() -> None:

@@ -167,6 +167,27 @@ def test_trials_equal_a_fresh_backtest_for_sampled_changes(
     assert trades > 0  # the variations trade: the comparison covers fills
 
 
+@pytest.mark.parametrize("store", ["tickers", "l2"])
+def test_a_window_with_a_hole_replays_exactly_the_rows_outside_it(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    root: Path = request.getfixturevalue(store)
+    events = stored_events(root, "ex", "S")
+    first, last = events[0].exchange_ts_ns, events[-1].exchange_ts_ns
+    hole = (first + (last - first) // 3, first + 2 * (last - first) // 3)
+
+    data = TrialData.prepare(root, ["S"], None, None, None, tmp_path / "trials", allow_gaps=False, hole=hole)
+
+    outside = [e for e in events if not hole[0] <= e.exchange_ts_ns < hole[1]]
+    assert len(outside) < len(events)
+    spec = load_strategy(PUMP_RIDER)
+    indicators = resolve_indicators(spec, VARIANTS, PUMP_RIDER)
+    (final,) = data.stages(spec, indicators, COSTS, 10_000.0, 0)
+    assert_same(fast.run(spec, "S", indicators, outside, COSTS, 10_000.0), final["S"])
+    assert final["S"].trades  # the comparison covers fills
+    assert not [t for t in final["S"].trades if hole[0] <= t.entry_ts_ns < hole[1]]
+
+
 def test_a_variant_parameter_gets_its_own_indicator_column(tickers: Path, tmp_path: Path) -> None:
     """A changed variant parameter computes a new column; an unchanged one is reused."""
     data = TrialData.prepare(tickers, ["S"], None, None, None, tmp_path / "trials", allow_gaps=False)

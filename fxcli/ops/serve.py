@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -43,7 +44,10 @@ PUMP_S = 0.02  # how often the server hands new feed items to clients
 MAX_RATE = 50.0  # snapshots per second per symbol
 MIN_RATE = 0.01
 DEFAULT_QUEUE = 1000  # messages a client may fall behind before it is dropped
-WRITE_LIMIT = 64 * 1024  # bytes buffered per socket before a send waits (then the client's queue fills)
+WRITE_LIMIT = 16 * 1024  # bytes buffered per socket before a send waits (then the client's queue fills)
+# The kernel's send buffer per client, fixed (no autotuning up to megabytes): a client that stops
+# reading is noticed after ~100 KB in flight, not after the kernel has buffered MBs for it.
+SEND_BUFFER = 32 * 1024
 NEWS_KEPT = 64  # the latest gap and status messages, sent to a client when it subscribes
 
 
@@ -167,6 +171,9 @@ class FeedServer:
             self.listen.port,
             process_request=self._http,
             write_limit=WRITE_LIMIT,
+            # No permessage-deflate: compressing each message once per client would cost the GIL
+            # the engine runs under; a feed on loopback or a LAN does not need it.
+            compression=None,
             max_size=64 * 1024,  # a subscribe message is small
             ping_interval=20.0,
             close_timeout=1.0,
@@ -234,6 +241,10 @@ class FeedServer:
     async def _handle(self, ws: ServerConnection) -> None:
         client = _Client(ws, asyncio.Queue(self.max_queue))
         self.stats.connected += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         sender = asyncio.create_task(self._send(client))
         from websockets.exceptions import ConnectionClosed
 

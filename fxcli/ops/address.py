@@ -54,6 +54,8 @@ def parse_listen(text: str, option: str) -> Listen:
             raise FxError(f"{option} {text!r}: {host!r} is not an IPv6 address") from None
     elif ":" in raw:
         host, _, port_text = raw.rpartition(":")
+        if ":" in host:
+            raise FxError(f"{option} {text!r}: write an IPv6 address as [ADDRESS]:PORT, e.g. [::1]:9464")
         if not host or not _HOSTNAME.match(host):
             raise FxError(f"{option} {text!r}: {host!r} is not a host name or address (HOST:PORT, or a PORT)")
     if not port_text.isdigit():

@@ -45,7 +45,9 @@ class RecordMetrics:
         self.recorder: Recorder | None = None
         self.symbols = list(symbols)
         self.started = time.time()
-        self.events = Count()  # (kind,) -> decoded events, counted on the loop
+        # event class -> decoded events: a plain dict bumped on the loop (no lock: this runs per event;
+        # a scrape copies it in one C call, atomic under the GIL)
+        self.events: dict[type, int] = {}
         self.gaps = Count()  # (reason,) -> gap rows stored
         self.gap_seconds = Count()  # (reason,) -> seconds those gaps cover
         self.disconnects = Count()  # (reason,) -> connections lost (rotations included)
@@ -91,7 +93,7 @@ class RecordMetrics:
     def recorder_type(self) -> type[Recorder]:
         """A `Recorder` that registers itself here and counts decoded events by kind."""
         metrics = self
-        count = self.events
+        kinds = self.events
 
         class MeteredRecorder(Recorder):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -100,7 +102,8 @@ class RecordMetrics:
 
             def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
                 for event in decoded.events:
-                    count.add((type(event).__name__,))
+                    kind = event.__class__
+                    kinds[kind] = kinds.get(kind, 0) + 1
                 super().on_decoded(frame, decoded)
 
         return MeteredRecorder
@@ -167,7 +170,7 @@ class _RecordCollector:
             "fx_record_events",
             "Decoded market events by kind (Trade, BookDelta, BookSnapshot, ...), before de-duplication.",
             "kind",
-            ((k[0], v) for k, v in m.events.items()),
+            ((kind.__name__, count) for kind, count in dict(m.events).items()),
             is_counter=True,
         )
         yield counter("fx_record_trades", "Trades kept for the store (after de-duplication).", c.trades)

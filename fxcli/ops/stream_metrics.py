@@ -101,7 +101,7 @@ class StreamCollector:
         yield latency_family(
             "fx_stream_tick_to_decision_seconds",
             "From a frame's receipt to the strategy's decision on each of its events.",
-            feed.latency(),
+            feed.histograms,
         )
         frames = list(tally.frames.values())
         states = GaugeMetricFamily(

@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO, error_line, run_fx
-
-SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
-DIRS = ("--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"))
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("serve-cli") / "data"
-    assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root)).returncode == 0
-    return root
+from tests.cli.test_stream_cli import DIRS
+from tests.cli.test_stream_cli import store as store  # the shipped sample, imported once per module
+from tests.conftest import error_line, run_fx
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,8 @@ def latency_family(name: str, documentation: str, hists: list[list[int]]) -> His
     running = 0
     for le, count in zip(LATENCY_BUCKETS_S, per_bucket, strict=False):
         running += count
-        buckets.append((floatToGoString(le), float(running)))  # the client library's own label form
+        # the client library's own label form ("1.0", "1e-06"); it is untyped
+        buckets.append((floatToGoString(le), float(running)))  # type: ignore[no-untyped-call]
     buckets.append(("+Inf", float(sum(per_bucket))))
     return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=total_ns / NS_PER_S)
 

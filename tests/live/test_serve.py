@@ -236,15 +236,16 @@ def served(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Served:
         for ws in (refused, stalled):
             await ws.close()
 
-    try:
-        asyncio.run(asyncio.wait_for(scenario(), 60.0))
-        result.code = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(timeout=5)
-    result.stdout = "".join(lines)
-    result.stderr = proc.stderr.read() if proc.stderr else ""
+    with proc:  # closes its pipes at the end
+        try:
+            asyncio.run(asyncio.wait_for(scenario(), 60.0))
+            result.code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        reader.join(timeout=5)
+        result.stdout = "".join(lines)
+        result.stderr = proc.stderr.read() if proc.stderr else ""
     return result
 
 

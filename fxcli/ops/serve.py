@@ -86,6 +86,7 @@ class ServeStats:
     dropped: int = 0  # clients disconnected for falling behind
     messages: int = 0  # messages queued for clients
     bad_requests: int = 0
+    unencodable: int = 0  # messages with a value JSON cannot hold (never expected; counted, not sent)
     by_type: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
@@ -201,7 +202,10 @@ class FeedServer:
                 self._pending[item.symbol] = self._latest[item.symbol] = item
                 continue
             for doc in schema.messages_of(item):
-                self._broadcast(doc, getattr(item, "symbol", None) or doc.get("symbol"))
+                symbol = getattr(item, "symbol", None) or doc.get("symbol")
+                if doc["type"] in ("gap", "status"):
+                    self._news.append((doc, symbol))
+                self._broadcast(doc, symbol)
         now = time.monotonic()
         for symbol, frame in list(self._pending.items()):
             if final or now >= self._next_at.get(symbol, 0.0):
@@ -211,14 +215,16 @@ class FeedServer:
 
     def _broadcast(self, doc: dict[str, Any], symbol: str | None) -> None:
         kind = doc["type"]
-        if kind in ("gap", "status"):
-            self._news.append((doc, symbol))
         text: str | None = None
         for client in list(self._clients):
             if kind not in client.types or (symbol and symbol not in client.symbols):
                 continue
             if text is None:
-                text = schema.encode(doc)
+                try:
+                    text = schema.encode(doc)
+                except (TypeError, ValueError):  # a value JSON cannot hold: counted, the feed goes on
+                    self.stats.unencodable += 1
+                    return
             self._queue(client, text)
             self.stats.by_type[kind] += 1
 

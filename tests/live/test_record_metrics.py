@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import REPO
 from tests.fake_mexc import FakeMexc, Venue
 from tests.live.support import run, until
 from tests.live.test_record import SPOT, lines, start_recorder, trades_stored, wait_exit
@@ -112,3 +113,9 @@ def test_record_metrics_match_the_stats_and_show_a_forced_disconnect(tmp_path: P
     assert after[("fx_record_write_seconds_count", ())] > 0
     assert value(after, "fx_record_writer_queue_depth", writer="store") >= 0
     assert value(after, "fx_record_writer_overflow_total", writer="store") == 0 == last["overflow_rows"]
+    readme = (REPO / "README-ops-feed.md").read_text()
+    for name in {
+        n.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum").removesuffix("_created")
+        for n, _ in after
+    }:
+        assert f"`{name}" in readme, name  # every metric is explained to the user

@@ -372,3 +372,6 @@ def test_metrics_on_the_serve_port_count_what_the_clients_were_sent(served: Serv
     assert families["fx_serve_clients_connected"].samples[0].value == 4
     latency = families["fx_stream_tick_to_decision_seconds"]
     assert latency.type == "histogram"
+    readme = (REPO / "README-ops-feed.md").read_text()
+    for name, family in families.items():  # every metric is explained to the user
+        assert f"`{name}_total" in readme if family.type == "counter" else f"`{name}" in readme, name

@@ -409,12 +409,18 @@ def operating(ops: StreamOps | None, feed: Feed) -> Iterator[FeedServer | None]:
     registry, tally = stream_registry(feed, served)
     feed.taps.append(tally)
     try:
-        with metrics_server(ops.metrics, registry, "--metrics"):
+        with metrics_server(ops.metrics, registry, "--metrics") as metrics:
             if ops.serve is not None:
                 server = FeedServer(
                     ops.serve, feed, registry, rate_per_s=ops.rate_per_s, max_queue=ops.max_queue
                 )
                 server.start()
+            # Said where the screen and feed clients hear it (with port 0: which port it got).
+            now = time.time_ns()
+            if server is not None:
+                feed.publish(StatusNote(now, "serving", f"{server.url} (GET /status, /metrics)"))
+            if metrics is not None:
+                feed.publish(StatusNote(now, "metrics", metrics.url))
             try:
                 yield server
             finally:

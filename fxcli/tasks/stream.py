@@ -298,7 +298,7 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
     session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed, frame_every_ns)
     started = time.time_ns()
     # Bound first: a taken --serve / --metrics port is an error before anything runs.
-    with operating(plan.ops, feed) as server:
+    with operating(plan.ops, feed):
         feed.info = SessionInfo(
             mode=plan.mode,
             strategy=plan.spec.name,
@@ -309,8 +309,6 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
             started_ns=started,
             balance=plan.options.balance,
         )
-        if server is not None:
-            feed.publish(StatusNote(started, "serving", f"{server.url} (GET /status, /metrics)"))
         for note in plan.notes:
             feed.publish(note)
         lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()

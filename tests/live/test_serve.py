@@ -375,3 +375,31 @@ def test_metrics_on_the_serve_port_count_what_the_clients_were_sent(served: Serv
     readme = (REPO / "README-ops-feed.md").read_text()
     for name, family in families.items():  # every metric is explained to the user
         assert f"`{name}_total" in readme if family.type == "counter" else f"`{name}" in readme, name
+
+
+def test_stream_metrics_on_a_port_of_their_own_are_announced_and_scraped(store: Path, tmp_path: Path) -> None:
+    args = stream_args(store, tmp_path, "--metrics", "0", "--speed", "40")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
+    scraped = ""
+    with subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                doc = json.loads(line)
+                if doc.get("kind") == "metrics":
+                    kind, scraped = _get(doc["detail"])
+                    break
+            proc.stdout.read()
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+    families = {f.name: f for f in text_string_to_metric_families(scraped)}
+    assert code == 0
+    assert kind.startswith("text/plain")
+    assert doc["detail"].startswith("http://127.0.0.1:")
+    assert sum(s.value for s in families["fx_stream_strategy_symbols"].samples) in (0, len(SYMBOLS))
+    assert "fx_serve_clients" not in families  # no feed: only the session's metrics

@@ -10,7 +10,12 @@ same comparison is made for `--metrics` alone, scraped every `--scrape-s` (defau
 Prometheus' default interval; a scrape holds the GIL for about a millisecond, so scraping 10 times a
 second shows in the p99).
 
-Nothing is asserted: it is not a test. Run: `.venv/bin/python bench/serve.py [--symbols N] [--run-s S]`.
+`fx record --metrics`: the recorder's ingest of a blast of trade frames (bench/live.py's ingest
+run) without and with the metrics (their recorder subclass, notify and timed writes, scraped every
+second), best of `REPEATS` each; the ratio is time per frame with / without.
+
+Nothing is asserted: it is not a test. Run: `.venv/bin/python bench/serve.py [--symbols N] [--run-s S]
+[--only serve|metrics|record]`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -34,12 +40,22 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from live import LATENCY_TICK_S, LATENCY_WARMUP_S, live_plan, server  # noqa: E402
+from live import (  # noqa: E402
+    LATENCY_TICK_S,
+    LATENCY_WARMUP_S,
+    ingest_symbols,
+    live_plan,
+    recorder_path,
+    server,
+)
 from report import Layout, Line, Run, argument_parser  # noqa: E402
 
 from fxcli.live.latency import percentile_ns  # noqa: E402
 from fxcli.ops.address import Listen  # noqa: E402
+from fxcli.ops.metrics import metrics_server  # noqa: E402
+from fxcli.ops.record_metrics import RecordMetrics  # noqa: E402
 from fxcli.ops.serve import StreamOps  # noqa: E402
+from fxcli.store.encoding import write_durably  # noqa: E402
 from fxcli.tasks.stream import Feed, StreamPlan, stream  # noqa: E402
 from fxcli.ui.dashboard import screen  # noqa: E402
 
@@ -49,6 +65,7 @@ CLIENTS = 10
 SERVE_RATE = 50.0
 REPEATS = 3
 TARGET_RATIO = 1.1
+RECORD_FRAMES = 100_000
 
 LAYOUT = Layout(
     legend="ratio = fx with the option / fx without it (lower is better; target <= 1.1)",
@@ -195,13 +212,58 @@ def measure(
     return lines, notes
 
 
+def record_rate(frames: int, *, is_metered: bool) -> float:
+    """`fx record`'s ingest (frames/s) of a blast of trade frames, with or without --metrics (scraped
+    every second while it records)."""
+    with server(ingest_symbols(), blast=frames) as endpoints, tempfile.TemporaryDirectory() as work:
+        if not is_metered:
+            return recorder_path(endpoints, frames, Path(work))
+        meter = RecordMetrics(ingest_symbols())
+        stop = threading.Event()
+        with metrics_server(Listen("127.0.0.1", 0), meter.registry, "--metrics") as metrics:
+            assert metrics is not None
+            threading.Thread(target=_scraper, args=(metrics.url, stop, 1.0), daemon=True).start()
+            try:
+                return recorder_path(
+                    endpoints,
+                    frames,
+                    Path(work),
+                    meter.recorder_type(),
+                    notify=meter.notify(None),
+                    write_file=meter.timed(write_durably),
+                )
+            finally:
+                stop.set()
+
+
+def measure_record(frames: int) -> list[Line]:
+    """Best of `REPEATS` ingest rates without and with --metrics, alternating."""
+    plain = metered = 0.0
+    for _ in range(REPEATS):
+        plain = max(plain, record_rate(frames, is_metered=False))
+        metered = max(metered, record_rate(frames, is_metered=True))
+    return [
+        Line(
+            "fx record ingest, --metrics scraped every 1 s",
+            "frames/s",
+            f"{metered:,.0f}",
+            "without",
+            f"{plain:,.0f}",
+            f"{plain / metered:.2f}",
+            "<= 1.1 (time per frame)",
+            plain / metered <= TARGET_RATIO,
+        )
+    ]
+
+
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--symbols", type=int, default=SYMBOLS, help=f"live symbols (default {SYMBOLS})")
     parser.add_argument(
         "--run-s", type=float, default=RUN_S, help=f"measured seconds per run (default {RUN_S})"
     )
-    parser.add_argument("--only", choices=("serve", "metrics"), help="one comparison")
+    parser.add_argument("--only", choices=("serve", "metrics", "record"), help="one comparison")
+    parser.add_argument("--frames", type=int, default=RECORD_FRAMES, help="frames of the record ingest")
     parser.add_argument("--scrape-s", type=float, default=1.0, help="seconds between scrapes (default 1)")
     parser.add_argument("--clients", help=argparse.SUPPRESS)  # the clients' child-process mode
     args = parser.parse_args()
@@ -209,7 +271,12 @@ def main() -> None:
         asyncio.run(_clients(args.clients, CLIENTS))
         return
     run = Run(LAYOUT)
-    lines, notes = measure(args.symbols, args.run_s, args.only, args.scrape_s)
+    lines: list[Line] = []
+    notes: list[str] = []
+    if args.only != "record":
+        lines, notes = measure(args.symbols, args.run_s, args.only, args.scrape_s)
+    if args.only in (None, "record"):
+        lines += measure_record(args.frames)
     run.finish(lines, notes=notes)
 
 

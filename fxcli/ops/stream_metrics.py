@@ -22,6 +22,23 @@ if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
 
+# Per-symbol gauges read from each symbol's latest frame: name, meaning, value.
+PER_SYMBOL: tuple[tuple[str, str, Callable[[SymbolFrame], float]], ...] = (
+    ("fx_stream_equity_quote", "Paper account equity, marked to the book.", lambda f: f.equity),
+    (
+        "fx_stream_pnl_quote",
+        "Equity minus the starting balance (realised and unrealised, net of fees).",
+        lambda f: f.pnl,
+    ),
+    ("fx_stream_position_base", "Open position, signed (+ long, - short).", lambda f: f.side * f.qty),
+    (
+        "fx_stream_last_event_time_seconds",
+        "Venue time of the last event the strategy saw (Unix time).",
+        lambda f: f.ts_ns / 1e9,
+    ),
+)
+
+
 class StreamTally:
     """What a session published, counted as it is published (a `Feed` tap)."""
 
@@ -110,29 +127,13 @@ class StreamCollector:
         for state in State:
             states.add_metric([state.value], sum(1 for f in frames if f.state == state.value))
         yield states
-        equity = GaugeMetricFamily(
-            "fx_stream_equity_quote", "Paper account equity, marked to the book.", labels=["symbol"]
-        )
-        pnl = GaugeMetricFamily(
-            "fx_stream_pnl_quote",
-            "Equity minus the starting balance (realised and unrealised, net of fees).",
-            labels=["symbol"],
-        )
-        position = GaugeMetricFamily(
-            "fx_stream_position_base", "Open position, signed (+ long, - short).", labels=["symbol"]
-        )
-        event_time = GaugeMetricFamily(
-            "fx_stream_last_event_time_seconds",
-            "Venue time of the last event the strategy saw (Unix time).",
-            labels=["symbol"],
-        )
-        for f in frames:
-            if not math.isnan(f.equity):
-                equity.add_metric([f.symbol], f.equity)
-                pnl.add_metric([f.symbol], f.pnl)
-            position.add_metric([f.symbol], f.side * f.qty)
-            event_time.add_metric([f.symbol], f.ts_ns / 1e9)
-        yield from (equity, pnl, position, event_time)
+        for gauge_name, meaning, value_of in PER_SYMBOL:
+            gauge = GaugeMetricFamily(gauge_name, meaning, labels=["symbol"])
+            for f in frames:
+                reading = value_of(f)
+                if not math.isnan(reading):  # no price yet: no equity either
+                    gauge.add_metric([f.symbol], reading)
+            yield gauge
         yield _counted(
             "fx_stream_transitions",
             "Strategy transitions by group and new state.",

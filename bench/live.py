@@ -224,12 +224,15 @@ async def _count_only(url: str, n: int) -> float:
     raise RuntimeError("the server closed before all frames arrived")
 
 
-def _recorder_path(endpoints: Endpoints, n: int, work: Path) -> float:
-    """Frames/s of `fx record`'s own consumer (raw log, decode, de-duplication, rows, book sync, writers)."""
+def recorder_path(
+    endpoints: Endpoints, n: int, work: Path, base: type[Recorder] = Recorder, **record_args: Any
+) -> float:
+    """Frames/s of `fx record`'s own consumer (raw log, decode, de-duplication, rows, book sync, writers);
+    `base` and `record_args` (notify, write_file) are bench/serve.py's `--metrics` recorder."""
     marks: dict[str, float] = {}
     done = threading.Event()
 
-    class Timed(Recorder):
+    class Timed(base):  # type: ignore[valid-type,misc]
         def on_decoded(self, frame: RawFrame, decoded: Decoded) -> None:
             super().on_decoded(frame, decoded)
             trades = self.counters.trades
@@ -249,7 +252,7 @@ def _recorder_path(endpoints: Endpoints, n: int, work: Path) -> float:
         ws_url=endpoints.ws_url,
         rest_url=endpoints.rest_url,
     )
-    record(config, stop=done.is_set, recorder_type=Timed)
+    record(config, stop=done.is_set, recorder_type=Timed, **record_args)
     return n / (marks["last"] - marks["first"])
 
 
@@ -298,7 +301,7 @@ def measure_ingest(n: int) -> list[Line]:
         with server(ingest_symbols(), blast=n) as endpoints:
             best["count"] = max(best["count"], asyncio.run(_count_only(endpoints.ws_url, n)))
         with server(ingest_symbols(), blast=n) as endpoints, tempfile.TemporaryDirectory() as work:
-            best["recorder"] = max(best["recorder"], _recorder_path(endpoints, n, Path(work)))
+            best["recorder"] = max(best["recorder"], recorder_path(endpoints, n, Path(work)))
         with server(ingest_symbols(), blast=n) as endpoints:
             best["stream"] = max(best["stream"], _stream_path(endpoints, n))
     peer = best["count"]

@@ -92,6 +92,14 @@ def record(
             "store them marked backfilled.",
         ),
     ] = "on",
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve Prometheus metrics on HOST:PORT/metrics (a bare PORT: 127.0.0.1 only). "
+            "See README-ops-feed.md.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Record a MEXC venue: raw frames, then trades, book diffs, snapshots and gaps, until SIGINT/SIGTERM.
 
@@ -102,7 +110,7 @@ def record(
     Example: fx record --exchange mexc-spot --symbols BTCUSDT,ETHUSDT --headless
     """
     from fxcli.settings import load_settings_sourced
-    from fxcli.tasks.record import plan
+    from fxcli.tasks.record import metrics_listen, plan
     from fxcli.tasks.record import record as run_record
     from fxcli.ui.record import RecordOutput, summary_text
 
@@ -127,6 +135,7 @@ def record(
             rotate_after_s=rotate_after_s,
             backfill=bool(backfill),
         )
+        listen = metrics_listen(metrics)
         is_headless = headless or not console.is_terminal
         output = RecordOutput(headless=is_headless, stats_every_s=stats_s, console=console)
         with output.running():
@@ -135,6 +144,7 @@ def record(
                 notify=output.notify,
                 observe=output.observe,
                 observe_every_s=None if is_headless else 0.5,  # the status line: twice a second
+                metrics=listen,
             )
     if not is_headless:
         console.print(summary_text(summary), markup=False, highlight=False)

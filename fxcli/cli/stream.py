@@ -94,6 +94,34 @@ def stream(
     out: Annotated[Path, typer.Option(help="The session is written to <out>/<run_id>/ when it ends.")] = Path(
         "results"
     ),
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve a WebSocket feed (and GET /status, /metrics) on HOST:PORT; a bare PORT is "
+            "127.0.0.1 only. See README-ops-feed.md.",
+            show_default=False,
+        ),
+    ] = None,
+    serve_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="With --serve: snapshots per second per symbol (default 1, at most 50).", show_default=False
+        ),
+    ] = None,
+    serve_queue: Annotated[
+        int | None,
+        typer.Option(
+            help="With --serve: messages a client may fall behind before it is dropped (default 1000).",
+            show_default=False,
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="Prometheus metrics on HOST:PORT/metrics of their own (a bare PORT: 127.0.0.1 only).",
+            show_default=False,
+        ),
+    ] = None,
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
@@ -112,7 +140,7 @@ def stream(
 
     from fxcli.settings import load_settings_sourced
     from fxcli.tasks.backtest import Options
-    from fxcli.tasks.stream import Feed, plan
+    from fxcli.tasks.stream import Feed, ops_of, plan
     from fxcli.tasks.stream import stream as run_stream
     from fxcli.ui.dashboard import dumps, screen, summary, summary_line
 
@@ -149,6 +177,7 @@ def stream(
             record=record,
             out_dir=out,
             rotate_after_s=rotate_after_s,
+            ops=ops_of(serve, metrics, serve_rate, serve_queue),
         )
         with screen(feed, headless=headless, every_s=every, console=stdout(), on_closed_output=stop.set):
             report = run_stream(checked, feed, stop=stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fxcli.backtest.fills import Fill
@@ -106,13 +107,20 @@ class Feed:
         self.info: SessionInfo | None = None
         self.stats = SessionStats()
         self.histograms: list[list[int]] = []  # one per symbol: tick-to-decision latency
+        # Other readers of every note and frame (`fx stream --serve`): called on the engine's thread,
+        # so each must only hand the item over (append to its own queue), never block or do I/O.
+        self.taps: list[Callable[[Note | SymbolFrame], None]] = []
 
     def publish(self, note: Note) -> None:
         """A note for the screen (never dropped)."""
         self.notes.put(note)
+        for tap in self.taps:
+            tap(note)
 
     def offer(self, frame: SymbolFrame) -> None:
-        """A frame for the screen, dropped if the screen is behind."""
+        """A frame for the screen, dropped if the screen is behind (a tap sees every frame)."""
+        for tap in self.taps:
+            tap(frame)
         try:
             self.frames.put_nowait(frame)
         except queue.Full:

@@ -65,9 +65,11 @@ class Session:
         balance: float,
         feed: Feed,
         clock_ms: int = 0,
+        frame_every_ns: int = FRAME_EVERY_NS,
     ) -> None:
         self.spec = spec
         self.clock_ms = clock_ms
+        self.frame_every_ns = frame_every_ns  # a symbol's frames at most this often (--serve-rate: faster)
         self.venue_clock = VenueClock()  # fed by every symbol's events; drives live clock ticks
         self.indicators = indicators
         self.names = [name for name, _, _ in indicators]
@@ -124,7 +126,7 @@ class Session:
     async def _refresh(self) -> None:
         """Frames for symbols whose market went quiet (busy ones publish as their events arrive)."""
         while True:
-            await asyncio.sleep(FRAME_EVERY_NS / NS_PER_S)
+            await asyncio.sleep(self.frame_every_ns / NS_PER_S)
             now = time.time_ns()
             for run in self.symbols.values():
                 run.refresh(now)

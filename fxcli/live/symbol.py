@@ -119,7 +119,7 @@ class LiveSymbol:
         self.result = result
 
     def _offer_frame(self, now: int) -> None:
-        self._next_frame_ns = now + FRAME_EVERY_NS
+        self._next_frame_ns = now + self.session.frame_every_ns
         live = self.runner.result
         self._framed_steps = live.events + live.clock_ticks
         self.session.feed.offer(self._frame())

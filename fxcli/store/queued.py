@@ -59,6 +59,11 @@ class QueuedThread(Generic[T]):
         except queue.Full:
             return False
 
+    @property
+    def depth(self) -> int:
+        """Items queued now (approximate: read without a lock, for metrics)."""
+        return self._queue.qsize()
+
     def drain(self) -> None:
         """Wait until every item offered before this call has been through `on_round`."""
         if self._thread.is_alive():

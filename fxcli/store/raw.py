@@ -320,6 +320,11 @@ class RawWriter:
         self._note_overflow(items)
         return False
 
+    @property
+    def queue_depth(self) -> int:
+        """Flushes waiting for the raw writer thread now (for metrics)."""
+        return self._worker.depth
+
     def close(self) -> RawStats:
         """Write what is queued, fsync and close every file, stop the thread."""
         self._worker.stop()

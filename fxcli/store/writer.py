@@ -140,6 +140,11 @@ class StoreWriter:
         self._note_overflow(batch)
         return False
 
+    @property
+    def queue_depth(self) -> int:
+        """Batches waiting for the writer thread now (for metrics)."""
+        return self._worker.depth
+
     def drain(self) -> None:
         """Wait until every batch submitted before this call is written (or the writer failed)."""
         self._worker.drain()

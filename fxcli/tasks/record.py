@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fxcli.errors import FxError
@@ -11,7 +12,8 @@ from fxcli.exchange.venues import venue_named
 from fxcli.live.record import MAX_FLUSH_S as MAX_FLUSH_S  # the limit fx record's --flush-s is checked against
 from fxcli.live.record import RecordConfig, RecordSummary
 from fxcli.live.record import record as record_live
-from fxcli.live.recorder import Notify, Observe
+from fxcli.live.recorder import Notify, Observe, RecordEvent
+from fxcli.ops.address import Listen, parse_listen
 from fxcli.settings import Settings
 from fxcli.store.writer import ensure_writable
 from fxcli.tasks.venues import checked_proxy, resolve_endpoints
@@ -121,13 +123,38 @@ def plan(
     )
 
 
+def metrics_listen(text: str | None) -> Listen | None:
+    """`--metrics HOST:PORT` (a bare PORT: loopback), checked before anything runs."""
+    return None if text is None else parse_listen(text, "--metrics")
+
+
 def record(
     config: RecordConfig,
     *,
     notify: Notify | None = None,
     observe: Observe | None = None,
     observe_every_s: float | None = None,
+    metrics: Listen | None = None,
 ) -> RecordSummary:
     """Record until SIGINT/SIGTERM; raises RecordError (exit 1) if the disk fails. `notify` gets events as
-    they happen, `observe` the counters every `observe_every_s`; both run on the event loop."""
-    return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
+    they happen, `observe` the counters every `observe_every_s`; both run on the event loop. `metrics`:
+    Prometheus metrics served there while it records (FxError, exit 2, if it cannot listen)."""
+    if metrics is None:
+        return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
+    from fxcli.ops.metrics import metrics_server
+    from fxcli.ops.record_metrics import RecordMetrics
+    from fxcli.store.encoding import write_durably
+
+    meter = RecordMetrics(config.symbols)
+    with metrics_server(metrics, meter.registry, "--metrics") as server:
+        assert server is not None
+        if notify is not None:
+            notify(RecordEvent("metrics", time.time_ns(), {"url": server.url}))
+        return record_live(
+            config,
+            notify=meter.notify(notify),
+            observe=observe,
+            observe_every_s=observe_every_s,
+            write_file=meter.timed(write_durably),
+            recorder_type=meter.recorder_type(),
+        )

@@ -30,6 +30,8 @@ from fxcli.live.session import Session, Source, live_source, playback_source
 from fxcli.live.tuning import live_process
 from fxcli.model.events import Event
 from fxcli.model.units import ns_to_iso, parse_window
+from fxcli.ops.address import parse_listen
+from fxcli.ops.serve import DEFAULT_QUEUE, MAX_RATE, MIN_RATE, StreamOps, operating
 from fxcli.outfile import make_folder
 from fxcli.settings import Settings
 from fxcli.store.reader import StoreReader
@@ -59,6 +61,7 @@ __all__ = [
     "StreamPlan",
     "StreamReport",
     "compare_with_backtest",
+    "ops_of",
     "plan",
     "run_events",
     "stream",
@@ -167,6 +170,29 @@ class StreamPlan:
     recording: RecordConfig | None = None
     out_dir: Path | None = None
     notes: tuple[StatusNote, ...] = ()  # said first: the recorded gaps a replay goes through
+    ops: StreamOps | None = None  # --serve / --metrics
+
+
+def ops_of(
+    serve: str | None, metrics: str | None, rate_per_s: float | None, max_queue: int | None
+) -> StreamOps | None:
+    """`--serve`, `--serve-rate`, `--serve-queue`, `--metrics`, checked (FxError naming the option)."""
+    if serve is None:
+        for flag, value in (("--serve-rate", rate_per_s), ("--serve-queue", max_queue)):
+            if value is not None:
+                raise FxError(f"{flag} sets up the --serve feed: give --serve HOST:PORT too")
+    if rate_per_s is not None and not MIN_RATE <= rate_per_s <= MAX_RATE:
+        raise FxError(f"--serve-rate must be in [{MIN_RATE:g}, {MAX_RATE:g}] snapshots/s, got {rate_per_s:g}")
+    if max_queue is not None and not 1 <= max_queue <= 1_000_000:
+        raise FxError(f"--serve-queue must be in [1, 1000000] messages, got {max_queue}")
+    if serve is None and metrics is None:
+        return None
+    return StreamOps(
+        serve=parse_listen(serve, "--serve") if serve is not None else None,
+        metrics=parse_listen(metrics, "--metrics") if metrics is not None else None,
+        rate_per_s=1.0 if rate_per_s is None else rate_per_s,
+        max_queue=DEFAULT_QUEUE if max_queue is None else max_queue,
+    )
 
 
 def plan(
@@ -186,9 +212,10 @@ def plan(
     out_dir: Path | None = None,
     manager_config: ManagerConfig | None = None,
     rotate_after_s: float | None = None,
+    ops: StreamOps | None = None,
 ) -> StreamPlan:
     """Check every input (FxError, exit 2, naming the option) for a live run on MEXC or a replay of
-    `replay_dir`."""
+    `replay_dir`; `ops` (`ops_of`) serves the session to other programs."""
     symbols = _symbols_of(symbols)
     if replay_dir is not None:
         for flag, value in (("--ws-url", ws_url), ("--rest-url", rest_url)):
@@ -222,6 +249,7 @@ def plan(
             source=playback_source(streams, options.speed),
             out_dir=out_dir,
             notes=tuple(gaps),
+            ops=ops,
         )
     venue = venue_named(exchange or "mexc-spot")
     settings = settings or Settings()
@@ -259,33 +287,37 @@ def plan(
         source=live_source(adapter, symbols, manager_config, recording, proxy, rotate_after_s),
         recording=recording,
         out_dir=out_dir,
+        ops=ops,
     )
 
 
 def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None) -> StreamReport:
     """Run a plan until SIGINT / SIGTERM, `stop`, or the end of the recording; the session is written
     under the plan's `out_dir` when it has one."""
-    session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed)
+    frame_every_ns = plan.ops.frame_every_ns if plan.ops is not None else None
+    session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed, frame_every_ns)
     started = time.time_ns()
-    feed.info = SessionInfo(
-        mode=plan.mode,
-        strategy=plan.spec.name,
-        exchange=plan.exchange,
-        symbols=plan.symbols,
-        indicators=session.names,
-        source=plan.where,
-        started_ns=started,
-        balance=plan.options.balance,
-    )
-    for note in plan.notes:
-        feed.publish(note)
-    lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if plan.recording is not None:
-        from fxcli.live.record import recorder_lock
+    # Bound first: a taken --serve / --metrics port is an error before anything runs.
+    with operating(plan.ops, feed):
+        feed.info = SessionInfo(
+            mode=plan.mode,
+            strategy=plan.spec.name,
+            exchange=plan.exchange,
+            symbols=plan.symbols,
+            indicators=session.names,
+            source=plan.where,
+            started_ns=started,
+            balance=plan.options.balance,
+        )
+        for note in plan.notes:
+            feed.publish(note)
+        lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if plan.recording is not None:
+            from fxcli.live.record import recorder_lock
 
-        lock = recorder_lock(plan.recording)
-    with live_process(), lock:
-        ended = session.run(plan.source, stop)
+            lock = recorder_lock(plan.recording)
+        with live_process(), lock:
+            ended = session.run(plan.source, stop)
     report = _report(session, plan.options, plan.exchange, started, ended)
     report.recorded = session.recorded
     if plan.out_dir is not None:
@@ -402,5 +434,11 @@ def _session(
     symbols: list[str],
     options: Options,
     feed: Feed,
+    frame_every_ns: int | None = None,
 ) -> Session:
-    return Session(spec, indicators, symbols, options.costs, options.balance, feed, clock_of(spec, options))
+    session = Session(
+        spec, indicators, symbols, options.costs, options.balance, feed, clock_of(spec, options)
+    )
+    if frame_every_ns is not None:
+        session.frame_every_ns = frame_every_ns
+    return session

@@ -233,6 +233,7 @@ def bases(path: tuple[str, ...], command: Command, ws: Workspace) -> list[Base]:
     elif path == ("stream",):
         values["replay"] = [str(ws.store)]
         live = {k: v for k, v in values.items() if k not in ("replay", "start", "end")}
+        values["serve"] = ["0"]  # the replay serves its feed: --serve-rate / --serve-queue are swept in use
         return [base, Base(("stream", "live"), live, flags, copies)]
     return [base]
 

@@ -32,7 +32,7 @@ SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 DEMO = ("--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"))
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
-# Every field each message type carries (schema v1; README-ops-feed.md).
+# Every field each message type carries (schema v1; README.md).
 HEAD = {"v", "type", "ts_ns", "time"}
 SCHEMA: dict[str, set[str]] = {
     "hello": {"v", "type", "session", "types", "rate_per_s"},
@@ -372,7 +372,7 @@ def test_metrics_on_the_serve_port_count_what_the_clients_were_sent(served: Serv
     assert families["fx_serve_clients_connected"].samples[0].value == 4
     latency = families["fx_stream_tick_to_decision_seconds"]
     assert latency.type == "histogram"
-    readme = (REPO / "README-ops-feed.md").read_text()
+    readme = (REPO / "README.md").read_text()
     for name, family in families.items():  # every metric is explained to the user
         assert f"`{name}_total" in readme if family.type == "counter" else f"`{name}" in readme, name
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fxcli.backtest.fills import Fill
@@ -106,10 +107,14 @@ class Feed:
         self.info: SessionInfo | None = None
         self.stats = SessionStats()
         self.histograms: list[list[int]] = []  # one per symbol: tick-to-decision latency
+        # Called with every note on the engine's thread (notifications: they only queue it).
+        self.listeners: list[Callable[[Note], None]] = []
 
     def publish(self, note: Note) -> None:
         """A note for the screen (never dropped)."""
         self.notes.put(note)
+        for listener in self.listeners:
+            listener(note)
 
     def offer(self, frame: SymbolFrame) -> None:
         """A frame for the screen, dropped if the screen is behind."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Kind
@@ -11,10 +13,13 @@ from fxcli.exchange.venues import venue_named
 from fxcli.live.record import MAX_FLUSH_S as MAX_FLUSH_S  # the limit fx record's --flush-s is checked against
 from fxcli.live.record import RecordConfig, RecordSummary
 from fxcli.live.record import record as record_live
-from fxcli.live.recorder import Notify, Observe
+from fxcli.live.recorder import Notify, Observe, RecordEvent
 from fxcli.settings import Settings
 from fxcli.store.writer import ensure_writable
 from fxcli.tasks.venues import checked_proxy, resolve_endpoints
+
+if TYPE_CHECKING:
+    from fxcli.ops.notify import NotifyConfig
 
 DEFAULT_KINDS = (Kind.TRADES, Kind.DEPTH)
 
@@ -127,7 +132,31 @@ def record(
     notify: Notify | None = None,
     observe: Observe | None = None,
     observe_every_s: float | None = None,
+    notifications: NotifyConfig | None = None,
 ) -> RecordSummary:
     """Record until SIGINT/SIGTERM; raises RecordError (exit 1) if the disk fails. `notify` gets events as
-    they happen, `observe` the counters every `observe_every_s`; both run on the event loop."""
-    return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
+    they happen, `observe` the counters every `observe_every_s`; both run on the event loop. With
+    `notifications`, gaps and errors also go out to their destinations (never waited on)."""
+    if notifications is None:
+        return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
+    from fxcli.ops.notify import notifying
+
+    def report(text: str) -> None:  # a failing destination: said once, as the recorder's own news
+        if notify is not None:
+            notify(RecordEvent("notify_failed", time.time_ns(), {"detail": text}))
+
+    notifier = notifying(notifications, report, wall_clock=True)
+    assert notifier is not None
+
+    def both(event: RecordEvent) -> None:
+        if notify is not None:
+            notify(event)
+        notifier.offer(event)
+
+    try:
+        return record_live(config, notify=both, observe=observe, observe_every_s=observe_every_s)
+    except Exception as exc:
+        notifier.offer(RecordEvent("failed", time.time_ns(), {"error": str(exc)}))
+        raise
+    finally:
+        notifier.close()

@@ -12,6 +12,7 @@ own thread, nobody else's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import queue
 import threading
@@ -80,7 +81,8 @@ class Sender:
         max_queued: int = MAX_QUEUED,
     ) -> None:
         self.dest = dest
-        self.stats = DeliveryStats(dest.name)
+        self._stats = DeliveryStats(dest.name)
+        self._final: DeliveryStats | None = None  # the counts when a hung thread was left behind
         self._report = report
         self._timeout_s = timeout_s
         self._queue: queue.Queue[Message | None] = queue.Queue(max_queued)
@@ -89,6 +91,11 @@ class Sender:
         self._deadline: float | None = None  # monotonic: past it, nothing more is tried
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"fx-notify-{dest.kind}", daemon=True)
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """The counts so far (once closed, final: a thread left in a hung request changes them no more)."""
+        return self._final if self._final is not None else self._stats
 
     def start(self) -> None:
         """Start sending."""
@@ -99,7 +106,7 @@ class Sender:
         try:
             self._queue.put_nowait(message)
         except queue.Full:
-            self.stats.dropped += 1
+            self._stats.dropped += 1
 
     def close(self, deadline: float) -> None:
         """Send what is queued until `deadline` (monotonic), then stop; what is left is counted."""
@@ -113,7 +120,17 @@ class Sender:
         deadline = self._deadline if self._deadline is not None else time.monotonic()
         self._thread.join(max(0.0, deadline - time.monotonic()) + 0.2)
         if self._thread.is_alive():  # stuck inside a request: what it holds, and what waits, is lost
-            self.stats.undelivered += 1 + self._queue.qsize()
+            final = dataclasses.replace(self._stats)
+            final.undelivered += 1 + self._take_queued()
+            self._final = final
+
+    def _take_queued(self) -> int:
+        """Empty the queue; how many messages it held."""
+        count = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                count += self._queue.get_nowait() is not None
+        return count
 
     def _run(self) -> None:
         with httpx.Client(timeout=self._timeout_s, follow_redirects=False, trust_env=False) as client:
@@ -122,13 +139,7 @@ class Sender:
                 if message is None or self._is_late():
                     break
                 self._deliver(client, message)
-        self._count_left()
-
-    def _count_left(self) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                if self._queue.get_nowait() is not None:
-                    self.stats.undelivered += 1
+        self._stats.undelivered += self._take_queued()
 
     def _is_late(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -139,7 +150,7 @@ class Sender:
             self._pace()
             try:
                 self._send(client, message)
-                self.stats.sent += 1
+                self._stats.sent += 1
                 return
             except _PermanentError as exc:
                 reason = str(exc)
@@ -150,10 +161,10 @@ class Sender:
                     break
                 wait_s = exc.wait_s if exc.wait_s is not None else BACKOFF_S * 2**attempt
                 if not self._sleep(min(wait_s, MAX_WAIT_S)):
-                    self.stats.undelivered += 1
+                    self._stats.undelivered += 1
                     return
-                self.stats.retries += 1
-        self.stats.failed += 1
+                self._stats.retries += 1
+        self._stats.failed += 1
         if not self._is_reported:
             self._is_reported = True
             self._report(

@@ -88,8 +88,10 @@ def redact_url(url: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<unparsable URL>"
-    scheme = parts.scheme.lower() or "?"
-    return f"{scheme}://{host}{port}/…" if host else f"{scheme}:…"
+    if not parts.scheme or not host:  # not a URL at all: its first part only (a path may follow)
+        head = url.split("/", 1)[0][:40]
+        return f"{head}/…" if "/" in url else head
+    return f"{parts.scheme.lower()}://{host}{port}/…"
 
 
 def destination(url: str, where: str, environ: Mapping[str, str] | None = None) -> Destination:

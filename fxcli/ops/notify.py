@@ -217,7 +217,7 @@ def messages_of(note: Note | RecordEvent) -> list[tuple[Event, Message]]:
     return formatter(note) if formatter is not None else []
 
 
-def _short(text: str, limit: int = 200) -> str:
+def _short(text: str, limit: int = 160) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -260,19 +260,24 @@ class DailyTally:
             self.errors += 1
 
     def message(self, command: str, is_partial: bool) -> Message:
-        """`fx daily 2024-08-08 UTC: 3 trades (2 won), PnL +1.20; 6 fills, 1 gap, 0 errors`."""
+        """`fx stream daily 2024-08-08 UTC: 3 trades (2 won), PnL +1.20; 6 fills, 1 gap, 0 errors`."""
         date = ns_to_iso(self.day * DAY_NS)[:10]
         until = " (until the run stopped)" if is_partial else ""
         parts = []
         if command == "stream":
-            parts.append(f"{self.trades} trades ({self.wins} won), PnL {self.pnl:+.2f}; {self.fills} fills, ")
-        parts.append(f"{self.gaps} gaps, {self.errors} errors")
+            trades = _count(self.trades, "trade")
+            parts.append(f"{trades} ({self.wins} won), PnL {self.pnl:+.2f}; {_count(self.fills, 'fill')}, ")
+        parts.append(f"{_count(self.gaps, 'gap')}, {_count(self.errors, 'error')}")
         text = f"fx {command} daily {date} UTC{until}: " + "".join(parts)
         fields: dict[str, Any] = {"event": "daily", "date": date, "partial": is_partial, "command": command}
         fields.update(gaps=self.gaps, errors=self.errors)
         if command == "stream":
             fields.update(trades=self.trades, wins=self.wins, pnl=round(self.pnl, 10), fills=self.fills)
         return Message("daily", text, fields)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _trade_pnl(trade: TradeRecord) -> float:

@@ -100,7 +100,12 @@ def test_sender_put_never_blocks_on_a_hung_destination_and_close_keeps_its_deadl
         server.always["/h"] = "hang:30"
         sender = _sender(server, "/h", [], timeout_s=20.0, max_queued=5)
         sender.start()
-        putting = threading.Thread(target=lambda: [sender.put(_message(n)) for n in range(50)])
+
+        def put_all() -> None:
+            for n in range(50):
+                sender.put(_message(n))
+
+        putting = threading.Thread(target=put_all)
         putting.start()
         putting.join(5.0)
         is_blocked = putting.is_alive()

@@ -12,10 +12,12 @@ their note types there, and they are sent under `fill` as paper fills are.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -403,11 +405,16 @@ def notifying(
 def destinations_named(
     urls: Iterable[tuple[str, str]], environ: Mapping[str, str] | None = None
 ) -> tuple[Destination, ...]:
-    """Each (url, where) checked (`ops.destinations.destination`); the same URL twice is sent to once."""
+    """Each (url, where) checked (`ops.destinations.destination`); the same URL twice is sent to once.
+    Two that would print alike (two webhooks on one host) are told apart by their place: `#2`."""
     from fxcli.ops.destinations import destination
 
     found: dict[str, Destination] = {}
     for url, where in urls:
         dest = destination(url, where, environ)
         found.setdefault(dest.url, dest)
-    return tuple(found.values())
+    names = Counter(d.name for d in found.values())
+    return tuple(
+        dataclasses.replace(d, name=f"{d.name} #{i}") if names[d.name] > 1 else d
+        for i, d in enumerate(found.values(), start=1)
+    )

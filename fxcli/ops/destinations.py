@@ -98,6 +98,8 @@ def destination(url: str, where: str, environ: Mapping[str, str] | None = None) 
     """The destination a `--notify` value names; FxError (naming `where`, never the secret) if none."""
     env = os.environ if environ is None else environ
     text = url.strip()
+    if not text:
+        raise FxError(f"{where} is empty: give a webhook URL, telegram://CHAT_ID or a Discord webhook URL")
     try:
         parts = urllib.parse.urlsplit(text)
         port_ok = parts.port is None or 0 < parts.port < 65536

@@ -192,7 +192,12 @@ def _record(event: RecordEvent) -> list[tuple[Event, Message]]:
     else:
         return []
     symbol = str(event.fields.get("symbol") or "")
-    detail = ", ".join(f"{k}={v}" for k, v in event.fields.items() if k != "symbol")
+    if event.kind == "gap":  # its ns bounds are for programs; a person reads the reason and length
+        got = event.fields
+        detail = f"{got.get('reason', '')}, {got.get('seconds', '?')} s"
+        detail += f": {got['detail']}" if got.get("detail") else ""
+    else:
+        detail = ", ".join(f"{k}={v}" for k, v in event.fields.items() if k != "symbol")
     text = f"{symbol + ' ' if symbol else ''}record {event.kind}: {_short(detail)}"
     fields = {
         "event": kind.value,

@@ -95,7 +95,7 @@ def _no_secrets(result: subprocess.CompletedProcess[str], out: Path) -> None:
 
 def test_stream_notifies_every_event_to_a_webhook_telegram_and_discord(store: Path, tmp_path: Path) -> None:
     with NotifyServer() as server:
-        notify = ("--notify", server.url + HOOK, "--notify", "telegram://-1001234567890")
+        notify: tuple[str, ...] = ("--notify", server.url + HOOK, "--notify", "telegram://-1001234567890")
         notify += ("--notify", "https://discord.com" + DISCORD)
 
         result = _stream(

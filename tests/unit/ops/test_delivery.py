@@ -105,7 +105,7 @@ def test_sender_put_never_blocks_on_a_hung_destination_and_close_keeps_its_deadl
             for n in range(50):
                 sender.put(_message(n))
 
-        putting = threading.Thread(target=put_all)
+        putting = threading.Thread(target=put_all, daemon=True)  # a blocking put must fail, not hang
         putting.start()
         putting.join(5.0)
         is_blocked = putting.is_alive()

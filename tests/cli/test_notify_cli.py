@@ -4,7 +4,6 @@ destination, secrets, and bad values."""
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import subprocess
@@ -15,10 +14,10 @@ from typing import Any
 import pytest
 
 from fxcli.ops.notify import CLOSE_GRACE_S
+from tests.cli import test_backtest_cli
 from tests.cli.notify_server import NotifyServer
-from tests.conftest import FIXTURES, REPO, error_line, run_fx
+from tests.conftest import REPO, error_line, run_fx
 
-SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 DIRS = ("--strategies-dir", str(REPO / "strategies"), "--variants-dir", str(REPO / "variants"))
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345"
 HOOK = "/hook/s3cr3t-path"
@@ -27,25 +26,8 @@ DISCORD = "/api/webhooks/42/discordSECRETtoken"
 SECRETS = ("s3cr3t", TOKEN, "ABCdefGHI", "discordSECRET")
 DECISIONS = ("transition", "fill", "trade")
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("notify") / "data"
-    assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root)).returncode == 0
-    return root
-
-
-@pytest.fixture(scope="module")
-def gapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample with one depth diff cut out: the import records a version_jump gap a replay reports."""
-    lines = gzip.decompress(SAMPLE.read_bytes()).splitlines(keepends=True)
-    depth = [i for i, line in enumerate(lines) if b"@depth" in line]
-    del lines[depth[len(depth) // 2]]
-    capture = tmp_path_factory.mktemp("notify-gap") / "cut.gz"
-    capture.write_bytes(gzip.compress(b"".join(lines)))
-    root = capture.parent / "data"
-    assert run_fx("import", "binance", str(capture), "--data-dir", str(root)).returncode == 0
-    return root
+store = test_backtest_cli.store  # fixtures shared with fx backtest's tests: the sample imported,
+gapped = test_backtest_cli.gapped  # and the sample with one depth diff cut out (a recorded gap)
 
 
 def _env(server: NotifyServer, **extra: str) -> dict[str, str]:

@@ -181,6 +181,10 @@ class Sender:
         except httpx.TransportError as exc:
             # The exception's text may quote the URL (a token, a webhook path): only its kind is shown.
             raise _RetryableError(f"cannot connect: {type(exc).__name__}") from None
+        finally:
+            # Paced from when a request ended: the service counts arrivals, and a slow first request
+            # (a connection to open) must not let the next ones arrive closer together than allowed.
+            self._sent_at.append(time.monotonic())
         status = response.status_code
         if status < 300:
             return
@@ -191,13 +195,12 @@ class Sender:
         raise _PermanentError(scrub(f"HTTP {status} {response.reason_phrase}".strip(), self.dest.secrets()))
 
     def _pace(self) -> None:
-        """Wait until one more send stays within the destination's rate limit."""
+        """Wait until one more request stays within the destination's rate limit."""
         limit = self.dest.limit
         if len(self._sent_at) == limit.count:
             wait_s = self._sent_at[0] + limit.per_s - time.monotonic()
             if wait_s > 0:
                 time.sleep(wait_s)
-        self._sent_at.append(time.monotonic())
 
     def _sleep(self, seconds: float) -> bool:
         """Wait `seconds` (a close wakes the wait); False when the close deadline comes first."""

@@ -11,13 +11,11 @@ their note types there, and they are sent under `fill` as paper fills are.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,6 +31,7 @@ from fxcli.ops.destinations import Destination
 from fxcli.strategy.machine import State, Transition
 
 MAX_INBOX = 10_000  # notes waiting for the dispatcher before new ones are dropped (and counted)
+POLL_S = 0.1  # how often the dispatcher looks for notes: a message waits at most this long
 CLOSE_GRACE_S = 5.0  # at the end of a run, queued messages get this long to go out
 DAY_NS = 86_400 * NS_PER_S
 
@@ -329,7 +328,10 @@ class Notifier:
         self._is_signal_wanted = Event.SIGNAL in config.events
         self._wall_clock = wall_clock  # live: days by the wall clock; a replay: by the notes' times
         self._senders = [Sender(d, report, config.timeout_s) for d in config.destinations]
-        self._inbox: queue.Queue[Note | RecordEvent | None] = queue.Queue(MAX_INBOX)
+        # A deque, not a queue.Queue: the engine's append takes no lock and wakes no thread; the
+        # dispatcher looks every POLL_S, so it takes the GIL a few times a second, not once per note.
+        self._inbox: deque[Note | RecordEvent] = deque()
+        self._closing = threading.Event()
         self._tally: DailyTally | None = None
         self._thread = threading.Thread(target=self._dispatch, name="fx-notify", daemon=True)
 
@@ -345,16 +347,15 @@ class Notifier:
             not self._is_signal_wanted or note.to_state is not State.SIGNAL_DETECTED
         ):
             return  # most transitions interest nobody here: keep them off the queue
-        try:
-            self._inbox.put_nowait(note)
-        except queue.Full:
+        if len(self._inbox) >= MAX_INBOX:
             self.dropped_notes += 1
+            return
+        self._inbox.append(note)
 
     def close(self, grace_s: float = CLOSE_GRACE_S) -> NotifyStats:
         """Send the day's summary so far (with `daily`) and what is queued, for at most `grace_s`."""
         deadline = time.monotonic() + grace_s
-        with contextlib.suppress(queue.Full):
-            self._inbox.put(None, timeout=grace_s)
+        self._closing.set()
         self._thread.join(max(0.0, deadline - time.monotonic()))
         for sender in self._senders:
             sender.close(deadline)
@@ -363,24 +364,25 @@ class Notifier:
         return NotifyStats([s.stats.as_dict() for s in self._senders], self.dropped_notes)
 
     def _dispatch(self) -> None:
-        while True:
-            try:
-                note = self._inbox.get(timeout=1.0 if self._wall_clock else None)
-            except queue.Empty:
+        is_last = False
+        while not is_last:
+            is_last = self._closing.wait(POLL_S)
+            if self._wall_clock:
                 self._roll_day(time.time_ns())  # a quiet market still gets its daily summary
-                continue
-            if note is None:
-                break
-            now_ns = time.time_ns() if self._wall_clock else _note_ns(note)
-            if now_ns is not None:
-                self._roll_day(now_ns)
-            for event, message in messages_of(note):
-                if self._tally is not None:
-                    self._tally.add(event, note)
-                if event in self._events and event is not Event.DAILY:
-                    self._send(message)
+            while self._inbox:
+                self._dispatch_one(self._inbox.popleft())
         if self._tally is not None and Event.DAILY in self._events:
             self._send(self._tally.message(self.config.command, is_partial=True))
+
+    def _dispatch_one(self, note: Note | RecordEvent) -> None:
+        now_ns = time.time_ns() if self._wall_clock else _note_ns(note)
+        if now_ns is not None:
+            self._roll_day(now_ns)
+        for event, message in messages_of(note):
+            if self._tally is not None:
+                self._tally.add(event, note)
+            if event in self._events and event is not Event.DAILY:
+                self._send(message)
 
     def _roll_day(self, now_ns: int) -> None:
         day = now_ns // DAY_NS

@@ -14,17 +14,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import email.utils
+import json
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from http.client import HTTPException
 from typing import Any
 
-import httpx  # noqa: TID251  (ops may: notifications are outbound HTTP, tests/test_architecture.py)
-
 from fxcli.ops.destinations import Destination, scrub
+from fxcli.ops.http import Answer, Connection
 
 MAX_QUEUED = 1000  # messages waiting for one destination before new ones are dropped
 MAX_ATTEMPTS = 4  # the first try and three retries
@@ -133,23 +134,26 @@ class Sender:
         return count
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self._timeout_s, follow_redirects=False, trust_env=False) as client:
+        connection = Connection(self.dest.url, self._timeout_s)
+        try:
             while True:
                 message = self._queue.get()
                 if message is None or self._is_late():
                     break
-                self._deliver(client, message)
+                self._deliver(connection, message)
+        finally:
+            connection.close()
         self._stats.undelivered += self._take_queued()
 
     def _is_late(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def _deliver(self, client: httpx.Client, message: Message) -> None:
+    def _deliver(self, connection: Connection, message: Message) -> None:
         reason = ""
         for attempt in range(MAX_ATTEMPTS):
             self._pace()
             try:
-                self._send(client, message)
+                self._send(connection, message)
                 self._stats.sent += 1
                 return
             except _PermanentError as exc:
@@ -172,27 +176,27 @@ class Sender:
                 "further failures are counted in the results, not shown"
             )
 
-    def _send(self, client: httpx.Client, message: Message) -> None:
+    def _send(self, connection: Connection, message: Message) -> None:
         body = self.dest.payload(message.text, message.fields)
         try:
-            response = client.post(self.dest.url, json=body)
-        except httpx.TimeoutException:
+            response = connection.post_json(body)
+        except TimeoutError:
             raise _RetryableError("timed out") from None
-        except httpx.TransportError as exc:
-            # The exception's text may quote the URL (a token, a webhook path): only its kind is shown.
+        except (OSError, HTTPException) as exc:
+            # The exception's text may quote the host or more: only its kind is shown.
             raise _RetryableError(f"cannot connect: {type(exc).__name__}") from None
         finally:
             # Paced from when a request ended: the service counts arrivals, and a slow first request
             # (a connection to open) must not let the next ones arrive closer together than allowed.
             self._sent_at.append(time.monotonic())
-        status = response.status_code
+        status = response.status
         if status < 300:
             return
         if status == 429:
             raise _RetryableError("HTTP 429 too many requests", _retry_after(response))
         if status >= 500:
             raise _RetryableError(f"HTTP {status}", _retry_after(response))
-        raise _PermanentError(scrub(f"HTTP {status} {response.reason_phrase}".strip(), self.dest.secrets()))
+        raise _PermanentError(scrub(f"HTTP {status} {response.reason}".strip(), self.dest.secrets()))
 
     def _pace(self) -> None:
         """Wait until one more request stays within the destination's rate limit."""
@@ -215,10 +219,10 @@ class Sender:
         return True
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     """Seconds the service asked to wait: the Retry-After header (seconds or a date), or Telegram's
     `parameters.retry_after` / Discord's `retry_after` in a JSON body."""
-    header = response.headers.get("retry-after")
+    header = response.headers.get("Retry-After")
     if header:
         with contextlib.suppress(ValueError):
             return max(0.0, float(header))
@@ -226,7 +230,7 @@ def _retry_after(response: httpx.Response) -> float | None:
             when = email.utils.parsedate_to_datetime(header)
             return max(0.0, when.timestamp() - time.time())
     with contextlib.suppress(ValueError):
-        body = response.json()
+        body = json.loads(response.body)
         if isinstance(body, dict):
             params = body.get("parameters")
             found = params.get("retry_after") if isinstance(params, dict) else body.get("retry_after")

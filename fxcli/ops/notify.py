@@ -108,7 +108,7 @@ def _signal(note: Transition) -> list[tuple[Event, Message]]:
     shown = ", ".join(f"{k}={_num(v)}" for k, v in list(note.values.items())[:3])
     text = f"{note.symbol} signal {note.group}" + (f" ({shown})" if shown else "")
     fields = {"event": "signal", "symbol": note.symbol, "time": ns_to_iso(note.ts_ns), "group": note.group}
-    return [(Event.SIGNAL, Message("signal", text, {**fields, "values": _finite(note.values)}))]
+    return [(Event.SIGNAL, Message("signal", text, {**fields, "values": note.values}))]
 
 
 def _fill(note: FillNote) -> list[tuple[Event, Message]]:
@@ -119,7 +119,7 @@ def _fill(note: FillNote) -> list[tuple[Event, Message]]:
         "action": note.action,
         "side": "buy" if fill.side > 0 else "sell",
         "qty": fill.qty,
-        "price": _finite(fill.price),
+        "price": fill.price,
         "fee": fill.fee,
         "source": fill.source,
     }
@@ -155,11 +155,11 @@ def _exit(note: TradeNote) -> list[tuple[Event, Message]]:
         "time": ns_to_iso(trade.exit_ts_ns),
         "side": _side(trade.side),
         "qty": trade.qty,
-        "entry_price": _finite(trade.entry_price),
-        "price": _finite(trade.exit_price),
+        "entry_price": trade.entry_price,
+        "price": trade.exit_price,
         "reason": trade.exit_reason,
-        "pnl": _finite(trade.pnl),
-        "pnl_pct": _finite(pct),
+        "pnl": trade.pnl,
+        "pnl_pct": pct,
     }
     return [(Event.EXIT, Message("exit", text, fields))]
 
@@ -203,7 +203,7 @@ def _record(event: RecordEvent) -> list[tuple[Event, Message]]:
         "kind": f"record_{event.kind}",
         "symbol": symbol or None,
         "time": ns_to_iso(event.at_ns),
-        "detail": _finite(dict(event.fields)),
+        "detail": dict(event.fields),
     }
     return [(kind, Message(kind.value, text, fields))]
 
@@ -226,15 +226,6 @@ def messages_of(note: Note | RecordEvent) -> list[tuple[Event, Message]]:
 def _short(text: str, limit: int = 160) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: a missing number is null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    return value
 
 
 # ------------------------------------------------------------------ the daily summary

@@ -52,7 +52,8 @@ STREAM_DEFAULT = (Event.ENTRY, Event.EXIT, Event.GAP, Event.ERROR, Event.DAILY)
 RECORD_EVENTS = (Event.GAP, Event.ERROR, Event.DAILY)  # fx record runs no strategy
 
 # Status notes (`live.feed.StatusNote.kind`, and `fx record`'s event kinds) by what they mean here.
-GAP_KINDS = frozenset({"gap", "gap_opened", "book_lost", "record_gap"})
+# A lost book is not sent: the gap that closes it says when it began and how long it lasted.
+GAP_KINDS = frozenset({"gap", "gap_opened", "record_gap"})
 ERROR_KINDS = frozenset({"rejected", "dial_failed", "breaker", "record_writer_overflow", "failed"})
 RECORD_ERROR_KINDS = frozenset({"rejected", "dial_failed", "breaker", "writer_overflow", "failed"})
 

@@ -171,10 +171,7 @@ class Sender:
         self._stats.failed += 1
         if not self._is_reported:
             self._is_reported = True
-            self._report(
-                f"notify: {self.dest.name} is failing ({reason}); "
-                "further failures are counted in the results, not shown"
-            )
+            self._report(f"notify: {self.dest.name} is failing ({reason}); further failures are only counted")
 
     def _send(self, connection: Connection, message: Message) -> None:
         body = self.dest.payload(message.text, message.fields)

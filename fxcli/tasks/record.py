@@ -159,4 +159,6 @@ def record(
         notifier.offer(RecordEvent("failed", time.time_ns(), {"error": str(exc)}))
         raise
     finally:
-        notifier.close()
+        stats = notifier.close()
+        if notify is not None:  # fx record writes no results file: its counts are its last log line
+            notify(RecordEvent("notify_stats", time.time_ns(), stats.as_dict()))

@@ -54,5 +54,9 @@ def test_record_notifies_each_gap_of_a_disconnect_and_a_daily_summary(tmp_path: 
     assert bodies[-1]["command"] == "record"
     assert bodies[-1]["gaps"] == len(gaps)
     assert bodies[-1]["text"].startswith("fx record daily ")
+    [stats] = [e for e in lines(out) if e["event"] == "notify_stats"]
+    [delivered] = stats["destinations"]
+    assert delivered["name"] == f"webhook {server.url}/…"
+    assert (delivered["sent"], delivered["failed"], delivered["undelivered"]) == (len(bodies), 0, 0)
     logged = out.read_text() + out.with_suffix(".err").read_text()
     assert "s3cr3t" not in logged

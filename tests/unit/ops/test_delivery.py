@@ -1,12 +1,16 @@
-"""One destination's sender against a real HTTP server on 127.0.0.1: retries, pacing, closing, reporting."""
+"""Senders and the notifier against a real HTTP server on 127.0.0.1: retries, pacing, closing, reporting,
+the daily summary."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+from fxcli.live.feed import StatusNote
 from fxcli.ops.delivery import Message, Sender
 from fxcli.ops.destinations import Destination, RateLimit
+from fxcli.ops.notify import Event, Notifier, NotifyConfig
+from fxcli.settings import Settings
 from tests.cli.notify_server import NotifyServer
 
 FAST = RateLimit(100, 1.0)
@@ -119,3 +123,37 @@ def test_sender_put_never_blocks_on_a_hung_destination_and_close_keeps_its_deadl
     assert closing_s < 5.0  # the grace was 0.5 s: far from the 20 s request timeout
     assert sender.stats.sent == 0
     assert sender.stats.dropped + sender.stats.undelivered == 50
+
+
+def test_notifier_sends_a_daily_summary_when_the_notes_cross_midnight_and_one_at_close() -> None:
+    day_ns = 86_400 * 10**9
+    midnight = 19_944 * day_ns  # 2024-08-09T00:00:00Z
+    with NotifyServer() as server:
+        dest = Destination("webhook", "webhook test", server.url + "/d", FAST)
+        config = NotifyConfig((dest,), frozenset({Event.GAP, Event.DAILY}), 2.0)
+        reports: list[str] = []
+        notifier = Notifier(config, reports.append, wall_clock=False)  # a replay: days by the notes' times
+        notifier.start()
+        for ts_ns in (midnight - 5 * 10**9, midnight - 10**9, midnight + 10**9):
+            notifier.offer(StatusNote(ts_ns, "gap", "lost", "BTCUSDT"))
+        notifier.offer(StatusNote(midnight + 2 * 10**9, "connected", "not an event anyone asked for"))
+
+        stats = notifier.close()
+
+        bodies = server.bodies("/d")
+    assert [(b["event"], b.get("date"), b.get("partial")) for b in bodies] == [
+        ("gap", None, None),
+        ("gap", None, None),
+        ("daily", "2024-08-08", False),
+        ("gap", None, None),
+        ("daily", "2024-08-09", True),
+    ]
+    assert (bodies[2]["gaps"], bodies[4]["gaps"]) == (2, 1)
+    assert stats.destinations[0]["sent"] == 5
+    assert reports == []
+
+
+def test_notify_list_from_the_environment_is_split_on_spaces() -> None:
+    settings = Settings(notify="http://127.0.0.1:9/a  telegram://-100123")
+
+    assert settings.notify == ("http://127.0.0.1:9/a", "telegram://-100123")

@@ -8,6 +8,8 @@ mexc_spot_rest_url = "http://127.0.0.1:8766"
 proxy = "socks5h://127.0.0.1:1080"              # every venue connection through it; unset: none
 binance_vision_url = "https://data.binance.vision" # fx download's archive (a mirror); unset: this one
 cache_dir = "/srv/fx/binance-vision"               # the archive's mirror; unset: ~/.cache/fx/binance-vision
+notify = ["telegram://-1001234567890", "https://hooks.example.org/fx"]  # fx stream / fx record
+notify_on = "entry,exit,gap,error,daily"           # unset: the command's default set
 """
 
 from __future__ import annotations
@@ -93,6 +95,23 @@ class Settings(BaseModel):
         description="Folder fx download mirrors the archive's paths into "
         "(unset: $XDG_CACHE_HOME/fx/binance-vision, or ~/.cache/fx/binance-vision).",
     )
+
+    notify: tuple[str, ...] = Field(
+        (),
+        description="Where fx stream and fx record send notifications: http(s) webhooks, telegram://CHAT_ID, "
+        "Discord webhook URLs (FX_NOTIFY: separated by spaces).",
+    )
+    notify_on: str | None = Field(
+        None, description="Comma-separated events to notify (signal,entry,exit,fill,gap,error,daily)."
+    )
+    notify_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Seconds one notification request may take before it is retried."
+    )
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify_list(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
 
     @field_validator("data_dir", "variants_dir", "strategies_dir", "cache_dir", mode="before")
     @classmethod

@@ -200,3 +200,23 @@ Jobs = Annotated[
         show_default=False,
     ),
 ]
+Notify = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        metavar="URL",
+        help="Send notifications to URL (repeatable): an http(s) webhook, telegram://CHAT_ID "
+        "(token in FX_TELEGRAM_TOKEN) or a Discord webhook URL; also notify in fx.toml.",
+        show_default=False,
+    ),
+]
+NotifyOn = Annotated[
+    str | None,
+    typer.Option(
+        "--notify-on",
+        metavar="EVENTS",
+        help="What to notify, comma-separated: signal, entry, exit, fill, gap, error, daily "
+        "(fx stream default: entry,exit,gap,error,daily; fx record: gap,error,daily).",
+        show_default=False,
+    ),
+]

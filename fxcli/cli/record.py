@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Proxy, RotateAfterS, count, number_in, on_off, seconds
+from fxcli.cli.options import (
+    DataDir,
+    Notify,
+    NotifyOn,
+    Proxy,
+    RotateAfterS,
+    count,
+    number_in,
+    on_off,
+    seconds,
+)
 from fxcli.cli.output import fail, reporting_errors, stderr
 
 MAX_CONNECTIONS = 1000  # more sockets than a venue lets one client open
@@ -96,10 +106,12 @@ def record(
         str | None,
         typer.Option(
             help="Serve Prometheus metrics on HOST:PORT/metrics (a bare PORT: 127.0.0.1 only). "
-            "See README-ops-feed.md.",
+            "See the README.",
             show_default=False,
         ),
     ] = None,
+    notify: Notify = None,
+    notify_on: NotifyOn = None,
 ) -> None:
     """Record a MEXC venue: raw frames, then trades, book diffs, snapshots and gaps, until SIGINT/SIGTERM.
 
@@ -110,6 +122,7 @@ def record(
     Example: fx record --exchange mexc-spot --symbols BTCUSDT,ETHUSDT --headless
     """
     from fxcli.settings import load_settings_sourced
+    from fxcli.tasks.notify import notify_config
     from fxcli.tasks.record import metrics_listen, plan
     from fxcli.tasks.record import record as run_record
     from fxcli.ui.record import RecordOutput, summary_text
@@ -118,7 +131,10 @@ def record(
         fail("--exchange is required: mexc-spot or mexc-futures")
     console = stderr()
     with reporting_errors():
-        settings, sources = load_settings_sourced(data_dir=data_dir, proxy=proxy)
+        settings, sources = load_settings_sourced(
+            data_dir=data_dir, proxy=proxy, notify=notify or None, notify_on=notify_on
+        )
+        notifications = notify_config(settings, sources, "record")
         config = plan(
             exchange=exchange,
             symbols=symbols,
@@ -145,6 +161,7 @@ def record(
                 observe=output.observe,
                 observe_every_s=None if is_headless else 0.5,  # the status line: twice a second
                 metrics=listen,
+                notifications=notifications,
             )
     if not is_headless:
         console.print(summary_text(summary), markup=False, highlight=False)

@@ -16,6 +16,8 @@ from fxcli.cli.options import (
     FeeBps,
     From,
     LatencyMs,
+    Notify,
+    NotifyOn,
     Proxy,
     RotateAfterS,
     SlippageBps,
@@ -98,7 +100,7 @@ def stream(
         str | None,
         typer.Option(
             help="Serve a WebSocket feed (and GET /status, /metrics) on HOST:PORT; a bare PORT is "
-            "127.0.0.1 only. See README-ops-feed.md.",
+            "127.0.0.1 only. See the README.",
             show_default=False,
         ),
     ] = None,
@@ -125,6 +127,8 @@ def stream(
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
+    notify: Notify = None,
+    notify_on: NotifyOn = None,
 ) -> None:
     """Run a strategy live (paper orders) or over a recording, through fx backtest's engine and fills.
 
@@ -140,6 +144,7 @@ def stream(
 
     from fxcli.settings import load_settings_sourced
     from fxcli.tasks.backtest import Options
+    from fxcli.tasks.notify import notify_config
     from fxcli.tasks.stream import Feed, ops_of, plan
     from fxcli.tasks.stream import stream as run_stream
     from fxcli.ui.dashboard import dumps, screen, summary, summary_line
@@ -160,8 +165,14 @@ def stream(
     stop = threading.Event()
     with reporting_errors():
         settings, sources = load_settings_sourced(
-            data_dir=data_dir, variants_dir=variants_dir, strategies_dir=strategies_dir, proxy=proxy
+            data_dir=data_dir,
+            variants_dir=variants_dir,
+            strategies_dir=strategies_dir,
+            proxy=proxy,
+            notify=notify or None,
+            notify_on=notify_on,
         )
+        notifications = notify_config(settings, sources, "stream")
         checked = plan(
             strategy,
             wanted,
@@ -180,7 +191,7 @@ def stream(
             ops=ops_of(serve, metrics, serve_rate, serve_queue),
         )
         with screen(feed, headless=headless, every_s=every, console=stdout(), on_closed_output=stop.set):
-            report = run_stream(checked, feed, stop=stop)
+            report = run_stream(checked, feed, stop=stop, notify=notifications)
     if headless:
         try:
             sys.stdout.write(dumps(summary_line(report)) + "\n")

@@ -107,8 +107,8 @@ class Feed:
         self.info: SessionInfo | None = None
         self.stats = SessionStats()
         self.histograms: list[list[int]] = []  # one per symbol: tick-to-decision latency
-        # Other readers of every note and frame (`fx stream --serve`): called on the engine's thread,
-        # so each must only hand the item over (append to its own queue), never block or do I/O.
+        # Other readers of every note and frame (`--serve`, its metrics, notifications): called on the
+        # engine's thread, so each must only hand the item over (to its own queue), never block or do I/O.
         self.taps: list[Callable[[Note | SymbolFrame], None]] = []
 
     def publish(self, note: Note) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fxcli.errors import FxError
 from fxcli.exchange.adapter import Adapter, Kind
@@ -17,6 +19,9 @@ from fxcli.ops.address import Listen, parse_listen
 from fxcli.settings import Settings
 from fxcli.store.writer import ensure_writable
 from fxcli.tasks.venues import checked_proxy, resolve_endpoints
+
+if TYPE_CHECKING:
+    from fxcli.ops.notify import NotifyConfig
 
 DEFAULT_KINDS = (Kind.TRADES, Kind.DEPTH)
 
@@ -135,26 +140,65 @@ def record(
     observe: Observe | None = None,
     observe_every_s: float | None = None,
     metrics: Listen | None = None,
+    notifications: NotifyConfig | None = None,
 ) -> RecordSummary:
     """Record until SIGINT/SIGTERM; raises RecordError (exit 1) if the disk fails. `notify` gets events as
     they happen, `observe` the counters every `observe_every_s`; both run on the event loop. `metrics`:
-    Prometheus metrics served there while it records (FxError, exit 2, if it cannot listen)."""
-    if metrics is None:
+    Prometheus metrics served there while it records (FxError, exit 2, if it cannot listen). With
+    `notifications`, gaps and errors also go out to their destinations (never waited on)."""
+    if metrics is None and notifications is None:
         return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
-    from fxcli.ops.metrics import metrics_server
-    from fxcli.ops.record_metrics import RecordMetrics
-    from fxcli.store.encoding import write_durably
+    with contextlib.ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        if metrics is not None:
+            from fxcli.ops.metrics import metrics_server
+            from fxcli.ops.record_metrics import RecordMetrics
+            from fxcli.store.encoding import write_durably
 
-    meter = RecordMetrics(config.symbols)
-    with metrics_server(metrics, meter.registry, "--metrics") as server:
-        assert server is not None
+            meter = RecordMetrics(config.symbols)
+            server = stack.enter_context(metrics_server(metrics, meter.registry, "--metrics"))
+            assert server is not None
+            if notify is not None:
+                notify(RecordEvent("metrics", time.time_ns(), {"url": server.url}))
+            notify = meter.notify(notify)
+            extra = {"write_file": meter.timed(write_durably), "recorder_type": meter.recorder_type()}
+        if notifications is None:
+            return record_live(
+                config, notify=notify, observe=observe, observe_every_s=observe_every_s, **extra
+            )
+        return _notifying(config, notifications, notify, observe, observe_every_s, extra)
+    raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions
+
+
+def _notifying(
+    config: RecordConfig,
+    notifications: NotifyConfig,
+    notify: Notify | None,
+    observe: Observe | None,
+    observe_every_s: float | None,
+    extra: dict[str, Any],
+) -> RecordSummary:
+    """The recording with its gaps and errors also sent to `notifications`' destinations."""
+    from fxcli.ops.notify import notifying
+
+    def report(text: str) -> None:  # a failing destination: said once, as the recorder's own news
         if notify is not None:
-            notify(RecordEvent("metrics", time.time_ns(), {"url": server.url}))
-        return record_live(
-            config,
-            notify=meter.notify(notify),
-            observe=observe,
-            observe_every_s=observe_every_s,
-            write_file=meter.timed(write_durably),
-            recorder_type=meter.recorder_type(),
-        )
+            notify(RecordEvent("notify_failed", time.time_ns(), {"detail": text}))
+
+    notifier = notifying(notifications, report, wall_clock=True)
+    assert notifier is not None
+
+    def both(event: RecordEvent) -> None:
+        if notify is not None:
+            notify(event)
+        notifier.offer(event)
+
+    try:
+        return record_live(config, notify=both, observe=observe, observe_every_s=observe_every_s, **extra)
+    except Exception as exc:
+        notifier.offer(RecordEvent("failed", time.time_ns(), {"error": str(exc)}))
+        raise
+    finally:
+        stats = notifier.close()
+        if notify is not None:  # fx record writes no results file: its counts are its last log line
+            notify(RecordEvent("notify_stats", time.time_ns(), stats.as_dict()))

@@ -54,6 +54,7 @@ from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
     from fxcli.live.record import RecordConfig, RecordSummary
+    from fxcli.ops.notify import Notifier, NotifyConfig
 
 __all__ = [
     "Comparison",
@@ -90,6 +91,7 @@ class StreamReport:
     out_dir: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     recorded: RecordSummary | None = None  # what --record wrote
+    notified: dict[str, Any] | None = None  # what --notify delivered (destination names redacted)
 
     @property
     def transitions(self) -> int:
@@ -291,9 +293,11 @@ def plan(
     )
 
 
-def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None) -> StreamReport:
+def stream(
+    plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None, notify: NotifyConfig | None = None
+) -> StreamReport:
     """Run a plan until SIGINT / SIGTERM, `stop`, or the end of the recording; the session is written
-    under the plan's `out_dir` when it has one."""
+    under the plan's `out_dir` when it has one. With `notify`, its events go out as they happen."""
     frame_every_ns = plan.ops.frame_every_ns if plan.ops is not None else None
     session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed, frame_every_ns)
     started = time.time_ns()
@@ -309,6 +313,7 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
             started_ns=started,
             balance=plan.options.balance,
         )
+        notifier = _notifier(notify, feed, is_live=plan.mode == "live")  # before the replay's recorded gaps
         for note in plan.notes:
             feed.publish(note)
         lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
@@ -316,15 +321,38 @@ def stream(plan: StreamPlan, feed: Feed, *, stop: threading.Event | None = None)
             from fxcli.live.record import recorder_lock
 
             lock = recorder_lock(plan.recording)
-        with live_process(), lock:
-            ended = session.run(plan.source, stop)
+        try:
+            with live_process(), lock:
+                ended = session.run(plan.source, stop)
+        finally:
+            notified = None
+            if notifier is not None:
+                if session.failure:
+                    notifier.offer(StatusNote(time.time_ns(), "failed", session.failure))
+                notified = notifier.close().as_dict()
     report = _report(session, plan.options, plan.exchange, started, ended)
     report.recorded = session.recorded
+    report.notified = notified
     if plan.out_dir is not None:
         write_session(report, plan.out_dir)
     if session.record_error is not None:
         raise session.record_error
     return report
+
+
+def _notifier(config: NotifyConfig | None, feed: Feed, *, is_live: bool) -> Notifier | None:
+    """Notifications fed by the session's notes; a failing destination is said once, as a status note."""
+    if config is None:
+        return None
+    from fxcli.ops.notify import notifying
+
+    def report(text: str) -> None:
+        feed.publish(StatusNote(time.time_ns(), "notify_failed", text))
+
+    notifier = notifying(config, report, wall_clock=is_live)
+    if notifier is not None:
+        feed.taps.append(notifier.offer)
+    return notifier
 
 
 def _report(session: Session, options: Options, exchange: str, started: int, ended: str) -> StreamReport:
@@ -380,6 +408,8 @@ def write_session(report: StreamReport, out_dir: Path) -> None:
             "count": sum(hist),
         },
     }
+    if report.notified is not None:
+        summary["stream"]["notify"] = report.notified
     backtest_view.summary = summary
     write_outputs(backtest_view)
     report.out_dir = folder

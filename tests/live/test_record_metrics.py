@@ -124,7 +124,7 @@ def test_record_metrics_match_the_stats_and_show_a_forced_disconnect(tmp_path: P
     assert after[("fx_record_write_seconds_count", ())] > 0
     assert value(after, "fx_record_writer_queue_depth", writer="store") >= 0
     assert value(after, "fx_record_writer_overflow_total", writer="store") == 0 == last["overflow_rows"]
-    readme = (REPO / "README-ops-feed.md").read_text()
+    readme = (REPO / "README.md").read_text()
     for name in {
         n.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum").removesuffix("_created")
         for n, _ in after

@@ -1,0 +1,1 @@
+"""MEXC spot private REST: signing, keys, the error table, the request budget, symbol rules, the client."""

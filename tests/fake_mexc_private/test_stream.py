@@ -23,13 +23,39 @@ from tests.fake_mexc_private.test_matching import BOOK, PEPE, place
 
 D = Decimal
 SPEC_FRAMES = {  # §3.5, base64 of the binary frames
-    1: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw3ubKka8zghNsChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIBMDgBQAFSBDEwLjFaBzEwMDAwMDBqATByATB4AYABrObKka8z",
-    2: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwpOfKka8zghODAQoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDESEWZ4azdxMm05ZTAwMDAwMDAxGgkwLjAwMDAxMDEiBzEwMDAwMDAqBDEwLjEyCTAuMDAwMDEwMTgBQAFSBDYuMDZaBjYwMDAwMGIGNDAwMDAwagY0MDAwMDByBDQuMDR4A4ABrObKka8z",
-    3: "ChxzcG90QHByaXZhdGUuZGVhbHMudjMuYXBpLnBiGghQRVBFVVNEVDCl58qRrzOSE28KCTAuMDAwMDEwMRIGNDAwMDAwGgQ0LjA0IAE6FDYwMDAwMDAwMDAwMDAwMDc3N1gxQhFmeGs3cTJtOWUwMDAwMDAwMUoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDFSAzIwMFoEUEVQRWCa58qRrzM=",
-    4: "Ch5zcG90QHByaXZhdGUuYWNjb3VudC52My5hcGkucGIopufKka8zMKfnypGvM5oTTgoEVVNEVBIgMTI4ZjU4OTI3MWNiNDk1MWIwM2U3MWU2MzIzZWI3YmUaBDg5LjkiATAqBDYuMDYyBS00LjA0OgdFTlRSVVNUQJrnypGvMw==",
-    5: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw4OfKka8zghN8ChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIBMFoBMGIGNjAwMDAwagcxMDAwMDAwcgQxMC4xeAKAAazmypGvMw==",
-    6: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwhOvKka8zghN7ChdDMDJfXzYwMDAwMDAwMDAwMDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIENi4wNloGNjAwMDAwagY0MDAwMDByBDQuMDR4BYABrObKka8z",
-    7: "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoGTVhVU0RUMKmAldTEMoITVAoaQzAyX181MDU5NzkwMTc0MzkwMDI2MjQxMTUaBjMuNTEyMSIBMSoBMDIGMy42OTYyOAVAAlIBMFoBMGIBMWoBMXIGMy42OTYyeAKAAZOAldTEMg==",
+    1: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw3ubKka8zghNsChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIBMDgBQAFSBDEwLjFaBzEwMDAwMDBq"
+        "ATByATB4AYABrObKka8z"
+    ),
+    2: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwpOfKka8zghODAQoXQzAyX182MDAwMDAwMDAwMDAw"
+        "MDAwMDESEWZ4azdxMm05ZTAwMDAwMDAxGgkwLjAwMDAxMDEiBzEwMDAwMDAqBDEwLjEyCTAuMDAwMDEwMTgBQAFSBDYuMDZa"
+        "BjYwMDAwMGIGNDAwMDAwagY0MDAwMDByBDQuMDR4A4ABrObKka8z"
+    ),
+    3: (
+        "ChxzcG90QHByaXZhdGUuZGVhbHMudjMuYXBpLnBiGghQRVBFVVNEVDCl58qRrzOSE28KCTAuMDAwMDEwMRIGNDAwMDAwGgQ0"
+        "LjA0IAE6FDYwMDAwMDAwMDAwMDAwMDc3N1gxQhFmeGs3cTJtOWUwMDAwMDAwMUoXQzAyX182MDAwMDAwMDAwMDAwMDAwMDFS"
+        "AzIwMFoEUEVQRWCa58qRrzM="
+    ),
+    4: (
+        "Ch5zcG90QHByaXZhdGUuYWNjb3VudC52My5hcGkucGIopufKka8zMKfnypGvM5oTTgoEVVNEVBIgMTI4ZjU4OTI3MWNiNDk1"
+        "MWIwM2U3MWU2MzIzZWI3YmUaBDg5LjkiATAqBDYuMDYyBS00LjA0OgdFTlRSVVNUQJrnypGvMw=="
+    ),
+    5: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw4OfKka8zghN8ChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIBMFoBMGIG"
+        "NjAwMDAwagcxMDAwMDAwcgQxMC4xeAKAAazmypGvMw=="
+    ),
+    6: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwhOvKka8zghN7ChdDMDJfXzYwMDAwMDAwMDAwMDAw"
+        "MDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIENi4wNloG"
+        "NjAwMDAwagY0MDAwMDByBDQuMDR4BYABrObKka8z"
+    ),
+    7: (
+        "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoGTVhVU0RUMKmAldTEMoITVAoaQzAyX181MDU5NzkwMTc0MzkwMDI2"
+        "MjQxMTUaBjMuNTEyMSIBMSoBMDIGMy42OTYyOAVAAlIBMFoBMGIBMWoBMXIGMy42OTYyeAKAAZOAldTEMg=="
+    ),
 }
 SPEC_ORDER = Order(
     "C02__600000000000000001",
@@ -53,7 +79,8 @@ def spec_frame(number: int) -> bytes:
             5: ("FILLED", D(1000000), D("10.1"), D(600000), 1765000000480),
             6: ("PARTIALLY_CANCELED", D(400000), D("4.04"), None, 1765000000900),
         }[number]
-        return pushes.order_frame(OrderEvent(SPEC_ORDER, status, cum, quote, last, 0), send_ms=sent)
+        event = OrderEvent(SPEC_ORDER, status, cum, quote, last, 0)
+        return pushes.order_frame(event, send_ms=sent)
     if number == 3:
         trade = Trade(
             "600000000000000777X1",
@@ -71,8 +98,8 @@ def spec_frame(number: int) -> bytes:
         )
         return pushes.deal_frame(trade, send_ms=1765000000421)
     if number == 4:
-        event = AccountEvent("USDT", D("89.9"), D(0), D("6.06"), D("-4.04"), "ENTRUST", 1765000000410)
-        return pushes.account_frame(event, create_ms=1765000000422, send_ms=1765000000423)
+        change = AccountEvent("USDT", D("89.9"), D(0), D("6.06"), D("-4.04"), "ENTRUST", 1765000000410)
+        return pushes.account_frame(change, create_ms=1765000000422, send_ms=1765000000423)
     market = Order(
         "C02__505979017439002624115", "", "MXUSDT", "SELL", "MARKET", D("3.5121"), D(1), D(0), 1736417034259
     )
@@ -103,7 +130,7 @@ async def open_stream(
 
 async def frames_until_quiet(ws: ClientConnection, quiet_s: float = 0.2) -> list[PushDataV3ApiWrapper]:
     """Binary pushes received until none arrives for `quiet_s`."""
-    got = []
+    got: list[PushDataV3ApiWrapper] = []
     while True:
         try:
             message = await asyncio.wait_for(ws.recv(), quiet_s)

@@ -1,0 +1,53 @@
+"""The seven example user-stream frames of docs/mexc-orders.md §3.5, exactly as printed there.
+
+A BUY LIMIT 1,000,000 PEPE @ 0.0000101 with client id `fxk7q2m9e00000001`, filled 400,000 then 600,000
+(and the variant cancelled after the partial fill), then MEXC's own doc sample of a market sell.
+"""
+
+from __future__ import annotations
+
+import base64
+
+ACCEPTED = base64.b64decode(
+    "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw3ubKka8zghNsChdDMDJfXzYwMDAwMDAwMDAw"
+    "MDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIBMDgBQAFSBDEwLjFaBzEw"
+    "MDAwMDBqATByATB4AYABrObKka8z"
+)
+PARTIAL = base64.b64decode(
+    "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwpOfKka8zghODAQoXQzAyX182MDAwMDAwMDAw"
+    "MDAwMDAwMDESEWZ4azdxMm05ZTAwMDAwMDAxGgkwLjAwMDAxMDEiBzEwMDAwMDAqBDEwLjEyCTAuMDAwMDEwMTgBQAFS"
+    "BDYuMDZaBjYwMDAwMGIGNDAwMDAwagY0MDAwMDByBDQuMDR4A4ABrObKka8z"
+)
+DEAL = base64.b64decode(
+    "ChxzcG90QHByaXZhdGUuZGVhbHMudjMuYXBpLnBiGghQRVBFVVNEVDCl58qRrzOSE28KCTAuMDAwMDEwMRIGNDAwMDAw"
+    "GgQ0LjA0IAE6FDYwMDAwMDAwMDAwMDAwMDc3N1gxQhFmeGs3cTJtOWUwMDAwMDAwMUoXQzAyX182MDAwMDAwMDAwMDAw"
+    "MDAwMDFSAzIwMFoEUEVQRWCa58qRrzM="
+)
+ACCOUNT_USDT = base64.b64decode(
+    "Ch5zcG90QHByaXZhdGUuYWNjb3VudC52My5hcGkucGIopufKka8zMKfnypGvM5oTTgoEVVNEVBIgMTI4ZjU4OTI3MWNi"
+    "NDk1MWIwM2U3MWU2MzIzZWI3YmUaBDg5LjkiATAqBDYuMDYyBS00LjA0OgdFTlRSVVNUQJrnypGvMw=="
+)
+FILLED = base64.b64decode(
+    "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQw4OfKka8zghN8ChdDMDJfXzYwMDAwMDAwMDAw"
+    "MDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIB"
+    "MFoBMGIGNjAwMDAwagcxMDAwMDAwcgQxMC4xeAKAAazmypGvMw=="
+)
+PARTIALLY_CANCELED = base64.b64decode(
+    "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoIUEVQRVVTRFQwhOvKka8zghN7ChdDMDJfXzYwMDAwMDAwMDAw"
+    "MDAwMDAwMRIRZnhrN3EybTllMDAwMDAwMDEaCTAuMDAwMDEwMSIHMTAwMDAwMCoEMTAuMTIJMC4wMDAwMTAxOAFAAVIE"
+    "Ni4wNloGNjAwMDAwagY0MDAwMDByBDQuMDR4BYABrObKka8z"
+)
+DOC_MARKET_SELL = base64.b64decode(
+    "Ch1zcG90QHByaXZhdGUub3JkZXJzLnYzLmFwaS5wYhoGTVhVU0RUMKmAldTEMoITVAoaQzAyX181MDU5NzkwMTc0Mzkw"
+    "MDI2MjQxMTUaBjMuNTEyMSIBMSoBMDIGMy42OTYyOAVAAlIBMFoBMGIBMWoBMXIGMy42OTYyeAKAAZOAldTEMg=="
+)
+
+FRAMES = {
+    "accepted": ACCEPTED,
+    "partial": PARTIAL,
+    "deal": DEAL,
+    "account_usdt": ACCOUNT_USDT,
+    "filled": FILLED,
+    "partially_canceled": PARTIALLY_CANCELED,
+    "doc_market_sell": DOC_MARKET_SELL,
+}

@@ -1,0 +1,175 @@
+"""The journal: intents durable before the send, an append-only state log, fills once by trade id,
+every run remembered; bad files refused with one line naming the file."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fxcli.errors import FxError
+from fxcli.execution.clientid import parse
+from fxcli.execution.journal import Journal
+from fxcli.execution.orders import OrderState, evidence
+from fxcli.model.orders import Ack, VenueTrade
+
+S = OrderState
+
+
+def fill(tid: str, order_id: str, client_id: str = "", qty: str = "1") -> VenueTrade:
+    return VenueTrade(
+        symbol="PEPEUSDT",
+        trade_id=tid,
+        order_id=order_id,
+        client_id=client_id,
+        side="BUY",
+        price=Decimal("0.0000101"),
+        qty=Decimal(qty),
+        quote_qty=Decimal("0.0000101") * Decimal(qty),
+        fee=Decimal("0.5"),
+        fee_asset="PEPE",
+        time_ms=5,
+        is_maker=True,
+    )
+
+
+def test_journal_is_wal_with_full_synchronous(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        assert journal.durability() == {"journal_mode": "wal", "synchronous": "FULL"}
+
+
+def test_intent_survives_sigkill_right_after_record_intent(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    child = textwrap.dedent(
+        f"""
+        import sys
+        from decimal import Decimal
+        from fxcli.execution.journal import Journal
+        journal = Journal.open({str(path)!r}, "k7q2m9")
+        order = journal.record_intent("PEPEUSDT", "BUY", "LIMIT", role="e",
+                                      quantity=Decimal("1000000"), price=Decimal("0.0000101"))
+        print(order.client_id, flush=True)
+        sys.stdin.read()  # the send would happen here; the parent kills us first
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        cid = proc.stdout.readline().strip()
+
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    with Journal.open(path) as journal:
+        orders = journal.orders(open_only=True)
+        runs = journal.run_ids()
+
+    assert proc.returncode == -signal.SIGKILL
+    assert cid == "fxk7q2m9e00000001"
+    assert [(o.client_id, o.state, o.intent.quantity) for o in orders] == [
+        (cid, S.SUBMITTING, Decimal(1000000))
+    ]
+    assert "k7q2m9" in runs
+
+
+def test_reopened_journal_rebuilds_state_and_knows_earlier_runs(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    with Journal.open(path, "aaaaaa") as journal:
+        order = journal.record_intent(
+            "PEPEUSDT", "BUY", "LIMIT", role="e", quantity=Decimal(2), price=Decimal(1)
+        )
+        order.on_ack(Ack("PEPEUSDT", "C02__1", 10))
+        journal.record(order, evidence(Ack("PEPEUSDT", "C02__1", 10)))
+        journal.add_fill(fill("7X1", "C02__1"))
+
+    with Journal.open(path) as journal:
+        again = journal.order(order.client_id)
+        second = journal.record_intent("PEPEUSDT", "SELL", "MARKET", role="x", quantity=Decimal(1))
+        runs = journal.run_ids()
+        history = journal.history(order.client_id)
+
+    assert again is not None
+    assert (again.state, again.order_id, list(again.fills)) == (S.ACCEPTED, "C02__1", ["7X1"])
+    assert again.fills["7X1"].client_id == order.client_id
+    assert [h[0] for h in history] == [S.SUBMITTING, S.ACCEPTED]
+    assert history[1][1]["kind"] == "Ack"
+    assert runs == {"aaaaaa", journal.run_id}
+    assert parse(second.client_id) == (journal.run_id, "x", 1)
+
+
+def test_resumed_run_never_reuses_a_sequence_number(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    with Journal.open(path, "bbbbbb") as journal:
+        first = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(1), price=Decimal(1))
+
+    with Journal.open(path, "bbbbbb") as journal:
+        second = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(1), price=Decimal(1))
+
+    assert (first.client_id, second.client_id) == ("fxbbbbbbe00000001", "fxbbbbbbe00000002")
+
+
+def test_add_fill_counts_each_trade_id_once(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        added = [journal.add_fill(fill("1X1", "C02__9")), journal.add_fill(fill("1X1", "C02__9"))]
+        ledger = journal.fills()
+
+    assert added == [True, False]
+    assert [t.trade_id for t in ledger] == ["1X1"]
+
+
+def test_set_state_refuses_a_move_outside_the_table(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        order = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(1), price=Decimal(1))
+        journal.set_state(order.client_id, S.UNKNOWN, {"kind": "timeout"})
+
+        with pytest.raises(ValueError, match="UNKNOWN -> REJECTED"):
+            journal.set_state(order.client_id, S.REJECTED, {"kind": "guess"})
+        state = journal.order(order.client_id)
+
+    assert state is not None
+    assert state.state == S.UNKNOWN
+
+
+def test_terminal_orders_leave_the_open_list(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        done = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(1), price=Decimal(1))
+        live = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(1), price=Decimal(1))
+        journal.set_state(done.client_id, S.REJECTED, {"code": 30002})
+
+        open_ids = [o.client_id for o in journal.orders(open_only=True)]
+        all_ids = [o.client_id for o in journal.orders()]
+
+    assert open_ids == [live.client_id]
+    assert all_ids == [done.client_id, live.client_id]
+
+
+def test_open_file_that_is_not_sqlite_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    path.write_text("not a database at all, just some text that is long enough\n" * 20)
+
+    with pytest.raises(FxError, match=r"orders\.db: not an fx order journal"):
+        Journal.open(path)
+
+    assert path.read_text().startswith("not a database")
+
+
+def test_open_foreign_sqlite_database_leaves_it_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE notes (x TEXT)")
+    other.commit()
+    other.close()
+
+    with pytest.raises(FxError, match=r"other\.db: an SQLite database but not an fx order journal"):
+        Journal.open(path)
+    check = sqlite3.connect(path)
+    tables = check.execute("SELECT name FROM sqlite_master").fetchall()
+    check.close()
+
+    assert tables == [("notes",)]

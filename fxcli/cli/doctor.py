@@ -66,11 +66,11 @@ def doctor(
     """
     from fxcli.errors import FxError
     from fxcli.tasks.doctor import doctor as run_doctor
-    from fxcli.tasks.orders import LiveRequest
+    from fxcli.tasks.orders import LiveRequest, symbols_of
     from fxcli.ui.doctor import doctor_json, doctor_table
 
-    wanted = [s.strip() for s in (symbols or "").split(",") if s.strip()]
     with reporting_errors():
+        wanted = symbols_of(symbols, "--symbols")
         if not live and (wanted or notional is not None or key_file is not None):
             raise FxError("--symbols, --notional and --key-file are for fx doctor --live")
         report = run_doctor(

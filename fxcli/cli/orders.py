@@ -136,9 +136,8 @@ def reconcile(
     """
     from fxcli.tasks.orders import reconcile_orders
 
-    wanted = [s.strip() for s in (symbols or "").split(",") if s.strip()]
     with reporting_errors():
-        doc = reconcile_orders(_config(data_dir, key_file, journal, rest_url), symbols=wanted)
+        doc = reconcile_orders(_config(data_dir, key_file, journal, rest_url), symbols=symbols)
     rows = [{"what": k, "count": len(v) if isinstance(v, list | dict) else v} for k, v in doc.items()]
     _show(doc, json_out, "reconciliation", rows, ["what", "count"])
     if doc.get("still_unknown") or doc.get("balance_mismatch"):

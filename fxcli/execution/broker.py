@@ -154,7 +154,8 @@ class LiveBroker:
         self.symbols: dict[str, _Symbol] = {s: _Symbol(s) for s in rules}
         self.stats = BrokerStats()
         self.entries_stopped = ""  # why no new entry is sent (SIGUSR1, the dead-man switch, a HALT)
-        self.realised_today = Decimal(0)  # realised quote PnL of this run since it started
+        self.realised_today = Decimal(0)  # realised quote PnL of this run since 00:00 UTC
+        self._day = time.gmtime().tm_yday  # the UTC day `realised_today` counts
         self._tasks: set[asyncio.Task[None]] = set()
         self._by_order_id: dict[str, TrackedOrder] = {}
         self._last_refusal: dict[str, tuple[str, float]] = {}  # symbol -> (why, monotonic s) said last
@@ -194,15 +195,15 @@ class LiveBroker:
 
     async def _place(self, ask: OrderAsk) -> None:
         sym = self.symbols.get(ask.symbol) or self.symbols.setdefault(ask.symbol, _Symbol(ask.symbol))
-        sym.ask = ask
         role = ENTRY if ask.action == "open" else EXIT
         request, why = self._request(sym, ask)
-        if request is None:
+        if request is None:  # nothing sent: an order of this symbol still in flight stays tracked
             self.stats.refused += 1
             self.stats.refusals.append(why)
             self._event(ask.symbol, "", role, "", "REFUSED", detail=why)
-            self._end(sym, OrderOutcome(ask.symbol, ask.action, "", "", reason=why))
+            self.on_outcome(OrderOutcome(ask.symbol, ask.action, "", "", reason=why))
             return
+        sym.ask = ask
         if self.dry_run:
             await self._dry_run(sym, ask, request, role)
             return
@@ -244,7 +245,8 @@ class LiveBroker:
             quote_qty = ask.notional.quantize(Decimal(1).scaleb(-rules.quote_decimals), rounding=ROUND_DOWN)
             exposure = {s.symbol: s.cost for s in self.symbols.values()}
             why = (
-                self.limits.check(symbol, quote_qty, exposure=exposure, daily_loss=-self.realised_today) or ""
+                self.limits.check(symbol, quote_qty, exposure=exposure, daily_loss=-self._realised_today())
+                or ""
             )
             if why:
                 return None, why
@@ -256,6 +258,13 @@ class LiveBroker:
             request = OrderRequest(symbol, SELL, "MARKET", "", quantity=qty)
         why = check(rules, request, ask.last_price, self.api_symbols) or ""
         return (None, why) if why else (request, "")
+
+    def _realised_today(self) -> Decimal:
+        """This run's realised PnL since 00:00 UTC (a new UTC day starts again from 0)."""
+        today = time.gmtime().tm_yday
+        if today != self._day:
+            self._day, self.realised_today = today, Decimal(0)
+        return self.realised_today
 
     def _entry_refusal(self, sym: _Symbol, ask: OrderAsk) -> str:
         if self.entries_stopped:
@@ -468,7 +477,7 @@ class LiveBroker:
             fee_quote += sum((t.fee * t.price for t in fills if t.fee_asset == rules.base_asset), Decimal(0))
             share = min(qty / sym.position, Decimal(1)) if sym.position > 0 else Decimal(1)
             basis = sym.cost * share
-            self.realised_today += quote_qty - basis - fee_quote
+            self.realised_today = self._realised_today() + quote_qty - basis - fee_quote
             held = qty
             sym.position -= qty
             sym.cost -= basis

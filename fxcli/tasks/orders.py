@@ -8,6 +8,7 @@ at the fake venue), the API keys (env or a 0600 key file: never printed), and th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from fxcli.exchange.mexc_private.keys import ApiKeys
 
 JOURNAL_NAME = Path("orders") / "journal.sqlite"
+_SYMBOL = re.compile(r"[A-Z0-9]{2,40}")
 STOP_ENTRIES_NAME = "stop-entries"  # a file next to the journal: while it exists, no new entry
 
 
@@ -125,6 +127,15 @@ def resolve_live(
     )
 
 
+def symbols_of(text: str | None, option: str) -> list[str]:
+    """Comma-separated symbols as MEXC spells them (upper case); anything else is refused, naming it."""
+    symbols = [s.strip().upper() for s in (text or "").split(",") if s.strip()]
+    for symbol in symbols:
+        if not _SYMBOL.fullmatch(symbol):
+            raise FxError(f"{option} {symbol!r}: not a MEXC spot symbol (letters and digits, e.g. BTCUSDT)")
+    return symbols
+
+
 def refuse_live_options_without_live(request: LiveRequest) -> None:
     """A live option on a paper stream is a mistake worth saying (the user thinks they set a limit)."""
     if request.live:
@@ -159,7 +170,8 @@ def list_orders(
     with Journal.open(path) as opened:
         orders = opened.orders(open_only=not all_orders)
         runs = sorted(opened.run_ids() - {opened.run_id})
-    docs = [order_doc(o) for o in orders if symbol is None or o.symbol == symbol]
+    wanted = symbols_of(symbol, "--symbol")
+    docs = [order_doc(o) for o in orders if not wanted or o.symbol in wanted]
     return {"journal": str(path), "runs": runs, "open_only": not all_orders, "orders": docs}
 
 
@@ -179,6 +191,8 @@ def cancel_orders(config: LiveConfig, *, client_ids: list[str], symbol: str | No
     """Cancel the given fx orders, or every open fx order of `symbol`; foreign orders are refused."""
     from fxcli.execution.journal import Journal
     from fxcli.execution.killswitch import cancel_ours, is_ours
+
+    only = symbols_of(symbol, "--symbol")
 
     async def run() -> dict[str, Any]:
         from fxcli.exchange.mexc_private.client import PrivateClient
@@ -200,9 +214,9 @@ def cancel_orders(config: LiveConfig, *, client_ids: list[str], symbol: str | No
                         raise FxError(f"{cid}: not in {journal.path}")
                     await client.cancel_order(order.symbol, client_id=cid)
                     cancelled.setdefault(order.symbol, []).append(cid)
-                if symbol is not None:
-                    ids, _ = await cancel_ours(client, symbol, run_ids)
-                    cancelled.setdefault(symbol, []).extend(ids)
+                for each in only:
+                    ids, _ = await cancel_ours(client, each, run_ids)
+                    cancelled.setdefault(each, []).extend(ids)
         return {"journal": str(config.journal), "cancelled": cancelled}
 
     if not client_ids and symbol is None:
@@ -210,16 +224,18 @@ def cancel_orders(config: LiveConfig, *, client_ids: list[str], symbol: str | No
     return _run(run())  # type: ignore[no-any-return]
 
 
-def reconcile_orders(config: LiveConfig, *, symbols: list[str]) -> dict[str, Any]:
+def reconcile_orders(config: LiveConfig, *, symbols: str | None) -> dict[str, Any]:
     """Journal x open orders x recent orders x trades, as `fx stream --live` does at start-up."""
     from fxcli.execution.journal import Journal
     from fxcli.execution.reconcile import reconcile_startup
+
+    asked = symbols_of(symbols, "--symbols")
 
     async def run() -> dict[str, Any]:
         from fxcli.exchange.mexc_private.client import PrivateClient
 
         with Journal.open(_existing(config.journal)) as journal:
-            wanted = symbols or sorted(
+            wanted = asked or sorted(
                 {o.symbol for o in journal.orders()} | {t.symbol for t in journal.fills()}
             )
             async with PrivateClient(config.rest_url, config.keys) as client:
@@ -237,6 +253,8 @@ def flatten_all(config: LiveConfig, *, symbol: str | None) -> dict[str, Any]:
     from fxcli.execution.journal import Journal
     from fxcli.execution.killswitch import flatten
 
+    only = symbols_of(symbol, "--symbol")
+
     async def run() -> dict[str, Any]:
         from fxcli.exchange.mexc_private.client import PrivateClient
 
@@ -244,7 +262,7 @@ def flatten_all(config: LiveConfig, *, symbol: str | None) -> dict[str, Any]:
             async with PrivateClient(config.rest_url, config.keys) as client:
                 await client.sync_clock()
                 traded = sorted({o.symbol for o in journal.orders()} | {t.symbol for t in journal.fills()})
-                wanted = [symbol] if symbol is not None else traded
+                wanted = only or traded
                 rules = await client.exchange_info(wanted) if wanted else {}
                 report = await flatten(client, journal, rules, symbols=wanted)
         return {"journal": str(config.journal), **asdict(report)}

@@ -56,13 +56,13 @@ class VenueProcess:
 
 @contextmanager
 def venue_process(
-    tmp: Path, symbols: str = "BTCUSDT", balances: tuple[str, ...] = ()
+    tmp: Path, symbols: str = "BTCUSDT", balances: tuple[str, ...] = (), lifetime_s: float = 120.0
 ) -> Iterator[VenueProcess]:
     """Start the fake venue; stop it (SIGTERM) on exit."""
     port_file = tmp / "venue.json"
     port_file.unlink(missing_ok=True)  # a file left by an earlier venue names a dead port
     args = [sys.executable, "-m", "tests.fake_mexc_private", "--port-file", str(port_file)]
-    args += ["--symbols", symbols, "--max-lifetime-s", "120"]
+    args += ["--symbols", symbols, "--max-lifetime-s", str(lifetime_s)]
     for balance in balances:
         args += ["--balance", balance]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")}
@@ -84,9 +84,11 @@ def venue_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
-def btc_like(venue: VenueProcess, last: str = "57000") -> None:
+def btc_like(venue: VenueProcess, last: str = "61800") -> None:
     """BTCUSDT as the sample recording prices it: 6 quantity decimals, a deep book around `last`."""
     venue.admin(
         "set_symbol", symbol="BTCUSDT", base_precision=6, quote_precision=2, base_fee_precision=8, last=last

@@ -40,7 +40,7 @@ from tests.cli.sweep_worker import HANG_S
 from tests.cli.vision_server import VisionServer
 from tests.conftest import FIXTURES, REPO, run_fx
 from tests.data.vision_files import csv_text, day_ms, trade_rows, write_archive
-from tests.live.private_venue import venue_process
+from tests.live.private_venue import ROUND_TRIP, venue_process
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 FROM, TO = "2024-08-08T23:55:00Z", "2024-08-08T23:55:20Z"
@@ -54,24 +54,7 @@ VISION_DAY = "2024-08-08"
 
 
 # Enters and leaves on nearly every second: fills, the account and the metrics all see the values.
-STRATEGY = """schema = 1
-signal_timeout_s = 5
-cooldown_s = 1
-[sizing]
-risk_variant = "risk_rsi"
-[[s1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[z1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[ze1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-"""
+STRATEGY = ROUND_TRIP  # enters and leaves at once
 
 
 @dataclass(frozen=True)

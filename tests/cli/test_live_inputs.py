@@ -9,21 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, REPO, error_line, run_fx
+from tests.live.private_venue import ROUND_TRIP
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 KEY, SECRET = "mx0vglTESTKEYabcdef", "0123456789abcdef0123456789abcdef"
 LIMITS = ("--max-order", "25", "--max-total", "100", "--max-positions", "1", "--max-daily-loss", "10")
-STRATEGY = """schema = 1
-side = "{side}"
-[[s1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[z1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-"""
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +22,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root)).returncode == 0
     strategies = root.parent / "strategies"
     strategies.mkdir()
-    (strategies / "buy.toml").write_text(STRATEGY.format(side="long"))
-    (strategies / "short.toml").write_text(STRATEGY.format(side="short"))
+    (strategies / "buy.toml").write_text(ROUND_TRIP)
+    (strategies / "short.toml").write_text(ROUND_TRIP.replace("schema = 1\n", 'schema = 1\nside = "short"\n'))
     return root
 
 

@@ -20,6 +20,26 @@ import httpx
 from tests.conftest import REPO
 from tests.fake_mexc_private.venue import DOC_KEY, DOC_SECRET
 
+# Enter at once, leave at once: every round trip is an entry order and an exit order.
+ROUND_TRIP = """schema = 1
+signal_timeout_s = 5
+cooldown_s = 1
+[sizing]
+risk_variant = "risk_rsi"
+[[s1]]
+indicator = "PRICE"
+op = "gt"
+value = 0
+[[z1]]
+indicator = "PRICE"
+op = "gt"
+value = 0
+[[ze1]]
+indicator = "PRICE"
+op = "gt"
+value = 0
+"""
+
 
 @dataclass
 class VenueProcess:

@@ -20,27 +20,10 @@ import pytest
 from fxcli.execution.journal import Journal
 from tests.conftest import FIXTURES, REPO, run_fx
 from tests.fake_mexc_private.venue import DOC_KEY, DOC_SECRET
-from tests.live.private_venue import VenueProcess, btc_like, venue_process
+from tests.live.private_venue import ROUND_TRIP, VenueProcess, btc_like, venue_process
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 LIMITS = ("--max-order", "100", "--max-total", "200", "--max-positions", "1", "--max-daily-loss", "50")
-# Enter at once, leave at once: every round trip is an entry order and an exit order.
-ROUND_TRIP = """schema = 1
-signal_timeout_s = 5
-cooldown_s = 1
-[[s1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[z1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[ze1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-"""
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from fxcli.model.orders import VenueTrade
 from tests.fake_mexc_private.replies import VenueError
-from tests.fake_mexc_private.symbols import NewOrder, SymbolSpec, text
+from tests.fake_mexc_private.symbols import NewOrder, SymbolSpec
 
 NEW, PARTIALLY_FILLED, FILLED = "NEW", "PARTIALLY_FILLED", "FILLED"
 CANCELED, PARTIALLY_CANCELED = "CANCELED", "PARTIALLY_CANCELED"
 OPEN = frozenset({NEW, PARTIALLY_FILLED})
+Trade = VenueTrade  # one fill: the same value fx's model uses for a myTrades row or a deal push
 ZERO = Decimal(0)
 
 
@@ -52,24 +54,6 @@ class Order:
     def remaining(self) -> Decimal:
         """Base quantity not yet filled (ZERO for a MARKET buy by quote)."""
         return max(self.orig_qty - self.executed_qty, ZERO)
-
-
-@dataclass(frozen=True)
-class Trade:
-    """One fill of one order (the venue's `myTrades` row and deal push)."""
-
-    trade_id: str
-    order_id: str
-    client_id: str
-    symbol: str
-    side: str
-    price: Decimal
-    qty: Decimal
-    quote_qty: Decimal
-    fee: Decimal
-    fee_asset: str
-    time_ms: int
-    is_maker: bool
 
 
 @dataclass(frozen=True)
@@ -378,18 +362,18 @@ class Exchange:
             order.frozen -= qty
         self._trade_seq += 1
         trade = Trade(
-            f"{self._trade_seq - 1}X1",
-            order.order_id,
-            order.client_id,
-            order.symbol,
-            order.side,
-            price,
-            qty,
-            quote,
-            fee.normalize() if fee else ZERO,
-            fee_asset,
-            now,
-            maker,
+            symbol=order.symbol,
+            trade_id=f"{self._trade_seq - 1}X1",
+            order_id=order.order_id,
+            client_id=order.client_id,
+            side=order.side,
+            price=price,
+            qty=qty,
+            quote_qty=quote,
+            fee=fee.normalize() if fee else ZERO,
+            fee_asset=fee_asset,
+            time_ms=now,
+            is_maker=maker,
         )
         self.trades[trade.trade_id] = trade
         order.trade_ids.append(trade.trade_id)
@@ -423,60 +407,3 @@ class Exchange:
         self.emit(
             OrderEvent(order, order.status, order.executed_qty, order.cum_quote, last_deal, self.clock())
         )
-
-    def ledger(self) -> dict[str, object]:
-        """Ground truth as JSON-ready values (strings for numbers): orders, trades, balances, transfers."""
-        counts: dict[str, int] = {}
-        for order in self.orders.values():
-            if order.client_id:
-                counts[order.client_id] = counts.get(order.client_id, 0) + 1
-        return {
-            "orders": [order_json(o) for o in self.orders.values()],
-            "trades": {t.trade_id: trade_json(t) for t in self.trades.values()},
-            "balances": {
-                a: {"free": text(self.free[a]), "locked": text(self.locked.get(a, ZERO))}
-                for a in sorted(self.free)
-            },
-            "transfers": [
-                {"asset": t.asset, "amount": text(t.amount), "kind": t.kind, "time": t.time_ms}
-                for t in self.transfers
-            ],
-            "orders_per_client_id": counts,
-        }
-
-
-def order_json(o: Order) -> dict[str, object]:
-    """An order for the ledger."""
-    return {
-        "orderId": o.order_id,
-        "clientOrderId": o.client_id,
-        "symbol": o.symbol,
-        "side": o.side,
-        "type": o.type,
-        "status": o.status,
-        "price": text(o.price),
-        "origQty": text(o.orig_qty),
-        "executedQty": text(o.executed_qty),
-        "cummulativeQuoteQty": text(o.cum_quote),
-        "external": o.external,
-        "time": o.time_ms,
-        "tradeIds": list(o.trade_ids),
-    }
-
-
-def trade_json(t: Trade) -> dict[str, object]:
-    """A trade for the ledger."""
-    return {
-        "id": t.trade_id,
-        "orderId": t.order_id,
-        "clientOrderId": t.client_id,
-        "symbol": t.symbol,
-        "side": t.side,
-        "price": text(t.price),
-        "qty": text(t.qty),
-        "quoteQty": text(t.quote_qty),
-        "commission": text(t.fee),
-        "commissionAsset": t.fee_asset,
-        "time": t.time_ms,
-        "isMaker": t.is_maker,
-    }

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,7 +130,7 @@ def _route(venue: FakePrivateVenue, raw: Raw, fault: Fault | None) -> Reply:
         route = ROUTES.get((raw.method, raw.path))
         if route is None:
             return Reply(404, b'{"code":404,"msg":"Not Found"}')
-        venue.limits.check(raw.headers.get("x-mexc-apikey", raw.peer), route.groups, time.monotonic())
+        venue.limits.check(raw.headers.get("x-mexc-apikey", raw.peer), route.groups)
         signed = authenticate(raw, venue.keys, venue.now_ms(), permission=route.permission)
         if fault is not None and fault.kind == "not_found" and raw.method == "GET":
             raise VenueError(-2013)

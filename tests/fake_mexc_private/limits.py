@@ -7,7 +7,9 @@ ban the key: 418 with `Retry-After: 120` for every request until the ban ends.
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.fake_mexc_private.replies import VenueError
@@ -47,14 +49,16 @@ class RateLimits:
     ban_after: int = 3  # 429s within `ban_window_s` that earn a 418
     ban_window_s: float = 10.0
     ban_s: int = 120
+    clock: Callable[[], float] = time.monotonic  # seconds; a test may freeze it
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _recent_429: dict[str, deque[float]] = field(default_factory=dict)
     _banned_until: dict[str, float] = field(default_factory=dict)
 
-    def check(self, key: str, groups: tuple[str, ...], now_s: float) -> None:
+    def check(self, key: str, groups: tuple[str, ...]) -> None:
         """Spend one token of each group (and of "total") or raise 429/418."""
         if not self.enabled:
             return
+        now_s = self.clock()
         until = self._banned_until.get(key, 0.0)
         if now_s < until:
             raise RateLimitError(418, max(1, round(until - now_s)))

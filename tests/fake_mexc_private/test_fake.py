@@ -286,3 +286,19 @@ def test_time_window_edges_follow_the_documented_rule() -> None:
         assert [r.status_code for r in (just_ahead, oldest, wide)] == [200, 200, 200]
 
     run(body)
+
+
+def test_venue_stops_itself_after_its_max_lifetime() -> None:
+    async def body() -> None:
+        venue = FakePrivateVenue(max_lifetime_s=0.3)
+        async with venue, httpx.AsyncClient(base_url=venue.rest_url) as client:
+            alive = await client.get("/api/v3/ping")
+            await asyncio.sleep(0.5)
+
+            with pytest.raises(httpx.ConnectError):
+                await client.get("/api/v3/ping")
+
+            assert alive.status_code == 200
+            assert venue.rest_url.startswith("http://127.0.0.1:")
+
+    asyncio.run(body())

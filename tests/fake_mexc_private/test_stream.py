@@ -83,18 +83,18 @@ def spec_frame(number: int) -> bytes:
         return pushes.order_frame(event, send_ms=sent)
     if number == 3:
         trade = Trade(
-            "600000000000000777X1",
-            SPEC_ORDER.order_id,
-            SPEC_ORDER.client_id,
-            PEPE,
-            "BUY",
-            D("0.0000101"),
-            D(400000),
-            D("4.04"),
-            D(200),
-            "PEPE",
-            1765000000410,
-            False,
+            symbol=PEPE,
+            trade_id="600000000000000777X1",
+            order_id=SPEC_ORDER.order_id,
+            client_id=SPEC_ORDER.client_id,
+            side="BUY",
+            price=D("0.0000101"),
+            qty=D(400000),
+            quote_qty=D("4.04"),
+            fee=D(200),
+            fee_asset="PEPE",
+            time_ms=1765000000410,
+            is_maker=False,
         )
         return pushes.deal_frame(trade, send_ms=1765000000421)
     if number == 4:
@@ -215,14 +215,13 @@ def test_listen_key_quota_extend_delete_and_list() -> None:
 def test_key_expires_after_ttl_unless_extended_and_its_socket_closes() -> None:
     async def body(venue: Venue, client: httpx.AsyncClient) -> None:
         venue.limits.enabled = False
-        venue.streams.key_ttl_ms = 300
+        venue.streams.key_ttl_ms = 600
         kept, ws_kept = await open_stream(venue, client)
         lost, ws_lost = await open_stream(venue, client)
 
         for _ in range(4):
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
             await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", kept)])
-        await asyncio.sleep(0.15)
         put_dead = await call(client, "PUT", "/api/v3/userDataStream", [("listenKey", lost)])
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws_lost.recv(), 1.0)
@@ -262,5 +261,24 @@ def test_socket_closes_without_subscription_or_traffic(rule: str) -> None:
             assert "idle" in reasons
             assert not pinged.close_code
         await pinged.close()
+
+    run(body)
+
+
+def test_connection_lifetime_closes_and_a_key_takes_at_most_5_sockets() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        venue.limits.enabled = False
+        venue.streams.max_conn_s = 0.4
+        key, first = await open_stream(venue, client)
+        others = [await connect(f"{venue.ws_url}?listenKey={key}") for _ in range(4)]
+
+        with pytest.raises(InvalidStatus):
+            await connect(f"{venue.ws_url}?listenKey={key}")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(first.recv(), 2.0)
+        for ws in others:
+            await ws.close()
+
+        assert "connection lifetime" in {c.close_reason for c in venue.streams.conns.values()}
 
     run(body)

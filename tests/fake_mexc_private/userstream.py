@@ -28,6 +28,7 @@ from tests.fake_mexc import frames
 from tests.fake_mexc_private.faults import PUSH_KINDS, Faults
 from tests.fake_mexc_private.pushes import CHANNELS
 from tests.fake_mexc_private.replies import VenueError
+from tests.fake_mexc_private.wire import close_server
 
 HOST = "127.0.0.1"
 KEY_ALPHABET = string.ascii_lowercase + string.digits
@@ -85,7 +86,7 @@ class UserStreams:
         self.created = 0  # listen keys ever created (a reconnect storm shows here)
         self.ws_url = ""
         self._live: dict[int, _Live] = {}
-        self._held: list[tuple[str, bytes]] = []  # reorder_push: frames waiting for the next push
+        self._held: dict[str, list[bytes]] = {}  # reorder_push: frames waiting for the channel's next push
         self._next_conn = 1
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -176,11 +177,8 @@ class UserStreams:
             self._ticker = None
         for live in list(self._live.values()):
             live.ws.transport.abort()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 3.0)
-            self._server = None
+        await close_server(self._server)
+        self._server = None
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
@@ -280,15 +278,14 @@ class UserStreams:
         if fault is not None and fault.kind == "drop_push":
             return
         if fault is not None and fault.kind == "reorder_push":
-            self._held.append((channel, frame))
+            self._held.setdefault(channel, []).append(frame)
             return
-        outgoing = [(channel, frame)] * (2 if fault is not None and fault.kind == "duplicate_push" else 1)
-        outgoing += self._held
-        self._held = []
-        for out_channel, out_frame in outgoing:
+        outgoing = [frame] * (2 if fault is not None and fault.kind == "duplicate_push" else 1)
+        outgoing += self._held.pop(channel, [])
+        for out_frame in outgoing:
             for live in list(self._live.values()):
                 key = self.keys.get(live.info.key)
-                if key is not None and key.state == "live" and out_channel in live.info.subs:
+                if key is not None and key.state == "live" and channel in live.info.subs:
                     live.info.pushes += 1
                     live.queue.put_nowait(out_frame)
 

@@ -28,13 +28,12 @@ from tests.fake_mexc_private.book import (
     Exchange,
     Order,
     OrderEvent,
-    order_json,
 )
 from tests.fake_mexc_private.faults import Fault, Faults, make_fault
 from tests.fake_mexc_private.limits import RateLimits
 from tests.fake_mexc_private.symbols import NewOrder, SymbolSpec, decimals, default_spec, text
 from tests.fake_mexc_private.userstream import UserStreams
-from tests.fake_mexc_private.wire import Reply, serve_connection
+from tests.fake_mexc_private.wire import Reply, close_server, serve_connection
 
 HOST = "127.0.0.1"
 # the key and secret of MEXC's documentation (§2.2 vectors are signed with them)
@@ -102,6 +101,7 @@ class FakePrivateVenue:
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
         self._cancel_seq = 0
+        self._writers: set[asyncio.StreamWriter] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -119,9 +119,7 @@ class FakePrivateVenue:
 
     async def start(self) -> None:
         """Bind REST and the user stream on 127.0.0.1 (random ports)."""
-        self._rest = await asyncio.start_server(
-            lambda r, w: serve_connection(r, w, self._answer), HOST, 0, limit=16_384
-        )
+        self._rest = await asyncio.start_server(self._connection, HOST, 0, limit=16_384)
         self.rest_url = f"http://{HOST}:{self._rest.sockets[0].getsockname()[1]}"
         await self.streams.start()
         self._tasks = [asyncio.create_task(self._lifetime())]
@@ -133,15 +131,22 @@ class FakePrivateVenue:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.streams.stop()
-        if self._rest is not None:
-            self._rest.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._rest.wait_closed(), 3.0)
-            self._rest = None
+        for writer in list(self._writers):  # keep-alive connections outlive a closed listener
+            writer.transport.abort()
+        await close_server(self._rest)
+        self._rest = None
 
     async def _lifetime(self) -> None:
         await asyncio.sleep(self.max_lifetime_s)
+        self._tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         await self.stop()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            await serve_connection(reader, writer, self._answer)
+        finally:
+            self._writers.discard(writer)
 
     async def _answer(self, raw: Raw) -> Reply:
         return await endpoints.handle(self, raw)
@@ -250,12 +255,12 @@ class FakePrivateVenue:
     def ledger(self) -> dict[str, Any]:
         """Orders (with client ids), trades by id, balances per asset, external transfers, and the
         number of venue orders per client id (for "≤ 1 order per intent")."""
-        return self.exchange.ledger()
+        return views.ledger(self.exchange)
 
     def open_orders_of(self, prefix: str) -> list[dict[str, Any]]:
         """Open orders whose client id starts with `prefix` (a run's orphans after it stopped)."""
         return [
-            order_json(o)
+            views.ledger_order(o)
             for o in self.exchange.orders.values()
             if o.is_open and o.client_id.startswith(prefix)
         ]

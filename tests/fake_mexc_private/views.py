@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fake_mexc_private.book import OPEN, Order, Trade
+from tests.fake_mexc_private.book import OPEN, ZERO, Exchange, Order, Trade
 from tests.fake_mexc_private.symbols import text
 
 TIME_IN_FORCE = {"IMMEDIATE_OR_CANCEL": "IOC", "FILL_OR_KILL": "FOK"}
@@ -103,3 +103,29 @@ def trade(t: Trade, *, null_client_id: bool = False) -> dict[str, Any]:
         "isSelfTrade": False,
         "clientOrderId": None if null_client_id or not t.client_id else t.client_id,
     }
+
+
+def ledger(ex: Exchange) -> dict[str, Any]:
+    """The venue's ground truth as JSON-ready values: every order (with its trade ids and whether it
+    was placed outside fx), trades by id, balances, external transfers, orders per client id."""
+    counts: dict[str, int] = {}
+    for o in ex.orders.values():
+        if o.client_id:
+            counts[o.client_id] = counts.get(o.client_id, 0) + 1
+    return {
+        "orders": [ledger_order(o) for o in ex.orders.values()],
+        "trades": {t.trade_id: trade(t) for t in ex.trades.values()},
+        "balances": {
+            a: {"free": text(ex.free[a]), "locked": text(ex.locked.get(a, ZERO))} for a in sorted(ex.free)
+        },
+        "transfers": [
+            {"asset": t.asset, "amount": text(t.amount), "kind": t.kind, "time": t.time_ms}
+            for t in ex.transfers
+        ],
+        "orders_per_client_id": counts,
+    }
+
+
+def ledger_order(o: Order) -> dict[str, Any]:
+    """An order in the ledger: its REST view plus `external` and its trade ids."""
+    return order(o) | {"external": o.external, "tradeIds": list(o.trade_ids)}

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Protocol
 
 from tests.fake_mexc_private.auth import Raw
 
@@ -31,6 +32,22 @@ class Reply:
 
 
 Handler = Callable[[Raw], Awaitable[Reply]]
+
+
+class Closable(Protocol):
+    """An asyncio or websockets server."""
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+async def close_server(server: Closable | None) -> None:
+    """Stop listening and wait (bounded) until the server is closed."""
+    if server is not None:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 3.0)
 
 
 async def serve_connection(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fxcli.errors import FxError
 from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.errors import OutcomeUnknown, RetryClass, VenueError
 from fxcli.exchange.mexc_private.keys import ApiKeys
@@ -440,3 +441,26 @@ def test_keys_never_appear_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixtu
     assert caplog.records  # the scenarios did log (httpx and the client)
     assert KEY not in text
     assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "words"),
+    [
+        (
+            "ftp://api.mexc.com",
+            {},
+            "the MEXC REST URL must start with http:// or https://, got 'ftp://api.mexc.com'",
+        ),
+        (
+            "https://api.mexc.com",
+            {"recv_window_ms": 60001},
+            "the receive window must be 1..60000 ms, got 60001",
+        ),
+        ("https://api.mexc.com", {"timeout_s": 0}, "the MEXC REST timeout must be > 0 s, got 0"),
+    ],
+)
+def test_bad_settings_are_user_errors(url: str, options: dict[str, Any], words: str) -> None:
+    with pytest.raises(FxError) as caught:
+        PrivateClient(url, ApiKeys(KEY, SECRET), **options)
+
+    assert str(caught.value) == words

@@ -21,11 +21,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 
+from fxcli.errors import FxError
 from fxcli.exchange.mexc_private.answers import (
     parse_ack,
     parse_balances,
@@ -36,7 +37,7 @@ from fxcli.exchange.mexc_private.budget import Group, OrderBudget
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError, classify, unreadable
 from fxcli.exchange.mexc_private.keys import ApiKeys, redact
 from fxcli.exchange.mexc_private.rules import SymbolRules, parse_exchange_info
-from fxcli.exchange.mexc_private.signing import decimal_text, encode, sign
+from fxcli.exchange.mexc_private.signing import decimal_text, encode, signed_query
 from fxcli.exchange.rest import parse_server_time_ms
 from fxcli.model.orders import Ack, Balance, OrderRequest, VenueOrder, VenueTrade
 
@@ -60,12 +61,13 @@ class PrivateClient:
         budget: OrderBudget | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        # These come from settings and options: a bad one is the user's to fix (exit 2), not a traceback.
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"the MEXC REST URL must be http(s), got {base_url!r}")
+            raise FxError(f"the MEXC REST URL must start with http:// or https://, got {base_url!r}")
         if not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
-            raise ValueError(f"recv_window_ms must be in 1..{MAX_RECV_WINDOW_MS}, got {recv_window_ms}")
+            raise FxError(f"the receive window must be 1..{MAX_RECV_WINDOW_MS} ms, got {recv_window_ms}")
         if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+            raise FxError(f"the MEXC REST timeout must be > 0 s, got {timeout_s:g}")
         self.base_url = base_url.rstrip("/")
         self._keys = keys
         self.recv_window_ms = recv_window_ms
@@ -90,9 +92,7 @@ class PrivateClient:
     async def __aenter__(self) -> PrivateClient:
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -129,12 +129,12 @@ class PrivateClient:
 
     async def new_order(self, req: OrderRequest) -> Ack:
         """Place an order. The answer has no status and no fills; a lost answer is `OutcomeUnknown`."""
-        doc = await self._call("POST", "/api/v3/order", _order_params(req), group="order")
+        doc = await self._call("POST", "/api/v3/order", order_params(req), group="order")
         return self._decode("POST", "new order", lambda: parse_ack(doc, req.symbol))
 
     async def test_order(self, req: OrderRequest) -> None:
         """Validate an order fully at the venue (`order/test`) without placing it."""
-        await self._call("POST", "/api/v3/order/test", _order_params(req), group="order")
+        await self._call("POST", "/api/v3/order/test", order_params(req), group="order")
 
     async def cancel_order(
         self, symbol: str, *, client_id: str | None = None, order_id: str | None = None
@@ -198,29 +198,30 @@ class PrivateClient:
 
     async def listen_key_create(self) -> str:
         """A new listenKey for the user-data stream (valid 60 minutes unless extended)."""
-        doc = await self._call("POST", "/api/v3/userDataStream", [])
+        doc = await self._call("POST", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("POST", "userDataStream", lambda: _text(doc["listenKey"]))
 
     async def listen_key_extend(self, key: str) -> None:
         """Extend `key` to 60 minutes from now; a dead key raises retry NOT_FOUND (730706)."""
-        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("PUT", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_key_delete(self, key: str) -> None:
         """Close `key`."""
-        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)])
+        await self._call("DELETE", "/api/v3/userDataStream", [("listenKey", key)], group="listen_key")
 
     async def listen_keys(self) -> list[str]:
         """Every valid listenKey of this account."""
-        doc = await self._call("GET", "/api/v3/userDataStream", [])
+        doc = await self._call("GET", "/api/v3/userDataStream", [], group="listen_key")
         return self._decode("GET", "userDataStream", lambda: [_text(k) for k in _list(doc["listenKey"])])
 
     # ------------------------------------------------------------------ internals
 
     async def _time_sample(self) -> tuple[int, int]:
-        sent_ns = time.time_ns()
-        doc = await self._call("GET", "/api/v3/time", [], signed=False, parse=False)
-        mid_ms = (sent_ns + time.time_ns()) // 2_000_000
-        return self._decode("GET", "time", lambda: parse_server_time_ms(doc)), mid_ms
+        """The venue's clock (ms) and ours at the midpoint of the round trip (ms); the round trip
+        starts when the request leaves, after any wait for the budget."""
+        answer = await self._send("GET", "/api/v3/time", [], signed=False, group="other")
+        mid_ms = (answer.sent_ns + answer.received_ns) // 2_000_000
+        return self._decode("GET", "time", lambda: parse_server_time_ms(answer.body)), mid_ms
 
     async def _call(
         self,
@@ -230,22 +231,31 @@ class PrivateClient:
         *,
         signed: bool = True,
         group: Group = "other",
-        parse: bool = True,
     ) -> Any:
-        """Send, and on 700003 re-measure the clock and send once more with a fresh timestamp."""
+        """The JSON document of a 2xx answer. On 700003 re-measure the clock and send once more
+        with a fresh timestamp (the venue did not act on the refused request)."""
         if signed and self.offset_ms is None:
             await self._resync(self._syncs)
         syncs = self._syncs
         try:
-            return await self._send(method, path, params, signed=signed, group=group, parse=parse)
+            answer: _Answer | None = await self._send(method, path, params, signed=signed, group=group)
         except VenueError as exc:
             if exc.retry is not RetryClass.RESYNC_ONCE:
                 raise
             log.warning(
                 "%s %s: timestamp refused (700003); re-measuring the clock, sending once more", method, path
             )
-        await self._resync(syncs)
-        return await self._send(method, path, params, signed=signed, group=group, parse=parse)
+            answer = None
+        if answer is None:  # outside the handler: a second failure is not chained to the first
+            await self._resync(syncs)
+            answer = await self._send(method, path, params, signed=signed, group=group)
+        try:
+            return json.loads(answer.body)
+        except ValueError:
+            what = "empty answer" if not answer.body else "answer is not complete JSON"
+            raise unreadable(
+                method, "unreadable_answer", f"{method} {path}: {what}", http=answer.status
+            ) from None
 
     async def _resync(self, seen_syncs: int) -> None:
         """Measure the clock unless another call did since `seen_syncs`: thirty orders refused at
@@ -255,27 +265,23 @@ class PrivateClient:
                 await self.sync_clock()
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]],
-        *,
-        signed: bool,
-        group: Group,
-        parse: bool,
-    ) -> Any:
-        """One request: sign, wait for the budget, send, and turn every failure into a `VenueError`."""
+        self, method: str, path: str, params: list[tuple[str, str]], *, signed: bool, group: Group
+    ) -> _Answer:
+        """One request and its 2xx answer: wait for the budget, then stamp and sign (a timestamp
+        taken before a wait in line would be stale on arrival), send, and turn every failure into a
+        `VenueError`."""
+        await self.budget.acquire(group)
         headers: dict[str, str] = {}
         if signed:
             now_ms = time.time_ns() // 1_000_000 + (self.offset_ms or 0)
-            query = encode([*params, ("recvWindow", str(self.recv_window_ms)), ("timestamp", str(now_ms))])
-            query += "&signature=" + sign(self._keys.secret, query)
+            stamped = [*params, ("recvWindow", str(self.recv_window_ms)), ("timestamp", str(now_ms))]
+            query = signed_query(self._keys.secret, stamped)
             headers["X-MEXC-APIKEY"] = self._keys.key
         else:
             query = encode(params)
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
-        await self.budget.acquire(group)
         self.requests += 1
+        sent_ns = time.time_ns()
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._http.request(method, url, headers=headers)
@@ -292,6 +298,7 @@ class PrivateClient:
         except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
             detail = self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}")
             raise unreadable(method, "transport_error", detail) from None
+        received_ns = time.time_ns()
         status = response.status_code
         if not 200 <= status < 300:
             error = classify(method, status, body, response.headers, scrub=self._scrub)
@@ -299,13 +306,7 @@ class PrivateClient:
                 self.budget.block(error.retry_after_s)
             log.info("%s %s: %s", method, path, error)
             raise error
-        if not parse:
-            return body
-        try:
-            return json.loads(body)
-        except ValueError:
-            what = "empty answer" if not body else "answer is not complete JSON"
-            raise unreadable(method, "unreadable_answer", f"{method} {path}: {what}", http=status) from None
+        return _Answer(status, body, sent_ns, received_ns)
 
     def _decode(self, method: str, what: str, build: Callable[[], T]) -> T:
         """Decode a 2xx answer; one we cannot read fails closed like a lost answer."""
@@ -317,6 +318,16 @@ class PrivateClient:
 
     def _scrub(self, text: str) -> str:
         return redact(text, self._keys)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 2xx answer, and when its request left and its body arrived (wall clock, ns)."""
+
+    status: int
+    body: bytes
+    sent_ns: int
+    received_ns: int
 
 
 async def _read(response: httpx.Response) -> bytes:
@@ -331,7 +342,8 @@ async def _read(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _order_params(req: OrderRequest) -> list[tuple[str, str]]:
+def order_params(req: OrderRequest) -> list[tuple[str, str]]:
+    """The new-order parameters in the order they are signed and sent (numbers as plain decimals)."""
     params = [("symbol", req.symbol), ("side", req.side), ("type", req.type)]
     for name, value in (("quantity", req.quantity), ("quoteOrderQty", req.quote_qty), ("price", req.price)):
         if value is not None:

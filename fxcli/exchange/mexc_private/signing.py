@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import urllib.parse
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,10 +25,25 @@ def sign(secret: str, total_params: str) -> str:
     return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
+# What `quote_plus` leaves alone: almost every value fx sends (symbols, ids, plain decimals).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def encode(params: Sequence[tuple[str, str]]) -> str:
-    """`k=v&k=v` in the given order, percent-encoded (a comma becomes `%2C`, as MEXC signs batch
-    symbols); the order matters because the HMAC covers the bytes."""
-    return urllib.parse.urlencode(list(params))
+    """`k=v&k=v` in the given order, percent-encoded exactly as `urllib.parse.urlencode` does (a
+    comma becomes `%2C`, as MEXC signs batch symbols); the order matters because the HMAC covers
+    the bytes. Text that needs no quoting skips `quote_plus`, which is most of the signing cost."""
+    return "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in params)
+
+
+def _quoted(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else urllib.parse.quote_plus(text)
+
+
+def signed_query(secret: str, params: Sequence[tuple[str, str]]) -> str:
+    """The query string to send: `params` encoded in order, then `&signature=` over exactly those bytes."""
+    query = encode(params)
+    return f"{query}&signature={sign(secret, query)}"
 
 
 def decimal_text(value: Decimal) -> str:

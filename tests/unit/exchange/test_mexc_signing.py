@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from decimal import Decimal
 
 import pytest
 
-from fxcli.exchange.mexc_private.signing import decimal_text, encode, sign
+from fxcli.exchange.mexc_private.signing import decimal_text, encode, sign, signed_query
 
 SECRET = "45d0b3c26f2644f19bfb98b07741b2f5"  # the MEXC documentation's example secret
 
@@ -138,3 +139,21 @@ def test_decimal_text_is_plain_without_trailing_zeros(value: Decimal, text: str)
 def test_decimal_text_refuses_non_finite(value: Decimal) -> None:
     with pytest.raises(ValueError, match="cannot send"):
         decimal_text(value)
+
+
+def test_signed_query_appends_the_f1_signature() -> None:
+    params = [tuple(pair.split("=")) for pair in VECTORS[2][1].split("&")]
+
+    query = signed_query(SECRET, params)  # type: ignore[arg-type]
+
+    assert query == f"{VECTORS[2][1]}&signature={VECTORS[2][2]}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["PEPEUSDT", "BTCUSDT,MXUSDT", "a b", "x+y", "ü", "100%", "a&b=c", "~_.-", "", "é/?#[]@!$'()*;", "\t\n"],
+)
+def test_encode_quotes_exactly_as_urlencode(value: str) -> None:
+    params = [("symbol", value), (value or "k", "1"), ("timestamp", "1765000000000")]
+
+    assert encode(params) == urllib.parse.urlencode(params)

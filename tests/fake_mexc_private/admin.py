@@ -41,6 +41,7 @@ KNOBS = {
     "cancel_push_delay_s",
     "ack_superset",
     "trades_null_client_id",
+    "deal_before_order",
     "frozen_ms",
 }
 STREAM_KNOBS = {"key_ttl_ms", "max_keys", "no_sub_close_s", "idle_close_s", "max_conn_s", "expiry"}

@@ -166,9 +166,10 @@ class Exchange:
         self._order_seq += 1
         return f"C02__{self._order_seq - 1}"
 
-    def place(self, req: NewOrder, *, external: bool = False) -> Order:
-        """Accept `req` (already checked against the symbol rules) or raise the balance rejection;
-        taker parts fill at once, LIMIT remainders rest."""
+    def validate(self, req: NewOrder) -> tuple[list[tuple[Decimal, Decimal]], Decimal]:
+        """What `place` checks before it changes anything (also all `order/test` does beyond the
+        symbol rules): open-order limit, parameter combination, LIMIT_MAKER crossing, balance.
+        Returns the book levels a taker part takes and the amount to freeze."""
         spec = self.specs[req.symbol]
         if sum(1 for o in self.orders.values() if o.is_open) >= self.max_open_orders:
             raise VenueError(30029)
@@ -178,11 +179,17 @@ class Exchange:
         if req.type == "LIMIT_MAKER" and crossing and self.maker_cross == "reject":
             raise VenueError(30041)
         freeze = self._freeze_amount(req, spec)
+        free = self.free.get(spec.quote if req.side == "BUY" else spec.base, ZERO)
+        if freeze > free:
+            raise VenueError(10101 if req.side == "BUY" else 30004 if free == 0 else 30005)
+        return crossing, freeze
+
+    def place(self, req: NewOrder, *, external: bool = False) -> Order:
+        """Accept `req` (already checked against the symbol rules) or raise the balance rejection;
+        taker parts fill at once, LIMIT remainders rest."""
+        spec = self.specs[req.symbol]
+        crossing, freeze = self.validate(req)
         asset = spec.quote if req.side == "BUY" else spec.base
-        if freeze > self.free.get(asset, ZERO):
-            if req.side == "BUY":
-                raise VenueError(10101)
-            raise VenueError(30004 if self.free.get(asset, ZERO) == 0 else 30005)
         now = self.clock()
         price = req.price if req.price is not None else spec.last
         qty = req.quantity if req.quantity is not None else ZERO

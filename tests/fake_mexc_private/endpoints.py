@@ -241,6 +241,7 @@ def _new_order(venue: FakePrivateVenue, call: Call) -> Any:
 def _test_order(venue: FakePrivateVenue, call: Call) -> Any:
     req = parse_order(venue, call.params)
     check(venue.exchange.specs[req.symbol], req, api_symbols=_api_symbols(venue, call))
+    venue.exchange.validate(req)  # the full validation, nothing created (§2.5)
     return {}
 
 

@@ -407,3 +407,42 @@ def test_f25_edge_errors(kind: str) -> None:
         assert len(venue.ledger()["orders"]) == (0 if kind == "waf" else 1)
 
     run(body)
+
+
+def test_f14_deal_push_before_its_order_push() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+        venue.deal_before_order = True
+        _, ws = await open_stream(
+            venue, client, ("spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb")
+        )
+
+        await place(client, "BUY", "LIMIT", "fxf14d", quantity="1500000", price="0.0000102")
+        got = await frames_until_quiet(ws)
+        await ws.close()
+
+        pushed = [(f.HasField("privateDeals"), f.privateOrders.status) for f in got]
+        assert pushed == [(False, 1), (True, 0), (False, 3)]  # NEW, the deal, then its PARTIALLY_FILLED
+
+    run(body)
+
+
+def test_fault_probability_is_replayed_exactly_from_its_seed() -> None:
+    async def hits(seed: int) -> list[int]:
+        venue = Venue(symbols={PEPE: {}}, max_lifetime_s=30)
+        async with venue, httpx.AsyncClient(base_url=venue.rest_url) as client:
+            setup(venue)
+            venue.fault(
+                "reject", when="GET /api/v3/openOrders", times=None, probability=0.5, seed=seed, code=10203
+            )
+            answers = [await call(client, "GET", "/api/v3/openOrders", [("symbol", PEPE)]) for _ in range(20)]
+        return [i for i, a in enumerate(answers) if a.status_code == 400]
+
+    async def body() -> None:
+        first, again, other = await hits(7), await hits(7), await hits(8)
+
+        assert 3 <= len(first) <= 17
+        assert first == again
+        assert first != other
+
+    asyncio.run(body())

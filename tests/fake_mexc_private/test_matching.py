@@ -317,3 +317,65 @@ def test_order_burst_over_12_per_s_gets_429_then_418_with_retry_after() -> None:
         assert len(venue.ledger()["orders"]) == 12
 
     run(body)
+
+
+def test_my_trades_pages_by_limit_and_order_and_knobs_change_shapes() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+        venue.exchange.partial_fills = (4, 4)
+        venue.ack_superset = True
+        venue.trades_null_client_id = True
+
+        ack = (await place(client, "BUY", "LIMIT", "fxk1", quantity="1000000", price="0.0000102")).json()
+        await place(client, "BUY", "LIMIT", "fxk2", quantity="500000", price="0.0000101")
+        venue.advance(PEPE, "0.0000101")
+        every = (await call(client, "GET", "/api/v3/myTrades", [("symbol", PEPE), ("limit", "500")])).json()
+        first = (await call(client, "GET", "/api/v3/myTrades", [("symbol", PEPE), ("limit", "3")])).json()
+        own = (
+            await call(client, "GET", "/api/v3/myTrades", [("symbol", PEPE), ("orderId", ack["orderId"])])
+        ).json()
+        one = (await call(client, "GET", "/api/v3/allOrders", [("symbol", PEPE), ("limit", "1")])).json()
+
+        assert (ack["clientOrderId"], ack["status"], ack["executedQty"]) == ("fxk1", "FILLED", "1000000")
+        assert len(every) == 8
+        assert [t["id"] for t in first] == [t["id"] for t in every[:3]]
+        assert {t["orderId"] for t in own} == {ack["orderId"]}
+        assert len(own) == 4
+        assert {t["clientOrderId"] for t in every} == {None}
+        assert [o["clientOrderId"] for o in one] == ["fxk1"]
+
+    run(body)
+
+
+def test_order_test_validates_fully_and_creates_nothing() -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+        params = order_params("BUY", "LIMIT", "fxq1", quantity="1000000", price="0.0000101")
+        too_big = order_params("BUY", "LIMIT", "fxq2", quantity="1500000000", price="0.0000101")
+        band = order_params("BUY", "LIMIT", "fxq3", quantity="1000000", price="0.0000200")
+
+        good = await call(client, "POST", "/api/v3/order/test", params)
+        poor = await call(client, "POST", "/api/v3/order/test", too_big)
+        priced = await call(client, "POST", "/api/v3/order/test", band)
+
+        assert (good.status_code, good.json()) == (200, {})
+        assert (code_of(poor), code_of(priced)) == (10101, 30087)
+        assert venue.ledger()["orders"] == []
+        assert venue.ledger()["balances"]["USDT"] == {"free": "10000", "locked": "0"}
+
+    run(body)
+
+
+@pytest.mark.parametrize("client_id", ["x" * 33, "fx.bad", "fx bad"])
+def test_client_id_longer_than_32_or_with_other_characters_is_700008(client_id: str) -> None:
+    async def body(venue: Venue, client: httpx.AsyncClient) -> None:
+        setup(venue)
+
+        answer = await place(client, "BUY", "LIMIT", client_id, quantity="1000000", price="0.0000101")
+        longest = await place(client, "BUY", "LIMIT", "A_-" + "9" * 29, quantity="1000000", price="0.0000101")
+
+        assert (answer.status_code, code_of(answer)) == (400, 700008)
+        assert "newClientOrderId" in answer.json()["msg"]
+        assert longest.status_code == 200
+
+    run(body)

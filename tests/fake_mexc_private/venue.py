@@ -94,6 +94,7 @@ class FakePrivateVenue:
         self.cancel_push_delay_s: float | None = 0.0  # F12: terminal push after a cancel; None: never
         self.ack_superset = False  # new-order answer with status/executedQty/clientOrderId
         self.trades_null_client_id = False  # myTrades rows with "clientOrderId": null
+        self.deal_before_order = False  # §3.6: a fill's deal push goes out before its order push
         self.max_lifetime_s = max_lifetime_s
         self.requests: list[RequestLog] = []
         self.rest_url = ""
@@ -101,6 +102,7 @@ class FakePrivateVenue:
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
         self._cancel_seq = 0
+        self._order_after_deal: tuple[bytes, str] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -275,11 +277,17 @@ class FakePrivateVenue:
             if self._cancelling and event.status in ("CANCELED", "PARTIALLY_CANCELED"):
                 self._publish_later(self.cancel_push_delay_s, pushes.ORDERS, frame, event.order.client_id)
                 return
+            if self.deal_before_order and event.last_deal_qty is not None:
+                self._order_after_deal = (frame, event.order.client_id)  # the deal event comes next
+                return
             self.streams.publish(pushes.ORDERS, frame, event.order.client_id)
         elif isinstance(event, DealEvent):
             self.streams.publish(
                 pushes.DEALS, pushes.deal_frame(event.trade, send_ms=now), event.trade.client_id
             )
+            if self._order_after_deal is not None:
+                self.streams.publish(pushes.ORDERS, *self._order_after_deal)
+                self._order_after_deal = None
         elif isinstance(event, AccountEvent):
             self.streams.publish(pushes.ACCOUNT, pushes.account_frame(event, create_ms=now, send_ms=now), "")
 

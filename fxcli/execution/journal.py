@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fxcli.errors import FxError
 from fxcli.execution.clientid import client_id as make_client_id
-from fxcli.execution.clientid import new_run_id
+from fxcli.execution.clientid import is_run_id, new_run_id
 from fxcli.execution.orders import (
     TERMINAL,
     Intent,
@@ -150,17 +150,24 @@ class Journal:
     def open(cls, path: Path, run_id: str | None = None) -> Journal:
         """Open (or create) the journal at `path` and register `run_id` (a fresh one by default)."""
         path = Path(path)
+        if run_id is not None and not is_run_id(run_id):
+            raise ValueError(f"run id {run_id!r} is not 6 lower-case base36 characters")
         if path.exists() and not path.is_file():
             raise FxError(f"{path}: the order journal must be a file, not a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise FxError(f"{path}: cannot open the order journal ({exc})") from exc
         try:
             cls._prepare(path, db)
             journal = cls(path, db, run_id or new_run_id())
             journal._register_run()
+        except sqlite3.Error as exc:
+            db.close()
+            # Read-only files or folders, a full disk, a lock held too long: the journal is unusable,
+            # and live trading must not start without it.
+            raise FxError(f"{path}: cannot write the order journal ({exc})") from exc
         except BaseException:
             db.close()
             raise
@@ -332,6 +339,12 @@ class Journal:
 
     @staticmethod
     def _append_state(db: sqlite3.Connection, order: TrackedOrder, evidence: Mapping[str, object]) -> None:
+        if order.order_id:
+            # A fill that came before we knew the order id (myTrades' null client id) joins now.
+            db.execute(
+                "UPDATE fills SET client_id = ? WHERE order_id = ? AND client_id = ''",
+                (order.client_id, order.order_id),
+            )
         db.execute(
             "INSERT INTO states (client_id, state, order_id, cum_qty, cum_quote, cancel_requested, incident,"
             " evidence, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.execution.balances import balance_mismatch
@@ -32,6 +32,7 @@ TRADES_MAX_LOOKBACK_MS = 30 * 24 * 3600 * 1000  # myTrades answers for the last 
 SEND_MARGIN_MS = 60_000  # venue and local clocks differ: search a minute before the intent
 ALL_ORDERS_PAGE = 1000
 TRADES_PAGE = 100
+Row = TypeVar("Row", VenueOrder, VenueTrade)
 
 
 class OrderClient(Protocol):
@@ -148,39 +149,68 @@ def is_not_found(exc: VenueError) -> bool:
     return exc.retry == RetryClass.NOT_FOUND
 
 
-async def _paged_orders(client: OrderClient, symbol: str, start_ms: int, end_ms: int) -> list[VenueOrder]:
-    """allOrders over [start, end], page after page (a full page may hide more at its last ms)."""
-    found: dict[str, VenueOrder] = {}
+async def _paged(fetch: Callable[[int], Awaitable[list[Row]]], start_ms: int, page_size: int) -> list[Row]:
+    """Every row from `start_ms` on, page after page (a full page may hide more rows at its last
+    ms, so the next page starts there and repeats are dropped by id), oldest first."""
+    found: dict[str, Row] = {}
     while True:
-        page = await client.all_orders(symbol, start_ms=start_ms, end_ms=end_ms, limit=ALL_ORDERS_PAGE)
-        fresh = [o for o in page if o.order_id not in found]
-        found.update((o.order_id, o) for o in fresh)
-        if len(page) < ALL_ORDERS_PAGE or not fresh:
-            return list(found.values())
-        start_ms = max(o.time_ms for o in page)
+        page = await fetch(start_ms)
+        fresh = [row for row in page if _row_id(row) not in found]
+        found.update((_row_id(row), row) for row in fresh)
+        if len(page) < page_size or not fresh:
+            return sorted(found.values(), key=lambda row: (row.time_ms, _row_id(row)))
+        start_ms = max(row.time_ms for row in page)
+
+
+def _row_id(row: VenueOrder | VenueTrade) -> str:
+    return row.order_id if isinstance(row, VenueOrder) else row.trade_id
 
 
 async def _paged_trades(
     client: OrderClient, symbol: str, start_ms: int, *, order_id: str | None = None
 ) -> list[VenueTrade]:
     """myTrades from `start_ms` on, 100 a page, each trade id once."""
-    found: dict[str, VenueTrade] = {}
-    while True:
-        page = await client.my_trades(symbol, order_id=order_id, start_ms=start_ms, limit=TRADES_PAGE)
-        fresh = [t for t in page if t.trade_id not in found]
-        found.update((t.trade_id, t) for t in fresh)
-        if len(page) < TRADES_PAGE or not fresh:
-            return sorted(found.values(), key=lambda t: (t.time_ms, t.trade_id))
-        start_ms = max(t.time_ms for t in page)
+
+    async def fetch(since_ms: int) -> list[VenueTrade]:
+        return await client.my_trades(symbol, order_id=order_id, start_ms=since_ms, limit=TRADES_PAGE)
+
+    return await _paged(fetch, start_ms, TRADES_PAGE)
 
 
 async def read_venue(client: OrderClient, symbol: str, *, since_ms: int, trades_since_ms: int) -> VenueView:
     """The venue's open orders, orders since `since_ms` (≤ 7 days) and trades of one symbol."""
     read_ms = now_ms()
     open_orders = await client.open_orders(symbol)
-    all_orders = await _paged_orders(client, symbol, since_ms, read_ms + SEND_MARGIN_MS)
+
+    async def fetch(start_ms: int) -> list[VenueOrder]:
+        end_ms = read_ms + SEND_MARGIN_MS
+        return await client.all_orders(symbol, start_ms=start_ms, end_ms=end_ms, limit=ALL_ORDERS_PAGE)
+
+    all_orders = await _paged(fetch, since_ms, ALL_ORDERS_PAGE)
     trades = await _paged_trades(client, symbol, trades_since_ms)
     return VenueView(open_orders, all_orders, trades, read_ms)
+
+
+class VenueReader:
+    """The lists of one symbol over a fixed window, read again only when a caller needs a read
+    newer than the last one: concurrent resolutions of one symbol share a single read."""
+
+    def __init__(self, client: OrderClient, symbol: str, *, since_ms: int, trades_since_ms: int) -> None:
+        self.client = client
+        self.symbol = symbol
+        self.since_ms = since_ms
+        self.trades_since_ms = trades_since_ms
+        self._view: VenueView | None = None
+        self._lock = asyncio.Lock()
+
+    async def view_after(self, at_ms: int) -> VenueView:
+        """A view read at or after local time `at_ms` (reads the venue only if the last is older)."""
+        async with self._lock:
+            if self._view is None or self._view.read_ms < at_ms:
+                self._view = await read_venue(
+                    self.client, self.symbol, since_ms=self.since_ms, trades_since_ms=self.trades_since_ms
+                )
+            return self._view
 
 
 def _apply(
@@ -212,14 +242,17 @@ async def resolve_unknown(
     *,
     lag_s: float = 3.0,
     gap_s: float = 0.3,
-    view: VenueView | None = None,
+    reader: VenueReader | None = None,
 ) -> TrackedOrder:
     """Resolve an order in doubt (SUBMITTING, UNKNOWN, or a watched TOMBSTONED id) from venue
     evidence only. Queries by client id; a not-found within `lag_s` of the send is waited out, not
     believed. Returns the order as journaled; it stays UNKNOWN when the venue cannot be read."""
     if order.state == OrderState.SUBMITTING and order.on_unknown():
         journal.record(order, {"kind": "restart", "note": "the send's outcome was never recorded"})
-    sent_ms = order.intent.created_ms
+    # The send left after the intent was journaled (maybe after a rate-limit wait) and before its
+    # outcome was recorded as unknown: count the lag from the later of the two. After a crash that
+    # is the restart: the dead process may have sent just before it died, and when is unknown.
+    sent_ms = max(order.intent.created_ms, order.updated_ms if order.state == OrderState.UNKNOWN else 0)
     lag_ms = int(lag_s * 1000)
     not_found_ms: list[int] = []
     while len(not_found_ms) < 2:
@@ -237,9 +270,13 @@ async def resolve_unknown(
             continue
         await _adopt(client, journal, order, [snap])
         return order
-    if view is None or view.read_ms < sent_ms + lag_ms:
+    if reader is None:
         since = sent_ms - SEND_MARGIN_MS
-        view = await read_venue(client, order.symbol, since_ms=since, trades_since_ms=since)
+        reader = VenueReader(client, order.symbol, since_ms=since, trades_since_ms=since)
+    try:
+        view = await reader.view_after(sent_ms + lag_ms)  # lists read before the lag ended prove nothing
+    except VenueError:
+        return order  # absence not proven: still in doubt
     snapshots, trades = view.find(order)
     if snapshots or trades:
         _apply(journal, order, snapshots, trades, "lists")
@@ -265,7 +302,10 @@ async def _adopt(
     _apply(journal, order, snapshots, (), "query")
     if order.cum_qty > order.fill_qty and order.order_id:
         since = order.intent.created_ms - SEND_MARGIN_MS
-        trades = await _paged_trades(client, order.symbol, since, order_id=order.order_id)
+        try:
+            trades = await _paged_trades(client, order.symbol, since, order_id=order.order_id)
+        except VenueError:
+            return  # the state is known; the missing fills come with the next backfill
         _apply(journal, order, (), trades, "myTrades")
 
 
@@ -278,10 +318,10 @@ async def reconcile_startup(
     assets: Mapping[str, tuple[str, str]] | None = None,
     external: Mapping[str, Decimal] | None = None,
 ) -> ReconcileReport:
-    """The journal against openOrders, allOrders (7 d) and myTrades for every symbol asked for or journaled as
-    live: own orders adopted and updated, orders in doubt resolved (or reported still unknown),
-    foreign open orders reported, missing fills back-filled; with `assets` (symbol → base, quote)
-    and a journaled account snapshot, the balance invariant checked since that snapshot."""
+    """The journal against openOrders, allOrders (7 d) and myTrades for every symbol asked for or
+    journaled as live: own orders adopted and updated, orders in doubt resolved (or reported still
+    unknown), foreign open orders reported, missing fills back-filled; with `assets` (symbol →
+    base, quote) and a journaled account snapshot, the balance invariant checked since then."""
     started = time.monotonic()
     report = ReconcileReport()
     watched = journal.orders(open_only=True)
@@ -321,13 +361,14 @@ async def _reconcile_symbol(
     # Trades from the oldest live intent or the last fill we hold, whichever is earlier.
     last_fill = max((t.time_ms for t in journal.fills(symbol=symbol)), default=now - TRADES_LOOKBACK_MS)
     trades_since = min([last_fill] + [o.intent.created_ms - SEND_MARGIN_MS for o in orders])
+    reader = VenueReader(
+        client,
+        symbol,
+        since_ms=now - ALL_ORDERS_LOOKBACK_MS,
+        trades_since_ms=max(trades_since, now - TRADES_MAX_LOOKBACK_MS),
+    )
     try:
-        view = await read_venue(
-            client,
-            symbol,
-            since_ms=now - ALL_ORDERS_LOOKBACK_MS,
-            trades_since_ms=max(trades_since, now - TRADES_MAX_LOOKBACK_MS),
-        )
+        view = await reader.view_after(now)
     except VenueError as exc:
         report.still_unknown += [o for o in orders if o.state in IN_DOUBT]
         return str(exc)
@@ -339,8 +380,13 @@ async def _reconcile_symbol(
         if venue_order.client_id in own_ids:
             continue
         parsed = parse(venue_order.client_id)
-        if parsed is None or parsed[0] not in runs or journal.order(venue_order.client_id) is None:
+        journaled = journal.order(venue_order.client_id) if parsed and parsed[0] in runs else None
+        if journaled is None:
             report.foreign.append(venue_order)
+        else:  # ours, open at the venue, yet journaled as done (or tombstoned too long ago)
+            report.incidents.append(
+                f"{venue_order.client_id}: open at the venue but journaled as {journaled.state}"
+            )
     open_ids = {o.client_id for o in view.open_orders}
     doubtful: list[tuple[TrackedOrder, OrderState]] = []
     for order in orders:
@@ -351,31 +397,40 @@ async def _reconcile_symbol(
             doubtful.append((order, was))
             continue
         if order.state in AT_VENUE and order.client_id not in open_ids and not snapshots:
-            await _query_final(client, journal, order, report)
+            await _query_final(client, journal, order, report, lag_s)
         _sort_into(report, order, was)
-    await asyncio.gather(*(resolve_unknown(client, journal, o, lag_s=lag_s, view=view) for o, _ in doubtful))
+    await asyncio.gather(
+        *(resolve_unknown(client, journal, o, lag_s=lag_s, reader=reader) for o, _ in doubtful)
+    )
     for order, was in doubtful:
         _sort_into(report, order, was)
     return ""
 
 
 async def _query_final(
-    client: OrderClient, journal: Journal, order: TrackedOrder, report: ReconcileReport
+    client: OrderClient, journal: Journal, order: TrackedOrder, report: ReconcileReport, lag_s: float
 ) -> None:
-    """A live order of ours absent from open and recent orders: ask for it by client id."""
-    try:
-        snap = await client.query_order(order.symbol, client_id=order.client_id)
-    except VenueError as exc:
-        if is_not_found(exc):
-            report.missing.append(order)
-        else:
-            report.errors.append(f"{order.client_id}: {exc}")
+    """A live order of ours absent from open and recent orders: ask for it by client id (again
+    after the read-after-write lag when its last news is younger than that)."""
+    while True:
+        try:
+            snap = await client.query_order(order.symbol, client_id=order.client_id)
+        except VenueError as exc:
+            wait_s = (order.updated_ms + lag_s * 1000 - now_ms()) / 1000
+            if is_not_found(exc) and wait_s > 0:
+                await asyncio.sleep(wait_s)
+                continue
+            if is_not_found(exc):
+                report.missing.append(order)
+            else:
+                report.errors.append(f"{order.client_id}: {exc}")
+            return
+        await _adopt(client, journal, order, [snap])
         return
-    await _adopt(client, journal, order, [snap])
 
 
 def _sort_into(report: ReconcileReport, order: TrackedOrder, was: OrderState) -> None:
-    if order in report.missing:
+    if any(o is order for o in report.missing):
         return
     if order.incident:
         report.incidents.append(f"{order.client_id}: {order.incident}")

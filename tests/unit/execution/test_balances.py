@@ -8,25 +8,13 @@ import pytest
 
 from fxcli.execution.balances import balance_mismatch, fill_deltas
 from fxcli.model.orders import Balance, VenueTrade
+from tests.unit.execution.fills import pepe_fill
 
 ASSETS = {"PEPEUSDT": ("PEPE", "USDT")}
 
 
 def trade(tid: str, side: str, qty: str, quote: str, fee: str, fee_asset: str) -> VenueTrade:
-    return VenueTrade(
-        symbol="PEPEUSDT",
-        trade_id=tid,
-        order_id="C02__1",
-        client_id="",
-        side=side,
-        price=Decimal(quote) / Decimal(qty),
-        qty=Decimal(qty),
-        quote_qty=Decimal(quote),
-        fee=Decimal(fee),
-        fee_asset=fee_asset,
-        time_ms=1,
-        is_maker=False,
-    )
+    return pepe_fill(tid, side=side, qty=qty, quote=quote, fee=fee, fee_asset=fee_asset)
 
 
 def bal(asset: str, free: str, locked: str = "0") -> Balance:

@@ -3,11 +3,13 @@ every run remembered; bad files refused with one line naming the file."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,27 +18,15 @@ import pytest
 from fxcli.errors import FxError
 from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
-from fxcli.execution.orders import OrderState, evidence
+from fxcli.execution.orders import OrderState, can_move, evidence
 from fxcli.model.orders import Ack, VenueTrade
+from tests.unit.execution.fills import pepe_fill
 
 S = OrderState
 
 
-def fill(tid: str, order_id: str, client_id: str = "", qty: str = "1") -> VenueTrade:
-    return VenueTrade(
-        symbol="PEPEUSDT",
-        trade_id=tid,
-        order_id=order_id,
-        client_id=client_id,
-        side="BUY",
-        price=Decimal("0.0000101"),
-        qty=Decimal(qty),
-        quote_qty=Decimal("0.0000101") * Decimal(qty),
-        fee=Decimal("0.5"),
-        fee_asset="PEPE",
-        time_ms=5,
-        is_maker=True,
-    )
+def fill(tid: str, order_id: str) -> VenueTrade:
+    return pepe_fill(tid, order_id=order_id, fee="0.5")
 
 
 def test_journal_is_wal_with_full_synchronous(tmp_path: Path) -> None:
@@ -76,6 +66,58 @@ def test_intent_survives_sigkill_right_after_record_intent(tmp_path: Path) -> No
         (cid, S.SUBMITTING, Decimal(1000000))
     ]
     assert "k7q2m9" in runs
+
+
+WRITER = """
+import sys
+from decimal import Decimal
+from fxcli.execution.journal import Journal
+from fxcli.execution.orders import evidence
+from fxcli.model.orders import Ack, VenueTrade
+from tests.unit.execution.fills import pepe_fill
+journal = Journal.open(sys.argv[1])
+print("open", flush=True)
+n = 0
+while True:
+    n += 1
+    order = journal.record_intent("A", "BUY", "LIMIT", role="e", quantity=Decimal(2), price=Decimal(1))
+    ack = Ack("A", f"C02__{journal.run_id}{n}", n)
+    order.on_ack(ack)
+    journal.record(order, evidence(ack))
+    trade = VenueTrade("A", f"{journal.run_id}{n}X1", ack.order_id, order.client_id, "BUY", Decimal(1),
+                       Decimal(2), Decimal(2), Decimal(0), "A", n, False)
+    journal.add_fill(trade)
+    order.on_trade(trade)
+    journal.record(order, evidence(trade))
+"""
+
+
+@pytest.mark.parametrize("kill_after_s", [0.05, 0.2, 0.4])
+def test_sigkill_while_writing_leaves_a_consistent_journal(tmp_path: Path, kill_after_s: float) -> None:
+    path = tmp_path / "orders.db"
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "open"
+        time.sleep(kill_after_s)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    check = sqlite3.connect(path)
+    integrity = check.execute("PRAGMA integrity_check").fetchone()[0]
+    check.close()
+    with Journal.open(path) as journal:
+        orders = journal.orders()
+        histories = [[state for state, _, _ in journal.history(o.client_id)] for o in orders]
+        fills = journal.fills()
+
+    assert integrity == "ok"
+    assert orders  # the child got some work done before it died
+    assert all(h[0] == S.SUBMITTING for h in histories)
+    assert all(can_move(a, b) for h in histories for a, b in itertools.pairwise(h))
+    assert {f.client_id for f in fills} <= {o.client_id for o in orders}
+    assert all(o.state != S.FILLED or o.fills for o in orders)
 
 
 def test_reopened_journal_rebuilds_state_and_knows_earlier_runs(tmp_path: Path) -> None:
@@ -173,3 +215,43 @@ def test_open_foreign_sqlite_database_leaves_it_untouched(tmp_path: Path) -> Non
     check.close()
 
     assert tables == [("notes",)]
+
+
+def test_open_below_a_file_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "results").write_text("a file where a folder should be\n")
+    path = tmp_path / "results" / "orders.db"
+
+    with pytest.raises(FxError, match=r"results/orders\.db: cannot open the order journal"):
+        Journal.open(path)
+
+
+def test_fill_seen_before_the_order_id_joins_its_order_once_the_id_is_known(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "orders.db") as journal:
+        order = journal.record_intent(
+            "PEPEUSDT", "BUY", "LIMIT", role="e", quantity=Decimal(5), price=Decimal(1)
+        )
+        journal.add_fill(fill("3X1", "C02__77"))  # myTrades row with a null client id, before the ack
+        order.on_ack(Ack("PEPEUSDT", "C02__77", 1))
+        journal.record(order, evidence(Ack("PEPEUSDT", "C02__77", 1)))
+
+        rebuilt = journal.order(order.client_id)
+
+    assert rebuilt is not None
+    assert list(rebuilt.fills) == ["3X1"]
+
+
+def test_open_journal_of_a_newer_fx_is_refused_and_left_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    Journal.open(path, "dddddd").close()
+    newer = sqlite3.connect(path)
+    newer.execute("PRAGMA user_version=2")
+    newer.close()
+
+    with pytest.raises(FxError, match=r"orders\.db: order journal version 2 was written by a newer fx"):
+        Journal.open(path)
+    check = sqlite3.connect(path)
+    version = check.execute("PRAGMA user_version").fetchone()[0]
+    runs = check.execute("SELECT run_id FROM runs").fetchall()
+    check.close()
+
+    assert (version, runs) == (2, [("dddddd",)])

@@ -9,6 +9,7 @@ import pytest
 
 from fxcli.execution.orders import TERMINAL, TRANSITIONS, Intent, OrderState, TrackedOrder, can_move
 from fxcli.model.orders import Ack, OrderPush, VenueOrder, VenueTrade
+from tests.unit.execution.fills import pepe_fill
 
 S = OrderState
 CID = "fxk7q2m9e00000001"
@@ -54,20 +55,7 @@ def push(status: str, cum: str, quote: str) -> OrderPush:
 
 
 def trade(tid: str, qty: str, quote: str) -> VenueTrade:
-    return VenueTrade(
-        symbol="PEPEUSDT",
-        trade_id=tid,
-        order_id=OID,
-        client_id=CID,
-        side="BUY",
-        price=Decimal("0.0000101"),
-        qty=Decimal(qty),
-        quote_qty=Decimal(quote),
-        fee=Decimal(0),
-        fee_asset="PEPE",
-        time_ms=3,
-        is_maker=False,
-    )
+    return pepe_fill(tid, qty=qty, quote=quote, order_id=OID, client_id=CID)
 
 
 def test_transition_table_terminal_states_have_no_moves_and_unknown_cannot_be_rejected() -> None:

@@ -49,6 +49,7 @@ test: $(STAMP)  ## the whole test suite
 
 soak: $(STAMP)  ## the live fault soak and the verify property test in full (the suite runs reduced ones)
 	FX_SOAK=full $(BIN)/pytest -q -s -m soak tests/live/test_soak.py
+	FX_SOAK=full $(BIN)/pytest -q tests/live/test_userstream_fake.py -k longevity
 	FX_VERIFY_CASES=400 $(BIN)/pytest -q tests/unit/store/test_verify.py
 
 golden: $(STAMP)  ## rewrite golden files (review the diff before committing)

@@ -422,12 +422,17 @@ _BODIES: Final[dict[str, _Body]] = {
 }
 
 
-def _decode_push(frame: bytes, received_ts_ns: int) -> Decoded:
+def parse_wrapper(frame: bytes) -> PushDataV3ApiWrapper:
+    """The `PushDataV3ApiWrapper` of a binary push (public or private); `BadFrameError` if it is none."""
     wrapper_type, proto_error = _proto()
     try:
-        wrapper = wrapper_type.FromString(frame)
+        return wrapper_type.FromString(frame)
     except proto_error as exc:
         raise BadFrameError(f"not a PushDataV3ApiWrapper ({exc})") from None
+
+
+def _decode_push(frame: bytes, received_ts_ns: int) -> Decoded:
+    wrapper = parse_wrapper(frame)
     body = wrapper.WhichOneof("body")
     decode_body = _BODIES.get(body) if body is not None else None
     if decode_body is None and body != "publicAggreDeals":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -22,6 +23,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 HOST = "127.0.0.1"
+
+
+class TooManyRequestsError(Exception):
+    """The registry's 429 with Retry-After, as `VenueError` carries it."""
+
+    code = 429
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many requests: retry after {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s
 
 
 class ListenKeyGoneError(Exception):
@@ -56,6 +67,11 @@ class StreamVenue:
         self.sockets: list[Socket] = []
         self.put_fails = 0  # the next N PUTs answer 730706 and the key dies
         self.delete_fails = 0  # the next N DELETEs are lost on the way (the key stays alive)
+        self.create_429_s: float | None = None  # the next POST answers 429 with this Retry-After
+        self.create_calls: list[float] = []  # monotonic time of every POST
+        self.refuse_dials = 0  # the next N handshakes are answered `refuse_status`
+        self.refuse_status = HTTPStatus.SERVICE_UNAVAILABLE  # 503: the socket side is down
+        self.dials = 0
         self.close_after_subscribe = False  # storm: every socket is closed once fully subscribed
         self.answer_pings = True  # False: a dead path where nothing comes back at all
         self._ids = itertools.count(1)
@@ -77,6 +93,10 @@ class StreamVenue:
 
     async def listen_key_create(self) -> str:
         await asyncio.sleep(0)  # a network call yields to the loop
+        self.create_calls.append(time.monotonic())
+        if self.create_429_s is not None:
+            retry_after_s, self.create_429_s = self.create_429_s, None
+            raise TooManyRequestsError(retry_after_s)
         key = f"pqia91ma{next(self._ids):08d}{'x' * 48}"
         self.alive.add(key)
         self.created.append(key)
@@ -143,6 +163,10 @@ class StreamVenue:
     # ---------------------------------------------------------------- the socket
 
     def _check_key(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.dials += 1
+        if self.refuse_dials > 0:
+            self.refuse_dials -= 1
+            return connection.respond(self.refuse_status, f"{self.refuse_status.phrase}\n")
         key = request.path.partition("listenKey=")[2]
         if not request.path.startswith("/ws?") or key not in self.alive:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "listenKey does not exist\n")

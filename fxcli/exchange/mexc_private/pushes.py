@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final
 
-from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError, _is_symbol, _millis, _proto
+from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError, _is_symbol, _millis, parse_wrapper
 from fxcli.model.orders import BUY, PUSH_STATUS, SELL, AccountPush, OrderPush, VenueTrade
 
 if TYPE_CHECKING:
@@ -51,11 +51,7 @@ Decimal('200'), 'PEPE')
     """
     if len(frame) > MAX_FRAME_BYTES:
         raise BadFrameError(f"frame of {len(frame)} bytes is larger than {MAX_FRAME_BYTES}")
-    wrapper_type, proto_error = _proto()
-    try:
-        wrapper = wrapper_type.FromString(frame)
-    except proto_error as exc:
-        raise BadFrameError(f"not a PushDataV3ApiWrapper ({exc})") from None
+    wrapper = parse_wrapper(frame)
     body = wrapper.WhichOneof("body")
     if body == "privateOrders":
         return _order(wrapper)

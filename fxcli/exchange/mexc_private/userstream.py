@@ -27,13 +27,13 @@ from typing import Final, Protocol
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fxcli.exchange.mexc_private.pushes import CHANNELS, decode
 from fxcli.exchange.mexc_spot import MAX_FRAME_BYTES, BadFrameError
 from fxcli.exchange.pacing import Backoff
 from fxcli.exchange.slot import wait_any
-from fxcli.model.orders import TERMINAL_STATUSES, AccountPush, OrderPush, VenueOrder, VenueTrade
+from fxcli.model.orders import AccountPush, OrderPush, VenueOrder, VenueTrade
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ PING: Final = '{"method":"PING"}'
 class ListenKeyClient(Protocol):
     """The three REST calls the stream needs (`PrivateClient` of exchange/mexc_private/client.py).
 
-    A failure raises; an exception whose `code` is 730706 means the venue has forgotten the key.
+    A failure raises; an exception whose `code` is 730706 means the venue has forgotten the key, one
+    with `retry_after_s` (429/418) says how long to wait. The client paces these calls (its budget's
+    "listen_key" group): a reconnect storm must not earn the 418 that would stop the key's orders.
     """
 
     async def listen_key_create(self) -> str: ...
@@ -78,6 +80,8 @@ class UserStream:
     `on_order`, `on_trade`, `on_account` run on the event loop for each push, in arrival order, and
     must not block; `on_reconnect(since_ms)` runs as its own task after every reconnect (not the
     first connect: start-up reconciliation covers that) and should fetch `myTrades` from `since_ms`.
+    With `canary_source` (e.g. the open orders of every traded symbol by REST) the stream runs its
+    own canary every `canary_s`; without it the owner calls `canary` itself.
     """
 
     def __init__(
@@ -98,6 +102,8 @@ class UserStream:
         backfill_margin_ms: int = 5000,
         canary_grace_ms: int = 5000,
         clock_ms: Callable[[], int] | None = None,
+        canary_source: Callable[[], Awaitable[Iterable[VenueOrder]]] | None = None,
+        canary_s: float = 30.0,
     ) -> None:
         if not 0 < ping_s < silence_s:
             raise ValueError(f"the stream needs 0 < ping_s < silence_s, got {ping_s} and {silence_s}")
@@ -113,6 +119,8 @@ class UserStream:
         self.ack_timeout_s = ack_timeout_s
         self.stable_s = stable_s
         self._backoff = backoff or Backoff(0.5, 30.0)
+        self._canary_source = canary_source
+        self.canary_s = canary_s
         self._margin_ms = backfill_margin_ms
         self._grace_ms = canary_grace_ms
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -127,11 +135,19 @@ class UserStream:
         self._replace_now = asyncio.Event()
         self._replace_reason = ""
         self._tasks: set[asyncio.Task[object]] = set()
+        self._retry_after = 0.0  # Retry-After of the last failed DELETE
+        self._expected: dict[str, float] = {}  # order id -> monotonic deadline for its first push
+        self._dial_failed = False  # the last connection never opened, and not for the key's sake
 
     @property
     def alive_keys(self) -> int:
         """listenKeys this stream has created and not yet deleted (or seen expire)."""
         return len(self._keys)
+
+    @property
+    def subscribed_ms(self) -> int:
+        """Wall-clock ms the current connection got its subscriptions (0 before the first)."""
+        return self._subscribed_ms
 
     @property
     def connected(self) -> bool:
@@ -140,16 +156,19 @@ class UserStream:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, keep connected, deliver pushes; on return every key this stream made is deleted."""
+        key: str | None = None
         try:
             while not stop.is_set():
-                key = await self._new_key(stop)
-                if key is None:
-                    break
+                if key is None or not self._reusable(key):
+                    key = await self._new_key(stop)
+                    if key is None:
+                        break
                 reason = await self._serve(key, stop)
                 if stop.is_set():
                     break
                 self.stats.last_reason = reason
-                log.warning("user stream: %s; reconnecting with a new listenKey", reason)
+                again = "the same" if self._reusable(key) else "a new"
+                log.warning("user stream: %s; reconnecting with %s listenKey", reason, again)
                 await wait_any([stop], self._backoff.next_delay())
         finally:
             for task in list(self._tasks):
@@ -163,6 +182,13 @@ class UserStream:
         if self._current is not None and not self._replace_now.is_set():
             self._replace_reason = reason
             self._replace_now.set()
+
+    def expect(self, order_id: str) -> None:
+        """The venue accepted `order_id` (an Ack): its order push must come within `canary_grace_ms`,
+        else the key is presumed silent and replaced. Catches what `canary` cannot: an order that
+        filled or expired at once (MARKET, IOC) never shows in the open orders."""
+        if self._current is not None and order_id not in self._orders:
+            self._expected[order_id] = time.monotonic() + self._grace_ms / 1000
 
     def canary(self, open_orders: Iterable[VenueOrder], *, now_ms: int | None = None) -> list[str]:
         """Compare `GET /openOrders` with what the stream pushed; returns the ids that prove it silent.
@@ -200,13 +226,13 @@ class UserStream:
             if len(self._keys) >= MAX_KEYS:
                 oldest = min(self._keys, key=self._keys.__getitem__)
                 if not await self._delete(oldest):
-                    await wait_any([stop], self._backoff.next_delay())
+                    await wait_any([stop], self._backoff.next_delay(at_least_s=self._retry_after))
                 continue
             try:
                 key = await self._client.listen_key_create()
-            except Exception as exc:  # REST down, quota (730003), auth: wait and try again
+            except Exception as exc:  # REST down, quota (730003), auth, 429: wait and try again
                 log.warning("user stream: creating a listenKey failed (%s)", _describe(exc))
-                await wait_any([stop], self._backoff.next_delay())
+                await wait_any([stop], self._backoff.next_delay(at_least_s=_retry_after_s(exc)))
                 continue
             self._keys[key] = time.monotonic()
             self.stats.keys_created += 1
@@ -216,10 +242,12 @@ class UserStream:
 
     async def _delete(self, key: str) -> bool:
         """DELETE `key`; True once the venue no longer has it (deleted now, or already gone)."""
+        self._retry_after = 0.0
         try:
             await self._client.listen_key_delete(key)
         except Exception as exc:
             if getattr(exc, "code", None) != LISTEN_KEY_GONE:
+                self._retry_after = _retry_after_s(exc)
                 log.warning(
                     "user stream: deleting listenKey %s failed (%s)", _short(key), _describe(exc, key)
                 )
@@ -227,6 +255,12 @@ class UserStream:
         self._keys.pop(key, None)
         self.stats.keys_deleted += 1
         return True
+
+    def _reusable(self, key: str) -> bool:
+        """Dial `key` again: the last dial failed for a reason that was not the key, and the key is
+        well inside its lifetime (it is PUT only while connected)."""
+        extended = self._keys.get(key)
+        return self._dial_failed and extended is not None and time.monotonic() - extended < self.keepalive_s
 
     def _forget_expired(self) -> None:
         # A key not extended for its whole lifetime (plus a minute for clocks) is gone at the venue.
@@ -249,12 +283,18 @@ class UserStream:
                 proxy=None,
             )
         except Exception as exc:  # refused, reset, HTTP error, timeout: all mean "not connected"
+            # The socket never opened: only a 4xx answer says anything about the key. A network or
+            # server failure keeps it (no key churn through an outage; it is reused while fresh).
+            self._dial_failed = not (isinstance(exc, InvalidStatus) and exc.response.status_code < 500)
             return f"connecting failed ({_describe(exc, key)})"
+        self._dial_failed = False
         closed = asyncio.Event()
         reader = asyncio.create_task(self._read(ws, closed), name="fx-userstream-read")
         opened = time.monotonic()
         try:
             return await self._keep(ws, key, closed, stop)
+        except (ConnectionClosed, OSError) as exc:  # a send on a socket that just died
+            return f"connection lost ({_describe(exc, key)})"
         finally:
             self._current = None
             reader.cancel()
@@ -278,15 +318,19 @@ class UserStream:
         reconnect = self.stats.connects > 0
         self.stats.connects += 1
         self._current = key
+        # The old connection vouched for nothing after its last push, nor (if it pushed nothing) after
+        # it was subscribed: the backfill starts at the later of the two, less a margin for clocks.
+        vouched_ms = max(self._last_push_ms or 0, self._subscribed_ms)
+        since_ms = vouched_ms - self._margin_ms
         self._subscribed_ms = self._clock_ms()
         self._replace_now.clear()
-        last_ms = self._subscribed_ms if self._last_push_ms is None else self._last_push_ms
-        since_ms = last_ms - self._margin_ms
-        for old in [k for k in self._keys if k != key]:
-            await self._delete(old)
+        self._expected.clear()  # pushes missed before now are the backfill's, not this key's fault
         if reconnect and self._on_reconnect is not None:
             self._spawn(self._on_reconnect(since_ms))
+        for old in [k for k in self._keys if k != key]:  # paced: the backfill above goes first
+            await self._delete(old)
         next_ping = time.monotonic() + self.ping_s
+        next_canary = time.monotonic() + self.canary_s
         while True:
             now = time.monotonic()
             if closed.is_set():
@@ -295,11 +339,19 @@ class UserStream:
                 return "stopped"
             if self._replace_now.is_set():
                 return self._replace_reason
+            overdue = [o for o, deadline in self._expected.items() if deadline <= now]
+            if overdue:
+                self._expected.clear()  # the backfill after the reconnect covers these orders
+                self.stats.canary_trips += 1
+                return f"canary: no push for accepted order {overdue[0]} in {self._grace_ms} ms"
             if now - self._last_frame >= self.silence_s:
                 return f"no frame for {self.silence_s:g} s (not even a PONG)"
             if now >= next_ping:
                 await ws.send(PING)
                 next_ping = now + self.ping_s
+            if self._canary_source is not None and now >= next_canary:
+                self._spawn(self._run_canary(self._canary_source))
+                next_canary = now + self.canary_s
             if now - self._keys.get(key, now) >= self.keepalive_s:
                 try:
                     await self._client.listen_key_extend(key)
@@ -309,7 +361,9 @@ class UserStream:
                     return f"listenKey keep-alive failed ({_describe(exc, key)})"
                 self._keys[key] = time.monotonic()
             put_at = self._keys.get(key, now) + self.keepalive_s
-            wake = min(next_ping, self._last_frame + self.silence_s, put_at)
+            wake = min(next_ping, self._last_frame + self.silence_s, put_at, *self._expected.values())
+            if self._canary_source is not None:
+                wake = min(wake, next_canary)
             await wait_any([closed, stop, self._replace_now], max(0.005, wake - time.monotonic()))
 
     async def _read(self, ws: ClientConnection, closed: asyncio.Event) -> None:
@@ -350,10 +404,9 @@ class UserStream:
         try:
             if isinstance(push, OrderPush):
                 self._last_push_ms = max(self._last_push_ms or 0, push.send_ms)
-                if push.status in TERMINAL_STATUSES:
-                    self._orders.pop(push.order_id, None)
-                else:
-                    self._remember(push.order_id, push.cum_qty)
+                # Terminal ones too: openOrders may list an order a moment after its last push.
+                self._remember(push.order_id, push.cum_qty)
+                self._expected.pop(push.order_id, None)
                 self._on_order(push)
             elif isinstance(push, VenueTrade):
                 self._last_push_ms = max(self._last_push_ms or 0, push.time_ms)
@@ -371,15 +424,20 @@ class UserStream:
         if len(self._orders) > MAX_TRACKED_ORDERS:
             del self._orders[next(iter(self._orders))]
 
+    async def _run_canary(self, source: Callable[[], Awaitable[Iterable[VenueOrder]]]) -> None:
+        self.canary(await source())
+
     def _spawn(self, work: Awaitable[object]) -> None:
+        """Run the owner's backfill or the canary's REST call beside the socket (PINGs must go on)."""
+
         async def guarded() -> object:
             try:
                 return await work
             except Exception:
-                log.exception("user stream: on_reconnect failed")
+                log.exception("user stream: %s failed", getattr(work, "__qualname__", "a task"))
                 return None
 
-        task = asyncio.create_task(guarded(), name="fx-userstream-reconnect")
+        task = asyncio.create_task(guarded(), name="fx-userstream-task")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -387,6 +445,12 @@ class UserStream:
 def _short(key: str) -> str:
     """A listenKey as logs show it: it grants reading the account's orders and fills."""
     return key[:6] + "…"
+
+
+def _retry_after_s(exc: BaseException) -> float:
+    # VenueError of a 429/418 carries the venue's Retry-After; waiting less only earns a ban.
+    wait = getattr(exc, "retry_after_s", None)
+    return float(wait) if isinstance(wait, int | float) else 0.0
 
 
 def _describe(exc: BaseException, key: str = "") -> str:

@@ -42,6 +42,7 @@ from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, OrderPush, OrderRequest, VenueOrder, VenueTrade
 
 NS_PER_S = 1_000_000_000
+NOTHING_TO_SELL = frozenset({30004, 30005})  # insufficient position / oversold: the balance check
 REPEAT_S = 5.0  # the same refusal of the same symbol is said once in this long
 
 
@@ -158,6 +159,8 @@ class LiveBroker:
         self._day = time.gmtime().tm_yday  # the UTC day `realised_today` counts
         self._tasks: set[asyncio.Task[None]] = set()
         self._by_order_id: dict[str, TrackedOrder] = {}
+        # The venue accepted an order (its id): the user stream expects its push (a silent-key canary).
+        self.on_accepted: Callable[[str], object] = lambda order_id: None
         self._last_refusal: dict[str, tuple[str, float]] = {}  # symbol -> (why, monotonic s) said last
 
     # -- wiring ------------------------------------------------------------------------------
@@ -230,6 +233,7 @@ class LiveBroker:
         if order.on_ack(ack):
             self.journal.record(order, evidence(ack))
         self._by_order_id[order.order_id] = order
+        self.on_accepted(order.order_id)
         self._event_of(order, f"order id {order.order_id}")
 
     def _request(self, sym: _Symbol, ask: OrderAsk) -> tuple[OrderRequest | None, str]:
@@ -284,15 +288,23 @@ class LiveBroker:
 
     async def _dry_run(self, sym: _Symbol, ask: OrderAsk, request: OrderRequest, role: str) -> None:
         """`--dry-run-orders`: the venue validates the order (order/test); nothing is placed."""
+        detail = "order/test passed; nothing placed"
         try:
             await self.client.test_order(request)
         except VenueError as exc:
+            if role == EXIT and exc.code in NOTHING_TO_SELL:  # a dry run never bought what it sells
+                detail = (
+                    f"order/test: every rule passed but the balance ({exc.name}): a dry run holds nothing"
+                )
+                self._event(sym.symbol, "", role, request.side, "TESTED", detail=detail)
+                self._end(sym, OrderOutcome(sym.symbol, ask.action, "", request.side, tested=True))
+                return
             self._event(sym.symbol, "", role, request.side, "REJECTED", detail=exc.msg)
             self._end(
                 sym, OrderOutcome(sym.symbol, ask.action, "", request.side, reason=f"order/test: {exc.msg}")
             )
             return
-        self._event(sym.symbol, "", role, request.side, "TESTED", detail="order/test passed; nothing placed")
+        self._event(sym.symbol, "", role, request.side, "TESTED", detail=detail)
         self._end(sym, OrderOutcome(sym.symbol, ask.action, "", request.side, tested=True))
 
     def record_paper_fill(self, symbol: str, action: str, qty: Decimal, quote_qty: Decimal) -> None:

@@ -34,6 +34,7 @@ from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, positions
 from fxcli.execution.reconcile import reconcile_startup
 from fxcli.execution.risk import RiskLimits
 from fxcli.live.feed import Feed, OrderNote, StatusNote
+from fxcli.model.orders import VenueOrder
 from fxcli.strategy.machine import Intent
 
 if TYPE_CHECKING:
@@ -192,6 +193,9 @@ class LiveTrading:
     async def _user_stream(self, client: PrivateClient, broker: LiveBroker, stop: asyncio.Event) -> None:
         from fxcli.exchange.mexc_private.userstream import UserStream
 
+        async def open_orders() -> list[VenueOrder]:
+            return [o for symbol in self._runners for o in await client.open_orders(symbol)]
+
         async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
             for symbol in self._runners:
                 for trade in await client.my_trades(symbol, start_ms=since_ms):
@@ -204,7 +208,9 @@ class LiveTrading:
             on_trade=broker.on_trade,
             on_account=lambda push: None,  # balances are read by REST when an exit is sized
             on_reconnect=backfill,
+            canary_source=open_orders,  # an order the venue lists but the stream never pushed: a dead key
         )
+        broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
         await stream.run(stop)
 
     def _start_dead_man(self, run_id: str) -> None:

@@ -102,6 +102,7 @@ class _Symbol:
     cost: Decimal = Decimal(0)  # quote paid for `position` (the exposure the limits count)
     quarantined: str = ""  # an UNKNOWN order's client id: no new entry until it is resolved
     blocked: str = ""  # a symbol-level reject (10007, 30000, ...): no new entry this session
+    adopted: bool = False  # `position` was left by an earlier run: this run's strategy does not know it
 
 
 @dataclass
@@ -167,7 +168,8 @@ class LiveBroker:
     def adopt_position(self, symbol: str, qty: Decimal, cost: Decimal) -> None:
         """A position this journal's runs left on `symbol` (start-up): counted by the limits."""
         if symbol in self.symbols:
-            self.symbols[symbol].position, self.symbols[symbol].cost = qty, cost
+            sym = self.symbols[symbol]
+            sym.position, sym.cost, sym.adopted = qty, cost, True
 
     def quarantine(self, symbol: str, client_id: str) -> None:
         """No new entry on `symbol` until `client_id` (an UNKNOWN order) is resolved."""
@@ -279,6 +281,11 @@ class LiveBroker:
             return f"{sym.symbol}: quarantined until the outcome of {sym.quarantined} is known"
         if sym.blocked:
             return f"{sym.symbol}: blocked for this session ({sym.blocked})"
+        if sym.adopted and sym.position > 0:  # the strategy would stack a second position it cannot see
+            return (
+                f"{sym.symbol}: holds {sym.position} from an earlier run; "
+                f"fx flatten --symbol {sym.symbol} closes it"
+            )
         now = self.venue_now_ns()
         if now is not None and now - ask.priced_ns > self.max_book_age_ns:
             age = (now - ask.priced_ns) / NS_PER_S

@@ -180,10 +180,16 @@ class LiveTrading:
             unfilled_timeout_s=cfg.unfilled_timeout_s,
             poll_s=cfg.poll_s,
         )
-        held = positions(journal.fills(), rules)
+        fills = journal.fills()
+        held = positions(fills, rules)
         for symbol in symbols:
-            if held.get(symbol, Decimal(0)) > 0:
-                broker.adopt_position(symbol, held[symbol], Decimal(0))
+            if held.get(symbol, Decimal(0)) > 0:  # left by an earlier run: valued at its average buy
+                buys = [t for t in fills if t.symbol == symbol and t.side == "BUY"]
+                bought = sum((t.qty for t in buys), Decimal(0))
+                spent = sum((t.quote_qty for t in buys), Decimal(0))
+                broker.adopt_position(
+                    symbol, held[symbol], held[symbol] * spent / bought if bought else spent
+                )
         for order in report.still_unknown:
             broker.quarantine(order.symbol, order.client_id)
         note = f"run {journal.run_id}; start-up reconciliation: {report.to_json()}"

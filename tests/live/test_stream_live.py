@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,25 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("stream-live") / "data"
     assert run_fx("import", "binance", str(SAMPLE), "--data-dir", str(root)).returncode == 0
     (root.parent / "round_trip.toml").write_text(ROUND_TRIP)
+    # Enter and hold: the position stays open until something else closes it.
+    (root.parent / "hold.toml").write_text(ROUND_TRIP.rsplit("[[ze1]]", 1)[0])
     return root
 
 
 def live_stream(
-    store: Path, venue: VenueProcess, tmp: Path, *extra: str, until: str = "trade", timeout_s: float = 60.0
+    store: Path,
+    venue: VenueProcess,
+    tmp: Path,
+    *extra: str,
+    until: Callable[[dict[str, Any]], bool] = lambda doc: doc["type"] == "trade",
+    then: Callable[[subprocess.Popen[str]], None] = lambda proc: proc.send_signal(signal.SIGINT),
+    strategy: str = "round_trip",
+    timeout_s: float = 60.0,
 ) -> tuple[int, list[dict[str, Any]], str]:
-    """Run `fx stream --live --headless` over the replay until a line of type `until`, then SIGINT;
-    the exit code, the JSON lines and stderr."""
+    """Run `fx stream --live --headless` over the replay until a line `until` says, then `then` the
+    process (SIGINT by default); the exit code, the JSON lines and stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")} | venue.env
-    args = [sys.executable, "-m", "fxcli", "stream", str(store.parent / "round_trip.toml")]
+    args = [sys.executable, "-m", "fxcli", "stream", str(store.parent / f"{strategy}.toml")]
     args += ["--replay", str(store), "--speed", "5", "--live", "--headless", *LIMITS]
     args += ["--journal", str(tmp / "journal.sqlite"), "--out", str(tmp / "out")]
     args += ["--variants-dir", str(REPO / "variants"), *extra]
@@ -50,9 +60,9 @@ def live_stream(
     deadline = time.monotonic() + timeout_s
     for line in proc.stdout:
         docs.append(json.loads(line))
-        if docs[-1]["type"] == until or time.monotonic() > deadline:
+        if until(docs[-1]) or time.monotonic() > deadline:
             break
-    proc.send_signal(signal.SIGINT)
+    then(proc)
     rest, err = proc.communicate(timeout=60)
     docs += [json.loads(line) for line in rest.splitlines()]
     return proc.returncode, docs, err
@@ -130,7 +140,7 @@ def test_stream_live_refused_keys_stop_before_the_strategy_acts(store: Path, tmp
         btc_like(venue, "61800")
         venue.admin("revoke_key", api_key=DOC_KEY)
 
-        code, _, err = live_stream(store, venue, tmp_path, timeout_s=20)
+        code, _, err = live_stream(store, venue, tmp_path, until=lambda doc: False, timeout_s=20)
         ledger = venue.admin("ledger")
 
     assert code == 2, err
@@ -139,3 +149,58 @@ def test_stream_live_refused_keys_stop_before_the_strategy_acts(store: Path, tmp
     assert "api_key_invalid" in lines[-1] or "10072" in lines[-1]
     assert ledger["orders"] == []
     assert DOC_SECRET not in err
+
+
+def is_open_fill(doc: dict[str, Any]) -> bool:
+    return doc["type"] == "fill" and doc["action"] == "open"
+
+
+def test_stream_live_restarted_after_kill_9_recognises_its_position_and_takes_no_entry_on_it(
+    store: Path, tmp_path: Path
+) -> None:
+    with venue_process(tmp_path) as venue:
+        btc_like(venue, "61800")
+        first_code, first, _ = live_stream(
+            store, venue, tmp_path, strategy="hold", until=is_open_fill, then=kill_9
+        )
+
+        code, docs, err = live_stream(
+            store,
+            venue,
+            tmp_path,
+            strategy="hold",
+            until=lambda doc: doc["type"] == "order" and doc["state"] == "REFUSED",
+        )
+        ledger = venue.admin("ledger")
+
+    assert first_code == -signal.SIGKILL
+    assert code == 0, err
+    reconciled = next(d for d in docs if d["type"] == "status" and d["kind"] == "live")
+    assert '"consistent": true' in reconciled["detail"]
+    refused = next(d for d in docs if d["type"] == "order" and d["state"] == "REFUSED")
+    assert refused["detail"].startswith("BTCUSDT: holds 0.000807")
+    assert refused["detail"].endswith("from an earlier run; fx flatten --symbol BTCUSDT closes it")
+    assert [o["side"] for o in ledger["orders"]] == ["BUY"]  # the restart sent nothing
+    assert [d for d in first if is_open_fill(d)]
+
+
+def kill_9(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+
+
+def test_stream_live_sigusr1_stops_entries_and_says_so(store: Path, tmp_path: Path) -> None:
+    with venue_process(tmp_path) as venue:
+        btc_like(venue, "61800")
+
+        def stop_entries_then_stop(proc: subprocess.Popen[str]) -> None:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+
+        code, docs, err = live_stream(
+            store, venue, tmp_path, strategy="hold", until=is_open_fill, then=stop_entries_then_stop
+        )
+
+    assert code == 0, err
+    notes = [d for d in docs if d["type"] == "status" and d["kind"] == "entries_stopped"]
+    assert [n["detail"] for n in notes] == ["SIGUSR1"]

@@ -152,7 +152,7 @@ def test_stream_live_refused_keys_stop_before_the_strategy_acts(store: Path, tmp
 
 
 def is_open_fill(doc: dict[str, Any]) -> bool:
-    return doc["type"] == "fill" and doc["action"] == "open"
+    return bool(doc["type"] == "fill" and doc["action"] == "open")
 
 
 def test_stream_live_restarted_after_kill_9_recognises_its_position_and_takes_no_entry_on_it(

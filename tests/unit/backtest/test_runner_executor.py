@@ -40,16 +40,18 @@ def trade(k: int, price: float) -> Trade:
     return Trade(k * 100 * MS, k * 100 * MS, "S", price, 1.0, 1, k)
 
 
-def live_runner(executor: Recorder) -> Runner:
-    return Runner(ROUND_TRIP, "S", INDICATORS, Costs(latency_ms=0.0), 1000.0, executor=executor)
+def live_runner(executor: Recorder, trades: int = 4) -> Runner:
+    """A runner whose orders go to `executor`, after `trades` trades at 100 (4: an entry is pending)."""
+    runner = Runner(ROUND_TRIP, "S", INDICATORS, Costs(latency_ms=0.0), 1000.0, executor=executor)
+    for k in range(1, trades + 1):
+        runner.on_event(trade(k, 100.0))
+    return runner
 
 
 def test_runner_with_executor_sends_the_entry_and_fills_nothing_on_paper() -> None:
     executor = Recorder()
-    runner = live_runner(executor)
 
-    for k in range(1, 20):
-        runner.on_event(trade(k, 100.0))
+    runner = live_runner(executor, trades=19)
 
     assert [(i.action, i.side) for i, _ in executor.sent] == [("open", 1)]
     assert executor.sent[0][1].last == 100.0
@@ -61,8 +63,6 @@ def test_runner_with_executor_sends_the_entry_and_fills_nothing_on_paper() -> No
 def test_runner_venue_fill_opens_and_closes_a_round_trip() -> None:
     executor = Recorder()
     runner = live_runner(executor)
-    for k in range(1, 5):
-        runner.on_event(trade(k, 100.0))
 
     runner.on_venue_fill(venue_fill(5 * 100 * MS, 1, 2.0, 100.0))
     runner.on_event(trade(6, 111.0))  # ze1: the price reached 110
@@ -79,8 +79,6 @@ def test_runner_venue_fill_opens_and_closes_a_round_trip() -> None:
 def test_runner_venue_reject_abandons_the_entry() -> None:
     executor = Recorder()
     runner = live_runner(executor)
-    for k in range(1, 5):
-        runner.on_event(trade(k, 100.0))
 
     runner.on_venue_reject(5 * 100 * MS, "symbol quarantined")
 
@@ -92,8 +90,6 @@ def test_runner_venue_reject_abandons_the_entry() -> None:
 def test_runner_finish_with_executor_settles_nothing_on_paper() -> None:
     executor = Recorder()
     runner = live_runner(executor)
-    for k in range(1, 5):
-        runner.on_event(trade(k, 100.0))
     runner.on_venue_fill(venue_fill(5 * 100 * MS, 1, 2.0, 100.0))
 
     result = runner.finish()

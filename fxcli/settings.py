@@ -10,6 +10,13 @@ binance_vision_url = "https://data.binance.vision" # fx download's archive (a mi
 cache_dir = "/srv/fx/binance-vision"               # the archive's mirror; unset: ~/.cache/fx/binance-vision
 notify = ["telegram://-1001234567890", "https://hooks.example.org/fx"]  # fx stream / fx record
 notify_on = "entry,exit,gap,error,daily"           # unset: the command's default set
+
+[live]                                             # fx stream --live (see fxcli.execution.risk)
+max_order_notional = 25
+max_total_notional = 100
+max_open_positions = 2
+max_daily_loss = 20
+key_file = "/home/me/.config/fx/mexc.key"          # mode 0600; or FX_MEXC_API_KEY / FX_MEXC_API_SECRET
 """
 
 from __future__ import annotations
@@ -65,6 +72,35 @@ def folder_problem(text: str) -> str | None:
     return None
 
 
+class LiveSettings(BaseModel):
+    """`[live]` of fx.toml: real orders' limits and keys; options override each key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_order_notional: float | None = Field(None, gt=0, allow_inf_nan=False, description="Quote per order.")
+    max_total_notional: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Quote over open positions and orders in flight."
+    )
+    max_open_positions: int | None = Field(None, gt=0, description="Symbols holding a position at once.")
+    max_daily_loss: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Realised quote loss since 00:00 UTC that stops entries."
+    )
+    key_file: Path | None = Field(None, description="The API key file (mode 0600).")
+    journal: Path | None = Field(
+        None, description="The order journal (unset: <data_dir>/orders/journal.sqlite)."
+    )
+    dead_man_s: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="No engine heartbeat for this long: open entries cancelled.",
+    )
+    unfilled_timeout_s: float = Field(
+        30.0, gt=0, allow_inf_nan=False, description="An entry order still open after this long is cancelled."
+    )
+    cancel_on_exit: bool = Field(True, description="Cancel every open fx order when fx stream --live stops.")
+
+
 class Settings(BaseModel):
     """Everything fx reads from the environment or a config file."""
 
@@ -75,6 +111,9 @@ class Settings(BaseModel):
     strategies_dir: Path = Field(Path("strategies"), description="Folder of the strategy files (*.toml).")
     mexc_spot_ws_url: str | None = Field(None, description="MEXC spot WebSocket URL (unset: the real one).")
     mexc_spot_rest_url: str | None = Field(None, description="MEXC spot REST base URL (unset: the real one).")
+    mexc_spot_user_ws_url: str | None = Field(
+        None, description="MEXC spot user-data WebSocket URL for --live (unset: the spot WebSocket URL)."
+    )
     mexc_futures_ws_url: str | None = Field(
         None, description="MEXC futures WebSocket URL (unset: the real one)."
     )
@@ -95,6 +134,7 @@ class Settings(BaseModel):
         description="Folder fx download mirrors the archive's paths into "
         "(unset: $XDG_CACHE_HOME/fx/binance-vision, or ~/.cache/fx/binance-vision).",
     )
+    live: LiveSettings = Field(default_factory=LiveSettings, description="fx stream --live: limits and keys.")
 
     notify: tuple[str, ...] = Field(
         (),
@@ -122,7 +162,7 @@ class Settings(BaseModel):
                 raise ValueError(problem)
         return value
 
-    @field_validator("mexc_spot_ws_url", "mexc_futures_ws_url")
+    @field_validator("mexc_spot_ws_url", "mexc_spot_user_ws_url", "mexc_futures_ws_url")
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, WS_SCHEMES)
@@ -180,6 +220,8 @@ def load_settings_sourced(**cli: Any) -> tuple[Settings, dict[str, str]]:
         for key, value in _read_toml(path).items():
             merged[key], sources[key] = value, str(path)
     for name in Settings.model_fields:
+        if name == "live":  # a table: fx.toml only (its secrets come from FX_MEXC_API_*, not FX_LIVE)
+            continue
         env = f"FX_{name.upper()}"
         if env in os.environ:
             merged[name], sources[name] = os.environ[env], env

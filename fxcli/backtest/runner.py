@@ -14,6 +14,11 @@ the last trade (fill source `book_unknown`). The book shows again on the first e
 gap's end. A replay gets the stored gap rows in its stream; `fx stream` hides the book the moment it
 breaks and learns the end when the book is whole again, so both decide on the same events.
 
+With an `Executor` (`fx stream --live`: `fxcli.execution.broker.LiveBroker`) a decided order goes to
+the venue instead of the paper fill model: it stays pending (never due, so no new decision is made)
+until the executor answers with `on_venue_fill` or `on_venue_reject`; at the end nothing is filled
+on paper (cancel-on-exit is the executor's, a real position stays a real position).
+
 With `clock_ms`, clock ticks (`fxcli.engine.clock`) run the pipeline and the strategy on a grid of
 exchange time while no event arrives: before each event, a tick at every grid point its time
 reaches; live, also when the venue's clock passes a grid point (`advance_clock`). A tick fills a
@@ -26,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fxcli.backtest.fills import Costs, Fill, Quote, execute
 from fxcli.engine.clock import NEVER, clock_ns_of, next_tick_ns
@@ -109,6 +115,14 @@ class RunResult:
     diagnostics: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+class Executor(Protocol):
+    """Where a decided order goes instead of the paper fill model; it answers later, on the loop's
+    thread, through the runner's `on_venue_fill` / `on_venue_reject`."""
+
+    def submit(self, intent: Intent, quote: Quote) -> None:
+        """Send `intent`, decided when the book said `quote` (never blocks the loop)."""
+
+
 class _Book:
     """The account: cash balance and the one open position's fills."""
 
@@ -144,8 +158,10 @@ class Runner:
         equity_every_ns: int = 1_000_000_000,
         clock_ms: int = 0,
         trade_from_ns: int = 0,
+        executor: Executor | None = None,
     ) -> None:
         self.pipeline = Pipeline(symbol, indicators)
+        self.executor = executor
         self.state = self.pipeline.state
         self.machine = StrategyMachine(spec, symbol, trade_from_ns)
         self.account = _Book(balance)
@@ -255,12 +271,39 @@ class Runner:
                 if intent.action == "open" and state.book_hidden:
                     result.rejected.append((now, BOOK_UNKNOWN))
                     self.machine.on_reject(now, BOOK_UNKNOWN)
-                else:
+                elif self.executor is None:
                     self._pending = (intent, Quote.of(state), now + self.costs.latency_ns)
+                else:  # never due: only the venue's answer ends it
+                    quote = Quote.of(state)
+                    self._pending = (intent, quote, OPEN_NS)
+                    self.executor.submit(intent, quote)
         if now >= self._next_equity:
             result.equity.append(EquityPoint(now, book.balance, book.equity(price), price))
             every = self.equity_every_ns
             self._next_equity = now - now % every + every
+
+    def on_venue_fill(self, fill: Fill) -> None:
+        """The executor's order of the pending intent ended with `fill` (its fills, aggregated)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        _take(pending[0], fill, self.machine, self.account, self.values, self.result)
+
+    def on_venue_reject(self, ts_ns: int, why: str) -> None:
+        """The executor's order of the pending intent ended without a fill (rejected, expired)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        if pending[0].action == "open":
+            self.result.rejected.append((ts_ns, why))
+        self.machine.on_reject(ts_ns, why)
+
+    @property
+    def pending_intent(self) -> Intent | None:
+        """The order decided and not yet filled or rejected."""
+        return None if self._pending is None else self._pending[0]
 
     def equity(self) -> float:
         """The account marked at the last price."""
@@ -272,12 +315,13 @@ class Runner:
         # The data ends at its last market event. Live clock ticks may have run past it before the
         # stop; a replay of the recording has no tick after it, so what ends here ends there too.
         state.now_ns = min(state.now_ns, self._last_market_ns)
-        if self._pending is not None:
+        # A venue order is not settled on paper, nor a real position closed on paper.
+        if self._pending is not None and self.executor is None:
             settle_at_end(
                 self._pending, self._last_market_ns, machine, book, state, self.costs, self.values, result
             )
             self._pending = None
-        if book.entry is not None:
+        if book.entry is not None and self.executor is None:
             _force_close(machine, book, state, self.costs, self.values, result)
         result.last_ts_ns = state.now_ns
         result.last_price = state.price
@@ -348,15 +392,28 @@ def _execute(
             result.rejected.append((state.now_ns, "no price to fill at"))
             machine.on_reject(state.now_ns, "no price")
             return
+    else:
+        fill = execute(state, decided, intent.side, costs, qty=min(intent.qty, book.qty))
+        if fill is None:
+            machine.on_reject(state.now_ns, "no price")
+            return
+    _take(intent, fill, machine, book, values, result)
+
+
+def _take(
+    intent: Intent,
+    fill: Fill,
+    machine: StrategyMachine,
+    book: _Book,
+    values: dict[str, float],
+    result: RunResult,
+) -> None:
+    """`fill` of `intent` into the account and the machine (paper or venue, the same bookkeeping)."""
+    if intent.action == "open":
         book.entry, book.qty, book.exits = fill, fill.qty, []
         book.balance -= fill.fee
-        machine.on_fill(fill.ts_ns, fill.price, fill.qty, values)
-        return
-    fill = execute(state, decided, intent.side, costs, qty=min(intent.qty, book.qty))
-    if fill is None:
-        machine.on_reject(state.now_ns, "no price")
-        return
-    _close(book, fill, intent.reason, result)
+    else:
+        _close(book, fill, intent.reason, result)
     machine.on_fill(fill.ts_ns, fill.price, fill.qty, values)
 
 

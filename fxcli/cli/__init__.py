@@ -11,7 +11,7 @@ import typer
 from typer._click.exceptions import BadParameter, ClickException, MissingParameter, NoArgsIsHelpError
 
 from fxcli import __version__
-from fxcli.cli import backtest, doctor, download, import_, inspect, optimize, record, stream, variants
+from fxcli.cli import backtest, doctor, download, import_, inspect, optimize, orders, record, stream, variants
 from fxcli.cli.options import option_name
 from fxcli.cli.output import EXIT_BAD_INPUT, EXIT_INTERNAL, is_debug, write_stdout
 from fxcli.errors import FxError, one_line
@@ -35,6 +35,8 @@ app.add_typer(optimize.app, name="optimize")
 app.command(name="record")(record.record)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="stream")(stream.stream)
+app.add_typer(orders.app, name="orders")
+app.command(name="flatten")(orders.flatten)
 
 
 def _version(value: bool) -> None:

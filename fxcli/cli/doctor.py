@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fxcli.cli.options import DataDir, Json, Proxy, number_in
+from fxcli.cli.options import MAX_BALANCE, DataDir, Json, KeyFile, Proxy, number_in
 from fxcli.cli.output import EXIT_CHECK_FAILED, print_json, render, reporting_errors
 
 MAX_TIMEOUT_S = 600.0
@@ -31,6 +31,26 @@ def doctor(
         ),
     ] = 3.0,
     proxy: Proxy = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Check live trading instead: keys, clock, and a test order per --symbols (none placed).",
+        ),
+    ] = False,
+    symbols: Annotated[
+        str | None, typer.Option(help="With --live: comma-separated symbols to send a test order for.")
+    ] = None,
+    notional: Annotated[
+        float | None,
+        typer.Option(
+            callback=number_in(0.0, MAX_BALANCE, low_open=True),
+            help="With --live: the test order's size in quote (default max_order_notional of fx.toml [live], "
+            "else the symbol's minimum).",
+            show_default=False,
+        ),
+    ] = None,
+    key_file: KeyFile = None,
     data_dir: DataDir = None,
     json_out: Json = False,
 ) -> None:
@@ -39,12 +59,20 @@ def doctor(
     Exit codes: 0 every check passed (an unreachable venue is a skip, not a failure), 1 a check
     failed (clock skew over 1 s, data dir not writable, disk nearly full), 2 bad input.
 
+    With --live: are the keys valid, the clock close enough, and would each symbol's first order
+    pass (fx's rules, then MEXC's order/test, naming the rule that fails)? A fail is exit 1.
+
     Example: fx doctor --json
     """
+    from fxcli.errors import FxError
     from fxcli.tasks.doctor import doctor as run_doctor
+    from fxcli.tasks.orders import LiveRequest, symbols_of
     from fxcli.ui.doctor import doctor_json, doctor_table
 
     with reporting_errors():
+        wanted = symbols_of(symbols, "--symbols")
+        if not live and (wanted or notional is not None or key_file is not None):
+            raise FxError("--symbols, --notional and --key-file are for fx doctor --live")
         report = run_doctor(
             data_dir=data_dir,
             exchange=exchange,
@@ -52,6 +80,9 @@ def doctor(
             rest_url=rest_url,
             timeout_s=timeout_s,
             proxy=proxy,
+            live=LiveRequest(live=live, key_file=key_file),
+            symbols=wanted,
+            notional=notional,
         )
     if json_out:
         print_json(doctor_json(report))

@@ -150,6 +150,23 @@ Proxy = Annotated[
         show_default=False,
     ),
 ]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        help="MEXC API key file, mode 0600 (default: FX_MEXC_API_KEY / FX_MEXC_API_SECRET, or key_file "
+        "in fx.toml [live]); the keys are never printed.",
+        show_default=False,
+    ),
+]
+JournalFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        help="The order journal, SQLite (default <data-dir>/orders/journal.sqlite).",
+        show_default=False,
+    ),
+]
 
 Balance = Annotated[
     float,

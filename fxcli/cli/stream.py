@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fxcli.cli.options import (
+    MAX_BALANCE,
     MAX_SPEED,
     MIN_SPEED,
     Balance,
@@ -15,6 +16,8 @@ from fxcli.cli.options import (
     DataDir,
     FeeBps,
     From,
+    JournalFile,
+    KeyFile,
     LatencyMs,
     Notify,
     NotifyOn,
@@ -24,6 +27,7 @@ from fxcli.cli.options import (
     StrategiesDir,
     To,
     VariantsDir,
+    count,
     number_in,
 )
 from fxcli.cli.output import render, reporting_errors, stderr, stdout
@@ -124,6 +128,54 @@ def stream(
             show_default=False,
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Real orders on MEXC spot (needs API keys and the four risk limits). Default: paper.",
+        ),
+    ] = False,
+    dry_run_orders: Annotated[
+        bool,
+        typer.Option(
+            help="With --live: every order goes to /api/v3/order/test (validated, nothing placed) and is "
+            "filled on paper."
+        ),
+    ] = False,
+    key_file: KeyFile = None,
+    journal: JournalFile = None,
+    max_order: Annotated[
+        float | None,
+        typer.Option(
+            callback=number_in(0.0, MAX_BALANCE, low_open=True),
+            help="With --live: most quote (USDT) per order (max_order_notional in fx.toml [live]).",
+            show_default=False,
+        ),
+    ] = None,
+    max_total: Annotated[
+        float | None,
+        typer.Option(
+            callback=number_in(0.0, MAX_BALANCE, low_open=True),
+            help="With --live: most quote over open positions and orders in flight (max_total_notional).",
+            show_default=False,
+        ),
+    ] = None,
+    max_positions: Annotated[
+        int | None,
+        typer.Option(
+            callback=count(1, 10_000),
+            help="With --live: most symbols holding a position at once (max_open_positions).",
+            show_default=False,
+        ),
+    ] = None,
+    max_daily_loss: Annotated[
+        float | None,
+        typer.Option(
+            callback=number_in(0.0, MAX_BALANCE, low_open=True),
+            help="With --live: realised quote loss since 00:00 UTC that stops new entries (max_daily_loss).",
+            show_default=False,
+        ),
+    ] = None,
     strategies_dir: StrategiesDir = None,
     variants_dir: VariantsDir = None,
     data_dir: DataDir = None,
@@ -135,6 +187,10 @@ def stream(
     Ctrl-C (SIGINT) or SIGTERM stops it: queued events are processed, an open paper position is
     closed at the book, and the session is written to --out.
 
+    With --live the strategy's orders go to MEXC spot (see README "Trading live"): a LIVE banner, the
+    order journal, start-up reconciliation before the strategy may act, cancel-on-exit, SIGUSR1 or the
+    file stop-entries next to the journal to stop new entries.
+
     Exit codes: 0 ok (also when stopped by a signal), 1 --record could not write, 2 bad input.
 
     Example: fx stream momentum_scalper --symbols BTCUSDT,ETHUSDT --headless
@@ -145,6 +201,7 @@ def stream(
     from fxcli.settings import load_settings_sourced
     from fxcli.tasks.backtest import Options
     from fxcli.tasks.notify import notify_config
+    from fxcli.tasks.orders import LiveRequest
     from fxcli.tasks.stream import Feed, ops_of, plan
     from fxcli.tasks.stream import stream as run_stream
     from fxcli.ui.dashboard import dumps, screen, summary, summary_line
@@ -160,6 +217,18 @@ def stream(
         end=end,
         speed=speed,
         clock_ms=clock_ms,
+    )
+    live_request = LiveRequest(
+        live=live,
+        dry_run=dry_run_orders,
+        key_file=key_file,
+        journal=journal,
+        limits={
+            "max_order_notional": max_order,
+            "max_total_notional": max_total,
+            "max_open_positions": max_positions,
+            "max_daily_loss": max_daily_loss,
+        },
     )
     feed = Feed()
     stop = threading.Event()
@@ -189,7 +258,10 @@ def stream(
             out_dir=out,
             rotate_after_s=rotate_after_s,
             ops=ops_of(serve, metrics, serve_rate, serve_queue),
+            live=live_request,
         )
+        if checked.live is not None:
+            stderr().print(checked.live.banner(), markup=False, highlight=False)
         with screen(feed, headless=headless, every_s=every, console=stdout(), on_closed_output=stop.set):
             report = run_stream(checked, feed, stop=stop, notify=notifications)
     if headless:

@@ -80,7 +80,25 @@ class StatusNote:
     symbol: str = ""
 
 
-Note = Transition | FillNote | TradeNote | StatusNote
+@dataclass(frozen=True)
+class OrderNote:
+    """A live order changed state (`fx stream --live`): sent, accepted, filled, unknown, cancelled...
+
+    `qty`/`price` are what the venue says so far (executed quantity, average price), as text: the
+    venue's exact decimals."""
+
+    ts_ns: int
+    symbol: str
+    client_id: str
+    role: str  # "entry" | "exit" | "kill"
+    side: str  # BUY | SELL
+    state: str  # an `fxcli.execution.orders.OrderState` value
+    qty: str = ""
+    price: str = ""
+    detail: str = ""
+
+
+Note = Transition | FillNote | TradeNote | StatusNote | OrderNote
 
 
 @dataclass

@@ -15,6 +15,9 @@ One thread, in the order an event travels:
 
 A stop (signal, `request_stop`, the end of a recording) ends the source; each symbol's open paper
 position is then closed at the book (`end_of_data`, as at the end of a backtest).
+
+With `trading` (`fx stream --live`, `live.trading`), each runner's orders go to the venue instead:
+start-up reconciliation runs before the source starts, and cancel-on-exit after it ends.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from fxcli.strategy.spec import StrategySpec
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
     from fxcli.live.record import RecordConfig, RecordSummary
     from fxcli.live.recorder import RecordEvent
+    from fxcli.live.trading import LiveTrading
 
 Source = Callable[["Session", asyncio.Event], Coroutine[Any, Any, str]]
 """Runs a session's source until it ends or `stop` is set; returns why it ended."""
@@ -66,8 +70,10 @@ class Session:
         feed: Feed,
         clock_ms: int = 0,
         frame_every_ns: int = FRAME_EVERY_NS,
+        trading: LiveTrading | None = None,
     ) -> None:
         self.spec = spec
+        self.trading = trading
         self.clock_ms = clock_ms
         self.frame_every_ns = frame_every_ns  # a symbol's frames at most this often (--serve-rate: faster)
         self.venue_clock = VenueClock()  # fed by every symbol's events; drives live clock ticks
@@ -116,7 +122,12 @@ class Session:
             helpers.append(asyncio.create_task(_watch(external_stop, stop)))
         try:
             with graceful_stop(loop, stop):
-                ended = await source(self, stop)
+                if self.trading is None:
+                    ended = await source(self, stop)
+                else:
+                    venue_now = lambda: self.venue_clock.now_ns(time.time_ns())  # noqa: E731
+                    async with self.trading.running(stop, venue_now):
+                        ended = await source(self, stop)
         finally:
             for task in helpers:
                 task.cancel()
@@ -130,6 +141,8 @@ class Session:
             now = time.time_ns()
             for run in self.symbols.values():
                 run.refresh(now)
+            if self.trading is not None:  # the loop is alive: the dead-man switch waits
+                self.trading.heartbeat()
 
     async def run_clock(self) -> None:
         """Live clock ticks: each symbol's grid tick fires when the venue's clock (receive time

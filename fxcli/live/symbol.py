@@ -40,6 +40,8 @@ class LiveSymbol:
             equity_every_ns=EQUITY_EVERY_NS,
             clock_ms=s.clock_ms,
         )
+        if s.trading is not None:  # --live: the runner's orders go to the venue
+            self.runner.executor = s.trading.bind(symbol, self.runner)
         self.venue_clock = s.venue_clock
         self.result: RunResult | None = None
         self.error: BaseException | None = None

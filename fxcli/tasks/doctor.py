@@ -34,6 +34,7 @@ from fxcli.exchange.rest import (
 )
 from fxcli.exchange.venues import VENUES, ResolvedEndpoints, venue_named
 from fxcli.settings import load_settings_sourced
+from fxcli.tasks.orders import LiveConfig, LiveRequest, resolve_live
 from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 MAX_SKEW_MS = 1000.0
@@ -83,11 +84,23 @@ def doctor(
     rest_url: str | None = None,
     timeout_s: float = 3.0,
     proxy: str | None = None,
+    live: LiveRequest | None = None,
+    symbols: list[str] | None = None,
+    notional: float | None = None,
 ) -> DoctorReport:
-    """Run every check; bad input (an unknown exchange, a bad URL or config) raises FxError (exit 2)."""
-    if (ws_url is not None or rest_url is not None) and exchange is None:
+    """Run every check; bad input (an unknown exchange, a bad URL or config) raises FxError (exit 2).
+
+    With `live.live`: the keys, the clock as the private client measures it, and a test order per
+    symbol of `symbols` (section "live"); nothing is placed."""
+    if (ws_url is not None or rest_url is not None) and exchange is None and not (live and live.live):
         raise FxError("--ws-url and --rest-url need --exchange (mexc-spot or mexc-futures)")
     settings, sources = load_settings_sourced(data_dir=data_dir, proxy=proxy)
+    if live is not None and live.live:
+        if not symbols:
+            raise FxError("--live needs --symbols: the symbols to send a test order for")
+        config = resolve_live(settings, sources, live, rest_url=rest_url, need_limits=False)
+        amount = notional if notional is not None else settings.live.max_order_notional
+        return DoctorReport(live_checks(config, symbols, amount))
     proxy = checked_proxy(settings, sources)
     venues = [venue_named(exchange)] if exchange is not None else list(VENUES.values())
     resolved = [
@@ -299,3 +312,28 @@ async def _read_clock(endpoints: ResolvedEndpoints, rest: RestClient) -> Check:
         detail += f": more than {MAX_SKEW_MS:.0f} ms; sync it (chrony, ntpd, systemd-timesyncd)"
         return Check("clock", name, CheckStatus.FAIL, detail, data)
     return Check("clock", name, CheckStatus.OK, detail, data)
+
+
+# ------------------------------------------------------------------------------------------- live
+
+
+def live_checks(config: LiveConfig, symbols: list[str], notional: float | None) -> list[Check]:
+    """Keys, clock and one `order/test` per symbol at the real sizing (`notional` quote, default the
+    symbol's minimum market notional); a venue that cannot be reached is a fail here: live trading
+    needs it."""
+    from decimal import Decimal
+
+    from fxcli.exchange.mexc_private.client import PrivateClient
+    from fxcli.execution.preflight import preflight
+
+    async def run() -> list[Check]:
+        async with PrivateClient(config.rest_url, config.keys) as client:
+            amount = None if notional is None else Decimal(repr(notional))
+            try:
+                found = await preflight(client, symbols, amount)
+            except OSError as exc:
+                return [Check("live", "venue", CheckStatus.FAIL, f"{config.rest_url}: {exc}")]
+        return [Check("live", f.name, CheckStatus(f.status), f.detail) for f in found]
+
+    head = Check("live", "keys from", CheckStatus.OK, config.key_source)
+    return [head, *asyncio.run(run())]

@@ -50,10 +50,12 @@ from fxcli.tasks.backtest import (
     summary_of,
     write_outputs,
 )
+from fxcli.tasks.orders import LiveConfig, LiveRequest, refuse_live_options_without_live, resolve_live
 from fxcli.tasks.venues import checked_proxy, resolve_endpoints
 
 if TYPE_CHECKING:  # fx record is imported only when --record asks for it
     from fxcli.live.record import RecordConfig, RecordSummary
+    from fxcli.live.trading import LiveTrading, TradingSummary
     from fxcli.ops.notify import Notifier, NotifyConfig
 
 __all__ = [
@@ -92,6 +94,7 @@ class StreamReport:
     summary: dict[str, Any] = field(default_factory=dict)
     recorded: RecordSummary | None = None  # what --record wrote
     notified: dict[str, Any] | None = None  # what --notify delivered (destination names redacted)
+    trading: TradingSummary | None = None  # --live: the run's orders, fills and reconciliation
 
     @property
     def transitions(self) -> int:
@@ -173,6 +176,7 @@ class StreamPlan:
     out_dir: Path | None = None
     notes: tuple[StatusNote, ...] = ()  # said first: the recorded gaps a replay goes through
     ops: StreamOps | None = None  # --serve / --metrics
+    live: LiveConfig | None = None  # --live: real orders (market data from `source` either way)
 
 
 def ops_of(
@@ -215,13 +219,17 @@ def plan(
     manager_config: ManagerConfig | None = None,
     rotate_after_s: float | None = None,
     ops: StreamOps | None = None,
+    live: LiveRequest | None = None,
 ) -> StreamPlan:
     """Check every input (FxError, exit 2, naming the option) for a live run on MEXC or a replay of
-    `replay_dir`; `ops` (`ops_of`) serves the session to other programs."""
+    `replay_dir`; `ops` (`ops_of`) serves the session to other programs; with `live.live`, real orders
+    on MEXC spot whatever the market data's source."""
     symbols = _symbols_of(symbols)
+    live = live or LiveRequest()
+    refuse_live_options_without_live(live)
     if replay_dir is not None:
         for flag, value in (("--ws-url", ws_url), ("--rest-url", rest_url)):
-            if value is not None:
+            if value is not None and not (live.live and flag == "--rest-url"):  # --live: the orders' REST
                 raise FxError(f"{flag} is for a live stream; --replay reads a folder")
         if record:
             raise FxError("--record records a live stream; it cannot be combined with --replay")
@@ -235,6 +243,12 @@ def plan(
     spec_path = resolve_strategy(strategy, strategies_dir)
     spec = load_strategy(spec_path)
     indicators = resolve_indicators(spec, variants_dir, spec_path)
+    trading = None
+    if live.live:
+        if spec.side.sign < 0:
+            raise FxError(f"{spec_path}: side = 'short': --live trades MEXC spot, which cannot sell short")
+        settings = settings or Settings()
+        trading = resolve_live(settings, setting_sources or {}, live, rest_url=rest_url, need_limits=True)
     if out_dir is not None:
         make_folder(out_dir)  # now, rather than after a session that could not be run again
     if replay_dir is not None:
@@ -252,6 +266,7 @@ def plan(
             out_dir=out_dir,
             notes=tuple(gaps),
             ops=ops,
+            live=trading,
         )
     venue = venue_named(exchange or "mexc-spot")
     settings = settings or Settings()
@@ -290,6 +305,7 @@ def plan(
         recording=recording,
         out_dir=out_dir,
         ops=ops,
+        live=trading,
     )
 
 
@@ -298,13 +314,14 @@ def stream(
 ) -> StreamReport:
     """Run a plan until SIGINT / SIGTERM, `stop`, or the end of the recording; the session is written
     under the plan's `out_dir` when it has one. With `notify`, its events go out as they happen."""
+    trading = _trading(plan, feed)
     frame_every_ns = plan.ops.frame_every_ns if plan.ops is not None else None
-    session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed, frame_every_ns)
+    session = _session(plan.spec, plan.indicators, plan.symbols, plan.options, feed, frame_every_ns, trading)
     started = time.time_ns()
     # Bound first: a taken --serve / --metrics port is an error before anything runs.
     with operating(plan.ops, feed):
         feed.info = SessionInfo(
-            mode=plan.mode,
+            mode=plan.mode if plan.live is None else f"{plan.mode} + LIVE orders",
             strategy=plan.spec.name,
             exchange=plan.exchange,
             symbols=plan.symbols,
@@ -333,6 +350,7 @@ def stream(
     report = _report(session, plan.options, plan.exchange, started, ended)
     report.recorded = session.recorded
     report.notified = notified
+    report.trading = trading.summary if trading is not None else None
     if plan.out_dir is not None:
         write_session(report, plan.out_dir)
     if session.record_error is not None:
@@ -410,6 +428,10 @@ def write_session(report: StreamReport, out_dir: Path) -> None:
     }
     if report.notified is not None:
         summary["stream"]["notify"] = report.notified
+    if report.trading is not None:
+        from dataclasses import asdict
+
+        summary["live"] = asdict(report.trading)  # the journal's orders and fills of this run
     backtest_view.summary = summary
     write_outputs(backtest_view)
     report.out_dir = folder
@@ -465,10 +487,35 @@ def _session(
     options: Options,
     feed: Feed,
     frame_every_ns: int | None = None,
+    trading: LiveTrading | None = None,
 ) -> Session:
+    clock_ms = clock_of(spec, options)
     session = Session(
-        spec, indicators, symbols, options.costs, options.balance, feed, clock_of(spec, options)
+        spec, indicators, symbols, options.costs, options.balance, feed, clock_ms, trading=trading
     )
     if frame_every_ns is not None:
         session.frame_every_ns = frame_every_ns
     return session
+
+
+def _trading(plan: StreamPlan, feed: Feed) -> LiveTrading | None:
+    """--live: the session's real orders, from the checked config."""
+    live = plan.live
+    if live is None:
+        return None
+    from fxcli.live.trading import LiveTrading, TradingConfig
+
+    assert live.limits is not None
+    config = TradingConfig(
+        rest_url=live.rest_url,
+        user_ws_url=live.user_ws_url,
+        keys=live.keys,
+        journal=live.journal,
+        limits=live.limits,
+        dry_run=live.dry_run,
+        dead_man_s=live.dead_man_s,
+        unfilled_timeout_s=live.unfilled_timeout_s,
+        cancel_on_exit=live.cancel_on_exit,
+        stop_entries_file=live.stop_entries_file,
+    )
+    return LiveTrading(config, feed, plan.options.costs)

@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fxcli.backtest.fills import Fill
-from fxcli.live.feed import Feed, FillNote, SessionInfo, StatusNote, SymbolFrame, TradeNote
+from fxcli.live.feed import Feed, FillNote, OrderNote, SessionInfo, StatusNote, SymbolFrame, TradeNote
 from fxcli.live.latency import LATENCY_BINS, percentile_ns
 from fxcli.model.units import NS_PER_S, ns_to_iso
 from fxcli.strategy.machine import Transition
@@ -46,6 +46,7 @@ class DashboardView:
     frames: dict[str, SymbolFrame] = field(default_factory=dict)
     transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=RECENT_TRANSITIONS))
     last_status: StatusNote | None = None
+    orders: deque[OrderNote] = field(default_factory=lambda: deque(maxlen=RECENT_TRANSITIONS))
     now_ns: int = 0
     frames_per_s: float = 0.0
     events_per_s: float = 0.0
@@ -62,6 +63,8 @@ class DashboardView:
                 self.transitions.append(note)
             elif isinstance(note, StatusNote):
                 self.last_status = note
+            elif isinstance(note, OrderNote):
+                self.orders.append(note)
         for frame in frames:
             self.frames[frame.symbol] = frame
 
@@ -151,7 +154,27 @@ def dashboard(view: DashboardView) -> RenderableType:
         f"{_count(view.gaps, 'gap')} · "
         f"{_count(view.dropped_frames, 'screen frame')} dropped"
     )
-    parts: list[RenderableType] = [table, recent, Text(vitals, style="dim")]
+    parts: list[RenderableType] = [table, recent]
+    if view.orders:  # fx stream --live: real orders, newest first
+        orders = Table(box=box.SIMPLE_HEAD, title="latest orders", title_justify="left")
+        for column in (
+            "time",
+            "symbol",
+            "client id",
+            "role",
+            "side",
+            "state",
+            "executed",
+            "avg price",
+            "detail",
+        ):
+            orders.add_column(column)
+        for o in reversed(view.orders):
+            orders.add_row(
+                _clock(o.ts_ns), o.symbol, o.client_id, o.role, o.side, o.state, o.qty, o.price, o.detail
+            )
+        parts.append(orders)
+    parts.append(Text(vitals, style="dim"))
     if view.last_status is not None:
         s = view.last_status
         where = f" {s.symbol}" if s.symbol else ""
@@ -253,6 +276,19 @@ def note_line(note: Any) -> dict[str, Any]:
     elif isinstance(note, TradeNote):
         row = trade_rows([note.trade])[0]
         doc = {"type": "trade", "time": ns_to_iso(note.trade.exit_ts_ns), **row}
+    elif isinstance(note, OrderNote):
+        doc = {
+            "type": "order",
+            "time": ns_to_iso(note.ts_ns),
+            "symbol": note.symbol,
+            "client_id": note.client_id,
+            "role": note.role,
+            "side": note.side,
+            "state": note.state,
+            "executed_qty": note.qty or None,
+            "avg_price": note.price or None,
+            "detail": note.detail or None,
+        }
     else:
         assert isinstance(note, StatusNote)
         doc = {

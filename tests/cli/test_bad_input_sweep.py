@@ -35,10 +35,12 @@ from typer.core import TyperGroup
 from fxcli.cli import app
 from fxcli.exchange.binance import Market
 from fxcli.exchange.captures.binance_vision import Kind
+from fxcli.execution.journal import Journal
 from tests.cli.sweep_worker import HANG_S
 from tests.cli.vision_server import VisionServer
 from tests.conftest import FIXTURES, REPO, run_fx
 from tests.data.vision_files import csv_text, day_ms, trade_rows, write_archive
+from tests.live.private_venue import ROUND_TRIP, venue_process
 
 SAMPLE = FIXTURES / "binance-spot" / "btcusdt_20240808_excerpt.gz"
 FROM, TO = "2024-08-08T23:55:00Z", "2024-08-08T23:55:20Z"
@@ -52,24 +54,7 @@ VISION_DAY = "2024-08-08"
 
 
 # Enters and leaves on nearly every second: fills, the account and the metrics all see the values.
-STRATEGY = """schema = 1
-signal_timeout_s = 5
-cooldown_s = 1
-[sizing]
-risk_variant = "risk_rsi"
-[[s1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[z1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-[[ze1]]
-indicator = "PRICE"
-op = "gt"
-value = 0
-"""
+STRATEGY = ROUND_TRIP  # enters and leaves at once
 
 
 @dataclass(frozen=True)
@@ -86,6 +71,8 @@ class Workspace:
     vision_zip: Path  # a Binance archive file, also served by the sweep's archive server
     results: Path  # a results folder holding one `fx optimize` study
     study: str
+    journal: Path  # an (empty) order journal for fx orders / fx flatten
+    private_rest: str  # the fake private venue's REST URL (a real process)
 
 
 @dataclass
@@ -144,8 +131,11 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
         ),
     )
     assert optimized.returncode == 0, optimized.stderr
-    with VisionServer(root / "archive") as archive:
+    journal = root / "journal.sqlite"
+    Journal.open(journal).close()
+    with VisionServer(root / "archive") as archive, venue_process(root, lifetime_s=1800) as private:
         env["FX_BINANCE_VISION_URL"] = archive.url
+        env.update({k: v for k, v in private.env.items() if k.startswith("FX_MEXC_API_")})
         yield Workspace(
             store,
             root / "strategies",
@@ -157,6 +147,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
             vision_zip,
             root / "results",
             "swept",
+            journal,
+            private.rest_url,
         )
 
 
@@ -230,6 +222,10 @@ def bases(path: tuple[str, ...], command: Command, ws: Workspace) -> list[Base]:
         copies["results"] = str(ws.results)
         if path == ("optimize", "robustness"):
             values.update(mc=["permute"], n=["20"])
+    elif path[0] == "orders" or path == ("flatten",):  # the journal, the fake private venue
+        values.update(journal=[str(ws.journal)])
+        if "rest_url" in names:
+            values.update(rest_url=[ws.private_rest])
     elif path == ("stream",):
         values["replay"] = [str(ws.store)]
         live = {k: v for k, v in values.items() if k not in ("replay", "start", "end")}

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from fxcli.backtest.fills import Fill
-from fxcli.live.feed import Feed, FillNote, SessionInfo, StatusNote, SymbolFrame
+from fxcli.live.feed import Feed, FillNote, OrderNote, SessionInfo, StatusNote, SymbolFrame
 from fxcli.live.latency import bin_ceiling_ns, latency_bin, percentile_ns
 from fxcli.strategy.machine import State, Transition
 from fxcli.ui.dashboard import DashboardView, dashboard, dumps, frame_line, note_line, screen
@@ -179,3 +179,48 @@ def test_headless_screen_writes_notes_in_order_then_snapshots_and_stats() -> Non
     assert kinds.count("snapshot") == 2
     assert "stats" in kinds
     assert not [t for t in threading.enumerate() if t.name == "fx-stream-screen"]
+
+
+def test_dashboard_of_a_live_run_shows_its_latest_orders_and_headless_says_them() -> None:
+    sent = OrderNote(
+        T0 + 1_700_000_000, "BTCUSDT", "fxk7q2m9e00000001", "entry", "BUY", "SUBMITTING", "0", "", "sending"
+    )
+    filled = OrderNote(
+        T0 + 1_800_000_000,
+        "BTCUSDT",
+        "fxk7q2m9e00000001",
+        "entry",
+        "BUY",
+        "FILLED",
+        "0.000809",
+        "61766.01",
+        "1 fill(s)",
+    )
+    view = DashboardView(info=INFO)
+    view.apply([SIGNAL, ENTRY, sent, filled], [BTC, ETH])
+
+    text = text_of(view)
+
+    assert "latest orders" in text
+    rows = [line for line in text.splitlines() if "fxk7q2m9e00000001" in line]
+    assert [row.split()[5] for row in rows] == ["FILLED", "SUBMITTING"]  # newest first
+    assert "61766.01" in rows[0]
+    assert note_line(filled) == {
+        "type": "order",
+        "time": "2024-08-08T23:55:01.800Z",
+        "symbol": "BTCUSDT",
+        "client_id": "fxk7q2m9e00000001",
+        "role": "entry",
+        "side": "BUY",
+        "state": "FILLED",
+        "executed_qty": "0.000809",
+        "avg_price": "61766.01",
+        "detail": "1 fill(s)",
+    }
+
+
+def test_dashboard_of_a_paper_run_has_no_orders_panel() -> None:
+    view = DashboardView(info=INFO)
+    view.apply([SIGNAL, ENTRY], [BTC, ETH])
+
+    assert "latest orders" not in text_of(view)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fxcli.backtest.fills import Fill
-from fxcli.live.feed import FillNote, SessionInfo, StatusNote, SymbolFrame, TradeNote
+from fxcli.live.feed import FillNote, OrderNote, SessionInfo, StatusNote, SymbolFrame, TradeNote
 from fxcli.model.units import ns_to_iso
 from fxcli.strategy.machine import Transition
 
@@ -28,10 +28,12 @@ GAP_KINDS = frozenset({"gap", "book_lost", "record_gap", "record_writer_overflow
 
 
 @dataclass(frozen=True)
-class OrderNote:
-    """An order's news (issue 15's real orders publish these; paper orders are derived from fills).
+class OrderView:
+    """An order's news as the feed sends it: a paper order is derived from its fill; a real order
+    (`fx stream --live`) from the broker's `OrderNote`.
 
-    `status` is one of new, partially_filled, filled, canceled, rejected, unknown.
+    `status` is one of submitting, new, partially_filled, filled, pending_cancel, canceled,
+    partially_canceled, rejected, unknown, not_placed.
     """
 
     ts_ns: int
@@ -103,7 +105,7 @@ def transition(t: Transition) -> dict[str, Any]:
     return doc
 
 
-def order(note: OrderNote) -> dict[str, Any]:
+def order(note: OrderView) -> dict[str, Any]:
     """An order's state: paper market orders are `filled` (or `partially_filled`) as they are made."""
     doc = _head("order", note.ts_ns)
     doc.update(
@@ -121,10 +123,10 @@ def order(note: OrderNote) -> dict[str, Any]:
     return doc
 
 
-def paper_order(note: FillNote) -> OrderNote:
+def paper_order(note: FillNote) -> OrderView:
     """The paper market order behind a paper fill: decided at `decided_ts_ns`, filled at once."""
     fill: Fill = note.fill
-    return OrderNote(
+    return OrderView(
         ts_ns=fill.ts_ns,
         symbol=note.symbol,
         order_id=f"paper-{note.symbol}-{fill.decided_ts_ns}-{note.action}",
@@ -138,13 +140,50 @@ def paper_order(note: FillNote) -> OrderNote:
     )
 
 
-def fill(note: FillNote, *, is_paper: bool = True) -> dict[str, Any]:
+# The journal's order states (fxcli.execution.orders.OrderState) as the feed's statuses.
+LIVE_STATUS = {
+    "SUBMITTING": "submitting",
+    "ACCEPTED": "new",
+    "REJECTED": "rejected",
+    "UNKNOWN": "unknown",
+    "PARTIALLY_FILLED": "partially_filled",
+    "FILLED": "filled",
+    "PENDING_CANCEL": "pending_cancel",
+    "CANCELED": "canceled",
+    "PARTIALLY_CANCELED": "partially_canceled",
+    "TOMBSTONED": "not_placed",
+}
+
+
+def live_order(note: OrderNote) -> OrderView:
+    """A real order's news (`fx stream --live`): its client order id, what the venue filled so far."""
+    return OrderView(
+        ts_ns=note.ts_ns,
+        symbol=note.symbol,
+        order_id=note.client_id,
+        action="open" if note.role == "entry" else "close",
+        side=1 if note.side == "BUY" else -1,
+        qty=math.nan,  # asked in quote for entries: the venue decides the base quantity
+        filled_qty=float(note.qty) if note.qty else 0.0,
+        price=float(note.price) if note.price else math.nan,
+        status=LIVE_STATUS.get(note.state, note.state.lower()),
+        is_paper=False,
+        reason=note.detail,
+    )
+
+
+def is_venue_fill(note: FillNote) -> bool:
+    """A real fill (`fx stream --live`): its order's news comes from the broker, not from the fill."""
+    return note.fill.source == "venue"
+
+
+def fill(note: FillNote) -> dict[str, Any]:
     """One execution, with its quality line (what the fill model walked, what it cost in bps)."""
     f = note.fill
     doc = _head("fill", f.ts_ns)
     doc.update(
         symbol=note.symbol,
-        order_id=paper_order(note).order_id if is_paper else None,
+        order_id=None if is_venue_fill(note) else paper_order(note).order_id,
         action=note.action,
         side=f.side,
         qty=f.qty,
@@ -155,7 +194,7 @@ def fill(note: FillNote, *, is_paper: bool = True) -> dict[str, Any]:
         levels=f.levels,
         decided_ts_ns=f.decided_ts_ns,
         cost_bps=_num(f.cost_bps),
-        paper=is_paper,
+        paper=not is_venue_fill(note),
     )
     return doc
 
@@ -201,9 +240,9 @@ def messages_of(item: object) -> list[dict[str, Any]]:
     if isinstance(item, Transition):
         return [transition(item)]
     if isinstance(item, FillNote):
-        return [order(paper_order(item)), fill(item)]
+        return [fill(item)] if is_venue_fill(item) else [order(paper_order(item)), fill(item)]
     if isinstance(item, OrderNote):
-        return [order(item)]
+        return [order(live_order(item))]
     if isinstance(item, TradeNote):
         return [trade(item)]
     if isinstance(item, StatusNote):

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from fxcli.live.feed import Feed, FillNote, StatusNote, SymbolFrame, TradeNote
+from fxcli.live.feed import Feed, FillNote, OrderNote, StatusNote, SymbolFrame, TradeNote
 from fxcli.ops.metrics import Count, latency_family
-from fxcli.ops.schema import OrderNote, paper_order
+from fxcli.ops.schema import OrderView, is_venue_fill, live_order, paper_order
 from fxcli.strategy.machine import State, Transition
 
 if TYPE_CHECKING:
@@ -57,18 +57,20 @@ class StreamTally:
         elif isinstance(item, Transition):
             self.transitions.add((item.group, item.to_state.value))
         elif isinstance(item, FillNote):
-            self.on_order(paper_order(item))
-            self.fills.add((item.action, item.fill.source, "true"))
+            is_paper = not is_venue_fill(item)
+            if is_paper:
+                self.on_order(paper_order(item))
+            self.fills.add((item.action, item.fill.source, "true" if is_paper else "false"))
         elif isinstance(item, OrderNote):
-            self.on_order(item)
+            self.on_order(live_order(item))
         elif isinstance(item, TradeNote):
             self.trades.add((item.trade.symbol,))
             self.realized_pnl.add((item.trade.symbol,), item.trade.pnl)
         elif isinstance(item, StatusNote):
             self.news.add((item.kind,))
 
-    def on_order(self, note: OrderNote) -> None:
-        """An order's news (paper: derived from its fill; real orders: issue 15's `OrderNote`)."""
+    def on_order(self, note: OrderView) -> None:
+        """An order's news (paper: derived from its fill; real orders: the broker's `OrderNote`)."""
         self.orders.add((note.action, note.status, "true" if note.is_paper else "false"))
 
 

@@ -52,7 +52,7 @@ class OrderState(StrEnum):
 
 
 S = OrderState
-# The written transition table (also in README-journal.md). A state may always "move" to itself
+# The written transition table (also in README.md, "The order journal"). A state may always "move" to itself
 # when a snapshot or fill only raises cum_qty; the table lists the moves between different states.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.SUBMITTING: frozenset(

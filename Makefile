@@ -47,11 +47,12 @@ type: $(STAMP)  ## mypy --strict
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/pytest -q
 
-soak: $(STAMP)  ## the live fault soak, the verify property test and the memory test in full (the suite runs reduced ones)
+soak: $(STAMP)  ## the live fault soak, the verify, memory and bad-input sweep tests in full (the suite runs reduced ones)
 	FX_SOAK=full $(BIN)/pytest -q -s -m soak tests/live/test_soak.py
 	FX_SOAK=full $(BIN)/pytest -q tests/live/test_userstream_fake.py -k longevity
 	FX_VERIFY_CASES=400 $(BIN)/pytest -q tests/unit/store/test_verify.py
 	FX_MEMORY_EVENTS=1000000 $(BIN)/pytest -q tests/unit/engine/test_memory.py
+	FX_SWEEP=full $(BIN)/pytest -q tests/cli/test_bad_input_sweep.py
 
 golden: $(STAMP)  ## rewrite golden files (review the diff before committing)
 	FX_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden

@@ -3,7 +3,7 @@ on the REST port (unsigned; only 127.0.0.1 is bound), for tests that run fx as a
 must script the venue from outside (docs/mexc-orders.md §5 "Mechanics for the fake").
 
 Commands are the venue's own methods (`fault`, `trade`, `advance`, `transfer`, …) plus `knobs`
-(set venue attributes), `ledger`, `requests` and `streams`; an unknown command or argument is a
+(set venue attributes; `rate_limits: false` turns the venue's limits off), `ledger`, `requests` and `streams`; an unknown command or argument is a
 400 naming it.
 """
 
@@ -80,6 +80,8 @@ class Admin:
                 elif key in EXCHANGE_KNOBS:
                     target = venue.exchange
                     value = tuple(value) if key == "partial_fills" else value
+                elif key == "rate_limits":  # off for load and latency runs (bench/orders.py)
+                    target, key = venue.limits, "enabled"
                 elif key not in KNOBS:
                     raise KeyError(f"unknown knob {key!r}")
                 setattr(target, key, value)

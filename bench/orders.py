@@ -155,7 +155,8 @@ class PeerSide:
         )
         order_id = answer.json()["orderId"]
         end = time.perf_counter_ns()
-        assert answer.status_code == 200 and order_id, answer.text
+        assert answer.status_code == 200, answer.text
+        assert order_id, answer.text
         return (end - start) / 1000
 
 
@@ -308,7 +309,8 @@ def main() -> None:
         f"pushes timed: {len(pushes)} (p50 {pct(pushes, 50):.0f} µs)",
         f"durability (two fsynced journal commits per order) costs {fsync_cost:,.0f} µs at p50 on this disk",
     ]
-    run.finish(lines, notes=notes, measured_on=f"--orders {args.orders}, loopback, fake venue in its own process")
+    where = f"--orders {args.orders}, loopback, the fake venue in its own process"
+    run.finish(lines, notes=notes, measured_on=where)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ on the REST port (unsigned; only 127.0.0.1 is bound), for tests that run fx as a
 must script the venue from outside (docs/mexc-orders.md §5 "Mechanics for the fake").
 
 Commands are the venue's own methods (`fault`, `trade`, `advance`, `transfer`, …) plus `knobs`
-(set venue attributes; `rate_limits: false` turns the venue's limits off), `ledger`, `requests` and `streams`; an unknown command or argument is a
-400 naming it.
+(set venue attributes; `rate_limits: false` turns the venue's limits off), `ledger`, `requests` and
+`streams`; an unknown command or argument is a 400 naming it.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ KNOBS = {
     "frozen_ms",
 }
 STREAM_KNOBS = {"key_ttl_ms", "max_keys", "no_sub_close_s", "idle_close_s", "max_conn_s", "expiry"}
-EXCHANGE_KNOBS = {"partial_fills", "maker_cross", "max_open_orders"}
+EXCHANGE_KNOBS = {"partial_fills", "maker_cross", "max_open_orders", "hold_market"}
 
 
 class Admin:

@@ -68,6 +68,7 @@ TARGET_RATIO = 1.25
 TARGET_SIGN_US = 20.0
 TARGET_PUSH_US = 200.0
 WORK = REPO / "bench" / ".work"
+SHM = Path("/dev/shm")
 FSYNCED = "fx, journal fsynced"
 TMPFS = "fx, journal on tmpfs"
 PEER = "bare httpx"
@@ -164,7 +165,7 @@ async def round_trips(rest_url: str, orders: int, warmup: int) -> dict[str, list
     """The three sides in turn, one order each, `orders` times after `warmup` unrecorded turns."""
     WORK.mkdir(parents=True, exist_ok=True)
     disk = Path(tempfile.mkdtemp(dir=WORK))
-    shm = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    shm = Path(tempfile.mkdtemp(dir=SHM))
     fsynced, tmpfs = FxSide(rest_url, disk / "journal.sqlite"), FxSide(rest_url, shm / "journal.sqlite")
     try:
         for side in (fsynced, tmpfs):
@@ -195,10 +196,11 @@ async def round_trips(rest_url: str, orders: int, warmup: int) -> dict[str, list
         shutil.rmtree(shm, ignore_errors=True)
 
 
-async def push_to_state(rest_url: str, ws_url: str, orders: int) -> list[float]:
-    """µs from an order push handed over by the socket to the broker's state moved and journaled."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=WORK))
+async def push_to_state(rest_url: str, ws_url: str, orders: int, under: Path) -> list[float]:
+    """µs from an order push handed over by the socket to the broker's state moved and journaled
+    (the journal in a folder under `under`)."""
+    under.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=under))
     side = FxSide(rest_url, folder / "journal.sqlite")
     timed: list[float] = []
     try:
@@ -252,7 +254,8 @@ def main() -> None:
         venue.admin("set_book", symbol="BTCUSDT", bids=[("61700", "1000")], asks=big, last="61800")
         venue.admin("knobs", rate_limits=False)
         samples = asyncio.run(round_trips(venue.rest_url, args.orders, warmup=max(20, args.orders // 20)))
-        pushes = asyncio.run(push_to_state(venue.rest_url, venue.ws_url, args.pushes))
+        pushes = asyncio.run(push_to_state(venue.rest_url, venue.ws_url, args.pushes, WORK))
+        pushes_tmpfs = asyncio.run(push_to_state(venue.rest_url, venue.ws_url, args.pushes, SHM))
         placed = len(venue.fx_orders()) + len(venue.fx_orders("peer"))
     assert fx_sign(1) == peer_sign(1), "both signers must sign the same bytes"
     signing = {"fx": measure_signing(fx_sign, args.calls), "peer": measure_signing(peer_sign, args.calls)}
@@ -290,23 +293,25 @@ def main() -> None:
                 is_met,
             )
         )
-    push_p99 = pct(pushes, 99)
-    lines.append(
-        Line(
-            "push to state",
-            "p99, decoded + state moved + journaled",
-            f"{push_p99:.0f} µs",
-            "",
-            "—",
-            "—",
-            f"<= {TARGET_PUSH_US:g} µs",
-            push_p99 <= TARGET_PUSH_US,
+    for name, timed in ((FSYNCED + " (the user's)", pushes), (TMPFS, pushes_tmpfs)):
+        push_p99 = pct(timed, 99)
+        lines.append(
+            Line(
+                "push to state",
+                f"p99, {name}",
+                f"{push_p99:,.0f} µs",
+                "",
+                "—",
+                "—",
+                f"<= {TARGET_PUSH_US:g} µs",
+                push_p99 <= TARGET_PUSH_US,
+            )
         )
-    )
     fsync_cost = pct(samples[FSYNCED], 50) - pct(samples[TMPFS], 50)
     notes = [
         f"orders placed at the fake: {placed}; round trips per side: {args.orders}; "
-        f"pushes timed: {len(pushes)} (p50 {pct(pushes, 50):.0f} µs)",
+        f"order pushes timed: {len(pushes)} + {len(pushes_tmpfs)} "
+        f"(p50 {pct(pushes, 50):.0f} / {pct(pushes_tmpfs, 50):.0f} µs)",
         f"durability (two fsynced journal commits per order) costs {fsync_cost:,.0f} µs at p50 on this disk",
     ]
     where = f"--orders {args.orders}, loopback, the fake venue in its own process"

@@ -6,12 +6,12 @@ The fake venue (`python -m tests.fake_mexc_private`) runs as its own process on 
 at once (processing 0 ms, rate limits off). Three sides take turns, one order each, so a load spike
 hits them alike:
 
-- **fx (journal fsynced)** — the user's figure: `LiveBroker.submit(ask)` → pre-trade checks → the
-  intent written to the SQLite journal (WAL, `synchronous=FULL`: fsynced) → budget → sign → POST →
-  200 parsed → `on_ack` → ACCEPTED written to the journal (fsynced again) → the broker's order
-  event. The journal is a file under bench/.work on the machine's disk.
+- **fx (journal on disk)** — the user's figure: `LiveBroker.submit(ask)` → pre-trade checks → the
+  intent written to the SQLite journal (WAL, `synchronous=FULL`: on_disk before the send) → budget
+  → sign → POST → 200 parsed → `on_ack` → ACCEPTED written to the journal (committed to the WAL,
+  not waiting for the disk) → the broker's order event. The journal is a file under bench/.work.
 - **fx (journal on tmpfs)** — the same code with the journal in /dev/shm, where fsync costs nothing:
-  the difference is the price of durability (two fsyncs per order).
+  the difference is the price of durability (the intent's fsync).
 - **bare httpx** — the peer: `httpx.AsyncClient.post` of the same signed request (urlencode + HMAC,
   the API-key header), its JSON parsed, nothing written.
 
@@ -69,7 +69,7 @@ TARGET_SIGN_US = 20.0
 TARGET_PUSH_US = 200.0
 WORK = REPO / "bench" / ".work"
 SHM = Path("/dev/shm")
-FSYNCED = "fx, journal fsynced"
+ON_DISK = "fx, journal on disk"
 TMPFS = "fx, journal on tmpfs"
 PEER = "bare httpx"
 LAYOUT = Layout(
@@ -166,14 +166,14 @@ async def round_trips(rest_url: str, orders: int, warmup: int) -> dict[str, list
     WORK.mkdir(parents=True, exist_ok=True)
     disk = Path(tempfile.mkdtemp(dir=WORK))
     shm = Path(tempfile.mkdtemp(dir=SHM))
-    fsynced, tmpfs = FxSide(rest_url, disk / "journal.sqlite"), FxSide(rest_url, shm / "journal.sqlite")
+    on_disk, tmpfs = FxSide(rest_url, disk / "journal.sqlite"), FxSide(rest_url, shm / "journal.sqlite")
     try:
-        for side in (fsynced, tmpfs):
+        for side in (on_disk, tmpfs):
             await side.start()
-        offset = fsynced.client.offset_ms or 0
+        offset = on_disk.client.offset_ms or 0
         peer = PeerSide(rest_url, offset)
         sides: dict[str, Callable[[], Awaitable[float]]] = {
-            FSYNCED: fsynced.once,
+            ON_DISK: on_disk.once,
             TMPFS: tmpfs.once,
             PEER: peer.once,
         }
@@ -184,13 +184,13 @@ async def round_trips(rest_url: str, orders: int, warmup: int) -> dict[str, list
                 if turn >= warmup:
                     samples[name].append(took)
         await peer.http.aclose()
-        for side in (fsynced, tmpfs):
+        for side in (on_disk, tmpfs):
             assert not side.outcomes, f"an order was refused or rejected: {side.outcomes[:1]}"
             assert set(side.states) == {"ACCEPTED"}, set(side.states)
             assert side.journal.durability()["synchronous"] == "FULL"
         return samples
     finally:
-        for side in (fsynced, tmpfs):
+        for side in (on_disk, tmpfs):
             await side.close()
         shutil.rmtree(disk, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
@@ -262,14 +262,14 @@ def main() -> None:
 
     lines: list[Line] = []
     peer = samples[PEER]
-    for name in (FSYNCED, TMPFS):
+    for name in (ON_DISK, TMPFS):
         for q in (50, 99):
             fx_us, peer_us = pct(samples[name], q), pct(peer, q)
             ratio = fx_us / peer_us
             lines.append(
                 Line(
                     "round trip",
-                    f"p{q}, {name}" + (" (the user's)" if name == FSYNCED else ""),
+                    f"p{q}, {name}" + (" (the user's)" if name == ON_DISK else ""),
                     f"{fx_us:,.0f} µs",
                     PEER,
                     f"{peer_us:,.0f} µs",
@@ -293,7 +293,7 @@ def main() -> None:
                 is_met,
             )
         )
-    for name, timed in ((FSYNCED + " (the user's)", pushes), (TMPFS, pushes_tmpfs)):
+    for name, timed in ((ON_DISK + " (the user's)", pushes), (TMPFS, pushes_tmpfs)):
         push_p99 = pct(timed, 99)
         lines.append(
             Line(
@@ -307,12 +307,12 @@ def main() -> None:
                 push_p99 <= TARGET_PUSH_US,
             )
         )
-    fsync_cost = pct(samples[FSYNCED], 50) - pct(samples[TMPFS], 50)
+    fsync_cost = pct(samples[ON_DISK], 50) - pct(samples[TMPFS], 50)
     notes = [
         f"orders placed at the fake: {placed}; round trips per side: {args.orders}; "
         f"order pushes timed: {len(pushes)} + {len(pushes_tmpfs)} "
         f"(p50 {pct(pushes, 50):.0f} / {pct(pushes_tmpfs, 50):.0f} µs)",
-        f"durability (two fsynced journal commits per order) costs {fsync_cost:,.0f} µs at p50 on this disk",
+        f"durability (the intent's fsync before the send) costs {fsync_cost:,.0f} µs at p50 on this disk",
     ]
     where = f"--orders {args.orders}, loopback, the fake venue in its own process"
     run.finish(lines, notes=notes, measured_on=where)

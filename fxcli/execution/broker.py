@@ -413,7 +413,9 @@ class LiveBroker:
         """A user-stream order push."""
         order = self._find(push.client_id, push.order_id)
         if order is not None and order.on_order(push):
-            self.journal.record(order, evidence(push))
+            # what a push says the venue tells again (order query, myTrades) after a power cut:
+            # no fsync on the stream's path (the fills' ledger stays fsynced)
+            self.journal.record(order, evidence(push), synced=False)
             self._after(order)
 
     def on_trade(self, trade: VenueTrade) -> None:

@@ -7,7 +7,7 @@ at once (processing 0 ms, rate limits off). Three sides take turns, one order ea
 hits them alike:
 
 - **fx (journal on disk)** — the user's figure: `LiveBroker.submit(ask)` → pre-trade checks → the
-  intent written to the SQLite journal (WAL, `synchronous=FULL`: on_disk before the send) → budget
+  intent written to the SQLite journal (WAL, `synchronous=FULL`: fsynced before the send) → budget
   → sign → POST → 200 parsed → `on_ack` → ACCEPTED written to the journal (committed to the WAL,
   not waiting for the disk) → the broker's order event. The journal is a file under bench/.work.
 - **fx (journal on tmpfs)** — the same code with the journal in /dev/shm, where fsync costs nothing:

@@ -32,7 +32,7 @@ from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderEvent, OrderOutcome
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, positions
-from fxcli.execution.reconcile import paged_trades, reconcile_startup
+from fxcli.execution.reconcile import OrderClient, paged_trades, reconcile_startup
 from fxcli.execution.risk import RiskLimits
 from fxcli.live.feed import Feed, OrderNote, StatusNote
 from fxcli.model.orders import VenueOrder
@@ -306,9 +306,7 @@ class LiveTrading:
         summary.fills = [trade_doc(t) for t in journal.fills() if t.client_id in ours]
 
 
-async def backfill_fills(
-    client: PrivateClient, broker: LiveBroker, symbols: list[str], since_ms: int
-) -> None:
+async def backfill_fills(client: OrderClient, broker: LiveBroker, symbols: list[str], since_ms: int) -> None:
     """Every fill of `symbols` since `since_ms` to the broker (journaled once per trade id), page
     after page: a long outage of a busy symbol holds more than myTrades' 100 rows."""
     for symbol in symbols:

@@ -26,7 +26,7 @@ def test_an_entry_left_unfilled_is_cancelled_after_the_timeout_without_a_fill(tm
 
             [outcome] = outcomes
             [order] = venue.ledger()["orders"]
-            assert (outcome.qty, outcome.client_id) == (0, order["clientOrderId"])
+            assert (outcome.qty, outcome.client_id) == (Decimal(0), order["clientOrderId"])
             assert outcome.reason == f"{order['clientOrderId']} CANCELED without a fill"
             assert order["status"] == "CANCELED"
             assert ended_s - sent_s >= 0.6  # not before the timeout

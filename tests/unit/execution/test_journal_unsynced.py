@@ -4,13 +4,12 @@ write) still survives kill -9 of fx, and the journal's later commits are fsynced
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import OrderState
+from tests.unit.execution.test_journal import killed_after_first_line
 
 CHILD = """
 import sys
@@ -31,16 +30,10 @@ sys.stdin.read()  # the parent kills us here
 def test_an_unsynced_ack_survives_sigkill_and_the_journal_stays_fully_synced(tmp_path: Path) -> None:
     path = tmp_path / "orders.db"
     child = textwrap.dedent(CHILD.format(path=str(path)))
-    with subprocess.Popen(
-        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as proc:
-        assert proc.stdout is not None
-        after_ack = proc.stdout.readline().strip()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    after_ack, returncode = killed_after_first_line(child)
     with Journal.open(path) as journal:
         [order] = journal.orders(open_only=True)
 
-    assert proc.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert after_ack == "FULL"  # only the ack's own commit skipped the fsync
     assert (order.state, order.order_id) == (OrderState.ACCEPTED, "C02__1")

@@ -214,16 +214,24 @@ class Journal:
             )
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; COMMIT (the fsync) happens before the caller's method returns."""
+    def _write(self, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction; COMMIT (the fsync) happens before the caller's method returns. Not
+        `synced`: the commit reaches the WAL file (it survives kill -9 of fx) without waiting for
+        the disk; the next synced commit carries it to the disk."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not synced:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not synced:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         with self._lock:
@@ -300,10 +308,11 @@ class Journal:
             self._append_state(db, order, {"kind": "intent"})
         return order
 
-    def record(self, order: TrackedOrder, evidence: Mapping[str, object]) -> None:
+    def record(self, order: TrackedOrder, evidence: Mapping[str, object], *, synced: bool = True) -> None:
         """Journal `order`'s current state with the evidence that moved it (after an `on_*` returned
-        True). Refuses a move the transition table does not allow from the journaled state."""
-        with self._write() as db:
+        True). Refuses a move the transition table does not allow from the journaled state.
+        `synced=False` (see `_write`) is for a state the venue can prove again after a power cut."""
+        with self._write(synced=synced) as db:
             row = db.execute(
                 "SELECT state FROM states WHERE client_id = ? ORDER BY id DESC LIMIT 1", (order.client_id,)
             ).fetchone()

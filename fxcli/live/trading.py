@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from fxcli.backtest.fills import Costs, Fill, Quote, execute
 from fxcli.errors import FxError
+from fxcli.exchange.mexc_private.budget import OrderBudget
 from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.errors import VenueError
 from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderEvent, OrderOutcome
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, positions
-from fxcli.execution.reconcile import reconcile_startup
+from fxcli.execution.reconcile import OrderClient, paged_trades, reconcile_startup
 from fxcli.execution.risk import RiskLimits
 from fxcli.live.feed import Feed, OrderNote, StatusNote
 from fxcli.model.orders import VenueOrder
@@ -121,7 +122,7 @@ class LiveTrading:
                 helpers = [asyncio.create_task(broker.run(stop))]
                 if cfg.user_stream and not cfg.dry_run:
                     helpers.append(asyncio.create_task(self._user_stream(client, broker, stop)))
-                self._start_dead_man(journal.run_id)
+                self._start_dead_man(journal.run_id, client.budget)
                 loop = asyncio.get_running_loop()
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(signal.SIGUSR1, self.stop_entries, "SIGUSR1")
@@ -203,9 +204,7 @@ class LiveTrading:
             return [o for symbol in self._runners for o in await client.open_orders(symbol)]
 
         async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
-            for symbol in self._runners:
-                for trade in await client.my_trades(symbol, start_ms=since_ms):
-                    broker.on_trade(trade)
+            await backfill_fills(client, broker, list(self._runners), since_ms)
 
         stream = UserStream(
             client,
@@ -219,13 +218,15 @@ class LiveTrading:
         broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
         await stream.run(stop)
 
-    def _start_dead_man(self, run_id: str) -> None:
+    def _start_dead_man(self, run_id: str, budget: OrderBudget) -> None:
+        """The switch's client runs on its own thread and loop but spends the session client's
+        budget: both sign with one key, and the venue counts their requests together."""
         cfg = self.config
         symbols = list(self._runners)
 
         def cancel_open_entries() -> None:
             async def run() -> None:
-                async with PrivateClient(cfg.rest_url, cfg.keys) as own:
+                async with PrivateClient(cfg.rest_url, cfg.keys, budget=budget) as own:
                     cancelled = await cancel_entries(own, symbols, run_id)
                 self.summary.dead_man_fired = True
                 self.feed.publish(
@@ -303,6 +304,14 @@ class LiveTrading:
         summary.orders = [order_doc(o) for o in journal.orders() if o.intent.run_id == run_id]
         ours = {o["client_id"] for o in summary.orders}
         summary.fills = [trade_doc(t) for t in journal.fills() if t.client_id in ours]
+
+
+async def backfill_fills(client: OrderClient, broker: LiveBroker, symbols: list[str], since_ms: int) -> None:
+    """Every fill of `symbols` since `since_ms` to the broker (journaled once per trade id), page
+    after page: a long outage of a busy symbol holds more than myTrades' 100 rows."""
+    for symbol in symbols:
+        for trade in await paged_trades(client, symbol, since_ms):
+            broker.on_trade(trade)
 
 
 class _Forward:

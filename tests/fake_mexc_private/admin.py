@@ -3,8 +3,8 @@ on the REST port (unsigned; only 127.0.0.1 is bound), for tests that run fx as a
 must script the venue from outside (docs/mexc-orders.md §5 "Mechanics for the fake").
 
 Commands are the venue's own methods (`fault`, `trade`, `advance`, `transfer`, …) plus `knobs`
-(set venue attributes), `ledger`, `requests` and `streams`; an unknown command or argument is a
-400 naming it.
+(set venue attributes; `rate_limits: false` turns the venue's limits off), `ledger`, `requests` and
+`streams`; an unknown command or argument is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ KNOBS = {
     "frozen_ms",
 }
 STREAM_KNOBS = {"key_ttl_ms", "max_keys", "no_sub_close_s", "idle_close_s", "max_conn_s", "expiry"}
-EXCHANGE_KNOBS = {"partial_fills", "maker_cross", "max_open_orders"}
+EXCHANGE_KNOBS = {"partial_fills", "maker_cross", "max_open_orders", "hold_market"}
 
 
 class Admin:
@@ -80,6 +80,8 @@ class Admin:
                 elif key in EXCHANGE_KNOBS:
                     target = venue.exchange
                     value = tuple(value) if key == "partial_fills" else value
+                elif key == "rate_limits":  # off for load and latency runs (bench/orders.py)
+                    target, key = venue.limits, "enabled"
                 elif key not in KNOBS:
                     raise KeyError(f"unknown knob {key!r}")
                 setattr(target, key, value)

@@ -127,6 +127,9 @@ class Exchange:
         self.partial_fills = (1, 1)  # each fill is split into this many trades (min, max), F10
         self.maker_cross = "cancel"  # LIMIT_MAKER that would cross: "cancel" (accept then cancel) | "reject"
         self.max_open_orders = 500
+        # A MARKET order is accepted and rests unmatched until cancelled (a halted or empty book):
+        # what fx's unfilled-order timeout is for.
+        self.hold_market = False
         self._order_seq = 600_000_000_000_000_001 + seed * 1_000_000
         self._trade_seq = 600_000_000_000_000_777 + seed * 1_000_000
 
@@ -204,6 +207,8 @@ class Exchange:
         self._move(asset, -freeze, freeze, "ENTRUST_PLACE")
         order.frozen = freeze
         self._order_event(order, None)
+        if self.hold_market and req.type == "MARKET":  # accepted, then never matched: it rests
+            return order
         if req.type == "LIMIT_MAKER" and crossing:
             self._finish(order, CANCELED)
             return order

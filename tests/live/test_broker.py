@@ -38,7 +38,7 @@ def btc_venue(venue: FakePrivateVenue) -> None:
 
 @asynccontextmanager
 async def trading(
-    tmp: Path, stop_entries_file: Path | None = None
+    tmp: Path, stop_entries_file: Path | None = None, unfilled_timeout_s: float = 30.0
 ) -> AsyncIterator[tuple[FakePrivateVenue, LiveBroker, list[OrderOutcome]]]:
     """A venue, a client, a journal and a running broker whose outcomes land in a list."""
     async with FakePrivateVenue(symbols=["BTCUSDT"], balances={"USDT": "10000", "BTC": "1"}) as venue:
@@ -56,6 +56,7 @@ async def trading(
                     poll_s=0.1,
                     lag_s=0.5,
                     stop_entries_file=stop_entries_file,
+                    unfilled_timeout_s=unfilled_timeout_s,
                 )
                 stop = asyncio.Event()
                 polling = asyncio.create_task(broker.run(stop))

@@ -34,6 +34,18 @@ def test_journal_is_wal_with_full_synchronous(tmp_path: Path) -> None:
         assert journal.durability() == {"journal_mode": "wal", "synchronous": "FULL"}
 
 
+def killed_after_first_line(child: str) -> tuple[str, int | None]:
+    """Run `child` (Python source), read its first line, SIGKILL it: the line and its exit code."""
+    with subprocess.Popen(
+        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    return line, proc.returncode
+
+
 def test_intent_survives_sigkill_right_after_record_intent(tmp_path: Path) -> None:
     path = tmp_path / "orders.db"
     child = textwrap.dedent(
@@ -48,19 +60,12 @@ def test_intent_survives_sigkill_right_after_record_intent(tmp_path: Path) -> No
         sys.stdin.read()  # the send would happen here; the parent kills us first
         """
     )
-    with subprocess.Popen(
-        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as proc:
-        assert proc.stdout is not None
-        cid = proc.stdout.readline().strip()
-
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    cid, returncode = killed_after_first_line(child)
     with Journal.open(path) as journal:
         orders = journal.orders(open_only=True)
         runs = journal.run_ids()
 
-    assert proc.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert cid == "fxk7q2m9e00000001"
     assert [(o.client_id, o.state, o.intent.quantity) for o in orders] == [
         (cid, S.SUBMITTING, Decimal(1000000))

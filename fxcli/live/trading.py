@@ -39,6 +39,7 @@ from fxcli.strategy.machine import Intent
 
 if TYPE_CHECKING:
     from fxcli.backtest.runner import Runner
+    from fxcli.exchange.mexc_private.userstream import UserStream
 
 
 @dataclass(frozen=True)
@@ -197,27 +198,7 @@ class LiveTrading:
         return broker
 
     async def _user_stream(self, client: PrivateClient, broker: LiveBroker, stop: asyncio.Event) -> None:
-        from fxcli.exchange.mexc_private.userstream import UserStream
-
-        async def open_orders() -> list[VenueOrder]:
-            return [o for symbol in self._runners for o in await client.open_orders(symbol)]
-
-        async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
-            for symbol in self._runners:
-                for trade in await client.my_trades(symbol, start_ms=since_ms):
-                    broker.on_trade(trade)
-
-        stream = UserStream(
-            client,
-            self.config.user_ws_url,
-            on_order=broker.on_order,
-            on_trade=broker.on_trade,
-            on_account=lambda push: None,  # balances are read by REST when an exit is sized
-            on_reconnect=backfill,
-            canary_source=open_orders,  # an order the venue lists but the stream never pushed: a dead key
-        )
-        broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
-        await stream.run(stop)
+        await user_stream(client, broker, list(self._runners), self.config.user_ws_url).run(stop)
 
     def _start_dead_man(self, run_id: str) -> None:
         cfg = self.config
@@ -303,6 +284,35 @@ class LiveTrading:
         summary.orders = [order_doc(o) for o in journal.orders() if o.intent.run_id == run_id]
         ours = {o["client_id"] for o in summary.orders}
         summary.fills = [trade_doc(t) for t in journal.fills() if t.client_id in ours]
+
+
+def user_stream(
+    client: PrivateClient, broker: LiveBroker, symbols: list[str], ws_url: str, **knobs: Any
+) -> UserStream:
+    """The user-data stream that feeds `broker`'s fills, as a live session wires it (the order
+    campaign drives the same wiring, with short `knobs` for its timers)."""
+    from fxcli.exchange.mexc_private.userstream import UserStream
+
+    async def open_orders() -> list[VenueOrder]:
+        return [o for symbol in symbols for o in await client.open_orders(symbol)]
+
+    async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
+        for symbol in symbols:
+            for trade in await client.my_trades(symbol, start_ms=since_ms):
+                broker.on_trade(trade)
+
+    stream = UserStream(
+        client,
+        ws_url,
+        on_order=broker.on_order,
+        on_trade=broker.on_trade,
+        on_account=lambda push: None,  # balances are read by REST when an exit is sized
+        on_reconnect=backfill,
+        canary_source=open_orders,  # an order the venue lists but the stream never pushed: a dead key
+        **knobs,
+    )
+    broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
+    return stream
 
 
 class _Forward:

@@ -34,6 +34,7 @@ from fxcli.exchange.mexc_private.budget import OrderBudget
 from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.pacing import Backoff
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderOutcome
+from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import flatten
 from fxcli.live.trading import user_stream
@@ -284,8 +285,14 @@ class Run:
         # G3: the fill ledger equals the venue's trades of fx's orders
         foreign = {tid for o in ledger["orders"] if o["external"] for tid in o["tradeIds"]}
         venue_fx = {tid: t for tid, t in ledger["trades"].items() if tid not in foreign}
-        ours = {t.trade_id: t for t in journal.fills() if t.trade_id not in foreign}
+        # the journal keeps the account's whole ledger (foreign trades too, for balances): fx's own
+        # fills are those joined to an fx client id
+        ours = {t.trade_id: t for t in journal.fills() if parse(t.client_id) is not None}
         res.fills = len(ours)
+        sold = sum((t.qty for t in ours.values() if t.side == "SELL"), Decimal(0))
+        bought = sum((t.qty - (t.fee if t.fee_asset == "BTC" else 0) for t in ours.values() if t.side == "BUY"), Decimal(0))
+        if sold > bought:
+            fail(f"G3: fx sold {sold} BTC but bought only {bought}: it sold what it does not hold")
         missing, extra = sorted(set(venue_fx) - set(ours)), sorted(set(ours) - set(venue_fx))
         if missing or extra:
             fail(f"G3: fills missing from fx's ledger {missing}, extra {extra}")

@@ -76,9 +76,12 @@ async def cancel_ours(
 
 
 def positions(fills: Iterable[VenueTrade], rules: dict[str, SymbolRules]) -> dict[str, Decimal]:
-    """Base held per symbol according to fx's fill ledger: buys - sells - fees paid in base."""
+    """Base held per symbol according to fx's fill ledger: buys - sells - fees paid in base, of fx's
+    own orders only (an order placed outside fx is the user's; fx never sells what it bought)."""
     held: dict[str, Decimal] = {}
     for t in fills:
+        if parse(t.client_id) is None:  # the ledger keeps the account's foreign trades too: not fx's
+            continue
         r = rules.get(t.symbol)
         base_fee = t.fee if r is not None and t.fee_asset == r.base_asset else Decimal(0)
         signed = t.qty if t.side == BUY else -t.qty

@@ -29,6 +29,7 @@ from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.errors import VenueError
 from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderEvent, OrderOutcome
+from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, positions
 from fxcli.execution.reconcile import reconcile_startup
@@ -181,7 +182,7 @@ class LiveTrading:
             unfilled_timeout_s=cfg.unfilled_timeout_s,
             poll_s=cfg.poll_s,
         )
-        fills = journal.fills()
+        fills = [t for t in journal.fills() if parse(t.client_id) is not None]  # fx's own, not foreign
         held = positions(fills, rules)
         for symbol in symbols:
             if held.get(symbol, Decimal(0)) > 0:  # left by an earlier run: valued at its average buy

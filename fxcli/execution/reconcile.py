@@ -166,7 +166,7 @@ def _row_id(row: VenueOrder | VenueTrade) -> str:
     return row.order_id if isinstance(row, VenueOrder) else row.trade_id
 
 
-async def _paged_trades(
+async def paged_trades(
     client: OrderClient, symbol: str, start_ms: int, *, order_id: str | None = None
 ) -> list[VenueTrade]:
     """myTrades from `start_ms` on, 100 a page, each trade id once."""
@@ -187,7 +187,7 @@ async def read_venue(client: OrderClient, symbol: str, *, since_ms: int, trades_
         return await client.all_orders(symbol, start_ms=start_ms, end_ms=end_ms, limit=ALL_ORDERS_PAGE)
 
     all_orders = await _paged(fetch, since_ms, ALL_ORDERS_PAGE)
-    trades = await _paged_trades(client, symbol, trades_since_ms)
+    trades = await paged_trades(client, symbol, trades_since_ms)
     return VenueView(open_orders, all_orders, trades, read_ms)
 
 
@@ -303,7 +303,7 @@ async def _adopt(
     if order.cum_qty > order.fill_qty and order.order_id:
         since = order.intent.created_ms - SEND_MARGIN_MS
         try:
-            trades = await _paged_trades(client, order.symbol, since, order_id=order.order_id)
+            trades = await paged_trades(client, order.symbol, since, order_id=order.order_id)
         except VenueError:
             return  # the state is known; the missing fills come with the next backfill
         _apply(journal, order, (), trades, "myTrades")

@@ -34,6 +34,7 @@ from fxcli.exchange.mexc_private.errors import OutcomeUnknown, RetryClass, Venue
 from fxcli.exchange.mexc_private.rules import SymbolRules, check, quantize_qty
 from fxcli.execution.clientid import ENTRY, EXIT
 from fxcli.execution.documents import ROLE_NAMES, role_of
+from fxcli.execution.failpoints import reach
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import OrderState, TrackedOrder, evidence
 from fxcli.execution.reconcile import paged_trades, resolve_unknown
@@ -222,6 +223,7 @@ class LiveBroker:
             price=request.price,
         )
         sym.order = order
+        reach("order-journaled")  # F18 (i): journaled, not sent
         self._event_of(order, "sending")
         self.stats.sent += 1
         try:
@@ -232,6 +234,7 @@ class LiveBroker:
         except VenueError as exc:
             self._rejected(sym, order, exc)
             return
+        reach("order-answered")  # F18 (iii): the venue answered, the answer is not journaled
         if order.on_ack(ack):
             self.journal.record(order, evidence(ack))
         self._by_order_id[order.order_id] = order
@@ -415,7 +418,8 @@ class LiveBroker:
 
     def on_trade(self, trade: VenueTrade) -> None:
         """A fill, from a deal push or a `myTrades` backfill: journaled once per trade id."""
-        self.journal.add_fill(trade)
+        if self.journal.add_fill(trade):
+            reach("fill-journaled")  # F18 (iv): between partial fills
         order = self._find(trade.client_id, trade.order_id)
         if order is not None and order.on_trade(trade):
             self.journal.record(order, evidence(trade))

@@ -24,6 +24,7 @@ from decimal import Decimal
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.exchange.mexc_private.rules import SymbolRules, quantize_qty
 from fxcli.execution.clientid import ENTRY, KILL, parse
+from fxcli.execution.failpoints import reach
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import evidence
 from fxcli.execution.venue import OrderVenue
@@ -72,6 +73,7 @@ async def cancel_ours(
             if exc.retry is not RetryClass.NOT_FOUND:  # -2011: filled or cancelled meanwhile
                 raise
         cancelled.append(order.client_id)
+        reach("cancel-all")  # F18 (v): one cancel of a cancel-all done, the rest not
     return cancelled, foreign
 
 

@@ -15,6 +15,7 @@ MEXC has no cancel-on-disconnect and no stop orders through the API, so both liv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.exchange.mexc_private.rules import SymbolRules, quantize_qty
 from fxcli.execution.clientid import ENTRY, KILL, parse
 from fxcli.execution.failpoints import reach
+from fxcli.execution.reconcile import paged_trades
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import evidence
 from fxcli.execution.venue import OrderVenue
@@ -169,6 +171,15 @@ async def _sell_position(
     if order.on_ack(ack):
         journal.record(order, evidence(ack))
     report.sold[symbol] = format(qty, "f")
+    # The sale's fills go into the ledger now: positions are summed from it, and a sale left out
+    # would be sold again by the next flatten and adopted by the next session (a phantom position).
+    with contextlib.suppress(VenueError):  # left ACCEPTED: the next start-up reconciliation finishes it
+        for trade in await paged_trades(client, symbol, order.intent.created_ms - 5_000, order_id=ack.order_id):
+            journal.add_fill(trade)
+            if order.on_trade(trade):
+                journal.record(order, evidence(trade))
+        if order.on_order(await client.query_order(symbol, client_id=order.client_id)):
+            journal.record(order, {"kind": "query"})
 
 
 async def cancel_entries(client: OrderVenue, symbols: Iterable[str], run_id: str) -> list[VenueOrder]:

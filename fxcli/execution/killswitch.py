@@ -26,9 +26,9 @@ from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.exchange.mexc_private.rules import SymbolRules, quantize_qty
 from fxcli.execution.clientid import ENTRY, KILL, parse
 from fxcli.execution.failpoints import reach
-from fxcli.execution.reconcile import paged_trades
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import evidence
+from fxcli.execution.reconcile import paged_trades
 from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, Balance, VenueOrder, VenueTrade
 
@@ -174,7 +174,9 @@ async def _sell_position(
     # The sale's fills go into the ledger now: positions are summed from it, and a sale left out
     # would be sold again by the next flatten and adopted by the next session (a phantom position).
     with contextlib.suppress(VenueError):  # left ACCEPTED: the next start-up reconciliation finishes it
-        for trade in await paged_trades(client, symbol, order.intent.created_ms - 5_000, order_id=ack.order_id):
+        for trade in await paged_trades(
+            client, symbol, order.intent.created_ms - 5_000, order_id=ack.order_id
+        ):
             journal.add_fill(trade)
             if order.on_trade(trade):
                 journal.record(order, evidence(trade))

@@ -1,4 +1,4 @@
-"""The seeded fault campaign of issue 15 (docs/mexc-orders.md §5 × order roles, goals G1-G4 of §6).
+"""The seeded fault campaign of issue 15 (docs/mexc-orders.md §5 x order roles, goals G1-G4 of §6).
 
 One run = one seed: a fresh `FakePrivateVenue(seed=seed)`, fx's real order path in this process (the
 `LiveBroker` with the real `PrivateClient`, a real journal file, and the `UserStream` wired exactly as
@@ -38,7 +38,6 @@ from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import flatten
 from fxcli.live.trading import user_stream
-from fxcli.model.orders import VenueTrade
 from tests.fake_mexc_private.pushes import DEALS, ORDERS
 from tests.fake_mexc_private.venue import FakePrivateVenue
 from tests.live.test_broker import KEYS, LAST, LIMITS, btc_venue, rest_limit_orders
@@ -171,7 +170,9 @@ class Run:
                 venue.place_external(SYMBOL, side, "MARKET", "0.0005")
             else:
                 price = "60000" if side == "BUY" else "63000"
-                venue.place_external(SYMBOL, side, "LIMIT", "0.0005", price, client_id=f"web{rng.randrange(999)}")
+                venue.place_external(
+                    SYMBOL, side, "LIMIT", "0.0005", price, client_id=f"web{rng.randrange(999)}"
+                )
             self.result.faults["F19 external order"] += 1
         if rng.random() < 0.3:
             asset, amount = rng.choice((("USDT", "25"), ("USDT", "-10"), ("BTC", "0.001")))
@@ -200,7 +201,9 @@ class Run:
     async def execute(self) -> RunResult:
         started = time.monotonic()
         rng = self.rng
-        async with FakePrivateVenue(seed=self.seed, symbols=[SYMBOL], balances=START, max_lifetime_s=60) as venue:
+        async with FakePrivateVenue(
+            seed=self.seed, symbols=[SYMBOL], balances=START, max_lifetime_s=60
+        ) as venue:
             btc_venue(venue)
             self.venue_knobs(venue)
             # listenKey calls paced at 20/s on both sides instead of ~1/s: a run re-keys in ms
@@ -210,7 +213,13 @@ class Run:
                 with Journal.open(self.folder / f"journal-{self.seed}.sqlite") as journal:
                     rules = await client.exchange_info([SYMBOL])
                     broker = LiveBroker(
-                        client, journal, LIMITS, rules, on_outcome=self.outcomes.append, poll_s=0.05, lag_s=0.3
+                        client,
+                        journal,
+                        LIMITS,
+                        rules,
+                        on_outcome=self.outcomes.append,
+                        poll_s=0.05,
+                        lag_s=0.3,
                     )
                     stream = user_stream(client, broker, [SYMBOL], venue.ws_url, **STREAM_KNOBS)
                     stop = asyncio.Event()
@@ -290,7 +299,10 @@ class Run:
         ours = {t.trade_id: t for t in journal.fills() if parse(t.client_id) is not None}
         res.fills = len(ours)
         sold = sum((t.qty for t in ours.values() if t.side == "SELL"), Decimal(0))
-        bought = sum((t.qty - (t.fee if t.fee_asset == "BTC" else 0) for t in ours.values() if t.side == "BUY"), Decimal(0))
+        bought = sum(
+            (t.qty - (t.fee if t.fee_asset == "BTC" else 0) for t in ours.values() if t.side == "BUY"),
+            Decimal(0),
+        )
         if sold > bought:
             fail(f"G3: fx sold {sold} BTC but bought only {bought}: it sold what it does not hold")
         missing, extra = sorted(set(venue_fx) - set(ours)), sorted(set(ours) - set(venue_fx))
@@ -299,7 +311,7 @@ class Run:
         for tid in set(venue_fx) & set(ours):
             want, have = venue_fx[tid], ours[tid]
             fields = (Decimal(want["qty"]), Decimal(want["price"]), Decimal(want["commission"]))
-            if fields + (want["commissionAsset"],) != (have.qty, have.price, have.fee, have.fee_asset):
+            if (*fields, want["commissionAsset"]) != (have.qty, have.price, have.fee, have.fee_asset):
                 fail(f"G3: trade {tid} differs: venue {want}, fx {have}")
         # G4: per asset, fx's fills + foreign trades + transfers == the change of free + locked
         expected = {a: Decimal(v) for a, v in START.items()}
@@ -308,16 +320,29 @@ class Run:
         for tid in foreign:
             t = ledger["trades"][tid]
             side = "BUY" if t["isBuyer"] else "SELL"
-            _book(expected, side, Decimal(t["qty"]), Decimal(t["quoteQty"]), Decimal(t["commission"]), t["commissionAsset"])
+            _book(
+                expected,
+                side,
+                Decimal(t["qty"]),
+                Decimal(t["quoteQty"]),
+                Decimal(t["commission"]),
+                t["commissionAsset"],
+            )
         for transfer in ledger["transfers"]:
-            expected[transfer["asset"]] = expected.get(transfer["asset"], Decimal(0)) + Decimal(transfer["amount"])
+            expected[transfer["asset"]] = expected.get(transfer["asset"], Decimal(0)) + Decimal(
+                transfer["amount"]
+            )
         for asset, row in ledger["balances"].items():
             total = Decimal(row["free"]) + Decimal(row["locked"])
             if total != expected.get(asset, Decimal(0)):
-                fail(f"G4: {asset} at the venue {total}, by fx's fills and outside moves {expected.get(asset)}")
+                fail(
+                    f"G4: {asset} at the venue {total}, by fx's fills and outside moves {expected.get(asset)}"
+                )
 
 
-def _book(balances: dict[str, Decimal], side: str, qty: Decimal, quote: Decimal, fee: Decimal, fee_asset: str) -> None:
+def _book(
+    balances: dict[str, Decimal], side: str, qty: Decimal, quote: Decimal, fee: Decimal, fee_asset: str
+) -> None:
     """One trade's effect on BTC/USDT balances."""
     sign = 1 if side == "BUY" else -1
     balances["BTC"] = balances.get("BTC", Decimal(0)) + sign * qty
@@ -330,7 +355,7 @@ async def run_seed(seed: int, folder: Path) -> RunResult:
     run = Run(seed, folder)
     try:
         return await run.execute()
-    except Exception as exc:  # noqa: BLE001 - any crash of fx's order path is a finding
+    except Exception as exc:
         run.result.failures.append(f"crashed: {type(exc).__name__}: {exc}")
         return run.result
 
@@ -344,14 +369,15 @@ class CampaignReport:
         return [r for r in self.runs if r.failures]
 
     def summary(self) -> str:
+        runs = self.runs
         faults: Counter[str] = Counter()
-        for r in self.runs:
+        for r in runs:
             faults.update(r.faults)
         lines = [
-            f"campaign: {len(self.runs)} runs, {sum(r.orders for r in self.runs)} orders, "
-            f"{sum(r.fills for r in self.runs)} fills, {sum(r.unknowns for r in self.runs)} unknowns resolved, "
-            f"{sum(r.orphans for r in self.runs)} orphans, {sum(r.duplicates for r in self.runs)} duplicates, "
-            f"{sum(r.seconds for r in self.runs):.1f} s",
+            f"campaign: {len(runs)} runs, {sum(r.orders for r in runs)} orders, "
+            f"{sum(r.fills for r in runs)} fills, {sum(r.unknowns for r in runs)} unknowns resolved, "
+            f"{sum(r.orphans for r in runs)} orphans, {sum(r.duplicates for r in runs)} duplicates, "
+            f"{sum(r.seconds for r in runs):.1f} s",
             "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
         ]
         if self.failed:

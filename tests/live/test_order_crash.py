@@ -24,7 +24,7 @@ from fxcli.execution.journal import Journal
 from tests.conftest import REPO, run_fx
 from tests.live.private_venue import VenueProcess, btc_like, venue_process
 from tests.live.test_flatten import _open_position_and_orders
-from tests.live.test_stream_live import live_stream, start_live_stream, store  # noqa: F401 - fixture
+from tests.live.test_stream_live import live_stream, start_live_stream, store
 
 __all__ = ["store"]
 
@@ -59,7 +59,13 @@ def assert_consistent(venue: VenueProcess, journal_path: Path) -> None:
     assert fx_ids <= set(intents)
     assert all(ledger["orders_per_client_id"][cid] == 1 for cid in fx_ids)
     assert {o.state.value for o in intents.values()}.isdisjoint({"SUBMITTING", "UNKNOWN"})
-    venue_fx = {tid: t for o in ledger["orders"] if not o["external"] for tid in o["tradeIds"] for t in [ledger["trades"][tid]]}
+    venue_fx = {
+        tid: t
+        for o in ledger["orders"]
+        if not o["external"]
+        for tid in o["tradeIds"]
+        for t in [ledger["trades"][tid]]
+    }
     assert set(fills) == set(venue_fx)
     for tid, trade in venue_fx.items():
         have = fills[tid]
@@ -73,16 +79,14 @@ def assert_consistent(venue: VenueProcess, journal_path: Path) -> None:
 
 def restart_until_first_order(store: Path, venue: VenueProcess, tmp: Path) -> list[dict[str, Any]]:
     """The restart: until its first order line (a send or a refusal), then SIGINT (cancel on exit)."""
-    code, docs, err = live_stream(
-        store, venue, tmp, until=lambda doc: doc["type"] == "order", timeout_s=60
-    )
+    code, docs, err = live_stream(store, venue, tmp, until=lambda doc: doc["type"] == "order", timeout_s=60)
     assert code == 0, err
     return docs
 
 
 @pytest.mark.parametrize("step", ["order-journaled", "order-sent", "order-answered", "fill-journaled"])
 def test_kill_9_at_each_step_of_the_order_path_then_a_restart_leaves_a_consistent_venue(
-    store: Path,  # noqa: F811 - the fixture
+    store: Path,
     tmp_path: Path,
     step: str,
 ) -> None:
@@ -109,7 +113,8 @@ def test_kill_9_at_each_step_of_the_order_path_then_a_restart_leaves_a_consisten
     # fill may already have come by push and the exit gone out while the entry's answer is held)
     assert (sent_before_kill == 0) if step == "order-journaled" else (sent_before_kill >= 1)
     kinds = [d["type"] if d["type"] != "status" else d["kind"] for d in docs]
-    assert "live" in kinds and "order" in kinds
+    assert "live" in kinds
+    assert "order" in kinds
     assert kinds.index("live") < kinds.index("order")  # reconciled before the strategy's first order
 
 
@@ -119,11 +124,21 @@ def test_kill_9_during_cancel_all_then_a_second_flatten_leaves_nothing_of_fx_ope
     with venue_process(tmp_path) as venue:
         btc_like(venue)
         asyncio.run(_open_position_and_orders(venue, journal, 4))
-        venue.admin("place_external", symbol="BTCUSDT", side="BUY", type_="LIMIT", quantity="0.001", price="59000", client_id="web1")
+        venue.admin(
+            "place_external",
+            symbol="BTCUSDT",
+            side="BUY",
+            type_="LIMIT",
+            quantity="0.001",
+            price="59000",
+            client_id="web1",
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")} | venue.env
         env |= {"FX_FAILPOINT": "cancel-all", "FX_FAILPOINT_FILE": str(marker)}
         args = [sys.executable, "-m", "fxcli", "flatten", "--journal", str(journal), "--json"]
-        proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         wait_for(marker.exists, proc)
         open_at_kill = len(venue.open_fx_orders())
         kill_9(proc)

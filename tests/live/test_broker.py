@@ -194,3 +194,26 @@ def test_dead_man_switch_cancels_open_entries_when_the_engine_stops_beating(tmp_
             assert set(entries).isdisjoint(open_ids)
 
     asyncio.run(scenario())
+
+
+def test_broker_close_cancels_again_when_a_cancel_answer_is_lost_and_backfills_unpushed_fills(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with trading(tmp_path) as (venue, broker, _):
+            ours = await rest_limit_orders(broker, 2)
+            venue.fault("drop_push", when="deals", times=None)  # no deal push reaches fx
+            venue.trade("BTCUSDT", "60000", "0.0005")  # a print fills part of the first order
+            venue.fault("drop_request", when="DELETE /api/v3/order$")  # the first cancel is lost
+
+            left = await broker.close(wait_s=2.0)
+
+            assert left == 0
+            assert venue.open_orders_of(f"fx{broker.journal.run_id}") == []
+            venue_trades = {
+                t for o in venue.ledger()["orders"] if o["clientOrderId"] in ours for t in o["tradeIds"]
+            }
+            assert venue_trades
+            assert venue_trades <= {t.trade_id for t in broker.journal.fills()}
+
+    asyncio.run(scenario())

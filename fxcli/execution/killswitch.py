@@ -27,8 +27,8 @@ from fxcli.exchange.mexc_private.rules import SymbolRules, quantize_qty
 from fxcli.execution.clientid import ENTRY, KILL, parse
 from fxcli.execution.failpoints import reach
 from fxcli.execution.journal import Journal
-from fxcli.execution.orders import evidence
-from fxcli.execution.reconcile import paged_trades
+from fxcli.execution.orders import OrderState, TrackedOrder, evidence
+from fxcli.execution.reconcile import paged_trades, resolve_unknown
 from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, Balance, VenueOrder, VenueTrade
 
@@ -100,6 +100,7 @@ async def flatten(
     *,
     symbols: list[str] | None = None,
     wait_s: float = 2.0,
+    lag_s: float = 3.0,
 ) -> FlattenReport:
     """Cancel every fx order and sell fx's positions (of `symbols`, default every symbol fx traded)."""
     started = time.monotonic()
@@ -113,7 +114,9 @@ async def flatten(
     if any(held.get(s, Decimal(0)) > 0 for s in todo):
         balances = await client.account()
     for symbol in todo:
-        await _sell_position(client, journal, rules, symbol, held.get(symbol, Decimal(0)), balances, report)
+        await _sell_position(
+            client, journal, rules, symbol, held.get(symbol, Decimal(0)), balances, report, lag_s=lag_s
+        )
     deadline = time.monotonic() + wait_s
     while True:  # cancels are requests: the terminal state shows in open orders a moment later
         left = {}
@@ -149,6 +152,8 @@ async def _sell_position(
     held: Decimal,
     balances: dict[str, Balance],
     report: FlattenReport,
+    *,
+    lag_s: float = 3.0,
 ) -> None:
     r = rules.get(symbol)
     if held <= 0 or r is None:
@@ -164,6 +169,9 @@ async def _sell_position(
         if exc.retry is RetryClass.UNKNOWN_OUTCOME:
             if order.on_unknown():
                 journal.record(order, evidence("send", error=str(exc)))
+            if await _settle(client, journal, order, lag_s):
+                report.sold[symbol] = format(order.fill_qty, "f")
+                return
         elif order.on_reject():
             journal.record(order, evidence("send", error=str(exc), code=exc.code))
         report.errors.append(f"{symbol}: sell {qty}: {exc}")
@@ -182,6 +190,19 @@ async def _sell_position(
                 journal.record(order, evidence(trade))
         if order.on_order(await client.query_order(symbol, client_id=order.client_id)):
             journal.record(order, {"kind": "query"})
+
+
+async def _settle(client: OrderVenue, journal: Journal, order: TrackedOrder, lag_s: float) -> bool:
+    """A sale whose answer was lost: venue evidence decides (never a resend), within the
+    read-after-write lag and 2 s more; True when it is known to have filled (its fills journaled).
+    Still unknown: reported, and the next start-up reconciliation resolves it."""
+    deadline = time.monotonic() + lag_s + 2.0
+    while order.state is OrderState.UNKNOWN and time.monotonic() < deadline:
+        with contextlib.suppress(VenueError):
+            await resolve_unknown(client, journal, order, lag_s=lag_s)
+        if order.state is OrderState.UNKNOWN:
+            await asyncio.sleep(0.1)
+    return order.fill_qty > 0 and order.fill_qty >= order.cum_qty
 
 
 async def cancel_entries(client: OrderVenue, symbols: Iterable[str], run_id: str) -> list[VenueOrder]:

@@ -232,7 +232,7 @@ class Run:
                         await self.steps(venue, broker)
                         if rng.random() < 0.3:
                             self.arm(venue, CANCEL_FAULTS, DELETE, 0.5)
-                            await flatten(client, journal, rules, wait_s=1.0)
+                            await flatten(client, journal, rules, wait_s=1.0, lag_s=0.3)
                             self.result.faults["flatten"] += 1
                         await broker.close(wait_s=2.0)
                     finally:

@@ -49,6 +49,7 @@ test: $(STAMP)  ## the whole test suite
 
 soak: $(STAMP)  ## the live fault soak, the verify, memory and bad-input sweep tests in full (the suite runs reduced ones)
 	FX_SOAK=full $(BIN)/pytest -q -s -m soak tests/live/test_soak.py
+	FX_CAMPAIGN_RUNS=2000 $(BIN)/pytest -q -s tests/live/test_order_campaign.py
 	FX_SOAK=full $(BIN)/pytest -q tests/live/test_userstream_fake.py -k longevity
 	FX_VERIFY_CASES=400 $(BIN)/pytest -q tests/unit/store/test_verify.py
 	FX_MEMORY_EVENTS=1000000 $(BIN)/pytest -q tests/unit/engine/test_memory.py

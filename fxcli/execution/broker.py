@@ -34,9 +34,10 @@ from fxcli.exchange.mexc_private.errors import OutcomeUnknown, RetryClass, Venue
 from fxcli.exchange.mexc_private.rules import SymbolRules, check, quantize_qty
 from fxcli.execution.clientid import ENTRY, EXIT
 from fxcli.execution.documents import ROLE_NAMES, role_of
+from fxcli.execution.failpoints import reach
 from fxcli.execution.journal import Journal
 from fxcli.execution.orders import OrderState, TrackedOrder, evidence
-from fxcli.execution.reconcile import resolve_unknown
+from fxcli.execution.reconcile import paged_trades, resolve_unknown
 from fxcli.execution.risk import RiskLimits
 from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, OrderPush, OrderRequest, VenueOrder, VenueTrade
@@ -222,6 +223,7 @@ class LiveBroker:
             price=request.price,
         )
         sym.order = order
+        reach("order-journaled")  # F18 (i): journaled, not sent
         self._event_of(order, "sending")
         self.stats.sent += 1
         try:
@@ -232,6 +234,7 @@ class LiveBroker:
         except VenueError as exc:
             self._rejected(sym, order, exc)
             return
+        reach("order-answered")  # F18 (iii): the venue answered, the answer is not journaled
         if order.on_ack(ack):
             # The intent is on disk already: were this ack lost to a power cut, the order would
             # restart as SUBMITTING and be resolved by venue evidence like any lost answer. Not
@@ -420,7 +423,8 @@ class LiveBroker:
 
     def on_trade(self, trade: VenueTrade) -> None:
         """A fill, from a deal push or a `myTrades` backfill: journaled once per trade id."""
-        self.journal.add_fill(trade)
+        if self.journal.add_fill(trade):
+            reach("fill-journaled")  # F18 (iv): between partial fills
         order = self._find(trade.client_id, trade.order_id)
         if order is not None and order.on_trade(trade):
             self.journal.record(order, evidence(trade))
@@ -527,25 +531,50 @@ class LiveBroker:
 
     async def close(self, *, cancel_open: bool = True, wait_s: float = 5.0) -> int:
         """End of the session: wait for sends under way, cancel this run's open orders (cancel on
-        exit), and follow them to a terminal state for up to `wait_s`. Returns the fx orders of
-        this run the venue still holds open."""
+        exit), and follow them to a terminal state for up to `wait_s`; then fetch the run's fills
+        from `myTrades` (a fill whose push was lost on an order nobody polls is still fx's). Returns
+        the fx orders of this run the venue still holds open."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=wait_s)
         if not cancel_open:
             return len(await self._open_at_venue())
-        for order in await self._open_at_venue():
-            tracked = self._find(order.client_id, order.order_id)
+        deadline = time.monotonic() + wait_s
+        asked: set[str] = set()
+        while time.monotonic() < deadline:
+            # A cancel whose answer was lost (timeout, 5xx, WAF) proves nothing: the open orders are
+            # read again and whatever is still open is cancelled again until none is left.
+            with contextlib.suppress(VenueError):
+                still = await self._open_at_venue()
+                if not still and not self.in_flight:
+                    break
+                for order in still:
+                    await self._cancel_on_exit(order)
+                    if order.client_id not in asked:
+                        asked.add(order.client_id)
+                        self.stats.cancelled_on_exit += 1
+                if self.in_flight:
+                    await self.poll()
+            await asyncio.sleep(min(self.poll_s, 0.2))
+        with contextlib.suppress(VenueError):
+            await self._backfill_run_fills()
+        return len(await self._open_at_venue())
+
+    async def _cancel_on_exit(self, order: VenueOrder) -> None:
+        tracked = self._find(order.client_id, order.order_id)
+        with contextlib.suppress(VenueError):
             if tracked is not None:
                 await self._cancel(tracked, "cancel on exit")
             else:
-                with contextlib.suppress(VenueError):
-                    await self.client.cancel_order(order.symbol, client_id=order.client_id)
-            self.stats.cancelled_on_exit += 1
-        deadline = time.monotonic() + wait_s
-        while self.in_flight and time.monotonic() < deadline:
-            await self.poll()
-            await asyncio.sleep(min(self.poll_s, 0.2))
-        return len(await self._open_at_venue())
+                await self.client.cancel_order(order.symbol, client_id=order.client_id)
+
+    async def _backfill_run_fills(self) -> None:
+        """Every trade of this run's orders into the fill ledger (each trade id once)."""
+        run_id = self.journal.run_id
+        ours = [o for o in self.journal.orders() if o.intent.run_id == run_id]
+        for symbol in sorted({o.symbol for o in ours}):
+            since = min(o.intent.created_ms for o in ours if o.symbol == symbol) - 5_000
+            for trade in await paged_trades(self.client, symbol, since):
+                self.on_trade(trade)
 
     async def _open_at_venue(self) -> list[VenueOrder]:
         run_id = self.journal.run_id

@@ -15,6 +15,7 @@ MEXC has no cancel-on-disconnect and no stop orders through the API, so both liv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,8 +25,10 @@ from decimal import Decimal
 from fxcli.exchange.mexc_private.errors import RetryClass, VenueError
 from fxcli.exchange.mexc_private.rules import SymbolRules, quantize_qty
 from fxcli.execution.clientid import ENTRY, KILL, parse
+from fxcli.execution.failpoints import reach
 from fxcli.execution.journal import Journal
-from fxcli.execution.orders import evidence
+from fxcli.execution.orders import OrderState, TrackedOrder, evidence
+from fxcli.execution.reconcile import paged_trades, resolve_unknown
 from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, Balance, VenueOrder, VenueTrade
 
@@ -72,13 +75,17 @@ async def cancel_ours(
             if exc.retry is not RetryClass.NOT_FOUND:  # -2011: filled or cancelled meanwhile
                 raise
         cancelled.append(order.client_id)
+        reach("cancel-all")  # F18 (v): one cancel of a cancel-all done, the rest not
     return cancelled, foreign
 
 
 def positions(fills: Iterable[VenueTrade], rules: dict[str, SymbolRules]) -> dict[str, Decimal]:
-    """Base held per symbol according to fx's fill ledger: buys - sells - fees paid in base."""
+    """Base held per symbol according to fx's fill ledger: buys - sells - fees paid in base, of fx's
+    own orders only (an order placed outside fx is the user's; fx never sells what it bought)."""
     held: dict[str, Decimal] = {}
     for t in fills:
+        if parse(t.client_id) is None:  # the ledger keeps the account's foreign trades too: not fx's
+            continue
         r = rules.get(t.symbol)
         base_fee = t.fee if r is not None and t.fee_asset == r.base_asset else Decimal(0)
         signed = t.qty if t.side == BUY else -t.qty
@@ -93,6 +100,7 @@ async def flatten(
     *,
     symbols: list[str] | None = None,
     wait_s: float = 2.0,
+    lag_s: float = 3.0,
 ) -> FlattenReport:
     """Cancel every fx order and sell fx's positions (of `symbols`, default every symbol fx traded)."""
     started = time.monotonic()
@@ -106,7 +114,9 @@ async def flatten(
     if any(held.get(s, Decimal(0)) > 0 for s in todo):
         balances = await client.account()
     for symbol in todo:
-        await _sell_position(client, journal, rules, symbol, held.get(symbol, Decimal(0)), balances, report)
+        await _sell_position(
+            client, journal, rules, symbol, held.get(symbol, Decimal(0)), balances, report, lag_s=lag_s
+        )
     deadline = time.monotonic() + wait_s
     while True:  # cancels are requests: the terminal state shows in open orders a moment later
         left = {}
@@ -142,6 +152,8 @@ async def _sell_position(
     held: Decimal,
     balances: dict[str, Balance],
     report: FlattenReport,
+    *,
+    lag_s: float = 3.0,
 ) -> None:
     r = rules.get(symbol)
     if held <= 0 or r is None:
@@ -157,6 +169,9 @@ async def _sell_position(
         if exc.retry is RetryClass.UNKNOWN_OUTCOME:
             if order.on_unknown():
                 journal.record(order, evidence("send", error=str(exc)))
+            if await _settle(client, journal, order, lag_s):
+                report.sold[symbol] = format(order.fill_qty, "f")
+                return
         elif order.on_reject():
             journal.record(order, evidence("send", error=str(exc), code=exc.code))
         report.errors.append(f"{symbol}: sell {qty}: {exc}")
@@ -164,6 +179,30 @@ async def _sell_position(
     if order.on_ack(ack):
         journal.record(order, evidence(ack))
     report.sold[symbol] = format(qty, "f")
+    # The sale's fills go into the ledger now: positions are summed from it, and a sale left out
+    # would be sold again by the next flatten and adopted by the next session (a phantom position).
+    with contextlib.suppress(VenueError):  # left ACCEPTED: the next start-up reconciliation finishes it
+        for trade in await paged_trades(
+            client, symbol, order.intent.created_ms - 5_000, order_id=ack.order_id
+        ):
+            journal.add_fill(trade)
+            if order.on_trade(trade):
+                journal.record(order, evidence(trade))
+        if order.on_order(await client.query_order(symbol, client_id=order.client_id)):
+            journal.record(order, {"kind": "query"})
+
+
+async def _settle(client: OrderVenue, journal: Journal, order: TrackedOrder, lag_s: float) -> bool:
+    """A sale whose answer was lost: venue evidence decides (never a resend), within the
+    read-after-write lag and 2 s more; True when it is known to have filled (its fills journaled).
+    Still unknown: reported, and the next start-up reconciliation resolves it."""
+    deadline = time.monotonic() + lag_s + 2.0
+    while order.state is OrderState.UNKNOWN and time.monotonic() < deadline:
+        with contextlib.suppress(VenueError):
+            await resolve_unknown(client, journal, order, lag_s=lag_s)
+        if order.state is OrderState.UNKNOWN:
+            await asyncio.sleep(0.1)
+    return order.fill_qty > 0 and order.fill_qty >= order.cum_qty
 
 
 async def cancel_entries(client: OrderVenue, symbols: Iterable[str], run_id: str) -> list[VenueOrder]:

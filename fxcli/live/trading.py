@@ -30,6 +30,7 @@ from fxcli.exchange.mexc_private.client import PrivateClient
 from fxcli.exchange.mexc_private.errors import VenueError
 from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderEvent, OrderOutcome
+from fxcli.execution.clientid import parse
 from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, positions
 from fxcli.execution.reconcile import OrderClient, paged_trades, reconcile_startup
@@ -40,6 +41,7 @@ from fxcli.strategy.machine import Intent
 
 if TYPE_CHECKING:
     from fxcli.backtest.runner import Runner
+    from fxcli.exchange.mexc_private.userstream import UserStream
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class LiveTrading:
             unfilled_timeout_s=cfg.unfilled_timeout_s,
             poll_s=cfg.poll_s,
         )
-        fills = journal.fills()
+        fills = [t for t in journal.fills() if parse(t.client_id) is not None]  # fx's own, not foreign
         held = positions(fills, rules)
         for symbol in symbols:
             if held.get(symbol, Decimal(0)) > 0:  # left by an earlier run: valued at its average buy
@@ -198,25 +200,7 @@ class LiveTrading:
         return broker
 
     async def _user_stream(self, client: PrivateClient, broker: LiveBroker, stop: asyncio.Event) -> None:
-        from fxcli.exchange.mexc_private.userstream import UserStream
-
-        async def open_orders() -> list[VenueOrder]:
-            return [o for symbol in self._runners for o in await client.open_orders(symbol)]
-
-        async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
-            await backfill_fills(client, broker, list(self._runners), since_ms)
-
-        stream = UserStream(
-            client,
-            self.config.user_ws_url,
-            on_order=broker.on_order,
-            on_trade=broker.on_trade,
-            on_account=lambda push: None,  # balances are read by REST when an exit is sized
-            on_reconnect=backfill,
-            canary_source=open_orders,  # an order the venue lists but the stream never pushed: a dead key
-        )
-        broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
-        await stream.run(stop)
+        await user_stream(client, broker, list(self._runners), self.config.user_ws_url).run(stop)
 
     def _start_dead_man(self, run_id: str, budget: OrderBudget) -> None:
         """The switch's client runs on its own thread and loop but spends the session client's
@@ -312,6 +296,33 @@ async def backfill_fills(client: OrderClient, broker: LiveBroker, symbols: list[
     for symbol in symbols:
         for trade in await paged_trades(client, symbol, since_ms):
             broker.on_trade(trade)
+
+
+def user_stream(
+    client: PrivateClient, broker: LiveBroker, symbols: list[str], ws_url: str, **knobs: Any
+) -> UserStream:
+    """The user-data stream that feeds `broker`'s fills, as a live session wires it (the order
+    campaign drives the same wiring, with short `knobs` for its timers)."""
+    from fxcli.exchange.mexc_private.userstream import UserStream
+
+    async def open_orders() -> list[VenueOrder]:
+        return [o for symbol in symbols for o in await client.open_orders(symbol)]
+
+    async def backfill(since_ms: int) -> None:  # fills pushed while the stream was away
+        await backfill_fills(client, broker, symbols, since_ms)
+
+    stream = UserStream(
+        client,
+        ws_url,
+        on_order=broker.on_order,
+        on_trade=broker.on_trade,
+        on_account=lambda push: None,  # balances are read by REST when an exit is sized
+        on_reconnect=backfill,
+        canary_source=open_orders,  # an order the venue lists but the stream never pushed: a dead key
+        **knobs,
+    )
+    broker.on_accepted = stream.expect  # a MARKET order never rests: its push must come instead
+    return stream
 
 
 class _Forward:

@@ -17,7 +17,7 @@ from fxcli.exchange.mexc_private.keys import ApiKeys
 from fxcli.execution.broker import LiveBroker, OrderAsk, OrderOutcome
 from fxcli.execution.clientid import ENTRY, EXIT
 from fxcli.execution.journal import Journal
-from fxcli.execution.killswitch import DeadManSwitch, cancel_entries
+from fxcli.execution.killswitch import DeadManSwitch, cancel_entries, flatten
 from fxcli.execution.orders import OrderState
 from fxcli.execution.risk import RiskLimits
 from tests.fake_mexc_private.venue import DOC_KEY, DOC_SECRET, FakePrivateVenue
@@ -193,5 +193,48 @@ def test_dead_man_switch_cancels_open_entries_when_the_engine_stops_beating(tmp_
             open_ids = [o["clientOrderId"] for o in venue.open_orders_of(f"fx{run_id}")]
             assert open_ids == exits  # entries cancelled; the exit order keeps working
             assert set(entries).isdisjoint(open_ids)
+
+    asyncio.run(scenario())
+
+
+def test_broker_close_cancels_again_when_a_cancel_answer_is_lost_and_backfills_unpushed_fills(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with trading(tmp_path) as (venue, broker, _):
+            ours = await rest_limit_orders(broker, 2)
+            venue.fault("drop_push", when="deals", times=None)  # no deal push reaches fx
+            venue.trade("BTCUSDT", "60000", "0.0005")  # a print fills part of the first order
+            venue.fault("drop_request", when="DELETE /api/v3/order$")  # the first cancel is lost
+
+            left = await broker.close(wait_s=2.0)
+
+            assert left == 0
+            assert venue.open_orders_of(f"fx{broker.journal.run_id}") == []
+            venue_trades = {
+                t for o in venue.ledger()["orders"] if o["clientOrderId"] in ours for t in o["tradeIds"]
+            }
+            assert venue_trades
+            assert venue_trades <= {t.trade_id for t in broker.journal.fills()}
+
+    asyncio.run(scenario())
+
+
+def test_flatten_settles_a_sale_whose_answer_timed_out_by_venue_evidence(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with trading(tmp_path) as (venue, broker, outcomes):
+            broker.submit(BUY_50)
+            await until(lambda: len(outcomes) == 1)
+            venue.fault("slow", when="POST /api/v3/order$", delay_s=1.5)  # past the client's 1 s timeout
+
+            report = await flatten(broker.client, broker.journal, broker.rules, lag_s=0.5)
+
+            sale = next(o for o in broker.journal.orders() if o.side == "SELL")
+            assert sale.state is OrderState.FILLED
+            at_venue = next(o for o in venue.ledger()["orders"] if o["clientOrderId"] == sale.client_id)
+            assert OrderState.UNKNOWN in [state for state, _, _ in broker.journal.history(sale.client_id)]
+            assert set(at_venue["tradeIds"]) <= {t.trade_id for t in broker.journal.fills()}
+            assert report.sold == {"BTCUSDT": at_venue["executedQty"]}
+            assert venue.ledger()["orders_per_client_id"][sale.client_id] == 1  # never resent
 
     asyncio.run(scenario())

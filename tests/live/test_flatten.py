@@ -71,6 +71,11 @@ def test_flatten_cancels_20_open_orders_and_sells_the_position_within_2_s(tmp_pa
     assert role == "k"  # a kill-switch order, under fx flatten's own run of the same journal
     with Journal.open(journal) as opened:
         assert {run_id, kill_run} <= opened.run_ids()
+        # the sale's fills are in the ledger (else the next flatten or session sees a phantom position)
+        assert set(sells[0]["tradeIds"]) <= {t.trade_id for t in opened.fills()}
+        sale = opened.order(sells[0]["clientOrderId"])
+        assert sale is not None
+        assert sale.state.value == "FILLED"
     assert not [r for r in requests if r["status"] in (418, 429)]
 
 

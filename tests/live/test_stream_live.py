@@ -37,6 +37,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def start_live_stream(
+    store: Path, venue: VenueProcess, tmp: Path, *extra: str, strategy: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`fx stream --live --headless` over the replay as a subprocess, JSON lines on its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")} | venue.env | (env or {})
+    args = [sys.executable, "-m", "fxcli", "stream", str(store.parent / f"{strategy}.toml")]
+    args += ["--replay", str(store), "--speed", "5", "--live", "--headless", *LIMITS]
+    args += ["--journal", str(tmp / "journal.sqlite"), "--out", str(tmp / "out")]
+    args += ["--variants-dir", str(REPO / "variants"), *extra]
+    return subprocess.Popen(args, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def live_stream(
     store: Path,
     venue: VenueProcess,
@@ -49,12 +61,7 @@ def live_stream(
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run `fx stream --live --headless` over the replay until a line `until` says, then `then` the
     process (SIGINT by default); the exit code, the JSON lines and stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FX_")} | venue.env
-    args = [sys.executable, "-m", "fxcli", "stream", str(store.parent / f"{strategy}.toml")]
-    args += ["--replay", str(store), "--speed", "5", "--live", "--headless", *LIMITS]
-    args += ["--journal", str(tmp / "journal.sqlite"), "--out", str(tmp / "out")]
-    args += ["--variants-dir", str(REPO / "variants"), *extra]
-    proc = subprocess.Popen(args, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_live_stream(store, venue, tmp, *extra, strategy=strategy)
     assert proc.stdout is not None
     docs = []
     deadline = time.monotonic() + timeout_s

@@ -9,7 +9,9 @@ The order path of one ask:
    reject, the risk limits, the staleness of the book that priced the decision, the venue's symbol
    rules (`rules.check`: precision, minimum quantity and notional, order types, API symbols);
 2. the intent is journaled (durable) BEFORE the request leaves, under a client id naming the run;
-3. the send: an ack → ACCEPTED; a definitive error → REJECTED (an outcome without a fill); an
+3. the send: an ack → ACCEPTED; a definitive error → REJECTED (an outcome without a fill) — unless
+   it is a reject stale rules explain and the symbol's exchangeInfo did change (F23,
+   `rulechange`): then the ask is checked again and sent once more under a new client id; an
    unknown outcome (timeout, 5xx, lost answer) → UNKNOWN, the symbol takes no new entry, and the
    order is resolved only by venue evidence (`reconcile.resolve_unknown`), never resent;
 4. fills come from the user stream (`on_trade` / `on_order`) and from a poll of the order and its
@@ -39,6 +41,7 @@ from fxcli.execution.journal import Journal
 from fxcli.execution.orders import OrderState, TrackedOrder, evidence
 from fxcli.execution.reconcile import paged_trades, resolve_unknown
 from fxcli.execution.risk import RiskLimits
+from fxcli.execution.rulechange import changed_rules, stale_rules_reject
 from fxcli.execution.venue import OrderVenue
 from fxcli.model.orders import BUY, SELL, OrderPush, OrderRequest, VenueOrder, VenueTrade
 
@@ -199,7 +202,7 @@ class LiveBroker:
         sym.order, sym.ask = None, None
         self.on_outcome(outcome)
 
-    async def _place(self, ask: OrderAsk) -> None:
+    async def _place(self, ask: OrderAsk, *, resent: bool = False) -> None:
         sym = self.symbols.get(ask.symbol) or self.symbols.setdefault(ask.symbol, _Symbol(ask.symbol))
         role = ENTRY if ask.action == "open" else EXIT
         request, why = self._request(sym, ask)
@@ -232,7 +235,19 @@ class LiveBroker:
             self._unknown(sym, order, exc)
             return
         except VenueError as exc:
-            self._rejected(sym, order, exc)
+            fresh = None
+            if not resent and stale_rules_reject(exc):
+                fresh = await changed_rules(self.client, self.rules[sym.symbol])
+            if fresh is None:
+                self._rejected(sym, order, exc)
+                return
+            # F23: the rules changed since the start; nothing was placed, so the ask is checked
+            # against the new rules and sent once more under a new client id (never a third time).
+            self.rules[sym.symbol] = fresh
+            self._journal_reject(order, exc)
+            self._event_of(order, f"{exc.msg}; {sym.symbol}'s exchangeInfo changed: checked and sent again")
+            sym.order, sym.ask = None, None
+            await self._place(ask, resent=True)
             return
         reach("order-answered")  # F18 (iii): the venue answered, the answer is not journaled
         if order.on_ack(ack):
@@ -366,10 +381,13 @@ class LiveBroker:
         self._event_of(resolved, "resolved by venue evidence")
         self._maybe_done(sym, resolved)
 
-    def _rejected(self, sym: _Symbol, order: TrackedOrder, exc: VenueError) -> None:
+    def _journal_reject(self, order: TrackedOrder, exc: VenueError) -> None:
         self.stats.rejected += 1
         if order.on_reject():
             self.journal.record(order, evidence("send", error=str(exc), code=exc.code))
+
+    def _rejected(self, sym: _Symbol, order: TrackedOrder, exc: VenueError) -> None:
+        self._journal_reject(order, exc)
         if exc.retry is RetryClass.REJECT_SYMBOL:
             sym.blocked = f"{exc.name}: {exc.msg}"
         elif exc.retry is RetryClass.HALT:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fxcli.exchange.mexc_private.rules import SymbolRules
 from fxcli.execution.reconcile import OrderClient
 from fxcli.model.orders import Ack, OrderRequest, VenueOrder
 
 
 class OrderVenue(OrderClient, Protocol):
     """The private calls the broker, the kill switch and `fx orders` make."""
+
+    async def exchange_info(self, symbols: list[str] | None = None) -> dict[str, SymbolRules]: ...
 
     async def new_order(self, req: OrderRequest) -> Ack: ...
 

@@ -4,7 +4,8 @@ One run = one seed: a fresh `FakePrivateVenue(seed=seed)`, fx's real order path 
 `LiveBroker` with the real `PrivateClient`, a real journal file, and the `UserStream` wired exactly as
 `fx stream --live` wires it), a plan drawn from `random.Random(seed)` alone — venue knobs, which
 faults are armed before which step, the steps (entries, exits, resting orders that get cancelled,
-tape prints, external orders and transfers, listenKey deaths), and whether the run ends with
+tape prints, external orders and transfers, listenKey deaths and a full listenKey quota, forced stream
+closes, a symbol whose exchangeInfo changes mid-run), and whether the run ends with
 `flatten` — then fx stops with cancel on exit and the run is checked against the venue's ledger:
 
 G1 no fx order of the run open at the venue; G2 at most one venue order per journal intent (and no
@@ -42,7 +43,7 @@ from fxcli.execution.journal import Journal
 from fxcli.execution.killswitch import flatten
 from fxcli.live.trading import user_stream
 from tests.fake_mexc_private.pushes import DEALS, ORDERS
-from tests.fake_mexc_private.venue import FakePrivateVenue
+from tests.fake_mexc_private.venue import DOC_KEY, FakePrivateVenue
 from tests.live.test_broker import KEYS, LAST, LIMITS, btc_venue, rest_limit_orders
 
 SYMBOL = "BTCUSDT"
@@ -99,6 +100,15 @@ QUERY_FAULTS = {
     "F6 429/418": _rest_fault("rate_limit", status=(429,), retry_after=0),
 }
 PUSH_FAULTS = ("drop_push", "duplicate_push", "reorder_push")
+# F20/F23: the symbol's exchangeInfo changes mid-run (fx started with the old rules)
+SYMBOL_CHANGES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("F20 symbol paused", {"status": "2"}),
+    ("F20 sell-only", {"trade_side_type": 3}),
+    ("F20 no API trading", {"spot_allowed": False}),
+    ("F23 quantity precision 6 -> 4", {"base_precision": 4}),
+    ("F23 market minimum raised", {"min_notional_market": "30"}),
+    ("F23 market maximum lowered", {"max_quote_market": "30"}),
+)
 
 
 @dataclass
@@ -125,6 +135,7 @@ class Run:
         self.folder = folder
         self.result = RunResult(seed)
         self.outcomes: list[OrderOutcome] = []
+        self.rules_changed = False  # resting orders (sent around the broker) stop after F20/F23
 
     # -- faults -------------------------------------------------------------------------------
     def arm(self, venue: FakePrivateVenue, table: dict[str, Any], when: str, chance: float) -> None:
@@ -163,6 +174,9 @@ class Run:
                 venue.fault(kind, when=channel, times=None, probability=0.3, seed=self.seed)
                 faults[f"F13/F14 {kind}"] += 1
         faults["F22 fee in base on buys"] += 1  # the fake charges a buy's fee in BTC
+        if rng.random() < 0.2:  # the 24 h connection lifetime, shortened: sockets closed under fx
+            venue.streams.max_conn_s = rng.choice((0.5, 1.0))
+            faults["F17 forced stream close"] += 1
 
     def external(self, venue: FakePrivateVenue) -> None:
         """F19/F21: an order placed outside fx, a transfer."""
@@ -189,6 +203,34 @@ class Run:
             mode = self.rng.choice(("close", "silent"))
             venue.kill_listen_key(keys[-1], mode)
             self.result.faults[f"F15 listenKey death: {mode}"] += 1
+
+    def listen_key_quota(self, venue: FakePrivateVenue) -> None:
+        """F16: another session fills the 60-key quota just as fx's key dies (fx's new key is refused
+        with 730003 until that session ends, 0.3 s later)."""
+        streams = venue.streams
+        if self.rng.random() >= 0.15:
+            return
+        mine = streams.valid_keys()
+        foreign = [streams.create(DOC_KEY) for _ in range(streams.max_keys - len(mine))]
+        if mine:
+            venue.kill_listen_key(mine[-1], "close")
+
+        def release() -> None:
+            for key in foreign:
+                with contextlib.suppress(Exception):
+                    streams.delete(key)
+
+        asyncio.get_running_loop().call_later(0.3, release)
+        self.result.faults["F16 listenKey quota"] += 1
+
+    def symbol_change(self, venue: FakePrivateVenue) -> None:
+        """F20/F23: maybe the symbol's rules change now."""
+        if self.rules_changed or self.rng.random() >= 0.12:
+            return
+        label, fields = self.rng.choice(SYMBOL_CHANGES)
+        venue.set_symbol(SYMBOL, **fields)
+        self.rules_changed = True
+        self.result.faults[label] += 1
 
     # -- the run ------------------------------------------------------------------------------
     async def ask(self, broker: LiveBroker, action: str) -> None:
@@ -260,16 +302,21 @@ class Run:
             if rng.random() < 0.15:
                 venue.skew(rng.choice((-1, 1)) * rng.randint(500, 3000) * 10)  # F7: beyond recvWindow
                 self.result.faults["F7 clock skew"] += 1
+            self.symbol_change(venue)
             await self.ask(broker, "open")
             venue.skew(0)
             self.external(venue)
             self.stream_death(venue)
-            if rng.random() < 0.5:  # resting orders of the run: what cancels (and cancel on exit) meet
+            self.listen_key_quota(venue)
+            if (
+                not self.rules_changed and rng.random() < 0.5
+            ):  # resting orders of the run: what cancels (and cancel on exit) meet
                 venue.faults.armed = [f for f in venue.faults.armed if f.kind in PUSH_FAULTS]
                 await rest_limit_orders(broker, rng.randint(1, 2))
                 if rng.random() < 0.5:
                     venue.trade(SYMBOL, "60000", "0.0005")  # a print partly fills them
             self.arm(venue, SEND_FAULTS, POST, 0.5)
+            self.symbol_change(venue)
             await self.ask(broker, "close")
         self.arm(venue, CANCEL_FAULTS, DELETE, 0.6)
 

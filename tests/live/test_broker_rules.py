@@ -23,6 +23,17 @@ async def ask(broker: LiveBroker, outcomes: list[OrderOutcome], order: OrderAsk)
     return outcomes[-1]
 
 
+async def refused_unsent(
+    broker: LiveBroker, outcomes: list[OrderOutcome], order: OrderAsk, reason: str
+) -> None:
+    """`order` ends unfilled for `reason` and no request left for it."""
+    sent = broker.stats.sent
+    outcome = await ask(broker, outcomes, order)
+    assert outcome.fills == 0
+    assert reason in outcome.reason
+    assert broker.stats.sent == sent
+
+
 def venue_orders(venue: FakePrivateVenue) -> dict[str, Any]:
     return dict(venue.ledger()["orders_per_client_id"])
 
@@ -98,10 +109,7 @@ def test_f20_a_sell_only_symbol_takes_no_entry_but_lets_the_exit_out(tmp_path: P
             entry = await ask(broker, outcomes, BUY_50)
             assert entry.fills == 0
             assert "tradeSideType 3 does not allow BUY" in entry.reason
-            sent = broker.stats.sent
-            again = await ask(broker, outcomes, BUY_50)  # refused before anything is sent
-            assert "tradeSideType 3" in again.reason
-            assert broker.stats.sent == sent
+            await refused_unsent(broker, outcomes, BUY_50, "tradeSideType 3")
             sold = await ask(broker, outcomes, SELL)
             assert sold.fills > 0, sold.reason
             buys = [cid for cid, n in venue_orders(venue).items() if n and cid in _buys(broker)]
@@ -118,11 +126,7 @@ def test_f20_a_paused_symbol_takes_no_entry_and_no_exit_is_sent(tmp_path: Path) 
             entry = await ask(broker, outcomes, BUY_50)
             assert entry.fills == 0
             assert "status is 2" in entry.reason
-            sent = broker.stats.sent
-            exit_ = await ask(broker, outcomes, SELL)
-            assert exit_.fills == 0
-            assert "status is 2" in exit_.reason
-            assert broker.stats.sent == sent  # the venue would refuse it: not sent
+            await refused_unsent(broker, outcomes, SELL, "status is 2")  # the venue would refuse it
 
     asyncio.run(scenario())
 
@@ -134,10 +138,7 @@ def test_f20_a_symbol_removed_from_api_trading_takes_no_entry(tmp_path: Path) ->
             entry = await ask(broker, outcomes, BUY_50)
             assert entry.fills == 0
             assert "isSpotTradingAllowed is false" in entry.reason
-            sent = broker.stats.sent
-            again = await ask(broker, outcomes, BUY_50)
-            assert again.fills == 0
-            assert broker.stats.sent == sent
+            await refused_unsent(broker, outcomes, BUY_50, "isSpotTradingAllowed is false")
             assert venue_orders(venue) == {}
 
     asyncio.run(scenario())

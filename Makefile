@@ -81,6 +81,7 @@ bench: $(STAMP) $(PEERS_STAMP) $(VBT_STAMP)  ## benchmarks against peers, printe
 	$(BIN)/python bench/record.py
 	$(BIN)/python bench/notify.py
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/optimize.py
 

@@ -18,9 +18,9 @@ MS = 1_000_000
 T0 = 1_723_161_600_000 * MS
 TICKERS_PER_TRADE = 2
 MAX_STEP_MS = 6  # between events: a trade every <= 18 ms, ~1 per 9 ms, same-ms bursts included
-# The suite measures 250k events (a leak of one small object every ~20 events still shows);
+# The suite measures 150k events (a leak of one small object every ~12 events still shows);
 # `make soak` measures the full million.
-MEASURED_EVENTS = int(os.environ.get("FX_MEMORY_EVENTS", "250000"))
+MEASURED_EVENTS = int(os.environ.get("FX_MEMORY_EVENTS", "150000"))
 MAX_GROWTH_BYTES = 300_000
 
 

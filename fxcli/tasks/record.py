@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,39 +145,32 @@ def record(
     they happen, `observe` the counters every `observe_every_s`; both run on the event loop. `metrics`:
     Prometheus metrics served there while it records (FxError, exit 2, if it cannot listen). With
     `notifications`, gaps and errors also go out to their destinations (never waited on)."""
-    if metrics is None and notifications is None:
-        return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s)
-    with contextlib.ExitStack() as stack:
-        extra: dict[str, Any] = {}
-        if metrics is not None:
-            from fxcli.ops.metrics import metrics_server
-            from fxcli.ops.record_metrics import RecordMetrics
-            from fxcli.store.encoding import write_durably
+    if metrics is None:
+        return _notifying(config, notifications, notify, observe, observe_every_s, {})
+    from fxcli.ops.metrics import metrics_server
+    from fxcli.ops.record_metrics import RecordMetrics
+    from fxcli.store.encoding import write_durably
 
-            meter = RecordMetrics(config.symbols)
-            server = stack.enter_context(metrics_server(metrics, meter.registry, "--metrics"))
-            assert server is not None
-            if notify is not None:
-                notify(RecordEvent("metrics", time.time_ns(), {"url": server.url}))
-            notify = meter.notify(notify)
-            extra = {"write_file": meter.timed(write_durably), "recorder_type": meter.recorder_type()}
-        if notifications is None:
-            return record_live(
-                config, notify=notify, observe=observe, observe_every_s=observe_every_s, **extra
-            )
-        return _notifying(config, notifications, notify, observe, observe_every_s, extra)
-    raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions
+    meter = RecordMetrics(config.symbols)
+    with metrics_server(metrics, meter.registry, "--metrics") as server:
+        assert server is not None
+        if notify is not None:
+            notify(RecordEvent("metrics", time.time_ns(), {"url": server.url}))
+        extra = {"write_file": meter.timed(write_durably), "recorder_type": meter.recorder_type()}
+        return _notifying(config, notifications, meter.notify(notify), observe, observe_every_s, extra)
 
 
 def _notifying(
     config: RecordConfig,
-    notifications: NotifyConfig,
+    notifications: NotifyConfig | None,
     notify: Notify | None,
     observe: Observe | None,
     observe_every_s: float | None,
     extra: dict[str, Any],
 ) -> RecordSummary:
-    """The recording with its gaps and errors also sent to `notifications`' destinations."""
+    """The recording, with its gaps and errors also sent to `notifications`' destinations if any."""
+    if notifications is None:
+        return record_live(config, notify=notify, observe=observe, observe_every_s=observe_every_s, **extra)
     from fxcli.ops.notify import notifying
 
     def report(text: str) -> None:  # a failing destination: said once, as the recorder's own news

@@ -27,6 +27,7 @@ from fxcli.live.compare import Comparison, compare_runs
 from fxcli.live.feed import Feed, SessionInfo, StatusNote
 from fxcli.live.latency import percentile_ns
 from fxcli.live.session import Session, Source, live_source, playback_source
+from fxcli.live.symbol import FRAME_EVERY_NS
 from fxcli.live.tuning import live_process
 from fxcli.model.events import Event
 from fxcli.model.units import ns_to_iso, parse_window
@@ -490,12 +491,10 @@ def _session(
     trading: LiveTrading | None = None,
 ) -> Session:
     clock_ms = clock_of(spec, options)
-    session = Session(
-        spec, indicators, symbols, options.costs, options.balance, feed, clock_ms, trading=trading
+    every_ns = FRAME_EVERY_NS if frame_every_ns is None else frame_every_ns
+    return Session(
+        spec, indicators, symbols, options.costs, options.balance, feed, clock_ms, every_ns, trading
     )
-    if frame_every_ns is not None:
-        session.frame_every_ns = frame_every_ns
-    return session
 
 
 def _trading(plan: StreamPlan, feed: Feed) -> LiveTrading | None:
